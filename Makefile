@@ -1,0 +1,90 @@
+# dualsync - one non-recursive Makefile (see README.md).
+#   make               build ./dualsync
+#   make check         install missing deps, run unit + integration tests against the lab
+#   make demo          run the whole job against the lab
+#   make SANITIZE=1    ASan + UBSan build (objects in build-san/)
+#   make unit          unit tests only (no lab)
+-include config.mak
+
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS    := ldap lber libsasl2 krb5 libcurl libcjson inih openssl
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+           -Wno-missing-field-initializers -Iinclude
+LDLIBS  :=
+
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build
+endif
+
+# Ask pkg-config only when building: `make check` on a fresh machine first
+# installs the -dev packages, then re-enters make.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
+
+BIN     := dualsync
+ifeq ($(SANITIZE),1)
+BIN     := dualsync-san
+endif
+
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $(BUILD)/unit
+
+# Unit tests: tests/unit/test_<module>.c links only its module and the
+# modules below it, listed here.
+BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o
+UNIT_DEPS_adobject := $(BUILD)/adobject.o
+UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
+UNIT_DEPS_config   := $(BUILD)/config.o $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+UNIT_DEPS_util     :=
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+.SECONDEXPANSION:
+$(BUILD)/unit/test_%: $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
+
+deps:
+	@scripts/install-deps.sh
+
+check: deps
+	$(MAKE) all unit
+	tests/integration/run.sh
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+bench: deps all
+	tests/bench/run.sh
+
+clean:
+	rm -rf build build-san dualsync dualsync-san
+
+.PHONY: all unit deps check demo bench clean
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d)

@@ -1,0 +1,39 @@
+/* cli.h - the command line: one sorted table of options for every subcommand.
+ *
+ * cli_parse fills struct cli from argv (nothing is allocated: strings point
+ * into argv). Secrets are never accepted on the command line. */
+#ifndef DUALSYNC_CLI_H
+#define DUALSYNC_CLI_H
+
+#include "compat.h"
+
+/* Stable exit codes (documented in README.md and dualsync(1)). */
+enum exit_code {
+    EXIT_DONE = 0,      /* everything done */
+    EXIT_PARTIAL = 1,   /* done, but some objects were blocked or failed */
+    EXIT_USAGE = 2,     /* bad command line or configuration: nothing was done */
+    EXIT_STOPPED = 3,   /* the source or a tenant failed and was stopped: nothing written for it */
+};
+
+enum output_format { FORMAT_DEFAULT, FORMAT_SUMMARY, FORMAT_NDJSON, FORMAT_JSON, FORMAT_TABLE, FORMAT_CSV };
+
+struct cli {
+    const char *command;        /* "pull", "check", ... */
+    const char *config_path;
+    int verbosity;              /* -1 quiet, 0 normal, 1 verbose, 2 debug */
+    enum output_format format;
+    bool full;                  /* ignore the delta watermark */
+    bool progress;              /* progress meter on a terminal (default yes) */
+    bool help;
+    const char *watermark_file;
+    const char *tenant;
+    char **args;                /* positional arguments after the command */
+    int nargs;
+};
+
+/* Returns EXIT_DONE, or EXIT_USAGE after printing what is wrong. */
+int cli_parse(int argc, char **argv, struct cli *cli);
+void cli_usage(FILE *out, const char *command);
+const char *format_name(enum output_format f);
+
+#endif

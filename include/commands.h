@@ -1,0 +1,11 @@
+/* commands.h - one function per subcommand; each returns an exit_code (cli.h). */
+#ifndef DUALSYNC_COMMANDS_H
+#define DUALSYNC_COMMANDS_H
+
+struct cli;
+struct config;
+
+int cmd_pull(const struct cli *cli, struct config *cfg);
+int cmd_check(const struct cli *cli, struct config *cfg);
+
+#endif

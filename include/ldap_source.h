@@ -1,0 +1,70 @@
+/* ldap_source.h - read users, contacts and groups from AD DS over LDAP.
+ *
+ * Calling sequence:
+ *     struct ldap_source *src;
+ *     if (ldap_source_open(&cfg->ldap, &src))      connect, verify TLS, bind
+ *         fail;
+ *     ldap_source_pull(src, since, cb, ctx, &next); stream every object to cb
+ *     ldap_source_close(src);
+ *
+ * Transport: ldaps://, or ldap:// with StartTLS; the server certificate is
+ * always verified (ca_file or the system store) and there is no fallback to an
+ * unverified or cleartext connection. GSSAPI over plain ldap:// is allowed
+ * because SASL then signs and seals (AD's usual mode); a simple bind without
+ * TLS only with the lab-only insecure_lab_cleartext switch.
+ *
+ * Reading: the paged-results control (RFC 2696, AD caps pages at 1000),
+ * ranged retrieval of large multi-valued attributes (MS-ADTS 3.1.1.3.1.3.3,
+ * "member;range=0-1499"), a delta by uSNChanged watermark, and tombstones via
+ * the show-deleted control (MS-ADTS 3.1.1.3.4.1.14) so that removals are seen.
+ *
+ * Errors: every failure is logged once with its cause and a remedy, and the
+ * function returns -1; callers must then write nothing. */
+#ifndef DUALSYNC_LDAP_SOURCE_H
+#define DUALSYNC_LDAP_SOURCE_H
+
+#include "compat.h"
+#include "adobject.h"
+
+struct ldap_config;
+struct ldap_source;
+
+/* Where a delta pull starts: the DC's invocationId (a USN only means something
+ * on the DC that issued it) and its highestCommittedUSN before the last pull.
+ * Text form: "usn:<invocationId>:<usn>". */
+struct ldap_watermark {
+    char invocation_id[37];
+    uint64_t usn;
+};
+int ldap_watermark_parse(const char *text, struct ldap_watermark *wm);
+char *ldap_watermark_format(const struct ldap_watermark *wm);   /* caller frees */
+
+struct ldap_pull_stats {
+    uint64_t objects;         /* handed to the callback */
+    uint64_t skipped;         /* read but outside the OU scope (full pull) */
+    uint64_t deleted;         /* tombstones (delta) */
+    uint64_t pages;
+    uint64_t ranged_fetches;  /* extra searches for "attr;range=" values */
+    bool delta;               /* false: a full pull was made */
+};
+
+/* Called once per object. obj and everything it points to is valid only during
+ * the call. Return 0 to go on, non-zero to stop the pull (it then fails). */
+typedef int (*ad_object_cb)(const struct ad_object *obj, void *ctx);
+
+/* cfg must outlive the source. Returns 0 and *out, or -1 (logged). */
+int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out);
+
+/* since == NULL: a full pull of every object in scope. Otherwise only objects
+ * changed after since (objects that left the OU scope come with in_scope false,
+ * tombstones with deleted true); a full pull is made instead, and said so in
+ * stats->delta, when the DC changed or a scoping group changed. next receives
+ * the watermark for the next delta. */
+int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since,
+                     ad_object_cb cb, void *ctx, struct ldap_watermark *next,
+                     struct ldap_pull_stats *stats);
+
+/* Unbinds and frees; NULL is fine. */
+void ldap_source_close(struct ldap_source *src);
+
+#endif

@@ -1,0 +1,54 @@
+/* util.h - memory, strings and number parsing shared by every module.
+ *
+ * Out of memory is not an error we can recover from: every x* allocator aborts
+ * with a message instead of returning NULL, so callers never check. */
+#ifndef DUALSYNC_UTIL_H
+#define DUALSYNC_UTIL_H
+
+#include "compat.h"
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Formatted allocation; the caller frees the result. */
+char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
+
+/* Grow *items (of elem_size) so that index `need - 1` fits; *alloc tracks capacity. */
+void grow_array(void **items, size_t *alloc, size_t need, size_t elem_size);
+#define GROW(arr, alloc, need) grow_array((void **)&(arr), &(alloc), (need), sizeof(*(arr)))
+
+/* A growable NUL-terminated byte buffer. Zero-initialise (STRBUF_INIT) before
+ * use; strbuf_release frees it; strbuf_detach hands the string to the caller. */
+struct strbuf {
+    char *buf;
+    size_t len;
+    size_t alloc;
+};
+#define STRBUF_INIT { NULL, 0, 0 }
+void strbuf_grow(struct strbuf *sb, size_t extra);
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addch(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) ATTR_PRINTF(2, 3);
+void strbuf_reset(struct strbuf *sb);
+char *strbuf_detach(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+/* The buffer's text, "" when nothing was added yet (never NULL). */
+const char *strbuf_str(const struct strbuf *sb);
+
+/* Strict decimal parsing: the whole string must be a number in range.
+ * Return 0 on success, -1 otherwise (out untouched). */
+int parse_u64(const char *s, uint64_t *out);
+int parse_int(const char *s, int min, int max, int *out);
+
+bool str_ieq(const char *a, const char *b);
+bool str_starts_with(const char *s, const char *prefix);
+/* Case-insensitive (ASCII) suffix test, as DN and domain comparisons need. */
+bool str_iends_with(const char *s, const char *suffix);
+
+/* Standard base64 (RFC 4648, with padding) of len bytes; caller frees. */
+char *base64_encode(const unsigned char *data, size_t len);
+
+#endif

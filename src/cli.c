@@ -1,0 +1,208 @@
+#include "compat.h"
+
+#include <strings.h>
+
+#include "cli.h"
+#include "log.h"
+
+enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
+
+enum opt_id {
+    O_CONFIG, O_DEBUG, O_FORMAT, O_FULL, O_HELP, O_PROGRESS, O_QUIET, O_TENANT, O_VERBOSE,
+    O_WATERMARK_FILE,
+};
+
+struct opt {
+    const char *name;      /* long name; the table MUST stay sorted by it (bsearch) */
+    char letter;
+    enum arg_type type;    /* ARG_BOOL options also take a --no- form */
+    enum opt_id id;
+    const char *commands;  /* subcommands that take it; NULL: all */
+    const char *help;
+};
+
+static const struct opt opts[] = {
+    { "config", 'c', ARG_STRING, O_CONFIG, NULL, "configuration file (default dualsync.conf)" },
+    { "debug", 0, ARG_NONE, O_DEBUG, NULL, "print debug messages" },
+    { "format", 'f', ARG_STRING, O_FORMAT, "pull", "output: summary (default) or ndjson" },
+    { "full", 0, ARG_BOOL, O_FULL, "pull", "read everything, ignoring the delta watermark" },
+    { "help", 'h', ARG_NONE, O_HELP, NULL, "show this help" },
+    { "progress", 0, ARG_BOOL, O_PROGRESS, NULL, "progress meter on a terminal (default on)" },
+    { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
+    { "tenant", 't', ARG_STRING, O_TENANT, "", "only this tenant" },
+    { "verbose", 'v', ARG_NONE, O_VERBOSE, NULL, "say more" },
+    { "watermark-file", 0, ARG_STRING, O_WATERMARK_FILE, "pull",
+      "delta watermark file (default [ldap] watermark_file)" },
+};
+
+static const struct {
+    const char *name;
+    const char *summary;
+} commands[] = {
+    { "check", "check the configuration and the LDAP connection and bind" },
+    { "pull", "read the scoped objects from AD DS: a summary, or one JSON object per line" },
+    { "help", "show help for a command" },
+    { "version", "show the version" },
+};
+
+static int cmp_opt(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct opt *)elem)->name);
+}
+
+static bool takes(const struct opt *o, const char *command)
+{
+    if (!o->commands)
+        return true;
+    size_t n = strlen(command);
+    for (const char *p = o->commands; (p = strstr(p, command)); p += n)
+        if ((p == o->commands || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+static const char *known_command(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (!strcmp(commands[i].name, name))
+            return commands[i].name;
+    return NULL;
+}
+
+const char *format_name(enum output_format f)
+{
+    static const char *const names[] = { "default", "summary", "ndjson", "json", "table", "csv" };
+    return names[f];
+}
+
+static int set_option(struct cli *cli, const struct opt *o, bool negated, const char *arg)
+{
+    switch (o->id) {
+    case O_CONFIG: cli->config_path = arg; break;
+    case O_DEBUG: cli->verbosity = 2; break;
+    case O_VERBOSE: cli->verbosity = cli->verbosity < 1 ? 1 : cli->verbosity; break;
+    case O_QUIET: cli->verbosity = -1; break;
+    case O_HELP: cli->help = true; break;
+    case O_FULL: cli->full = !negated; break;
+    case O_PROGRESS: cli->progress = !negated; break;
+    case O_TENANT: cli->tenant = arg; break;
+    case O_WATERMARK_FILE: cli->watermark_file = arg; break;
+    case O_FORMAT: {
+        enum output_format f;
+        for (f = FORMAT_SUMMARY; f <= FORMAT_CSV; f++)
+            if (!strcasecmp(arg, format_name(f)))
+                break;
+        if (f > FORMAT_CSV)
+            return log_error("--format: unknown format '%s'", arg), EXIT_USAGE;
+        cli->format = f;
+        break;
+    }
+    }
+    return EXIT_DONE;
+}
+
+int cli_parse(int argc, char **argv, struct cli *cli)
+{
+    memset(cli, 0, sizeof(*cli));
+    cli->progress = true;
+    cli->args = calloc((size_t)argc + 1, sizeof(char *));
+    if (!cli->args)
+        abort();
+    bool only_args = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (!cli->command) {
+                cli->command = known_command(a);
+                if (!cli->command) {
+                    log_error("unknown command '%s'; see dualsync --help", a);
+                    return EXIT_USAGE;
+                }
+            } else {
+                cli->args[cli->nargs++] = argv[i];
+            }
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_args = true;
+            continue;
+        }
+        const struct opt *o = NULL;
+        bool negated = false;
+        const char *inline_arg = NULL;
+        char name[64];
+        if (a[1] == '-') {
+            snprintf(name, sizeof(name), "%s", a + 2);
+            char *eq = strchr(name, '=');
+            if (eq) {
+                *eq = '\0';
+                inline_arg = a + 2 + (eq - name) + 1;
+            }
+            o = bsearch(name, opts, ARRAY_SIZE(opts), sizeof(opts[0]), cmp_opt);
+            if (!o && !strncmp(name, "no-", 3)) {
+                o = bsearch(name + 3, opts, ARRAY_SIZE(opts), sizeof(opts[0]), cmp_opt);
+                if (o && o->type != ARG_BOOL)
+                    o = NULL;
+                negated = o != NULL;
+            }
+        } else if (a[2] == '\0') {
+            for (size_t k = 0; k < ARRAY_SIZE(opts); k++)
+                if (opts[k].letter == a[1])
+                    o = &opts[k];
+        }
+        if (!o) {
+            log_error("unknown option '%s'; see dualsync %s--help", a, cli->command ? cli->command : "");
+            return EXIT_USAGE;
+        }
+        if (cli->command && !takes(o, cli->command)) {
+            log_error("option --%s does not apply to '%s'", o->name, cli->command);
+            return EXIT_USAGE;
+        }
+        const char *arg = NULL;
+        if (o->type == ARG_STRING) {
+            if (inline_arg)
+                arg = inline_arg;
+            else if (i + 1 < argc)
+                arg = argv[++i];
+            else {
+                log_error("option --%s needs a value", o->name);
+                return EXIT_USAGE;
+            }
+        } else if (inline_arg) {
+            log_error("option --%s takes no value", o->name);
+            return EXIT_USAGE;
+        }
+        int rc = set_option(cli, o, negated, arg);
+        if (rc)
+            return rc;
+    }
+    return EXIT_DONE;
+}
+
+void cli_usage(FILE *out, const char *command)
+{
+    if (!command) {
+        fputs("usage: dualsync [-c FILE] COMMAND [OPTIONS]\n\ncommands:\n", out);
+        for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fputs("\n'dualsync COMMAND --help' shows the options of a command.\n"
+              "exit codes: 0 done, 1 some objects blocked or failed, 2 usage or configuration\n"
+              "error (nothing done), 3 the source or a tenant failed and was stopped.\n", out);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (!strcmp(commands[i].name, command))
+            fprintf(out, "usage: dualsync [-c FILE] %s [OPTIONS]\n%s\n\noptions:\n", command,
+                    commands[i].summary);
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+        const struct opt *o = &opts[i];
+        if (!takes(o, command))
+            continue;
+        char flag[64], letter[8] = "    ";
+        if (o->letter)
+            snprintf(letter, sizeof(letter), "-%c, ", o->letter);
+        snprintf(flag, sizeof(flag), "%s--%s%s%s", letter, o->type == ARG_BOOL ? "[no-]" : "",
+                 o->name, o->type == ARG_STRING ? " X" : "");
+        fprintf(out, "  %-30s %s\n", flag, o->help);
+    }
+}

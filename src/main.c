@@ -1,0 +1,57 @@
+/* main.c - only dispatches: parse the command line, load the config, run the command. */
+#include "compat.h"
+
+#include <locale.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+
+#ifndef DUALSYNC_VERSION
+#define DUALSYNC_VERSION "0.1.0"
+#endif
+
+static const char *default_config(void)
+{
+    if (access("dualsync.conf", F_OK) == 0)
+        return "dualsync.conf";
+    return "/etc/dualsync/dualsync.conf";
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_CTYPE, "");
+    struct cli cli;
+    int rc = cli_parse(argc, argv, &cli);
+    if (rc)
+        goto out;
+    log_set_level((enum log_level)cli.verbosity);
+    if (!cli.command || !strcmp(cli.command, "help")) {
+        cli_usage(stdout, cli.nargs ? cli.args[0] : NULL);
+        goto out;
+    }
+    if (cli.help) {
+        cli_usage(stdout, cli.command);
+        goto out;
+    }
+    if (!strcmp(cli.command, "version")) {
+        printf("dualsync %s\n", DUALSYNC_VERSION);
+        goto out;
+    }
+    struct config cfg;
+    if (config_load(cli.config_path ? cli.config_path : default_config(), &cfg)) {
+        config_free(&cfg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (!strcmp(cli.command, "pull"))
+        rc = cmd_pull(&cli, &cfg);
+    else if (!strcmp(cli.command, "check"))
+        rc = cmd_check(&cli, &cfg);
+    config_free(&cfg);
+out:
+    free(cli.args);
+    return rc;
+}
