@@ -12,6 +12,7 @@
 #include "log.h"
 #include "platform.h"
 #include "scope.h"
+#include "tls_probe.h"
 #include "util.h"
 
 struct ldap_source {
@@ -118,6 +119,42 @@ static int report(struct ldap_source *src, int rc, const char *doing)
         break;
     }
     return log_error("%s: %s: %s%s%s", doing, uri, ldap_err2string(rc), *d ? ": " : "", d);
+}
+
+/* libldap says only "Can't contact LDAP server" when the TLS handshake fails;
+ * probe once more with OpenSSL to tell an unreachable host from an untrusted
+ * certificate, and say which. */
+static int report_connect(struct ldap_source *src, int rc, const char *doing, bool starttls)
+{
+    const struct ldap_config *cfg = src->cfg;
+    LDAPURLDesc *lud = NULL;
+    if (!src->tls || ldap_url_parse(cfg->uri, &lud) != LDAP_URL_SUCCESS || !lud->lud_host)
+        return ldap_free_urldesc(lud), report(src, rc, doing);
+    int port = lud->lud_port ? lud->lud_port : starttls ? 389 : 636;
+    struct strbuf why = STRBUF_INIT;
+    enum tls_probe_result r = tls_probe(lud->lud_host, port, starttls, cfg->ca_file, cfg->timeout, &why);
+    int ret;
+    switch (r) {
+    case TLS_PROBE_UNTRUSTED:
+        ret = log_error("%s: TLS: the server certificate of %s is not trusted (%s); set [ldap] "
+                        "ca_file to the CA that issued the domain controller's certificate (now %s) "
+                        "and use a host name that the certificate names", doing, cfg->uri,
+                        why.buf, cfg->ca_file ? cfg->ca_file : "the system store");
+        break;
+    case TLS_PROBE_UNREACHABLE:
+        ret = log_error("%s: cannot reach %s (%s); check uri and that the domain controller is "
+                        "up and reachable", doing, cfg->uri, why.buf);
+        break;
+    case TLS_PROBE_HANDSHAKE:
+        ret = log_error("%s: no TLS connection to %s (%s); check that the port speaks %s", doing,
+                        cfg->uri, why.buf, starttls ? "LDAP with StartTLS" : "LDAPS");
+        break;
+    default:
+        ret = report(src, rc, doing);
+    }
+    strbuf_release(&why);
+    ldap_free_urldesc(lud);
+    return ret;
 }
 
 /* ------------------------------------------------------------- kerberos */
@@ -340,13 +377,13 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
         goto fail;
     rc = ldap_connect(src->ld);
     if (rc != LDAP_SUCCESS) {
-        report(src, rc, "connect");
+        report_connect(src, rc, "connect", false);
         goto fail;
     }
     if (!ldaps && cfg->starttls) {
         rc = ldap_start_tls_s(src->ld, NULL, NULL);
         if (rc != LDAP_SUCCESS) {
-            report(src, rc, "StartTLS");
+            report_connect(src, rc, "StartTLS", true);
             goto fail;
         }
     }

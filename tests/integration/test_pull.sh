@@ -1,0 +1,102 @@
+#!/bin/bash
+# dualsync pull against the real Samba AD lab: counts and values against the
+# seed's manifest, binds (simple over LDAPS and StartTLS, Kerberos from a ccache
+# and from a keytab, GSSAPI sign+seal on 389), delta and tombstones, scope.
+. "$(dirname "$0")/lib.sh"
+B=$AD_BASE_DN
+C1="base_dn = OU=Contoso,$B"
+C2="base_dn = OU=Contoso Defense,$B"
+
+# --- full pull, compared object by object with the manifest
+mkconf "$OUT/full.conf" "$C1" "$C2"
+check "pull --format ndjson over LDAPS (simple bind, CA verified)" \
+    "$DUALSYNC" -c "$OUT/full.conf" pull --format ndjson
+cp "$OUT/last.out" "$OUT/full.ndjson"
+python3 "$(dirname "$0")/pull_vs_manifest.py" "$LAB/manifest.json" "$OUT/full.ndjson" --big-group \
+    | while read -r s rest; do [ "$s" = PASS ] && echo "PASS full pull: $rest" || echo "FAIL full pull: $rest"; done \
+    > "$OUT/cmp"
+cat "$OUT/cmp"
+pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
+
+check "pull summary" "$DUALSYNC" -c "$OUT/full.conf" pull
+equal "summary: users" "$(manifest "m['counts']['user']")" "$(awk '$1=="users"{print $2}' "$OUT/last.out")"
+equal "summary: disabled" "$(manifest "m['disabled_users']")" "$(sed -n 's/.*(disabled \([0-9]*\)).*/\1/p' "$OUT/last.out")"
+equal "summary: contacts" "$(manifest "m['counts']['contact']")" "$(awk '$1=="contacts"{print $2}' "$OUT/last.out")"
+equal "summary: without mS-DS-ConsistencyGuid (users + contacts)" \
+    "$(manifest "m['users_without_consistency_guid'] + m['counts']['contact']")" \
+    "$(sed -n 's/.*anchor from objectGUID): //p' "$OUT/last.out")"
+us=$(manifest "m['counts_by_ou']['OU=US,OU=Contoso,$B']['user']")
+equal "summary: users in OU=US,OU=Contoso" "$us" "$(grep -F "  OU=US,OU=Contoso,$B" "$OUT/last.out" | grep -v Research | awk '{print $1}')"
+
+# --- scope: include/exclude OUs, classes, nested group membership, an extra filter
+mkconf "$OUT/scope.conf" "$C1" "include_ou = OU=US,OU=Contoso,$B" \
+    "exclude_ou = OU=Research\\, Development & Labs,OU=US,OU=Contoso,$B" "classes = user"
+check "pull with include_ou/exclude_ou (escaped comma in the OU)" "$DUALSYNC" -c "$OUT/scope.conf" pull
+# the R&D OU lies under OU=US: what is left are the users directly in OU=US
+equal "include OU=US minus the R&D OU below it" "$us" "$(awk '$1=="users"{print $2}' "$OUT/last.out")"
+
+chain=$(manifest "m['nested_chain']['dns'][0]")
+mkconf "$OUT/group.conf" "$C1" "$C2" "member_of = $chain"
+check "pull scoped by nested group membership" "$DUALSYNC" -c "$OUT/group.conf" pull --format ndjson
+equal "members at any depth of $chain" "$(manifest "m['nested_chain']['transitive_member_count']")" \
+    "$(wc -l < "$OUT/last.out")"
+sg=$(manifest "[s['dn'] for s in m['special_dns'] if s['class']=='group'][0]")
+mkconf "$OUT/group2.conf" "$C1" "member_of = $sg"
+check "member_of a group whose DN has ( ) , & (RFC 4515 escaping)" "$DUALSYNC" -c "$OUT/group2.conf" pull --format ndjson
+n_sg=$(manifest "[g['member_count'] for g in m['groups'] if g['dn']=='''$sg'''][0]")
+equal "members of $sg" "$n_sg" "$(wc -l < "$OUT/last.out")"
+
+mkconf "$OUT/filter.conf" "$C1" "$C2" "classes = user" "filter = (c=SE)"
+check "extra filter (c=SE)" "$DUALSYNC" -c "$OUT/filter.conf" pull --format ndjson
+equal "users with c=SE" "$(manifest "sum(1 for u in m['users'] if u['c']=='SE')")" "$(wc -l < "$OUT/last.out")"
+
+# --- transports and binds
+mkconf "$OUT/starttls.conf" "uri = $AD_LDAP_URI" "starttls = yes" "$C2"
+check "StartTLS on 389, simple bind" "$DUALSYNC" -c "$OUT/starttls.conf" pull
+mkconf "$OUT/clear.conf" "uri = $AD_LDAP_URI" "starttls = no" "$C2"
+refuses "simple bind over cleartext is refused before connecting" 3 "refusing a simple bind over cleartext" \
+    "$DUALSYNC" -c "$OUT/clear.conf" pull
+
+export KRB5CCNAME="FILE:$OUT/krb5cc"
+kinit_pw() { kinit "$AD_SVC_UPN" < "$AD_SVC_PW_FILE" >/dev/null 2>&1; }
+mkconf "$OUT/gss.conf" "bind = gssapi" "$C2"
+refuses "kerberos: no ticket in the cache" 3 "no valid Kerberos ticket" "$DUALSYNC" -c "$OUT/gss.conf" pull
+if kinit_pw; then
+    check "kerberos (GSSAPI) over LDAPS with a ticket from the ccache" "$DUALSYNC" -c "$OUT/gss.conf" pull
+    mkconf "$OUT/gss389.conf" "uri = $AD_LDAP_URI" "starttls = no" "bind = gssapi" "$C2"
+    check "kerberos (GSSAPI) on 389 with SASL sign+seal, no TLS" "$DUALSYNC" -c "$OUT/gss389.conf" pull
+    kdestroy >/dev/null 2>&1
+else
+    fail "kinit $AD_SVC_UPN with its password"
+fi
+if kinit -l 2s "$AD_SVC_UPN" < "$AD_SVC_PW_FILE" >/dev/null 2>&1; then
+    # wait until the ticket has expired (this checks expiry handling, not timing)
+    while klist -s 2>/dev/null; do sleep 0.5; done
+    refuses "kerberos: an expired ticket" 3 "no valid Kerberos ticket" "$DUALSYNC" -c "$OUT/gss.conf" pull
+else
+    fail "kinit with a short lifetime"
+fi
+export KRB5CCNAME="FILE:$OUT/krb5cc-none"
+mkconf "$OUT/keytab.conf" "bind = gssapi" "keytab = $AD_KEYTAB" "principal = $AD_KEYTAB_PRINCIPAL" "$C2"
+check "kerberos with a keytab, no kinit, no ticket file written" "$DUALSYNC" -c "$OUT/keytab.conf" pull
+[ ! -e "$OUT/krb5cc-none" ] && pass "keytab bind leaves no ccache on disk" || fail "keytab bind wrote $OUT/krb5cc-none"
+
+# --- bad input: one clear message, non-zero exit, nothing written
+mkconf "$OUT/wrongca.conf" "ca_file = $AD_WRONG_CA_FILE" "watermark_file = $OUT/wm-wrongca" "$C2"
+refuses "a wrong CA is refused (no fallback to unverified TLS)" 3 "is not trusted" \
+    "$DUALSYNC" -c "$OUT/wrongca.conf" pull
+[ ! -e "$OUT/wm-wrongca" ] && pass "wrong CA: no watermark written" || fail "wrong CA: watermark written"
+mkconf "$OUT/wrongca-tls.conf" "uri = $AD_LDAP_URI" "ca_file = $AD_WRONG_CA_FILE" "$C2"
+refuses "a wrong CA is refused on StartTLS too" 3 "is not trusted" "$DUALSYNC" -c "$OUT/wrongca-tls.conf" pull
+mkconf "$OUT/down.conf" "uri = ldaps://127.0.0.1:1" "$C2"
+refuses "unreachable server" 3 "cannot reach ldaps://127.0.0.1:1" "$DUALSYNC" -c "$OUT/down.conf" pull
+printf 'not-the-password' > "$OUT/bad.pw"; chmod 600 "$OUT/bad.pw"
+mkconf "$OUT/badpw.conf" "bind = simple" "bind_dn = $AD_BIND_UPN" "password_file = $OUT/bad.pw" "$C2"
+refuses "wrong password" 3 "refused the credentials" "$DUALSYNC" -c "$OUT/badpw.conf" pull
+grep -q not-the-password "$OUT/last.err" && fail "the password appears in the error" || pass "the password is not in the error"
+chmod 644 "$OUT/bad.pw"
+refuses "a password file readable by others is refused" 3 "chmod 600" "$DUALSYNC" -c "$OUT/badpw.conf" pull
+mkconf "$OUT/nobase.conf" "base_dn = OU=Nowhere,$B"
+refuses "a base DN that does not exist" 3 "base DN OU=Nowhere,$B does not exist" "$DUALSYNC" -c "$OUT/nobase.conf" pull
+
+finish
