@@ -99,4 +99,41 @@ refuses "a password file readable by others is refused" 3 "chmod 600" "$DUALSYNC
 mkconf "$OUT/nobase.conf" "base_dn = OU=Nowhere,$B"
 refuses "a base DN that does not exist" 3 "base DN OU=Nowhere,$B does not exist" "$DUALSYNC" -c "$OUT/nobase.conf" pull
 
+# --- AD's limits, imposed on Samba by tests/lab/adproxy.py: pages of at most
+# 1000 entries whatever we ask, and member returned in ranges of 1500
+PROXY=ldaps://127.0.0.1:6360
+proxy() { "$(dirname "$0")/../lab/adproxy-start.sh" "$LAB" "$@" >/dev/null 2>"$OUT/proxy.err" \
+    || fail "start adproxy $*: $(cat "$OUT/proxy.err")"; }
+proxy_stop() { "$(dirname "$0")/../lab/adproxy-stop.sh" "$LAB" "$1" >/dev/null 2>&1; }
+proxy 6360
+mkconf "$OUT/ad.conf" "uri = $PROXY" "page_size = 5000" "$C1" "$C2"
+check "pull through AD's MaxPageSize/MaxValRange" "$DUALSYNC" -c "$OUT/ad.conf" pull
+pages=$(sed -n 's/.* in \([0-9]*\) pages.*/\1/p' "$OUT/last.out")
+ranged=$(sed -n 's/.*(\([0-9]*\) ranged reads).*/\1/p' "$OUT/last.out")
+total=$(( $(manifest "m['counts']['user'] + m['counts']['contact'] + m['counts']['group']") ))
+[ "${pages:-0}" -ge $(( (total + 999) / 1000 )) ] && pass "pages capped at 1000 entries: $pages pages for $total objects" \
+    || fail "expected at least $(( (total + 999) / 1000 )) pages, got '$pages'"
+[ "${ranged:-0}" -ge 1 ] && pass "ranged retrieval used ($ranged extra reads)" || fail "no ranged reads: $(head -1 "$OUT/last.out")"
+check "ndjson through the proxy" "$DUALSYNC" -c "$OUT/ad.conf" pull --format ndjson
+cp "$OUT/last.out" "$OUT/ad.ndjson"
+python3 "$(dirname "$0")/pull_vs_manifest.py" "$LAB/manifest.json" "$OUT/ad.ndjson" --big-group \
+    | sed 's/^\(PASS\|FAIL\) /\1 AD limits: /' > "$OUT/cmp2"
+cat "$OUT/cmp2"
+pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp2"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp2")))
+proxy_stop 6360
+
+proxy 6361 --drop-after-entries 1200
+echo "usn:00000000-0000-0000-0000-000000000000:1" > "$OUT/wm-drop"
+cp "$OUT/wm-drop" "$OUT/wm-drop.before"
+mkconf "$OUT/drop.conf" "uri = ldaps://127.0.0.1:6361" "$C1" "$C2" "watermark_file = $OUT/wm-drop"
+refuses "connection dropped mid-read" 3 "was lost after" "$DUALSYNC" -c "$OUT/drop.conf" pull --full
+cmp -s "$OUT/wm-drop" "$OUT/wm-drop.before" && pass "dropped connection: watermark byte-identical" \
+    || fail "dropped connection: watermark changed"
+proxy_stop 6361
+
+proxy 6362 --referral
+mkconf "$OUT/ref.conf" "uri = ldaps://127.0.0.1:6362" "base_dn = $(manifest "m['elsewhere_ou']")"
+refuses "a referral is reported, not followed" 3 "referred us to" "$DUALSYNC" -c "$OUT/ref.conf" pull
+proxy_stop 6362
+
 finish
