@@ -37,8 +37,8 @@ echo "== dualsync check"
 echo "== dualsync pull (full)"
 ./dualsync -c "$DEMO/dualsync.conf" pull
 echo "== one object as JSON (dualsync pull --format ndjson)"
-./dualsync -c "$DEMO/dualsync.conf" pull --full --format ndjson | grep -m1 '"sAMAccountName":"alice.anderson"' \
-    | python3 -m json.tool
+./dualsync -c "$DEMO/dualsync.conf" pull --full --format ndjson > "$DEMO/pull.ndjson"
+grep -m1 '"sAMAccountName":"alice.anderson"' "$DEMO/pull.ndjson" | python3 -m json.tool
 echo "== a change in AD, then a delta pull"
 printf 'dn: CN=Alice Anderson,OU=US,OU=Contoso,%s\nchangetype: modify\nreplace: title\ntitle: Director\n' "$AD_BASE_DN" \
     | LDAPTLS_CACERT=$AD_CA_FILE ldapmodify -H "$AD_LDAPS_URI" -x -D "$AD_BIND_UPN" -y "$AD_PW_FILE" >/dev/null
