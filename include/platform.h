@@ -10,6 +10,11 @@
 
 struct strbuf;
 
+/* Process set-up at start. On POSIX: ignore SIGPIPE, so that a peer closing a
+ * socket (libldap writes without MSG_NOSIGNAL) or a closed output pipe is an
+ * error we report, not a silent death. */
+void platform_init(void);
+
 /* Read a secret (password, client secret) from a file into out, without its
  * trailing newline. Refuses, as ssh does for keys, a file that group or others
  * can read, and says how to fix it. `what` names the secret in messages. */

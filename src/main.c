@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "platform.h"
 
 #ifndef DUALSYNC_VERSION
 #define DUALSYNC_VERSION "0.1.0"
@@ -23,6 +24,7 @@ static const char *default_config(void)
 int main(int argc, char **argv)
 {
     setlocale(LC_CTYPE, "");
+    platform_init();
     struct cli cli;
     int rc = cli_parse(argc, argv, &cli);
     if (rc)

@@ -3,12 +3,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "platform.h"
 #include "util.h"
+
+void platform_init(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
 
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
 {

@@ -11,7 +11,8 @@
 #
 # Environment knobs: AD_ADMIN_PW (default Lab-Passw0rd.2024), AD_SVC_PW,
 # AD_BACKEND=tdb|mdb, AD_REPROVISION=1 (wipe PREFIX and provision again),
-# AD_READY_TIMEOUT=60 (seconds).
+# AD_READY_TIMEOUT=60 (seconds), AD_NO_START=1 (provision and set up only: no
+# samba, no ports, no env.sh; ad-seed.sh can then load offline).
 # Needs root: samba binds 88/135/139/389/445/464/636/3268/3269 on 127.0.0.1 and ::1.
 set -euo pipefail
 LAB_TAG=ad-start
@@ -210,7 +211,8 @@ setup_svc() {
         --description="dualsync AD reader (lab)" --given-name=dualsync --surname=service >/dev/null
     samba-tool user setexpiry "$SVC_USER" --noexpiry -s "$CONF" >/dev/null
     rm -f "$PREFIX/$SVC_USER.keytab"
-    samba-tool domain exportkeytab "$PREFIX/$SVC_USER.keytab" --principal="$SVC_USER@$REALM" -s "$CONF" >/dev/null
+    samba-tool domain exportkeytab "$PREFIX/$SVC_USER.keytab" --principal="$SVC_USER@$REALM" -s "$CONF" \
+        > "$PREFIX/log/exportkeytab.log" 2>&1 || { cat "$PREFIX/log/exportkeytab.log" >&2; die "exportkeytab failed"; }
     chmod 600 "$PREFIX/$SVC_USER.keytab"
     stamp svc
     log "service account $SVC_USER with keytab $PREFIX/$SVC_USER.keytab"
@@ -236,6 +238,11 @@ if ! setup_done; then
     stamped directory || setup_directory
     stamped extattrs || setup_extattrs
     stamped svc || setup_svc
+fi
+
+if [ "${AD_NO_START:-0}" = 1 ]; then
+    log "set up $PREFIX; not starting samba (AD_NO_START=1)"
+    exit 0
 fi
 
 # --------------------------------------------------------------------- start
