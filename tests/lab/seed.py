@@ -102,9 +102,7 @@ def ldif_safe(v):
     """RFC 2849 SAFE-STRING (else the value must be base64)."""
     if v == "":
         return True
-    if v[0] in " :<" or v[-1] == " ":
-        return False
-    return all(32 <= ord(c) < 127 for c in v)
+    return v.isascii() and v.isprintable() and v[0] not in " :<" and v[-1] != " "
 
 
 def ldif_line(attr, value):
