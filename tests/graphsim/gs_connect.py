@@ -172,7 +172,7 @@ def ldap_facts(tenant_connect, body, environ):
         "base_dn": pick("base_dn", "AD_BASE_DN"),
         "bind_upn": pick("bind_upn", "AD_BIND_UPN"),
         "password": body.get("password") or None,
-        "password_file": pick("password_file", "AD_BIND_PW_FILE"),
+        "password_file": pick("password_file", "AD_BIND_PW_FILE", "AD_PW_FILE"),
         "ca_file": pick("ca_file", "AD_CA_FILE", "LDAPTLS_CACERT"),
         "filter": body.get("filter") or tenant_connect.get("filter") or DEFAULT_FILTER,
         "page_size": int(body.get("page_size") or tenant_connect.get("page_size") or 500),

@@ -1314,8 +1314,17 @@ class LabConnectCycleTests(unittest.TestCase):
         facts = gs_connect.read_env_file(self.env)
         base = facts["AD_BASE_DN"]
         realm = base.replace("DC=", "").replace(",", ".").lower()
+        manifest = None
+        mpath = os.path.join(os.path.dirname(os.path.abspath(self.env)), "manifest.json")
+        if os.path.exists(mpath):
+            with open(mpath, encoding="utf-8") as f:
+                manifest = json.load(f)
+        verified = [realm]
+        if manifest and manifest.get("companies"):
+            verified = [manifest["companies"][0]["upn_suffix"]]     # this tenant owns the first company
         cfg = {"seed": 9, "tenants": [
-            {"name": "lab", "id": COM_TID, "cloud": "global", "verified_domains": [realm],
+            {"name": "lab", "id": COM_TID, "cloud": "global", "verified_domains": verified,
+             "initial_domain": "labtenant.onmicrosoft.com",
              "connect": {"write_onpremises_upn": False, "deletion_threshold": 0},
              "apps": [{"client_id": APP, "secret": SECRET, "roles": ALL_ROLES}]}]}
         s = Sim(cfg, name="lab")
@@ -1336,7 +1345,8 @@ class LabConnectCycleTests(unittest.TestCase):
                 self.assertEqual(len(u["onPremisesExtensionAttributes"]), 15)
                 self.assertTrue(u["onPremisesSecurityIdentifier"].startswith("S-1-5-21-"))
                 dom = u["userPrincipalName"].rpartition("@")[2]
-                self.assertTrue(dom == realm or dom.endswith("." + realm) or dom.endswith(".onmicrosoft.com"), dom)
+                self.assertTrue(any(dom == v or dom.endswith("." + v) for v in verified)
+                                or dom == "labtenant.onmicrosoft.com", dom)
                 self.assertEqual(u["userType"], "Member")
                 self.assertNotEqual(u["onPremisesSamAccountName"].lower(), "krbtgt")
             # cross-check one user against ldapsearch's own view of objectGUID
@@ -1349,6 +1359,25 @@ class LabConnectCycleTests(unittest.TestCase):
             e = gs_connect.parse_ldif(out.stdout)[0]["attrs"]
             raw = (e.get("ms-ds-consistencyguid") or e["objectguid"])[0]
             self.assertEqual(u["onPremisesImmutableId"], base64.b64encode(raw).decode())
+            # every user of the lab's manifest (an independent record of what was loaded)
+            if manifest:
+                by_sam = {u["onPremisesSamAccountName"]: u for u in dump}
+                checked = 0
+                for mu in manifest["users"]:
+                    u = by_sam.get(mu["sAMAccountName"])
+                    self.assertIsNotNone(u, mu["sAMAccountName"])
+                    self.assertEqual(u["onPremisesImmutableId"], mu["immutable_id"], mu["dn"])
+                    self.assertEqual(u["accountEnabled"], not mu["disabled"], mu["dn"])
+                    self.assertEqual(u["mail"], mu["mail"], mu["dn"])
+                    self.assertEqual(u["onPremisesDistinguishedName"], mu["dn"])
+                    self.assertEqual(u["companyName"], mu.get("company"))
+                    for n in ("extensionAttribute1", "extensionAttribute2"):
+                        self.assertEqual(u["onPremisesExtensionAttributes"][n], mu.get(n), mu["dn"])
+                    prefix, _, suffix = mu["userPrincipalName"].rpartition("@")
+                    want = mu["userPrincipalName"] if suffix.lower() in verified else prefix + "@labtenant.onmicrosoft.com"
+                    self.assertEqual(u["userPrincipalName"].lower(), want.lower(), mu["dn"])
+                    checked += 1
+                sys.stderr.write("  manifest: %d users checked (anchor, enabled, mail, DN, UPN, extensionAttributes)\n" % checked)
             # a second cycle changes nothing
             r2 = s.hook("POST", "/_sim/lab/connect-cycle", {"lab_env": os.path.abspath(self.env)})
             self.assertEqual(r2.status, 200, r2)
