@@ -39,7 +39,7 @@ if [ -f "$STATE" ]; then
         die "$PREFIX is seeded with ($have, $status); refusing to load ($WANT) on top. For a new seed: tests/lab/ad-stop.sh $PREFIX --purge && tests/lab/ad-start.sh $PREFIX"
     fi
     case "$status" in
-        done) log "already seeded ($WANT); manifest $PREFIX/manifest.json"; exit 0 ;;
+        "done") log "already seeded ($WANT); manifest $PREFIX/manifest.json"; exit 0 ;;
         loading)
             done_chunks=$(sed -n 's/^chunks_done=//p' "$STATE")
             CHUNK=$(sed -n 's/^chunk=//p' "$STATE")    # same chunk boundaries as before
@@ -50,7 +50,7 @@ samba_running && log "samba is running (pid $(samba_pid)); loading into it" \
               || log "samba is not running; loading offline"
 
 POST=no
-[ -f "$STATE" ] && grep -q '^post=done' "$STATE" && POST=done
+[ -f "$STATE" ] && grep -q '^post=done' "$STATE" && POST="done"
 write_state() {  # status chunks_done
     printf 'want=%s\nstatus=%s\nchunks_done=%s\nchunk=%s\npost=%s\n' "$WANT" "$1" "$2" "$CHUNK" "$POST" > "$STATE.new"
     mv "$STATE.new" "$STATE"
@@ -111,16 +111,16 @@ done
 if [ -s "$OUT/post.ldif" ]; then
     # post.ldif must not run twice (its adds would fail as duplicates): state says
     # whether it ran
-    if [ "$POST" != done ]; then
+    if [ "$POST" != "done" ]; then
         ldbmodify -o batch_mode:true -H "$SAM" "$OUT/post.ldif" >> "$PREFIX/log/seed.log" 2>&1 \
             || die "post.ldif failed (log: $PREFIX/log/seed.log)"
-        POST=done
+        POST="done"
         write_state loading "$n"
     fi
 fi
 load_ms=$(( ($(date +%s%N) - t1) / 1000000 ))
 cp "$OUT/manifest.json" "$PREFIX/manifest.json"
-write_state done "$n"
+write_state "done" "$n"
 printf 'load_ms=%s\ngenerate_ms=%s\nrecords=%s\n' "$load_ms" "$gen_ms" "$total" >> "$STATE"
 log "seeded $total records ($USERS users, seed $SEED) in $((load_ms / 1000)).$((load_ms % 1000 / 100)) s" \
     "($(( total * 1000 / (load_ms > 0 ? load_ms : 1) ))/s); manifest $PREFIX/manifest.json"

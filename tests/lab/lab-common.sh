@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the lab scripts (sourced, not run).
 # Callers set LAB_TAG (log prefix) before sourcing; PREFIX is set by lab_prefix.
 

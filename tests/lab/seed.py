@@ -568,7 +568,6 @@ class World:
                        mail="everyone@%s" % co["domain"], kind="distribution")
         # the nested chain: Level1 ⊃ Level2 ⊃ Level3 ⊃ Level4
         nu = self.named
-        su = {u["dn"]: u for u in users}
         special_users = [s["dn"] for s in self.special if s["class"] == "user"]
         l4 = self.group("contoso", "SG-Chain-Level4", GT_GLOBAL_SEC,
                         [nu["nonascii_user"]["dn"], nu["cjk_user"]["dn"], special_users[0],
@@ -608,7 +607,6 @@ class World:
         sg = self.group("contoso", "SG-R&D, Labs (Admins)", GT_GLOBAL_SEC,
                         special_users[:4] + [nu["us_user"]["dn"]], kind="special-dn")
         self.special.append({"dn": sg, "class": "group", "features": ["comma", "ampersand"]})
-        self.su = su
 
     def transitive(self, dn):
         seen, stack = set(), [dn]
