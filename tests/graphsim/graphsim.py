@@ -430,6 +430,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
             self.request.do_handshake()
         except (ssl.SSLError, OSError):
             self.close_connection = True
@@ -639,9 +643,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
+        # headers and body in one write (no Nagle / delayed-ACK stall between them)
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(payload)
+        self.flush_headers()
 
     def _finish_log(self, sim, entry, t0, resp):
         entry["duration_ms"] = round((time.time() - t0) * 1000, 1)

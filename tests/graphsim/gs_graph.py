@@ -268,7 +268,7 @@ class Graph:
             flt = gs_odata.compile_filter(tenant.md, "user", USER_LABEL, opts["$filter"], advanced,
                                           sim.cfg.get("max_filter_clauses", 15))
             log["filter"] = opts["$filter"]
-        users = list(tenant.users.values())
+        users = tenant.sorted_users()
         if flt is not None:
             users = [u for u in users if flt(u.p)]
         order = opts.get("$orderby")
@@ -281,8 +281,6 @@ class Graph:
             if flt is not None and not advanced:
                 raise GraphError(400, "Request_UnsupportedQuery", "Unsupported Query.")
             users.sort(key=lambda u: ((u.p.get(prop) or "").lower(), u.id), reverse=desc)
-        else:
-            users.sort(key=lambda u: u.id)
         sel = select if explicit else list(DEFAULT_USER_SELECT)
         query_keep = {k: opts[k] for k in ("$select", "$filter", "$top", "$count", "$orderby") if k in opts}
         cur = sim.cursors.new(tenant, [u.id for u in users], sel, top,
@@ -517,11 +515,11 @@ class Graph:
         end_seq = tenant.seq
         idset = set(ids) if ids is not None else None
         if since is None:
-            for u in sorted(tenant.users.values(), key=lambda x: x.id):
+            for u in tenant.sorted_users():
                 if idset is None or u.id in idset:
                     items.append(("u", u.id, None))
         else:
-            for u in sorted(tenant.users.values(), key=lambda x: x.id):
+            for u in tenant.sorted_users():
                 if idset is not None and u.id not in idset:
                     continue
                 if u.created_seq > since:

@@ -104,6 +104,7 @@ class Tenant:
         self.users = {}
         self.deleted = {}
         self.idx_upn = {}
+        self._sorted = None      # cached id order of self.users
         self.seq = 0
         self.created = sim.clock.now() - 86400 * 400
         self.org_last_sync = None
@@ -144,7 +145,14 @@ class Tenant:
             self._reindex()
         return True
 
+    def sorted_users(self):
+        """Users in object-id order (the listing order), cached."""
+        if self._sorted is None or len(self._sorted) != len(self.users):
+            self._sorted = sorted(self.users)
+        return [self.users[i] for i in self._sorted if i in self.users]
+
     def _reindex(self):
+        self._sorted = None
         self.idx_upn = {u.p.get("userPrincipalName", "").lower(): uid for uid, u in self.users.items()}
 
     def new_user(self, props, connector=False):
@@ -171,6 +179,7 @@ class Tenant:
         for k in p:
             u.chg[k] = seq
         self.users[uid] = u
+        self._sorted = None
         self.idx_upn[(p.get("userPrincipalName") or "").lower()] = uid
         return u
 
