@@ -48,6 +48,18 @@ bool str_starts_with(const char *s, const char *prefix);
 /* Case-insensitive (ASCII) suffix test, as DN and domain comparisons need. */
 bool str_iends_with(const char *s, const char *suffix);
 
+/* A region allocator for data that dies together (e.g. one LDAP entry): no
+ * free per string; arena_reset makes all of it reusable at once and keeps the
+ * memory. Pointers stay valid until the next reset or release. */
+struct arena_block;
+struct arena {
+    struct arena_block *head;
+};
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+void arena_reset(struct arena *a);
+void arena_release(struct arena *a);
+
 /* Standard base64 (RFC 4648, with padding) of len bytes; caller frees. */
 char *base64_encode(const unsigned char *data, size_t len);
 

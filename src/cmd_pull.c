@@ -1,7 +1,6 @@
 /* cmd_pull.c - `dualsync pull` and the LDAP part of `dualsync check`. */
 #include "compat.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -68,51 +67,92 @@ struct pull_ctx {
     struct summary sm;
     struct progress *progress;
     uint64_t seen;
+    struct strbuf line;   /* the ndjson line being built, reused */
 };
 
-static void add_attr_json(cJSON *attrs, const struct ad_attr *a)
+/* JSON string per RFC 8259 §7: quote, backslash and control characters
+ * escaped, UTF-8 passed through. Written straight into the line buffer: a
+ * cJSON tree per object doubled the cost of a pull. */
+static void json_str(struct strbuf *sb, const char *s)
 {
-    if (a->nvals == 1) {
-        cJSON_AddStringToObject(attrs, a->name, a->vals[0]);
-        return;
+    strbuf_addch(sb, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        strbuf_add(sb, run, (size_t)(p - run));
+        if (!*p)
+            break;
+        switch (*p) {
+        case '"': strbuf_addstr(sb, "\\\""); break;
+        case '\\': strbuf_addstr(sb, "\\\\"); break;
+        case '\n': strbuf_addstr(sb, "\\n"); break;
+        case '\r': strbuf_addstr(sb, "\\r"); break;
+        case '\t': strbuf_addstr(sb, "\\t"); break;
+        default: strbuf_addf(sb, "\\u%04x", *p);
+        }
     }
-    cJSON *arr = cJSON_AddArrayToObject(attrs, a->name);
-    for (size_t i = 0; i < a->nvals; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(a->vals[i]));
+    strbuf_addch(sb, '"');
 }
 
-static void print_ndjson(const struct ad_object *o)
+static void json_key(struct strbuf *sb, const char *key)
+{
+    strbuf_addch(sb, ',');
+    json_str(sb, key);
+    strbuf_addch(sb, ':');
+}
+
+static void json_kv(struct strbuf *sb, const char *key, const char *value)
+{
+    json_key(sb, key);
+    json_str(sb, value);
+}
+
+static void print_ndjson(struct strbuf *sb, const struct ad_object *o)
 {
     char guid[37];
     enum ad_anchor_source src;
     const unsigned char *anchor = ad_object_anchor(o, &src);
     char *immutable_id = ad_immutable_id(anchor);
     ad_guid_to_text(o->guid, guid);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "dn", o->dn);
-    cJSON_AddStringToObject(j, "class", ad_class_name(o->cls));
-    cJSON_AddStringToObject(j, "objectGUID", guid);
-    cJSON_AddStringToObject(j, "immutableId", immutable_id);
-    cJSON_AddStringToObject(j, "anchorSource",
-                            src == AD_ANCHOR_CONSISTENCY_GUID ? "mS-DS-ConsistencyGuid" : "objectGUID");
+    strbuf_reset(sb);
+    strbuf_addstr(sb, "{\"dn\":");
+    json_str(sb, o->dn);
+    json_kv(sb, "class", ad_class_name(o->cls));
+    json_kv(sb, "objectGUID", guid);
+    json_kv(sb, "immutableId", immutable_id);
+    json_kv(sb, "anchorSource", src == AD_ANCHOR_CONSISTENCY_GUID ? "mS-DS-ConsistencyGuid" : "objectGUID");
     if (o->sid)
-        cJSON_AddStringToObject(j, "objectSid", o->sid);
-    cJSON_AddBoolToObject(j, "disabled", o->disabled);
-    cJSON_AddBoolToObject(j, "deleted", o->deleted);
-    cJSON_AddBoolToObject(j, "inScope", o->in_scope);
-    cJSON_AddNumberToObject(j, "uSNChanged", (double)o->usn_changed);
+        json_kv(sb, "objectSid", o->sid);
+    strbuf_addf(sb, ",\"disabled\":%s,\"deleted\":%s,\"inScope\":%s,\"uSNChanged\":%llu",
+                o->disabled ? "true" : "false", o->deleted ? "true" : "false",
+                o->in_scope ? "true" : "false", (unsigned long long)o->usn_changed);
     if (o->when_changed)
-        cJSON_AddStringToObject(j, "whenChanged", o->when_changed);
+        json_kv(sb, "whenChanged", o->when_changed);
     if (o->deleted)
-        cJSON_AddStringToObject(j, "lastKnownParent", o->parent_dn);
-    cJSON *attrs = cJSON_AddObjectToObject(j, "attributes");
-    for (size_t i = 0; i < o->nattrs; i++)
-        add_attr_json(attrs, &o->attrs[i]);
-    char *text = cJSON_PrintUnformatted(j);
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    cJSON_free(text);
-    cJSON_Delete(j);
+        json_kv(sb, "lastKnownParent", o->parent_dn);
+    strbuf_addstr(sb, ",\"attributes\":{");
+    for (size_t i = 0; i < o->nattrs; i++) {
+        const struct ad_attr *a = &o->attrs[i];
+        if (i)
+            strbuf_addch(sb, ',');
+        json_str(sb, a->name);
+        strbuf_addch(sb, ':');
+        /* one value: a string; several: an array */
+        if (a->nvals == 1) {
+            json_str(sb, a->vals[0]);
+            continue;
+        }
+        strbuf_addch(sb, '[');
+        for (size_t j = 0; j < a->nvals; j++) {
+            if (j)
+                strbuf_addch(sb, ',');
+            json_str(sb, a->vals[j]);
+        }
+        strbuf_addch(sb, ']');
+    }
+    strbuf_addstr(sb, "}}\n");
+    fwrite(sb->buf, 1, sb->len, stdout);
     free(immutable_id);
 }
 
@@ -123,7 +163,7 @@ static int on_object(const struct ad_object *o, void *vctx)
     ctx->seen++;
     progress_update(ctx->progress, ctx->seen);
     if (ctx->cli->format == FORMAT_NDJSON) {
-        print_ndjson(o);
+        print_ndjson(&ctx->line, o);
         if (ferror(stdout))
             return log_error("cannot write to standard output: %s", strerror(errno));
     }
@@ -234,6 +274,7 @@ int cmd_pull(const struct cli *cli, struct config *cfg)
     struct ldap_pull_stats st;
     int rc = ldap_source_pull(src, have_since ? &since : NULL, on_object, &ctx, &next, &st);
     progress_done(ctx.progress);
+    strbuf_release(&ctx.line);
     ldap_source_close(src);
     if (fflush(stdout) != 0)
         rc = log_error("cannot write to standard output: %s", strerror(errno));

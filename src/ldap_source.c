@@ -472,53 +472,49 @@ struct pull {
     void *ctx;
     struct ldap_pull_stats *stats;
     bool delta;
-    bool tombstones;
-    struct ad_object obj;       /* reused for every entry */
+    struct ad_object obj;       /* reused for every entry; its strings live in arena */
+    struct arena arena;         /* reset for every entry: no malloc/free per value */
+    struct ad_attr *attrs;      /* obj.attrs, capacity kept across entries */
     size_t attrs_alloc;
+    bool has_guid;              /* this entry had a 16-byte objectGUID */
 };
 
 /* "member;range=0-1499" → base "member", returns the first index after the
  * range or 0 when the range ends with '*'; -1 when the name has no range. */
-static long parse_range(const char *name, size_t *base_len)
+static long parse_range(const char *name, size_t len, size_t *base_len)
 {
-    const char *r = strcasestr(name, ";range=");
+    /* most names have no option at all: look for ';' before the full match */
+    const char *r = memchr(name, ';', len) ? memmem(name, len, ";range=", 7) : NULL;
     if (!r)
         return -1;
     *base_len = (size_t)(r - name);
-    const char *dash = strchr(r + 7, '-');
+    const char *dash = memchr(r + 7, '-', len - (size_t)(r + 7 - name));
     if (!dash)
         return -1;
     if (dash[1] == '*')
         return 0;
     uint64_t hi;
     char num[24];
-    snprintf(num, sizeof(num), "%s", dash + 1);
+    snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)(dash + 1 - name)), dash + 1);
     if (parse_u64(num, &hi))
         return -1;
     return (long)hi + 1;
 }
 
-static struct ad_attr *obj_attr_slot(struct pull *p, const char *name, size_t len)
+/* Append values to an attribute; the vals array is rebuilt in the arena. */
+static void attr_add_values(struct arena *ar, struct ad_attr *a, const struct berval *v)
 {
-    struct ad_object *o = &p->obj;
-    for (size_t i = 0; i < o->nattrs; i++)
-        if (strlen(o->attrs[i].name) == len && !strncasecmp(o->attrs[i].name, name, len))
-            return &o->attrs[i];
-    GROW(o->attrs, p->attrs_alloc, o->nattrs + 1);
-    struct ad_attr *a = &o->attrs[o->nattrs++];
-    a->name = xstrndup(name, len);
-    a->nvals = 0;
-    a->vals = NULL;
-    return a;
-}
-
-static void attr_add_values(struct ad_attr *a, struct berval **v)
-{
-    size_t n = ldap_count_values_len(v);
-    a->vals = xrealloc(a->vals, (a->nvals + n + 1) * sizeof(char *));
+    size_t n = 0;
+    while (v && v[n].bv_val)
+        n++;
+    char **vals = arena_alloc(ar, (a->nvals + n + 1) * sizeof(char *));
+    if (a->nvals)
+        memcpy(vals, a->vals, a->nvals * sizeof(char *));
     for (size_t i = 0; i < n; i++)
-        a->vals[a->nvals++] = xstrndup(v[i]->bv_val, v[i]->bv_len);
-    a->vals[a->nvals] = NULL;
+        vals[a->nvals + i] = arena_strndup(ar, v[i].bv_val, v[i].bv_len);
+    a->nvals += n;
+    vals[a->nvals] = NULL;
+    a->vals = vals;
 }
 
 /* Fetch the rest of a ranged attribute with base searches "attr;range=N-*"
@@ -546,10 +542,15 @@ static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long n
         for (char *name = e ? ldap_first_attribute(ld, e, &ber) : NULL; name;
              name = ldap_next_attribute(ld, e, ber)) {
             size_t blen;
-            long r = parse_range(name, &blen);
+            long r = parse_range(name, strlen(name), &blen);
             if (r >= 0 && blen == strlen(a->name) && !strncasecmp(name, a->name, blen)) {
                 struct berval **v = ldap_get_values_len(ld, e, name);
-                attr_add_values(a, v);
+                size_t n = ldap_count_values_len(v);
+                struct berval *flat = xcalloc(n + 1, sizeof(*flat));
+                for (size_t i = 0; i < n; i++)
+                    flat[i] = *v[i];
+                attr_add_values(&p->arena, a, flat);
+                free(flat);
                 ldap_value_free_len(v);
                 after = r;
                 got = true;
@@ -567,94 +568,107 @@ static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long n
     return 0;
 }
 
-static void decode_guid(struct berval **v, unsigned char out[16], bool *ok, bool *bad)
+static bool name_is(const struct berval *name, const char *want)
 {
-    *ok = false;
-    if (bad)
-        *bad = false;
-    if (!v || !v[0])
-        return;
-    if (v[0]->bv_len == 16) {
-        memcpy(out, v[0]->bv_val, 16);
-        *ok = true;
-    } else if (bad) {
-        *bad = true;
-    }
+    return name->bv_len == strlen(want) && !strncasecmp(name->bv_val, want, name->bv_len);
 }
 
-/* Decode one entry into p->obj and hand it on. Returns 0, or -1 to stop. */
+static bool copy_guid(const struct berval *v, unsigned char out[16])
+{
+    if (!v || !v[0].bv_val || v[0].bv_len != 16)
+        return false;
+    memcpy(out, v[0].bv_val, 16);
+    return true;
+}
+
+/* A small decimal value (userAccountControl, uSNChanged) → text for the parsers. */
+static void value_text(const struct berval *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*s", v && v[0].bv_val ? (int)v[0].bv_len : 0, v && v[0].bv_val ? v[0].bv_val : "");
+}
+
+/* Decode one attribute of the entry into p->obj. Returns 0, or -1 to stop. */
+static int decode_attr(struct pull *p, const struct berval *name, const struct berval *v, int *cls)
+{
+    struct ad_object *o = &p->obj;
+    char num[32];
+    if (name_is(name, "objectClass")) {
+        char *oc[32];
+        size_t n = 0;
+        for (size_t i = 0; v && v[i].bv_val && n < ARRAY_SIZE(oc); i++)
+            oc[n++] = arena_strndup(&p->arena, v[i].bv_val, v[i].bv_len);
+        *cls = scope_classify(oc, n);
+    } else if (name_is(name, "objectGUID")) {
+        p->has_guid = copy_guid(v, o->guid);
+    } else if (name_is(name, "mS-DS-ConsistencyGuid")) {
+        o->has_consistency_guid = copy_guid(v, o->consistency_guid);
+        o->bad_consistency_guid = !o->has_consistency_guid && v && v[0].bv_val;
+    } else if (name_is(name, "objectSid")) {
+        struct strbuf sb = STRBUF_INIT;
+        if (v && v[0].bv_val && ad_sid_to_text((unsigned char *)v[0].bv_val, v[0].bv_len, &sb) == 0)
+            o->sid = arena_strndup(&p->arena, sb.buf, sb.len);
+        strbuf_release(&sb);
+    } else if (name_is(name, "userAccountControl")) {
+        int uac;
+        value_text(v, num, sizeof(num));
+        /* AD sends the 32-bit flags as a signed decimal */
+        if (parse_int(num, INT32_MIN, INT32_MAX, &uac) == 0) {
+            o->uac = (uint32_t)uac;
+            o->disabled = (o->uac & AD_UAC_ACCOUNTDISABLE) != 0;
+        }
+    } else if (name_is(name, "uSNChanged")) {
+        value_text(v, num, sizeof(num));
+        parse_u64(num, &o->usn_changed);
+    } else if (name_is(name, "whenChanged")) {
+        if (v && v[0].bv_val)
+            o->when_changed = arena_strndup(&p->arena, v[0].bv_val, v[0].bv_len);
+    } else if (name_is(name, "isDeleted")) {
+        o->deleted = v && v[0].bv_val && v[0].bv_len == 4 && !strncasecmp(v[0].bv_val, "TRUE", 4);
+    } else if (name_is(name, "lastKnownParent")) {
+        if (v && v[0].bv_val)
+            o->parent_dn = arena_strndup(&p->arena, v[0].bv_val, v[0].bv_len);
+    } else {
+        /* an entry names each attribute once, so no lookup: append */
+        size_t blen;
+        long next = parse_range(name->bv_val, name->bv_len, &blen);
+        GROW(p->attrs, p->attrs_alloc, o->nattrs + 1);
+        o->attrs = p->attrs;
+        struct ad_attr *a = &o->attrs[o->nattrs++];
+        a->name = arena_strndup(&p->arena, name->bv_val, next >= 0 ? blen : name->bv_len);
+        a->nvals = 0;
+        a->vals = NULL;
+        attr_add_values(&p->arena, a, v);
+        if (next > 0 && fetch_range(p, o->dn, a, next))
+            return -1;
+    }
+    return 0;
+}
+
+/* Decode one entry into p->obj and hand it on. Returns 0, or -1 to stop.
+ * One pass over the entry's BER (ldap_get_attribute_ber): asking libldap for
+ * each attribute by name would rescan the entry every time. */
 static int handle_entry(struct pull *p, LDAPMessage *e)
 {
     LDAP *ld = p->src->ld;
     struct ad_object *o = &p->obj;
     const struct scope *scope = &p->src->cfg->scope;
-    ad_object_clear(o);
-    p->attrs_alloc = 0;
-    char *dn = ldap_get_dn(ld, e);
-    if (!dn)
-        return report(p->src, LDAP_DECODING_ERROR, "read an entry");
-    o->dn = xstrdup(dn);
-    ldap_memfree(dn);
+    arena_reset(&p->arena);
+    memset(o, 0, sizeof(*o));
+    o->attrs = p->attrs;
+    p->has_guid = false;
 
-    int cls = -1;
-    bool has_guid = false;
     BerElement *ber = NULL;
-    int ret = 0;
-    for (char *name = ldap_first_attribute(ld, e, &ber); name;
-         name = ldap_next_attribute(ld, e, ber)) {
-        struct berval **v = ldap_get_values_len(ld, e, name);
-        if (!strcasecmp(name, "objectClass")) {
-            char *oc[32];
-            size_t n = 0;
-            for (size_t i = 0; v && v[i] && n < ARRAY_SIZE(oc); i++)
-                oc[n++] = xstrndup(v[i]->bv_val, v[i]->bv_len);
-            cls = scope_classify(oc, n);
-            for (size_t i = 0; i < n; i++)
-                free(oc[i]);
-        } else if (!strcasecmp(name, "objectGUID")) {
-            decode_guid(v, o->guid, &has_guid, NULL);
-        } else if (!strcasecmp(name, "mS-DS-ConsistencyGuid")) {
-            decode_guid(v, o->consistency_guid, &o->has_consistency_guid, &o->bad_consistency_guid);
-        } else if (!strcasecmp(name, "objectSid")) {
-            struct strbuf sb = STRBUF_INIT;
-            if (v && v[0] && ad_sid_to_text((unsigned char *)v[0]->bv_val, v[0]->bv_len, &sb) == 0)
-                o->sid = strbuf_detach(&sb);
-            strbuf_release(&sb);
-        } else if (!strcasecmp(name, "userAccountControl")) {
-            int uac;
-            if (v && v[0]) {
-                char num[16];
-                snprintf(num, sizeof(num), "%.*s", (int)v[0]->bv_len, v[0]->bv_val);
-                /* AD sends the 32-bit flags as a signed decimal */
-                if (parse_int(num, INT32_MIN, INT32_MAX, &uac) == 0) {
-                    o->uac = (uint32_t)uac;
-                    o->disabled = (o->uac & AD_UAC_ACCOUNTDISABLE) != 0;
-                }
-            }
-        } else if (!strcasecmp(name, "uSNChanged")) {
-            if (v && v[0]) {
-                char num[24];
-                snprintf(num, sizeof(num), "%.*s", (int)v[0]->bv_len, v[0]->bv_val);
-                parse_u64(num, &o->usn_changed);
-            }
-        } else if (!strcasecmp(name, "whenChanged")) {
-            if (v && v[0])
-                o->when_changed = xstrndup(v[0]->bv_val, v[0]->bv_len);
-        } else if (!strcasecmp(name, "isDeleted")) {
-            o->deleted = v && v[0] && v[0]->bv_len == 4 && !strncasecmp(v[0]->bv_val, "TRUE", 4);
-        } else if (!strcasecmp(name, "lastKnownParent")) {
-            if (v && v[0])
-                o->parent_dn = xstrndup(v[0]->bv_val, v[0]->bv_len);
-        } else {
-            size_t blen;
-            long next = parse_range(name, &blen);
-            struct ad_attr *a = obj_attr_slot(p, name, next >= 0 ? blen : strlen(name));
-            attr_add_values(a, v);
-            if (next > 0 && fetch_range(p, o->dn, a, next))
-                ret = -1;
-        }
-        ldap_value_free_len(v);
-        ldap_memfree(name);
+    struct berval dn;
+    if (ldap_get_dn_ber(ld, e, &ber, &dn) != LDAP_SUCCESS) {
+        ber_free(ber, 0);
+        return report(p->src, LDAP_DECODING_ERROR, "read an entry");
+    }
+    o->dn = arena_strndup(&p->arena, dn.bv_val, dn.bv_len);
+    int cls = -1, ret = 0;
+    struct berval name, *vals;
+    while (ldap_get_attribute_ber(ld, e, ber, &name, &vals) == LDAP_SUCCESS && name.bv_val) {
+        ret = decode_attr(p, &name, vals, &cls);
+        ber_memfree(vals);
         if (ret)
             break;
     }
@@ -663,13 +677,13 @@ static int handle_entry(struct pull *p, LDAPMessage *e)
         return ret;
     if (cls < 0)
         return 0;    /* e.g. a computer that matched a custom filter */
-    if (!has_guid) {
+    if (!p->has_guid) {
         log_warn("%s: no objectGUID; skipped (check the bind account can read it)", o->dn);
         return 0;
     }
     o->cls = (enum ad_class)cls;
     if (!o->parent_dn)
-        o->parent_dn = xstrdup(ad_dn_parent(o->dn));
+        o->parent_dn = arena_strndup(&p->arena, ad_dn_parent(o->dn), strlen(ad_dn_parent(o->dn)));
     /* OU scope: a live object by its DN; a tombstone by where it used to live */
     if (o->deleted) {
         o->in_scope = scope_contains_dn(scope, o->parent_dn);
@@ -882,11 +896,11 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
         /* tombstones live in CN=Deleted Objects of the naming context, not under
          * the base DNs: search the whole context and judge by lastKnownParent */
         filter = scope_deleted_filter(s, from);
-        p.tombstones = true;
         ret = paged_search(&p, src->naming_context, filter, (char **)tombstone_attrs, true);
         free(filter);
     }
-    ad_object_clear(&p.obj);
+    arena_release(&p.arena);
+    free(p.attrs);
     if (ret)
         return -1;
     *next = wm;

@@ -201,3 +201,56 @@ char *base64_encode(const unsigned char *data, size_t len)
     EVP_EncodeBlock((unsigned char *)out, data, (int)len);
     return out;
 }
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct arena_block *b = a->head;
+    if (!b || b->size - b->used < n) {
+        size_t size = n > 65536 ? n : 65536;
+        b = xmalloc(sizeof(*b) + size);
+        b->size = size;
+        b->used = 0;
+        b->next = a->head;
+        a->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void arena_reset(struct arena *a)
+{
+    if (!a->head)
+        return;
+    /* keep the newest block (the largest need seen lately), free the rest */
+    struct arena_block *keep = a->head, *b = keep->next;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    keep->next = NULL;
+    keep->used = 0;
+}
+
+void arena_release(struct arena *a)
+{
+    arena_reset(a);
+    free(a->head);
+    a->head = NULL;
+}
