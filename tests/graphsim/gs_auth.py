@@ -65,6 +65,8 @@ class App:
         self.client_id = cfg["client_id"].lower()
         self.display_name = cfg.get("display_name", "app")
         self.roles = list(cfg.get("roles", []))
+        # reference 5.2: PS256 + x5t#S256 is current; RS256 + x5t was documented until 2024
+        self.assertion_algs = list(cfg.get("assertion_algs", ["PS256", "RS256"]))
         self.secrets = []
         for s in cfg.get("secrets", []) + ([cfg["secret"]] if "secret" in cfg else []):
             self.secrets.append(s)
@@ -266,6 +268,9 @@ class TokenService:
                            "Invalid JWT token. '%s' is not a supported signature algorithm. Supported signing algorithms are: 'RS256, RS384, RS512, PS256, PS384, PS512'" % alg
                            if alg not in ("RS384", "RS512", "PS384", "PS512") else
                            "graphsim: only PS256 and RS256 assertions are simulated.")
+        if alg not in app.assertion_algs:
+            raise AadError(401, "invalid_client", 5002738,
+                           "Invalid JWT token. '%s' is not a supported signature algorithm for this application." % alg)
         tp256 = header.get("x5t#S256")
         tp1 = header.get("x5t")
         if not tp256 and not tp1:

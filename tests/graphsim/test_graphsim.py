@@ -233,7 +233,8 @@ def base_config(d):
             {"name": "gcch", "id": GCCH_TID, "cloud": "usgov-high", "verified_domains": ["contoso-defense.example"],
              "initial_domain": "contosodef.onmicrosoft.us", "guest_invitations_allowed": True,
              "connect": {"write_onpremises_upn": False},
-             "apps": [{"client_id": APP_GCCH, "secret": SECRET, "certificate": p2, "roles": ALL_ROLES}]},
+             "apps": [{"client_id": APP_GCCH, "secret": SECRET, "certificate": p2, "roles": ALL_ROLES,
+                       "assertion_algs": ["PS256"]}]},
             {"name": "dod", "id": DOD_TID, "cloud": "usgov-dod", "verified_domains": ["contoso-dod.example"],
              "apps": [{"client_id": APP_DOD, "secret": SECRET, "roles": ALL_ROLES}]},
             {"name": "china", "id": CN_TID, "cloud": "china", "verified_domains": ["contoso.example.cn"],
@@ -393,6 +394,11 @@ class TokenTests(unittest.TestCase):
                      client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                      client_assertion=assertion(k2, der2, APP_GCCH, aud_us))
         self.assertEqual(r.status, 200, r)
+        # a tenant configured to accept PS256 only refuses RS256 + x5t
+        r = self.tok(tid=GCCH_TID, login=LUS, client_id=APP_GCCH, scope="https://graph.microsoft.us/.default",
+                     client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                     client_assertion=assertion(k2, der2, APP_GCCH, aud_us, "RS256", "x5t"))
+        self.assertAadError(r, 401, 5002738, "invalid_client")
 
     def test_certificate_refusals(self):
         key, _, der = CERT1
