@@ -496,7 +496,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             path = m.group(1) if m else "/"
         try:
             body = self.read_body()
-        except (ValueError, OSError):
+        except ValueError:
+            self.close_connection = True
+            try:
+                self.send_error(400, "Bad Request", "Invalid Content-Length or chunked encoding")
+            except OSError:
+                pass
+            return
+        except OSError:
             self.close_connection = True
             return
         request_id = str(uuid.uuid4())

@@ -647,6 +647,8 @@ class Graph:
             return item_error(503, "serviceNotAvailable", "The service is temporarily unavailable (graphsim fault injection).",
                               {"Retry-After": fmt_seconds(sim.faults.retry_after())})
         path, _, query = url.lstrip("/").partition("?")
+        if path.split("/")[0].lower() == "$batch":
+            return item_error(400, "BadRequest", "A batch request cannot contain a nested $batch request.")
         body_bytes = b""
         if body_obj is not None:
             if isinstance(body_obj, str):
