@@ -368,6 +368,10 @@ def run_cycle(sim, tenant, entries, source="ldap", read_seconds=None):
                 by_anchor.setdefault(ia, u)
         deleted_by_anchor = {u.p.get("onPremisesImmutableId"): u for u in tenant.deleted.values()
                              if u.p.get("onPremisesImmutableId")}
+        mails = {}
+        for u in tenant.users.values():
+            if u.p.get("mail"):
+                mails.setdefault(u.p["mail"].lower(), u)
         for guid_b64, (props, ut, dn) in sorted(desired.items(), key=lambda x: x[1][2]):
             anchor = props["onPremisesImmutableId"]
             u = joined.get(guid_b64)
@@ -390,11 +394,13 @@ def run_cycle(sim, tenant, entries, source="ldap", read_seconds=None):
             if u is None:
                 p = dict(props)
                 p["userPrincipalName"] = _unique_upn(sim, tenant, p["userPrincipalName"], None, p)
-                p["mail"] = _unique_mail(tenant, p.get("mail"), None, p)
+                p["mail"] = _unique_mail(mails, p.get("mail"), None, p)
                 p["onPremisesLastSyncDateTime"] = now_iso
                 p["userType"] = ut or "Member"
                 u = tenant.new_user(p, connector=True)
                 u.ad_guid = guid_b64
+                if p.get("mail"):
+                    mails[p["mail"].lower()] = u
                 result["added"] += 1
                 continue
             if u.p.get("onPremisesImmutableId") != anchor:
@@ -416,7 +422,12 @@ def run_cycle(sim, tenant, entries, source="ldap", read_seconds=None):
                     if (u.p.get(k) or "").lower() != (new or "").lower():
                         new = _unique_upn(sim, tenant, new, u, u.p)
                 elif k == "mail":
-                    new = _unique_mail(tenant, props.get(k), u, u.p)
+                    new = _unique_mail(mails, props.get(k), u, u.p)
+                    if new != u.p.get(k):
+                        if u.p.get(k) and mails.get(u.p[k].lower()) is u:
+                            del mails[u.p[k].lower()]
+                        if new:
+                            mails[new.lower()] = u
                 else:
                     new = props.get(k)
                 if u.p.get(k) != new:
@@ -458,18 +469,17 @@ def _unique_upn(sim, tenant, upn, me, props):
     return upn
 
 
-def _unique_mail(tenant, mail, me, props):
+def _unique_mail(mails, mail, me, props):
+    """mails: lower-case mail -> user, kept up to date by the cycle."""
     if not mail:
         return mail
     low = mail.lower()
-    for u in tenant.users.values():
-        if u is me:
-            continue
-        if (u.p.get("mail") or "").lower() == low:
-            errs = list(props.get("onPremisesProvisioningErrors") or [])
-            if not any(e.get("value") == mail for e in errs):
-                errs.append({"category": "PropertyConflict", "occurredDateTime": iso(),
-                             "propertyCausingError": "ProxyAddresses", "value": "SMTP:" + mail})
-            props["onPremisesProvisioningErrors"] = errs
-            return None
+    other = mails.get(low)
+    if other is not None and other is not me:
+        errs = list(props.get("onPremisesProvisioningErrors") or [])
+        if not any(e.get("value") == "SMTP:" + mail for e in errs):
+            errs.append({"category": "PropertyConflict", "occurredDateTime": iso(),
+                         "propertyCausingError": "ProxyAddresses", "value": "SMTP:" + mail})
+        props["onPremisesProvisioningErrors"] = errs
+        return None
     return mail

@@ -139,10 +139,14 @@ class Tenant:
     def set_prop(self, u, name, value, seq=None):
         if u.p.get(name) == value and name in u.p:
             return False
+        old = u.p.get(name)
         u.p[name] = copy.deepcopy(value)
         u.chg[name] = seq if seq is not None else self.bump()
-        if name == "userPrincipalName":
-            self._reindex()
+        if name == "userPrincipalName" and u.id in self.users:
+            if old and self.idx_upn.get(old.lower()) == u.id:
+                del self.idx_upn[old.lower()]
+            if value:
+                self.idx_upn[value.lower()] = u.id
         return True
 
     def sorted_users(self):

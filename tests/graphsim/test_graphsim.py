@@ -1355,8 +1355,13 @@ class LabConnectCycleTests(unittest.TestCase):
                                 or dom == "labtenant.onmicrosoft.com", dom)
                 self.assertEqual(u["userType"], "Member")
                 self.assertNotEqual(u["onPremisesSamAccountName"].lower(), "krbtgt")
-            # cross-check one user against ldapsearch's own view of objectGUID
+            # cross-check against ldapsearch's own view of the anchor: a user without
+            # mS-DS-ConsistencyGuid (objectGUID fallback) when the manifest names one
             u = dump[0]
+            if manifest:
+                no_cg_sams = [m["sAMAccountName"] for m in manifest["users"] if not m.get("has_consistency_guid")]
+                if no_cg_sams:
+                    u = {x["onPremisesSamAccountName"]: x for x in dump}[no_cg_sams[0]]
             out = subprocess.run(["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-H", facts["AD_LDAPS_URI"], "-x",
                                   "-D", facts["AD_BIND_UPN"], "-w", facts["AD_BIND_PW"], "-b", base,
                                   "(sAMAccountName=%s)" % u["onPremisesSamAccountName"], "objectGUID",
@@ -1365,14 +1370,20 @@ class LabConnectCycleTests(unittest.TestCase):
             e = gs_connect.parse_ldif(out.stdout)[0]["attrs"]
             raw = (e.get("ms-ds-consistencyguid") or e["objectguid"])[0]
             self.assertEqual(u["onPremisesImmutableId"], base64.b64encode(raw).decode())
+            if manifest and "ms-ds-consistencyguid" not in e:
+                sys.stderr.write("  objectGUID fallback verified with ldapsearch for %s\n" % u["onPremisesSamAccountName"])
             # every user of the lab's manifest (an independent record of what was loaded)
             if manifest:
                 by_sam = {u["onPremisesSamAccountName"]: u for u in dump}
-                checked = 0
+                checked = no_cg = 0
                 for mu in manifest["users"]:
                     u = by_sam.get(mu["sAMAccountName"])
                     self.assertIsNotNone(u, mu["sAMAccountName"])
-                    self.assertEqual(u["onPremisesImmutableId"], mu["immutable_id"], mu["dn"])
+                    if mu.get("immutable_id"):
+                        self.assertEqual(u["onPremisesImmutableId"], mu["immutable_id"], mu["dn"])
+                    else:   # no mS-DS-ConsistencyGuid: objectGUID, which AD assigned (not in the manifest)
+                        self.assertFalse(mu.get("has_consistency_guid"), mu["dn"])
+                        no_cg += 1
                     self.assertEqual(u["accountEnabled"], not mu["disabled"], mu["dn"])
                     self.assertEqual(u["mail"], mu["mail"], mu["dn"])
                     self.assertEqual(u["onPremisesDistinguishedName"], mu["dn"])
@@ -1383,7 +1394,8 @@ class LabConnectCycleTests(unittest.TestCase):
                     want = mu["userPrincipalName"] if suffix.lower() in verified else prefix + "@labtenant.onmicrosoft.com"
                     self.assertEqual(u["userPrincipalName"].lower(), want.lower(), mu["dn"])
                     checked += 1
-                sys.stderr.write("  manifest: %d users checked (anchor, enabled, mail, DN, UPN, extensionAttributes)\n" % checked)
+                sys.stderr.write("  manifest: %d users checked (anchor, enabled, mail, DN, UPN, extensionAttributes); "
+                                 "%d without mS-DS-ConsistencyGuid anchored on objectGUID\n" % (checked, no_cg))
             # a second cycle changes nothing
             r2 = s.hook("POST", "/_sim/lab/connect-cycle", {"lab_env": os.path.abspath(self.env)})
             self.assertEqual(r2.status, 200, r2)
