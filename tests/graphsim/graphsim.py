@@ -249,13 +249,14 @@ class Cursors:
                 "query": query, "version": version, "count_total": count_total, "token": None}
 
     def save(self, cur):
+        """Store the position for the next page under a new token. Tokens are not
+        consumed when used, so a client may replay a nextLink (e.g. after a dropped
+        connection), as with the real service."""
         with self.lock:
-            if cur.get("token"):
-                self.items.pop(cur["token"], None)
             tok = "RFNwdAIAAQAAA" + self.sim.rng.token(48)
+            cur = dict(cur)
             cur["token"] = tok
             cur["created"] = time.time()
-            cur = dict(cur)
             cur["count_total"] = None   # @odata.count only on the first page
             self.items[tok] = cur
             if len(self.items) > 20000:
@@ -272,9 +273,7 @@ class Cursors:
             return dict(cur)
 
     def drop(self, cur):
-        with self.lock:
-            if cur.get("token"):
-                self.items.pop(cur["token"], None)
+        pass
 
     def expire(self, tenant):
         with self.lock:
@@ -308,15 +307,18 @@ class Deltas:
             tok = self.sim.rng.token(48)
             c = dict(cur, tenant=tenant.id, created=time.time())
             self.cursors[tok] = c
+            if len(self.cursors) > 20000:
+                for k in sorted(self.cursors, key=lambda k: self.cursors[k]["created"])[:5000]:
+                    del self.cursors[k]
             return tok
 
     def get_cursor(self, tok, tenant):
         ttl = float(self.sim.cfg.get("page_token_ttl_seconds", 3600))
         with self.lock:
-            c = self.cursors.pop(tok, None)
+            c = self.cursors.get(tok)
             if c is None or c["tenant"] != tenant.id or time.time() - c["created"] > ttl:
                 return None
-            return c
+            return dict(c)
 
     def expire(self, tenant):
         with self.lock:
@@ -387,7 +389,7 @@ class Sim:
         e["path"] = "/%s" % p
         e["query"] = q
         if resp is not None:
-            e["request_id"] = item.get("headers", {}).get("request-id") or None
+            e["request_id"] = resp.log.get("request_id")
             e.update({k: v for k, v in resp.log.items() if k not in e})
             if resp.error_code:
                 e["error_code"] = resp.error_code

@@ -658,6 +658,7 @@ class Graph:
         sub_headers = dict(headers)
         sub = Req(method, req.host, "/%s/%s" % (version, path), query, sub_headers, body_bytes, rid, crid)
         resp = self.handle(sub, auth=auth)
+        resp.log["request_id"] = rid
         h = {}
         if resp.body is not None or resp.raw is not None:
             h["Content-Type"] = "application/json" if resp.raw is None else (resp.content_type or "text/plain")

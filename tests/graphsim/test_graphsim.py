@@ -615,6 +615,13 @@ class GraphBasicsTests(unittest.TestCase):
                 url = None
         self.assertEqual(pages, 3)
         self.assertEqual(len(seen), 250)
+        # a nextLink can be replayed (a client retrying after a dropped connection)
+        r1 = S.graph("GET", "/v1.0/users?$select=id&$top=10")
+        p = urllib.parse.urlsplit(r1.json["@odata.nextLink"])
+        a = S.graph("GET", p.path + "?" + p.query).json["value"]
+        b = S.graph("GET", p.path + "?" + p.query).json["value"]
+        self.assertEqual(a, b)
+        self.assertEqual(len(a), 10)
         self.assertEqual(len(set(seen)), 250)
         r = S.graph("GET", "/v1.0/users?$skiptoken=bogus")
         self.assertGraphError(r, 400, "Directory_ExpiredPageToken")
@@ -874,6 +881,9 @@ class BatchTests(unittest.TestCase):
         # the items are in the request log, each with its own entry
         items = [e for e in S.log() if e.get("batch_request_id") == r.headers["request-id"]]
         self.assertEqual(len(items), 20)
+        self.assertEqual(len({e["request_id"] for e in items}), 20)
+        inv = [e for e in items if e["batch_item_id"] == "inv"][0]
+        self.assertEqual((inv["path"], inv["status"], inv["body"]["invitedUser.id"]), ("/invitations", 201, users[0]["id"]))
 
     def test_batch_limits_and_errors(self):
         reqs = [{"id": str(i), "method": "GET", "url": "/organization"} for i in range(21)]
@@ -925,6 +935,11 @@ class DeltaTests(unittest.TestCase):
         items, link, pages = self.round("/v1.0/users/delta?$select=id,userType,externalUserState,mail",
                                         headers={"Prefer": "odata.maxpagesize=100"})
         self.assertGreater(pages, 1)
+        # a delta nextLink can be replayed too
+        r1 = S.graph("GET", "/v1.0/users/delta?$select=id", headers={"Prefer": "odata.maxpagesize=5"})
+        p = urllib.parse.urlsplit(r1.json["@odata.nextLink"])
+        self.assertEqual(S.graph("GET", p.path + "?" + p.query).json["value"],
+                         S.graph("GET", p.path + "?" + p.query).json["value"])
         ids = [i["id"] for i in items]
         self.assertEqual(len(ids), len(set(ids)))
         self.assertGreaterEqual(len(ids), 250)
