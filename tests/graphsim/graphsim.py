@@ -955,6 +955,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.cmd == "serve":
         return cmd_serve(args)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # CLI output piped into head etc.
     if args.cmd == "connect-cycle":
         return cmd_connect_cycle(args)
     return cmd_call(args)
