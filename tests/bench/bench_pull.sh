@@ -3,6 +3,8 @@
 # LDAPS against the lab AD, same base, filter and attributes.
 #
 #   tests/bench/bench_pull.sh [USERS] [ROUNDS]      defaults: 20000 5
+#   SUBSET='(|(c=GB)(c=SE)(c=CN))' tests/bench/bench_pull.sh 20000   only a quarter
+#       of the same server's users (growth from N/4 to N on one database)
 #
 # Uses its own lab in /tmp/dualsync-bench-lab-USERS (provisioned and seeded on
 # first use: seeding 20,000 users takes several minutes; the lab is left running
@@ -24,7 +26,7 @@ tests/lab/ad-seed.sh "$LAB" "$USERS" "${BENCH_SEED:-1}" >&2
 OUT=$ROOT/tests/out/bench
 mkdir -p "$OUT"
 BASE=$AD_BASE_DN
-FILTER='(&(sAMAccountType=805306368))'          # what dualsync sends for classes = user
+FILTER="(&(sAMAccountType=805306368)${SUBSET:-})"   # what dualsync sends for classes = user [+ filter]
 ATTRS=$(sed -n '/^static const char \*const base_attrs/,/^};/p' src/ldap_source.c \
         | grep -o '"[A-Za-z0-9-]*"' | tr -d '"' | tr '\n' ' ')
 cat > "$OUT/bench.conf" <<CONF
@@ -37,6 +39,7 @@ password_file = $AD_PW_FILE
 base_dn = $BASE
 classes = user
 page_size = 1000
+${SUBSET:+filter = $SUBSET}
 CONF
 run_ldapsearch() {
     # shellcheck disable=SC2086
@@ -72,3 +75,14 @@ rss = max(r[3] for r in rows)
 print(f"median wall: ldapsearch {ls:.2f} s, dualsync {ds:.2f} s, ratio {ds / ls:.3f} (target <= 1.15)")
 print(f"dualsync peak RSS {rss:.0f} KB = {rss * 1024 / n:.0f} bytes/object over {n} objects (target <= 3072)")
 PY
+if [ "${CALLGRIND:-0}" = 1 ]; then
+    # client-side instructions: stable on a noisy machine (the wall time above
+    # is mostly the server's)
+    ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | sed -n 's/.*refs: *//p'; }
+    # shellcheck disable=SC2086
+    l=$(LDAPTLS_CACERT=$AD_CA_FILE ir ldapsearch -LLL -o ldif-wrap=no -H "$AD_LDAPS_URI" -x -D "$AD_BIND_UPN" \
+        -y "$AD_PW_FILE" -b "$BASE" -E pr=1000/noprompt "$FILTER" $ATTRS)
+    d=$(ir ./dualsync -c "$OUT/bench.conf" pull --format ndjson --no-progress)
+    s=$(ir ./dualsync -c "$OUT/bench.conf" pull --no-progress)
+    echo "client instructions (callgrind): ldapsearch $l; dualsync ndjson $d; dualsync summary $s"
+fi
