@@ -58,6 +58,8 @@ UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 UNIT_DEPS_config   := $(BUILD)/config.o $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
 UNIT_DEPS_util     :=
+UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
+                      $(BUILD)/cloud.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
