@@ -85,8 +85,22 @@ demo: deps
 bench: deps all
 	tests/bench/run.sh
 
+# Mapping store benchmark: load and commit 1,000,000 records (tests/bench/RESULTS.md).
+MAPSTORE_OBJS := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
+                 $(BUILD)/cloud.o $(BASE_OBJS)
+
+$(BUILD)/bench/%.o: tests/bench/%.c | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bench/bench_mapstore: $(BUILD)/bench/bench_mapstore.o $(MAPSTORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-mapstore: $(BUILD)/bench/bench_mapstore
+	$(BUILD)/bench/bench_mapstore $(BENCH_ARGS)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench clean
--include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d)
+.PHONY: all unit deps check demo bench bench-mapstore clean
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)

@@ -32,7 +32,6 @@
 
 struct rec {
     struct map_record r;
-    uint32_t hash;
     uint32_t intent;          /* 1 + index into ms->intents of the open intent, 0 if none */
     bool dead;                /* removed: skipped, and no longer in the index */
     bool plain;               /* no string needs escaping: written with memcpy */
@@ -54,7 +53,7 @@ struct mapstore {
     size_t nrecs;             /* records made, dead ones included */
     size_t live;
 
-    uint32_t *slots;          /* open addressing, linear probing: 1 + record number, 0 empty */
+    uint64_t *slots;          /* open addressing, linear probing: see SLOT() */
     size_t mask;
 
     struct intent_entry **intents;
@@ -148,20 +147,26 @@ static uint32_t hash_anchor(const char *s, size_t len)
     return (uint32_t)h ^ (uint32_t)(h >> 32);
 }
 
+/* A slot of the index holds the anchor's hash in its high 32 bits and
+ * 1 + the record number in its low 32 (0: empty), so that a probe that
+ * meets another anchor rarely has to look at its record (a cache miss). */
+#define SLOT(hash, recno) (((uint64_t)(hash) << 32) | (uint64_t)((recno) + 1))
+#define SLOT_HASH(s) ((uint32_t)((s) >> 32))
+#define SLOT_REC(s) ((size_t)((s) & 0xffffffffu) - 1)
+
 /* The slot that holds anchor, or the empty slot where it would go. */
 static size_t index_slot(const struct mapstore *ms, const char *anchor, uint32_t hash)
 {
-    size_t i = hash & ms->mask;
-    for (;; i = (i + 1) & ms->mask) {
-        uint32_t s = ms->slots[i];
+    for (size_t i = hash & ms->mask;; i = (i + 1) & ms->mask) {
+        uint64_t s = ms->slots[i];
         if (!s)
             return i;
-        const struct rec *r = rec_at(ms, s - 1);
-        if (r->hash == hash && !strcmp(r->r.anchor, anchor))
+        if (SLOT_HASH(s) == hash && !strcmp(rec_at(ms, SLOT_REC(s))->r.anchor, anchor))
             return i;
     }
 }
 
+/* Room for `want` anchors at a load factor of at most 1/2. */
 static void index_resize(struct mapstore *ms, size_t want)
 {
     size_t cap = 64;
@@ -169,36 +174,44 @@ static void index_resize(struct mapstore *ms, size_t want)
         cap *= 2;
     if (ms->slots && cap <= ms->mask + 1)
         return;
-    free(ms->slots);
+    uint64_t *old = ms->slots;
+    size_t old_cap = old ? ms->mask + 1 : 0;
     ms->slots = xcalloc(cap, sizeof(*ms->slots));
     ms->mask = cap - 1;
-    for (size_t i = 0; i < ms->nrecs; i++) {
-        const struct rec *r = rec_at(ms, i);
-        if (r->dead)
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i])
             continue;
-        size_t j = r->hash & ms->mask;
+        size_t j = SLOT_HASH(old[i]) & ms->mask;
         while (ms->slots[j])
             j = (j + 1) & ms->mask;
-        ms->slots[j] = (uint32_t)(i + 1);
+        ms->slots[j] = old[i];
     }
+    free(old);
 }
 
 static struct rec *find_rec(const struct mapstore *ms, const char *anchor, size_t *recno)
 {
     if (!ms->live)
         return NULL;
-    uint32_t h = hash_anchor(anchor, strlen(anchor));
-    size_t i = index_slot(ms, anchor, h);
-    if (!ms->slots[i])
+    uint64_t s = ms->slots[index_slot(ms, anchor, hash_anchor(anchor, strlen(anchor)))];
+    if (!s)
         return NULL;
     if (recno)
-        *recno = ms->slots[i] - 1;
-    return rec_at(ms, ms->slots[i] - 1);
+        *recno = SLOT_REC(s);
+    return rec_at(ms, SLOT_REC(s));
 }
 
-/* A new record slot at the end, indexed under its anchor (which the caller
- * has checked is not there yet). */
-static struct rec *append_rec(struct mapstore *ms, const char *anchor, uint32_t hash)
+/* Call before index_slot when the anchor may be new: a resize would move
+ * the slot that index_slot returns. */
+static void index_reserve(struct mapstore *ms)
+{
+    if (2 * (ms->live + 1) > ms->mask + 1)
+        index_resize(ms, ms->live + 1);
+}
+
+/* A new record at the end, filed in the empty slot that index_slot gave
+ * (after index_reserve). */
+static struct rec *append_rec(struct mapstore *ms, uint32_t hash, size_t slot)
 {
     if (ms->nrecs >= UINT32_MAX - 1)
         die("%s: more than 4 billion records", ms->path);
@@ -206,14 +219,10 @@ static struct rec *append_rec(struct mapstore *ms, const char *anchor, uint32_t 
         GROW(ms->chunks, ms->nchunks_alloc, ms->nchunks + 1);
         ms->chunks[ms->nchunks++] = xmalloc(CHUNK_SIZE * sizeof(struct rec));
     }
-    if (2 * (ms->live + 1) > ms->mask + 1)
-        index_resize(ms, ms->live + 1);
     size_t n = ms->nrecs++;
     struct rec *r = rec_at(ms, n);
     memset(r, 0, sizeof(*r));
-    r->hash = hash;
-    size_t i = index_slot(ms, anchor, hash);
-    ms->slots[i] = (uint32_t)(n + 1);
+    ms->slots[slot] = SLOT(hash, n);
     ms->live++;
     return r;
 }
@@ -224,7 +233,7 @@ static void index_delete(struct mapstore *ms, size_t slot)
     size_t i = slot;
     ms->slots[i] = 0;
     for (size_t j = (i + 1) & ms->mask; ms->slots[j]; j = (j + 1) & ms->mask) {
-        size_t home = rec_at(ms, ms->slots[j] - 1)->hash & ms->mask;
+        size_t home = SLOT_HASH(ms->slots[j]) & ms->mask;
         /* move j back to i unless its home lies cyclically in (i, j] */
         if (((j - home) & ms->mask) >= ((j - i) & ms->mask)) {
             ms->slots[i] = ms->slots[j];
@@ -341,13 +350,13 @@ static int journal_sync(struct mapstore *ms)
     return 0;
 }
 
-static int journal_record(struct mapstore *ms, const struct map_record *r)
+static int journal_record(struct mapstore *ms, const struct map_record *r, bool plain)
 {
     if (ms->flags & MAPSTORE_READ_ONLY)
         return 0;
     struct strbuf sb = STRBUF_INIT;
     strbuf_addstr(&sb, "= ");
-    map_record_format(&sb, r);
+    map_record_format(&sb, r, plain);
     strbuf_addch(&sb, '\n');
     int rc = journal_append(ms, sb.buf, sb.len);
     strbuf_release(&sb);
@@ -411,16 +420,11 @@ static int check_record(const struct mapstore *ms, const struct map_record *r)
  * made them the store's). Closes the anchor's open intent. */
 static void apply_record(struct mapstore *ms, const struct map_record *r, bool plain)
 {
-    size_t len = strlen(r->anchor);
-    uint32_t h = hash_anchor(r->anchor, len);
-    struct rec *rec = NULL;
-    if (ms->live) {
-        size_t i = index_slot(ms, r->anchor, h);
-        if (ms->slots[i])
-            rec = rec_at(ms, ms->slots[i] - 1);
-    }
-    if (!rec)
-        rec = append_rec(ms, r->anchor, h);
+    uint32_t h = hash_anchor(r->anchor, strlen(r->anchor));
+    index_reserve(ms);
+    size_t slot = index_slot(ms, r->anchor, h);
+    struct rec *rec = ms->slots[slot] ? rec_at(ms, SLOT_REC(ms->slots[slot]))
+                                      : append_rec(ms, h, slot);
     rec->r = *r;
     rec->plain = plain;
     rec->intent = 0;
@@ -449,9 +453,10 @@ int mapstore_put(struct mapstore *ms, const struct map_record *in)
     r.last_error = keep(ms, in->last_error, o);
     /* journal first: if the line cannot be written the memory state stays
      * what the disk says */
-    if (journal_record(ms, &r))
+    bool plain = record_plain(&r);
+    if (journal_record(ms, &r, plain))
         return -1;
-    apply_record(ms, &r, record_plain(&r));
+    apply_record(ms, &r, plain);
     return 0;
 }
 
@@ -474,7 +479,7 @@ static void apply_remove(struct mapstore *ms, const char *anchor)
     size_t i = index_slot(ms, anchor, h);
     if (!ms->slots[i])
         return;
-    struct rec *r = rec_at(ms, ms->slots[i] - 1);
+    struct rec *r = rec_at(ms, SLOT_REC(ms->slots[i]));
     r->dead = true;
     r->intent = 0;
     index_delete(ms, i);
@@ -772,11 +777,12 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
         if (map_record_parse(p, ll, memchr(p, '\\', ll) != NULL, &r, why, sizeof(why)))
             return parse_error(ms, "%s; " REMEDY_CORRUPT, why);
         uint32_t h = hash_anchor(r.anchor, strlen(r.anchor));
-        size_t slot = ms->live ? index_slot(ms, r.anchor, h) : 0;
-        if (ms->live && ms->slots[slot])
+        index_reserve(ms);
+        size_t slot = index_slot(ms, r.anchor, h);
+        if (ms->slots[slot])
             return parse_error(ms, "anchor %.60s appears twice (first on line %zu); "
-                               REMEDY_CORRUPT, r.anchor, first_line + ms->slots[slot] - 1);
-        struct rec *rec = append_rec(ms, r.anchor, h);
+                               REMEDY_CORRUPT, r.anchor, first_line + SLOT_REC(ms->slots[slot]));
+        struct rec *rec = append_rec(ms, h, slot);
         rec->r = r;
         /* a line without a backslash has nothing that needs escaping */
         rec->plain = !memchr(p, '\\', ll);
@@ -1098,6 +1104,10 @@ int mapstore_open(const char *path, const struct mapstore_tenant *tenant, unsign
             else if (rc > 0)
                 log_error("tenant %s is in use by another dualsync run (it holds the lock %s); "
                           "wait for it to finish, or stop it", tenant->name, ms->lock_path);
+            else
+                log_error("tenant %s: cannot lock its mapping store; check that the directory "
+                          "of %s exists and that this user may write in it", tenant->name,
+                          ms->lock_path);
             mapstore_close(ms);
             return -1;
         }
@@ -1187,7 +1197,7 @@ static int write_snapshot(struct mapstore *ms, struct platform_file *f, uint64_t
         const struct rec *r = rec_at(ms, i);
         if (r->dead)
             continue;
-        map_record_format(&sb, &r->r);
+        map_record_format(&sb, &r->r, r->plain);
         strbuf_addch(&sb, '\n');
         if (sb.len >= FLUSH_AT) {
             rc = platform_file_write(f, sb.buf, sb.len);

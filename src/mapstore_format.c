@@ -123,26 +123,57 @@ static inline bool special(unsigned char c)
     return c == '\\' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Eight bytes at a time: a word that may hold a special byte (one below
+ * 0x20, or a backslash) is looked at byte by byte; most words are not.
+ * The tests are the classic "has a byte less than n / equal to c" ones
+ * (exact as yes/no answers). */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static inline bool word_may_be_special(uint64_t w)
+{
+    uint64_t below_space = (w - ONES * 0x20) & ~w & HIGHS;
+    uint64_t x = w ^ (ONES * '\\');
+    uint64_t backslash = (x - ONES) & ~x & HIGHS;
+    return (below_space | backslash) != 0;
+}
+
+/* The offset of the first special byte of s, or len. */
+static size_t first_special(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (word_may_be_special(w))
+            for (size_t k = i; k < i + 8; k++)
+                if (special((unsigned char)s[k]))
+                    return k;
+    }
+    for (; i < len; i++)
+        if (special((unsigned char)s[i]))
+            return i;
+    return len;
+}
+
 bool map_needs_escape(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (special((unsigned char)s[i]))
-            return true;
-    return false;
+    return first_special(s, len) < len;
 }
 
 char *map_escape_to(char *dst, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!special((unsigned char)c)) {
-            *dst++ = c;
-            continue;
-        }
+    for (;;) {
+        size_t run = first_special(s, len);
+        memcpy(dst, s, run);
+        dst += run;
+        if (run == len)
+            return dst;
+        char c = s[run];
         *dst++ = '\\';
         *dst++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+        s += run + 1;
+        len -= run + 1;
     }
-    return dst;
 }
 
 void map_escape(struct strbuf *sb, const char *s, size_t len)
@@ -329,7 +360,7 @@ int map_record_parse(char *line, size_t len, bool has_escape, struct map_record 
     return 0;
 }
 
-void map_record_format(struct strbuf *sb, const struct map_record *r)
+void map_record_format(struct strbuf *sb, const struct map_record *r, bool plain)
 {
     const char *s[] = { r->anchor, r->cloud_id, r->object_guid, r->upn, r->rule,
                         r->invitation_id, r->dn, r->last_error };
@@ -340,7 +371,7 @@ void map_record_format(struct strbuf *sb, const struct map_record *r)
     strbuf_grow(sb, 2 * total + 128);
     char *p = sb->buf + sb->len;
     const char *w;
-#define STR(i) (p = map_escape_to(p, s[i], l[i]))
+#define STR(i) (plain ? (memcpy(p, s[i], l[i]), p += l[i]) : (p = map_escape_to(p, s[i], l[i])))
 #define WORD(x) (w = (x), memcpy(p, w, strlen(w)), p += strlen(w))
     STR(0);
     *p++ = '\t';

@@ -45,8 +45,9 @@ char *map_time_format(char *dst, int64_t t);
 int map_record_parse(char *line, size_t len, bool has_escape, struct map_record *out,
                      char *why, size_t whysize);
 
-/* Append the 13 fields of rec, tab-separated, escaped, without a newline. */
-void map_record_format(struct strbuf *sb, const struct map_record *rec);
+/* Append the 13 fields of rec, tab-separated, escaped, without a newline.
+ * plain: the caller knows that no string needs escaping (copied as is). */
+void map_record_format(struct strbuf *sb, const struct map_record *rec, bool plain);
 
 /* ---- mapstore.c: for the unit test and the fuzzer ---------------------- */
 

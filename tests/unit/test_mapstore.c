@@ -177,7 +177,7 @@ static char *dump(const struct mapstore *ms)
     size_t pos = 0;
     const struct map_record *r;
     while ((r = mapstore_next(ms, &pos))) {
-        map_record_format(&sb, r);
+        map_record_format(&sb, r, false);
         const struct map_intent *in = mapstore_intent_of(ms, r->anchor);
         if (in)
             strbuf_addf(&sb, "\n  intent %s %s", in->op, in->arg);
@@ -230,6 +230,33 @@ static void escapes(void **state)
     assert_int_equal(map_unescape(bad1, 3), -1);
     assert_int_equal(map_unescape(bad2, 9), -1);
     strbuf_release(&sb);
+
+    /* the word-at-a-time scan: every special at every offset of a long
+     * string of ASCII and UTF-8 bytes is found and survives a round trip */
+    const char specials[] = "\\\t\n\r";
+    for (size_t k = 0; k < 4; k++)
+        for (size_t at = 0; at < 40; at++) {
+            char s[41];
+            for (size_t i = 0; i < 40; i++)
+                s[i] = i % 3 ? 'x' : (char)0xc3;
+            s[at] = specials[k];
+            s[40] = '\0';
+            assert_true(map_needs_escape(s, 40));
+            struct strbuf e = STRBUF_INIT;
+            map_escape(&e, s, 40);
+            assert_int_equal(e.len, 41);
+            assert_int_equal(map_unescape(e.buf, e.len), 40);
+            assert_memory_equal(e.buf, s, 40);
+            strbuf_release(&e);
+        }
+    /* and nothing else is special: other control bytes, DEL, UTF-8 */
+    char plain[256];
+    size_t np = 0;
+    for (int c = 1; c < 256; c++)
+        if (c != '\\' && c != '\t' && c != '\n' && c != '\r')
+            plain[np++] = (char)c;
+    for (size_t off = 0; off < 8; off++)
+        assert_false(map_needs_escape(plain + off, np - off));
 }
 
 /* ---- round trip -------------------------------------------------------- */
