@@ -165,7 +165,8 @@ struct mapstore;
  * For writing (no MAPSTORE_READ_ONLY): take the lock on path.lock without
  * waiting (held by another run: an error naming the lock file and its pid),
  * load the file, replay the journal (a torn last line, from a crash in the
- * middle of a write, is dropped), remove a stale path.new.
+ * middle of a write, is dropped), and finish what a crash interrupted (a
+ * stale path.new is removed, the last step of a commit is done).
  *
  * MAPSTORE_READ_ONLY takes no lock: a plan or report must not fail, nor stop
  * a run, because a run holds the tenant. The snapshot is always replaced
@@ -237,10 +238,11 @@ int mapstore_set_delta_link(struct mapstore *ms, const char *link) ATTR_WARN_UNU
 /* Write the whole state to a new snapshot and make it the mapping file:
  * path.new, fsync, atomic replace, fsync of the directory, then the journal
  * goes (or, if intents are still open, is replaced by one that holds only
- * them, so that they survive the commit). Does nothing when nothing changed
- * since the file was written (the file stays byte-identical) or when the store
- * is read-only. Returns 0, or -1 (fatal: the file and journal on disk are
- * still a consistent pair, the next open recovers). */
+ * them, so that they survive the commit). A new store's first commit writes
+ * the file even if empty (it records the tenant). Does nothing when the file
+ * exists and nothing changed since it was written (it stays byte-identical),
+ * or when the store is read-only. Returns 0, or -1 (fatal: the files on disk
+ * are still a consistent pair, the next open recovers). */
 int mapstore_commit(struct mapstore *ms) ATTR_WARN_UNUSED;
 
 /* Test hook, as isync's -Ts: after the n-th journal step of this process
