@@ -125,11 +125,14 @@ int platform_read_file(const char *path, struct strbuf *out, struct platform_fil
         return log_error("cannot open %s: %s", path, strerror(errno));
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int saved = S_ISREG(st.st_mode) ? errno : EINVAL;
+    if (fstat(fd, &st) < 0) {
+        int saved = errno;
         close(fd);
-        return log_error("cannot read %s: %s", path,
-                         saved == EINVAL ? "not a regular file" : strerror(saved));
+        return log_error("cannot read %s: %s", path, strerror(saved));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return log_error("cannot read %s: not a regular file", path);
     }
     if (id) {
         id->volume = (uint64_t)st.st_dev;
