@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1117,6 +1119,60 @@ static void commit_leaves_nothing_behind(void **state)
     mapstore_close(ms);
 }
 
+/* A write that fails (here: the file size limit, as a full disk would) breaks
+ * the store: no later change, intent or commit gets through, so no Graph
+ * call can be journaled after it; the next open recovers the complete lines. */
+static void failed_write_is_fatal(void **state)
+{
+    struct fixture *fx = *state;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = { 4096, 4096 };
+        if (setrlimit(RLIMIT_FSIZE, &rl))
+            _exit(200);
+        struct mapstore *ms;
+        if (mapstore_open(fx->path, &contoso, MAPSTORE_CREATE, &ms))
+            _exit(201);
+        int ok = 0;
+        char anchor[32];
+        capture_start();
+        for (; ok < 1000; ok++) {
+            snprintf(anchor, sizeof(anchor), "anchor-%04d", ok);
+            struct map_record r = record(anchor, MAP_STATE_PENDING);
+            if (mapstore_put(ms, &r))
+                break;
+        }
+        int intent = mapstore_intent(ms, "anchor-0000", "invite", "cid");
+        int commit = mapstore_commit(ms);
+        struct map_record r = record("late", MAP_STATE_PENDING);
+        int late = mapstore_put(ms, &r);
+        char *err = capture_end();
+        if (ok == 1000 || intent != -1 || commit != -1 || late != -1)
+            _exit(202);
+        if (!strstr(err, "could not be written; stop the run") ||
+            !strstr(err, "refusing a change after a failed write"))
+            _exit(203);
+        _exit(ok);          /* how many puts got through */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    int ok = WEXITSTATUS(status);
+    if (ok == 0 || ok >= 200)
+        fail_msg("child failed with %d", ok);
+    /* what reached the file is recovered: every put that returned 0 */
+    struct mapstore *ms;
+    capture_start();
+    int rc = mapstore_open(fx->path, &contoso, MAPSTORE_CREATE, &ms);
+    free(capture_end());
+    assert_int_equal(rc, 0);
+    assert_int_equal(mapstore_count(ms), (size_t)ok);
+    assert_null(mapstore_intent_of(ms, "anchor-0000"));
+    mapstore_close(ms);
+}
+
 static const char *self;
 
 /* Run by a fresh process image (the first open of a process reads the
@@ -1175,6 +1231,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(read_only_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(lock_conflict_names_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(files_are_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_write_is_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(commit_leaves_nothing_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(step_limit_from_environment, setup, teardown),
     };
