@@ -99,8 +99,13 @@ $(BUILD)/bench/bench_mapstore: $(BUILD)/bench/bench_mapstore.o $(MAPSTORE_OBJS)
 bench-mapstore: $(BUILD)/bench/bench_mapstore
 	$(BUILD)/bench/bench_mapstore $(BENCH_ARGS)
 
+# libFuzzer on the mapping file and journal parsers (clang; not part of check).
+FUZZ_SECONDS ?= 60
+fuzz-mapstore:
+	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore clean
+.PHONY: all unit deps check demo bench bench-mapstore fuzz-mapstore clean
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)
