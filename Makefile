@@ -58,6 +58,8 @@ UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 UNIT_DEPS_config   := $(BUILD)/config.o $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
 UNIT_DEPS_util     :=
+UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
+                      $(BUILD)/cloud.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -83,8 +85,27 @@ demo: deps
 bench: deps all
 	tests/bench/run.sh
 
+# Mapping store benchmark: load and commit 1,000,000 records (tests/bench/RESULTS.md).
+MAPSTORE_OBJS := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
+                 $(BUILD)/cloud.o $(BASE_OBJS)
+
+$(BUILD)/bench/%.o: tests/bench/%.c | $(BUILD)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/bench/bench_mapstore: $(BUILD)/bench/bench_mapstore.o $(MAPSTORE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-mapstore: $(BUILD)/bench/bench_mapstore
+	$(BUILD)/bench/bench_mapstore $(BENCH_ARGS)
+
+# libFuzzer on the mapping file and journal parsers (clang; not part of check).
+FUZZ_SECONDS ?= 60
+fuzz-mapstore:
+	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench clean
--include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d)
+.PHONY: all unit deps check demo bench bench-mapstore fuzz-mapstore clean
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)

@@ -40,9 +40,12 @@
 #if defined(__GNUC__)
 #define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ATTR_NORETURN __attribute__((noreturn))
+/* the caller must look at the result (a status that must not be dropped) */
+#define ATTR_WARN_UNUSED __attribute__((warn_unused_result))
 #else
 #define ATTR_PRINTF(f, a)
 #define ATTR_NORETURN
+#define ATTR_WARN_UNUSED
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -30,4 +30,82 @@ int platform_write_file_atomic(const char *path, const void *data, size_t len);
 /* True if the stream is a terminal. */
 bool platform_isatty(FILE *f);
 
+/* ---- Files that must survive a crash (the mapping store) ----------------
+ *
+ * Every file created here is readable and writable by its owner only (0600 on
+ * POSIX; on Windows an ACL for the owner). Each call returns 0 on success and
+ * -1 after logging an error that names the path, unless it says otherwise. */
+
+/* The identity of a file: POSIX device and inode; Windows volume serial
+ * number and file index. Two reads of one path that give the same identity
+ * read the same file (nobody replaced it in between). */
+struct platform_file_id {
+    uint64_t volume;
+    uint64_t index;
+};
+
+/* Read the whole of path into out (NUL-terminated; out->len is the file size).
+ * Returns 0, 1 if path does not exist (out untouched, nothing logged), or -1.
+ * id, if not NULL, receives the identity of the file that was read. The file
+ * is opened so that a writer may replace it while it is read (Windows:
+ * FILE_SHARE_DELETE), and is closed on return. */
+int platform_read_file(const char *path, struct strbuf *out, struct platform_file_id *id);
+
+/* The identity of path: 0, 1 if it does not exist, or -1. */
+int platform_file_identity(const char *path, struct platform_file_id *id);
+
+/* A file open for writing. Writes go straight to the OS (no user-space
+ * buffer), so that a line written before the process is killed is in the
+ * file; platform_file_sync makes it survive a power cut as well. */
+struct platform_file;
+
+enum platform_open_mode {
+    PLATFORM_CREATE_NEW,    /* create, or truncate an existing file */
+    PLATFORM_APPEND,        /* create if missing, write at the end */
+};
+int platform_file_open(const char *path, enum platform_open_mode mode, struct platform_file **out);
+/* Write all of data (retrying short writes). */
+int platform_file_write(struct platform_file *f, const void *data, size_t len);
+/* Flush the file's data to stable storage (fsync / FlushFileBuffers). */
+int platform_file_sync(struct platform_file *f);
+/* Cut the file to size bytes; later appends go after them. */
+int platform_file_truncate(struct platform_file *f, uint64_t size);
+/* Close and free f (NULL is a no-op). A failed close is reported: some file
+ * systems report a failed write only there. */
+int platform_file_close(struct platform_file *f);
+
+/* Replace `to` by `from` in one atomic step: a reader sees the old file or
+ * the new one, never a mix or none. POSIX rename(); Windows MoveFileExW with
+ * MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH, retried for a while when
+ * a reader holds `to` open. Call platform_sync_dir afterwards to make the
+ * new name survive a power cut. */
+int platform_replace(const char *from, const char *to);
+
+/* Make the directory entries of the directory that holds path durable
+ * (created, renamed and removed names): fsync of the directory on POSIX; a
+ * no-op on Windows, where MOVEFILE_WRITE_THROUGH already did it. */
+int platform_sync_dir(const char *path);
+
+/* Remove path; a missing path is not an error. */
+int platform_remove(const char *path);
+
+/* An exclusive lock held by this process on a lock file. The OS releases it
+ * when the process ends in any way (crash, kill -9), so a stale lock never
+ * blocks the next run: POSIX fcntl(F_SETLK) record lock; Windows LockFileEx.
+ * The lock file is created (0600) if missing and holds the holder's pid as
+ * text, for people; it is never removed (removing a lock file races with a
+ * process that has just opened it). */
+struct platform_lock;
+
+/* Take the lock without waiting. Returns 0 and *out; 1 if another process, or
+ * another open in this process, holds it (*holder = its pid, 0 if it cannot be
+ * told; nothing logged, so that the caller can say what the lock protects); or
+ * -1 after logging an I/O error. */
+int platform_lock_acquire(const char *path, struct platform_lock **out, long *holder);
+/* Release and free the lock (NULL is a no-op). */
+void platform_lock_release(struct platform_lock *lock);
+
+/* This process's id, for messages. */
+long platform_pid(void);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -111,4 +112,265 @@ fail:;
 bool platform_isatty(FILE *f)
 {
     return isatty(fileno(f));
+}
+
+/* ---- Files that must survive a crash --------------------------------- */
+
+int platform_read_file(const char *path, struct strbuf *out, struct platform_file_id *id)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        return log_error("cannot open %s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int saved = errno;
+        close(fd);
+        return log_error("cannot read %s: %s", path, strerror(saved));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return log_error("cannot read %s: not a regular file", path);
+    }
+    if (id) {
+        id->volume = (uint64_t)st.st_dev;
+        id->index = (uint64_t)st.st_ino;
+    }
+    /* one read of the size fstat gave; a file that grows meanwhile (a journal
+     * a live writer appends to) is read on to its end */
+    size_t want = (size_t)st.st_size + 1;
+    strbuf_reset(out);
+    for (;;) {
+        strbuf_grow(out, want);
+        ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            close(fd);
+            return log_error("cannot read %s: %s", path, strerror(saved));
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        want = 65536;
+    }
+    out->buf[out->len] = '\0';
+    close(fd);
+    return 0;
+}
+
+int platform_file_identity(const char *path, struct platform_file_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 1;
+        return log_error("cannot stat %s: %s", path, strerror(errno));
+    }
+    id->volume = (uint64_t)st.st_dev;
+    id->index = (uint64_t)st.st_ino;
+    return 0;
+}
+
+struct platform_file {
+    int fd;
+    char *path;
+};
+
+int platform_file_open(const char *path, enum platform_open_mode mode, struct platform_file **out)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+    flags |= mode == PLATFORM_APPEND ? O_APPEND : O_TRUNC;
+    int fd = open(path, flags, 0600);
+    if (fd < 0)
+        return log_error("cannot open %s for writing: %s", path, strerror(errno));
+    /* an existing file restored from a backup may be wider than 0600: the
+     * mapping store holds account names, keep it to its owner */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077) && fchmod(fd, 0600) < 0)
+        log_warn("%s is readable by group or others and chmod failed: %s; run: chmod 600 %s",
+                 path, strerror(errno), path);
+    struct platform_file *f = xmalloc(sizeof(*f));
+    f->fd = fd;
+    f->path = xstrdup(path);
+    *out = f;
+    return 0;
+}
+
+int platform_file_write(struct platform_file *f, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(f->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return log_error("cannot write %s: %s", f->path, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int platform_file_sync(struct platform_file *f)
+{
+    /* fsync, not fdatasync: a journal that grew needs its new size on disk */
+    if (fsync(f->fd) < 0)
+        return log_error("cannot flush %s to disk: %s", f->path, strerror(errno));
+    return 0;
+}
+
+int platform_file_truncate(struct platform_file *f, uint64_t size)
+{
+    if (ftruncate(f->fd, (off_t)size) < 0)
+        return log_error("cannot truncate %s: %s", f->path, strerror(errno));
+    return 0;
+}
+
+int platform_file_close(struct platform_file *f)
+{
+    if (!f)
+        return 0;
+    int rc = 0;
+    if (close(f->fd) < 0)
+        rc = log_error("cannot close %s: %s", f->path, strerror(errno));
+    free(f->path);
+    free(f);
+    return rc;
+}
+
+int platform_replace(const char *from, const char *to)
+{
+    if (rename(from, to) < 0)
+        return log_error("cannot rename %s to %s: %s", from, to, strerror(errno));
+    return 0;
+}
+
+int platform_sync_dir(const char *path)
+{
+    char *copy = xstrdup(path);
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int saved = errno;
+        log_error("cannot open directory %s: %s", dir, strerror(saved));
+        free(copy);
+        return -1;
+    }
+    int rc = 0;
+    /* some file systems cannot fsync a directory (EINVAL): nothing to wait for */
+    if (fsync(fd) < 0 && errno != EINVAL)
+        rc = log_error("cannot flush directory %s to disk: %s", dir, strerror(errno));
+    close(fd);
+    free(copy);
+    return rc;
+}
+
+int platform_remove(const char *path)
+{
+    if (unlink(path) < 0 && errno != ENOENT)
+        return log_error("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* fcntl locks belong to a process, not to a descriptor: a second lock of the
+ * same file by this process would succeed, and closing any descriptor of the
+ * file drops every lock the process holds on it. So this process remembers
+ * what it holds, and refuses a second lock without opening the file again. */
+struct platform_lock {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    pid_t pid;                  /* a forked child does not inherit the lock */
+    struct platform_lock *next;
+};
+static struct platform_lock *held_locks;
+
+static long lock_holder(int fd)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+        return (long)fl.l_pid;
+    /* the holder let go meanwhile, or the OS cannot tell: the pid it wrote */
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    uint64_t pid;
+    buf[strcspn(buf, "\n")] = '\0';
+    return parse_u64(buf, &pid) == 0 && pid <= LONG_MAX ? (long)pid : 0;
+}
+
+int platform_lock_acquire(const char *path, struct platform_lock **out, long *holder)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        for (struct platform_lock *l = held_locks; l; l = l->next)
+            if (l->pid == getpid() && l->dev == st.st_dev && l->ino == st.st_ino) {
+                *holder = (long)getpid();
+                return 1;
+            }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return log_error("cannot open lock file %s: %s", path, strerror(errno));
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(fd, F_SETLK, &fl) < 0) {
+        int saved = errno;
+        if (saved == EACCES || saved == EAGAIN) {
+            *holder = lock_holder(fd);
+            close(fd);
+            return 1;
+        }
+        close(fd);
+        return log_error("cannot lock %s: %s", path, strerror(saved));
+    }
+    if (fstat(fd, &st) < 0) {
+        int saved = errno;
+        close(fd);
+        return log_error("cannot stat lock file %s: %s", path, strerror(saved));
+    }
+    if (st.st_mode & 077)
+        (void)fchmod(fd, 0600);
+    /* the pid is for people (and for systems whose locks do not name their
+     * holder); the lock itself is the fcntl record lock */
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int saved = errno;
+        close(fd);
+        return log_error("cannot write lock file %s: %s", path, strerror(saved));
+    }
+    struct platform_lock *l = xmalloc(sizeof(*l));
+    l->fd = fd;
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    l->pid = getpid();
+    l->next = held_locks;
+    held_locks = l;
+    *out = l;
+    return 0;
+}
+
+void platform_lock_release(struct platform_lock *lock)
+{
+    if (!lock)
+        return;
+    for (struct platform_lock **p = &held_locks; *p; p = &(*p)->next)
+        if (*p == lock) {
+            *p = lock->next;
+            break;
+        }
+    /* leave the pid in the file: clearing it would race with the next holder;
+     * closing the descriptor releases the fcntl lock */
+    close(lock->fd);
+    free(lock);
+}
+
+long platform_pid(void)
+{
+    return (long)getpid();
 }

@@ -1,0 +1,62 @@
+/* mapstore_p.h - inside the mapping store: shared by mapstore.c (the store,
+ * its journal and commit) and mapstore_format.c (the text of the files), and
+ * by the unit test and the fuzzer. Nothing else includes it. */
+#ifndef DUALSYNC_MAPSTORE_P_H
+#define DUALSYNC_MAPSTORE_P_H
+
+#include "compat.h"
+
+#include "mapstore.h"
+
+struct strbuf;
+
+#define MAP_FORMAT_VERSION 1
+#define MAP_MAGIC "dualsync-map"
+#define JOURNAL_FORMAT_VERSION 1
+#define JOURNAL_MAGIC "dualsync-journal"
+#define MAP_FIELDS 13
+
+/* ---- mapstore_format.c: words, escapes, times, record lines ------------ */
+
+/* Unescape a field in place (\\ \t \n \r); returns its new length, or -1 on
+ * a bad or truncated escape. s[len] is set to NUL. */
+long map_unescape(char *s, size_t len);
+/* True if s holds a byte that must be escaped. */
+bool map_needs_escape(const char *s, size_t len);
+/* Append s escaped. */
+void map_escape(struct strbuf *sb, const char *s, size_t len);
+/* Append s escaped at dst (room for 2 * len bytes); returns the end. */
+char *map_escape_to(char *dst, const char *s, size_t len);
+
+/* "2024-05-01T12:00:00Z" (exactly 20 bytes, a real date and time) → 0 and
+ * seconds since 1970; "" → 0 and 0 (not set). -1 if malformed. */
+int map_time_parse(const char *s, size_t len, int64_t *out);
+/* Write t as "YYYY-MM-DDTHH:MM:SSZ" at dst (room for MAP_TIME_LEN); t is 0
+ * (nothing written, returns dst) or in [1970, 9999]. Returns the end. */
+#define MAP_TIME_LEN 20
+#define MAP_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+char *map_time_format(char *dst, int64_t t);
+
+/* Parse one record line in place: 13 tab-separated fields at line[0..len),
+ * line[len] being the newline (or NUL). Fields are NUL-terminated and
+ * unescaped in place and out points into the line. has_escape: the line holds
+ * a backslash (the caller knows, from one memchr). Returns 0, or -1 with a
+ * message "what is wrong" in why (no file or line: the caller adds them). */
+int map_record_parse(char *line, size_t len, bool has_escape, struct map_record *out,
+                     char *why, size_t whysize);
+
+/* Append the 13 fields of rec, tab-separated, escaped, without a newline.
+ * plain: the caller knows that no string needs escaping (copied as is). */
+void map_record_format(struct strbuf *sb, const struct map_record *rec, bool plain);
+
+/* ---- mapstore.c: for the unit test and the fuzzer ---------------------- */
+
+/* A store in memory only, as if path did not exist: no lock, no file. */
+struct mapstore *mapstore_new_in_memory(const char *path, const struct mapstore_tenant *tenant);
+/* Parse a mapping file / journal text into an empty store; buf[len] must be
+ * NUL and the store takes buf (frees it at close). Returns 0 or -1 after
+ * logging FILE:LINE. On -1 the store must only be closed. */
+int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len);
+int mapstore_load_journal_text(struct mapstore *ms, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Fuzz the mapping store's parsers (mapping file and journal) with libFuzzer,
+# ASan and UBSan for SECONDS (default 60). Not part of `make check`.
+#
+#   tests/fuzz/run-mapstore.sh [SECONDS]
+#
+# Builds tests/out/fuzz-mapstore/fuzz_mapstore with clang (installed from
+# Debian if missing), seeds a corpus with valid files, and runs. A crash or
+# leak leaves crash-*/leak-* files in tests/out/fuzz-mapstore/ and exits
+# non-zero; replay one with: tests/out/fuzz-mapstore/fuzz_mapstore FILE
+set -eu
+SECS=${1:-60}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/tests/out/fuzz-mapstore
+cd "$ROOT"
+
+if ! command -v clang >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q >/dev/null
+    $SUDO apt-get install -y -q clang >/dev/null
+fi
+
+mkdir -p "$OUT/corpus" "$OUT/seeds"
+# shellcheck disable=SC2046
+clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -Iinclude tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c \
+    src/platform_posix.c src/cloud.c src/util.c src/log.c \
+    $(pkg-config --cflags --libs libcrypto) -o "$OUT/fuzz_mapstore"
+
+# Seeds: the first byte picks the mode (0 map, 1 journal, 2 both).
+ID=0f2c5a4e-1111-2222-3333-444455556666
+HEAD="dualsync-map 1
+Tenant contoso
+TenantId $ID
+Cloud global
+Generation 3
+Records 2
+Watermark usn:9f1c:123
+DeltaLink https://graph.microsoft.com/v1.0/users/delta?\$deltatoken=abc
+"
+REC1=$(printf 'AAAAAAAAAAAAAAAAAAAAAA==\tinvited\texternal-guest\tGuest\tcid-1\tguid-1\tzo\303\253@corp.example\tnon-us\t2024-05-01T12:00:00Z\t2024-05-01T13:00:00Z\tinv-1\tCN=Doe\\\\, John\\tX,OU=Z\303\274rich,DC=corp\t403\\nretry\\\\')
+REC2=$(printf 'custom:42\tpending\tmember\t\t\t\t\t\t\t\t\t\t')
+printf '\000%s\n%s\n%s\n' "$HEAD" "$REC1" "$REC2" > "$OUT/seeds/map"
+printf '\001dualsync-journal 1 %s 0\n= %s\n! custom:9\tinvite\tcid\n= %s\n! AAAAAAAAAAAAAAAAAAAAAA==\tinvite\tcid-1\n- custom:42\nH Watermark\tusn:x:2\nH DeltaLink\t\n= %s\n' \
+    "$ID" "$(echo "$REC2" | sed 's/custom:42/custom:9/')" "$REC1" "$REC2" > "$OUT/seeds/journal"
+MAP=$(printf '%s\n%s\n%s\n' "$HEAD" "$REC1" "$REC2")
+LEN=$(printf '%s\n' "$MAP" | wc -c)
+# mode 2, then the length of the mapping file in two bytes
+printf "\\002\\$(printf %03o $((LEN / 256)))\\$(printf %03o $((LEN % 256)))" > "$OUT/seeds/both"
+printf '%s\ndualsync-journal 1 %s 3\n! custom:42\tinvite\tx\n= %s\n' "$MAP" "$ID" "$REC1" \
+    >> "$OUT/seeds/both"
+printf '\001dualsync-journal 1 %s 0\n= %s\n! custom:42\tinv' "$ID" "$REC2" > "$OUT/seeds/torn"
+
+cd "$OUT"
+# -close_fd_mask=2: the parsers' error messages would drown libFuzzer's own
+# output (which it keeps on a copy of stderr)
+exec ./fuzz_mapstore -max_total_time="$SECS" -close_fd_mask=2 -max_len=65536 \
+    -print_final_stats=1 corpus seeds
