@@ -56,7 +56,10 @@ $(BUILD):
 BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
-UNIT_DEPS_config   := $(BUILD)/config.o $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \
+               $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+UNIT_DEPS_config   := $(CONFIG_OBJS)
+UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
