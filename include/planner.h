@@ -1,0 +1,64 @@
+/* planner.h - the policy's decisions against a tenant's mapping records → actions.
+ *
+ * Pure: no I/O. One planner per tenant and run:
+ *     struct planner *p = planner_new(records, n);     borrows records until planner_free
+ *     for each object read from AD:
+ *         planner_object(p, guid, cls, decision, &action);
+ *     while (planner_next_vanished(p, &action))        records no object claimed
+ *         ...
+ *     planner_free(p);
+ * Actions are handed back one at a time, so a caller can stream 100k of them
+ * without holding the set. Until the mapping store exists, plan with n = 0.
+ *
+ * What each action means for `convert` (issue 5):
+ *   convert       invite the synced user (POST /invitations with invitedUser.id),
+ *                 then PATCH userType if it differs from user_type
+ *   set-usertype  already external: PATCH userType to user_type
+ *   revert        external but now in its home tenant: make it internal again
+ *                 (beta convertExternalToInternalMemberUser; only with --allow-revert)
+ *   forget        stop tracking (record → gone); the cloud user is left as it is
+ *   none          nothing to do */
+#ifndef DUALSYNC_PLANNER_H
+#define DUALSYNC_PLANNER_H
+
+#include "compat.h"
+#include "adobject.h"
+#include "decision.h"
+#include "mapping.h"
+
+enum plan_action_kind {
+    PLAN_NONE, PLAN_CONVERT, PLAN_SET_USERTYPE, PLAN_REVERT, PLAN_FORGET, PLAN_ACTION_COUNT
+};
+
+struct plan_action {
+    enum plan_action_kind kind;
+    enum decision decision;        /* the policy's; for a vanished record, the recorded one */
+    enum user_type user_type;      /* convert, set-usertype: the userType wanted */
+    const struct mapping_record *record;   /* the object's record, or NULL */
+    char reason[256];              /* why, in words, lowercase */
+};
+
+/* Per tenant: how many objects got each decision, and how many of each action. */
+struct plan_counts {
+    uint64_t decisions[DECISION_COUNT];
+    uint64_t actions[PLAN_ACTION_COUNT];
+};
+
+/* "none", "convert", "set-usertype", "revert", "forget". */
+const char *plan_action_name(enum plan_action_kind k);
+
+struct planner;
+struct planner *planner_new(const struct mapping_record *records, size_t n);
+void planner_free(struct planner *p);
+
+/* The action for one object (by its objectGUID) given the policy's decision.
+ * Marks its record, if any, as claimed. */
+void planner_object(struct planner *p, const unsigned char guid[16], enum ad_class cls,
+                    enum decision decision, struct plan_action *out);
+
+/* After the last object: the next record that no object claimed (the object
+ * was deleted or left the scope). Records already gone give no action.
+ * Returns false when there are no more. */
+bool planner_next_vanished(struct planner *p, struct plan_action *out);
+
+#endif

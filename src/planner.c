@@ -1,0 +1,189 @@
+/* planner.c - decisions × mapping records → actions (planner.h). */
+#include "compat.h"
+
+#include <stdarg.h>
+
+#include "planner.h"
+#include "util.h"
+
+struct planner {
+    const struct mapping_record **index;   /* by object_guid, for bisection */
+    bool *claimed;                          /* parallel to index */
+    size_t n;
+    size_t next;                            /* planner_next_vanished's position */
+};
+
+const char *plan_action_name(enum plan_action_kind k)
+{
+    static const char *const names[PLAN_ACTION_COUNT] = {
+        "none", "convert", "set-usertype", "revert", "forget",
+    };
+    return (unsigned)k < PLAN_ACTION_COUNT ? names[k] : "unknown";
+}
+
+static int cmp_record(const void *a, const void *b)
+{
+    const struct mapping_record *x = *(const struct mapping_record *const *)a;
+    const struct mapping_record *y = *(const struct mapping_record *const *)b;
+    return memcmp(x->object_guid, y->object_guid, 16);
+}
+
+struct planner *planner_new(const struct mapping_record *records, size_t n)
+{
+    struct planner *p = xcalloc(1, sizeof(*p));
+    p->n = n;
+    p->index = xmalloc((n ? n : 1) * sizeof(*p->index));
+    p->claimed = xcalloc(n ? n : 1, sizeof(*p->claimed));
+    for (size_t i = 0; i < n; i++)
+        p->index[i] = &records[i];
+    qsort(p->index, n, sizeof(*p->index), cmp_record);
+    return p;
+}
+
+void planner_free(struct planner *p)
+{
+    if (!p)
+        return;
+    free(p->index);
+    free(p->claimed);
+    free(p);
+}
+
+static ptrdiff_t find(const struct planner *p, const unsigned char guid[16])
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = memcmp(guid, p->index[mid]->object_guid, 16);
+        if (d == 0) {
+            /* the first of equal keys, so that a duplicate is never claimed twice */
+            while (mid > 0 && !memcmp(guid, p->index[mid - 1]->object_guid, 16))
+                mid--;
+            return (ptrdiff_t)mid;
+        }
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+static void set(struct plan_action *a, enum plan_action_kind kind, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+static void set(struct plan_action *a, enum plan_action_kind kind, const char *fmt, ...)
+{
+    a->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+}
+
+static const char *state(const struct mapping_record *r)
+{
+    return mapping_state_name(r->state);
+}
+
+void planner_object(struct planner *p, const unsigned char guid[16], enum ad_class cls,
+                    enum decision d, struct plan_action *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->decision = d;
+    ptrdiff_t i = find(p, guid);
+    const struct mapping_record *r = NULL;
+    if (i >= 0) {
+        r = p->index[i];
+        p->claimed[i] = true;
+    }
+    a->record = r;
+    enum user_type want = decision_user_type(d);
+
+    if (decision_is_external(d)) {
+        a->user_type = want;
+        if (cls != AD_CLASS_USER) {
+            set(a, PLAN_NONE, "only users can become external; this %s stays as Connect syncs it",
+                ad_class_name(cls));
+            return;
+        }
+        if (!r) {
+            set(a, PLAN_CONVERT, "external %s here and not converted yet", user_type_name(want));
+            return;
+        }
+        switch (r->state) {
+        case MAPPING_GONE:
+            set(a, PLAN_CONVERT, "back in AD and in scope after it was gone; external %s here",
+                user_type_name(want));
+            return;
+        case MAPPING_PENDING:
+            set(a, PLAN_CONVERT, "a conversion was started but its outcome is not recorded; "
+                                 "convert looks the user up before inviting again");
+            return;
+        case MAPPING_BLOCKED:
+            set(a, PLAN_CONVERT, "blocked last time (%s); convert checks again",
+                r->last_error ? r->last_error : "no reason recorded");
+            return;
+        case MAPPING_REVERTED:
+            set(a, PLAN_CONVERT, "was converted back to internal and is external %s again; "
+                                 "Graph may refuse to convert it a second time (412)",
+                user_type_name(want));
+            return;
+        case MAPPING_INVITED:
+        case MAPPING_ACCEPTED:
+        case MAPPING_STATE_COUNT:
+            break;
+        }
+        if (r->user_type != want) {
+            set(a, PLAN_SET_USERTYPE, "already external (%s) with userType %s; the rule wants %s",
+                state(r), r->user_type == USER_TYPE_NONE ? "unknown" : user_type_name(r->user_type),
+                user_type_name(want));
+            return;
+        }
+        set(a, PLAN_NONE, "already external (%s), userType %s", state(r), user_type_name(want));
+        return;
+    }
+
+    if (d == DECISION_MEMBER) {
+        if (r && mapping_state_is_external(r->state)) {
+            set(a, PLAN_REVERT, "external here (%s) but this is now its home tenant; "
+                                "convert --allow-revert makes it internal again", state(r));
+            return;
+        }
+        if (r && r->state == MAPPING_BLOCKED) {
+            set(a, PLAN_FORGET, "its conversion was blocked and this is now its home tenant");
+            return;
+        }
+        set(a, PLAN_NONE, r && r->state == MAPPING_REVERTED
+                              ? "internal member again since its revert"
+                              : "home tenant: Connect's internal member stays");
+        return;
+    }
+
+    /* contact or exclude */
+    if (r && (mapping_state_is_external(r->state) || r->state == MAPPING_BLOCKED)) {
+        set(a, PLAN_FORGET, "the rules %s it here now (it was %s); dualsync stops tracking it "
+                            "and leaves the cloud user as it is",
+            d == DECISION_CONTACT ? "make a contact of" : "exclude", state(r));
+        return;
+    }
+    set(a, PLAN_NONE, d == DECISION_CONTACT ? "a contact: Connect syncs it, nothing to convert"
+                                            : "excluded in this tenant");
+}
+
+bool planner_next_vanished(struct planner *p, struct plan_action *a)
+{
+    while (p->next < p->n) {
+        size_t i = p->next++;
+        const struct mapping_record *r = p->index[i];
+        if (p->claimed[i] || r->state == MAPPING_GONE)
+            continue;
+        memset(a, 0, sizeof(*a));
+        a->record = r;
+        a->decision = r->decision;
+        set(a, PLAN_FORGET, "in the mapping (%s) but no longer read from AD: deleted, moved out "
+                            "of scope or filtered; the record becomes gone", state(r));
+        return true;
+    }
+    return false;
+}
