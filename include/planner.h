@@ -17,6 +17,8 @@
  *   revert        external but now in its home tenant: make it internal again
  *                 (beta convertExternalToInternalMemberUser; only with --allow-revert)
  *   forget        stop tracking (record → gone); the cloud user is left as it is
+ *   blocked       it should be converted, but what AD holds already shows that it
+ *                 cannot be: no invitation address (the reason says what to fix)
  *   none          nothing to do */
 #ifndef DUALSYNC_PLANNER_H
 #define DUALSYNC_PLANNER_H
@@ -27,7 +29,8 @@
 #include "mapping.h"
 
 enum plan_action_kind {
-    PLAN_NONE, PLAN_CONVERT, PLAN_SET_USERTYPE, PLAN_REVERT, PLAN_FORGET, PLAN_ACTION_COUNT
+    PLAN_NONE, PLAN_CONVERT, PLAN_SET_USERTYPE, PLAN_REVERT, PLAN_FORGET, PLAN_BLOCKED,
+    PLAN_ACTION_COUNT
 };
 
 struct plan_action {
@@ -44,17 +47,19 @@ struct plan_counts {
     uint64_t actions[PLAN_ACTION_COUNT];
 };
 
-/* "none", "convert", "set-usertype", "revert", "forget". */
+/* "none", "convert", "set-usertype", "revert", "forget", "blocked". */
 const char *plan_action_name(enum plan_action_kind k);
 
 struct planner;
 struct planner *planner_new(const struct mapping_record *records, size_t n);
 void planner_free(struct planner *p);
 
-/* The action for one object (by its objectGUID) given the policy's decision.
- * Marks its record, if any, as claimed. */
+/* The action for one object (by its objectGUID) given the policy's decision
+ * and the address an invitation would name (the value of the tenant's
+ * invite_address_attribute, NULL when AD has none). Marks its record, if any,
+ * as claimed. */
 void planner_object(struct planner *p, const unsigned char guid[16], enum ad_class cls,
-                    enum decision decision, struct plan_action *out);
+                    enum decision decision, const char *invite_address, struct plan_action *out);
 
 /* After the last object: the next record that no object claimed (the object
  * was deleted or left the scope). Records already gone give no action.

@@ -478,7 +478,8 @@ static void section_start(struct parse_state *ps, const char *header)
 
 /* Begin a rule, home_when or default: it is parsed once its last continuation
  * line has been read (pending_finish). */
-static void pending_add(struct parse_state *ps, const char *value)
+/* value points into inih's line buffer (for the column); text is what to add. */
+static void pending_add(struct parse_state *ps, const char *value, const char *text_part)
 {
     struct rule_source *src = ps->pending.src;
     struct strbuf *text = &ps->pending.text;
@@ -490,7 +491,7 @@ static void pending_add(struct parse_state *ps, const char *value)
     seg->line = ps->line;
     seg->col = (size_t)(value - ps->linebuf);
     seg->raw = xstrdup(ps->raw);
-    strbuf_addstr(text, value);
+    strbuf_addstr(text, text_part);
 }
 
 static void pending_start(struct parse_state *ps, enum tenant_key key, const char *value)
@@ -499,7 +500,7 @@ static void pending_start(struct parse_state *ps, enum tenant_key key, const cha
     ps->pending.tenant = (size_t)(ps->tenant - ps->cfg->tenants);
     strbuf_reset(&ps->pending.text);
     ps->pending.src = xcalloc(1, sizeof(*ps->pending.src));
-    pending_add(ps, value);
+    pending_add(ps, value, value);
 }
 
 static void pending_finish(struct parse_state *ps)
@@ -718,7 +719,18 @@ static int handler(void *user, const char *section, const char *name, const char
     size_t lead = strspn(ps->raw, " \t");
     if (ps->indented && value >= ps->linebuf && (size_t)(value - ps->linebuf) == lead) {
         if (ps->pending.key != TK_COUNT) {
-            pending_add(ps, value);
+            /* inih strips " ;comment" from key lines but not from continuations */
+            char *v = xstrdup(value);
+            for (char *c = v; *c; c++)
+                if (*c == ';' && c > v && (c[-1] == ' ' || c[-1] == '\t')) {
+                    *c = '\0';
+                    break;
+                }
+            size_t n = strlen(v);
+            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                v[--n] = '\0';
+            pending_add(ps, value, v);
+            free(v);
             return 1;
         }
         return conf_error(ps, "this indented line would continue '%s' above it; only rule and "

@@ -16,7 +16,7 @@ struct planner {
 const char *plan_action_name(enum plan_action_kind k)
 {
     static const char *const names[PLAN_ACTION_COUNT] = {
-        "none", "convert", "set-usertype", "revert", "forget",
+        "none", "convert", "set-usertype", "revert", "forget", "blocked",
     };
     return (unsigned)k < PLAN_ACTION_COUNT ? names[k] : "unknown";
 }
@@ -86,8 +86,28 @@ static const char *state(const struct mapping_record *r)
     return mapping_state_name(r->state);
 }
 
+static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+/* A conversion, unless AD already shows it cannot work. */
+static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
+{
+    if (!address) {
+        /* graph-api.md §1.4: the invitation names the external address, and
+         * user.mail must hold it already; neither can be made up here */
+        set(a, PLAN_BLOCKED, "no invitation address in AD (the tenant's invite_address_attribute "
+                             "is not set on the user); set it in AD, Connect syncs it as mail");
+        return;
+    }
+    a->kind = PLAN_CONVERT;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+}
+
 void planner_object(struct planner *p, const unsigned char guid[16], enum ad_class cls,
-                    enum decision d, struct plan_action *a)
+                    enum decision d, const char *address, struct plan_action *a)
 {
     memset(a, 0, sizeof(*a));
     a->decision = d;
@@ -108,24 +128,24 @@ void planner_object(struct planner *p, const unsigned char guid[16], enum ad_cla
             return;
         }
         if (!r) {
-            set(a, PLAN_CONVERT, "external %s here and not converted yet", user_type_name(want));
+            convert(a, address, "external %s here and not converted yet", user_type_name(want));
             return;
         }
         switch (r->state) {
         case MAPPING_GONE:
-            set(a, PLAN_CONVERT, "back in AD and in scope after it was gone; external %s here",
+            convert(a, address, "back in AD and in scope after it was gone; external %s here",
                 user_type_name(want));
             return;
         case MAPPING_PENDING:
-            set(a, PLAN_CONVERT, "a conversion was started but its outcome is not recorded; "
+            convert(a, address, "a conversion was started but its outcome is not recorded; "
                                  "convert looks the user up before inviting again");
             return;
         case MAPPING_BLOCKED:
-            set(a, PLAN_CONVERT, "blocked last time (%s); convert checks again",
+            convert(a, address, "blocked last time (%s); convert checks again",
                 r->last_error ? r->last_error : "no reason recorded");
             return;
         case MAPPING_REVERTED:
-            set(a, PLAN_CONVERT, "was converted back to internal and is external %s again; "
+            convert(a, address, "was converted back to internal and is external %s again; "
                                  "Graph may refuse to convert it a second time (412)",
                 user_type_name(want));
             return;

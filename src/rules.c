@@ -469,8 +469,9 @@ static struct cond *parse_factor(struct parser *p)
         c = parse_condition(p);
         if (p->tok.type == T_RPAREN)
             next(p);
-        else if (p->tok.type == T_END)
-            error_at(p, open, "this '(' is not closed: expected ')'");
+        else if (p->tok.type == T_END || p->tok.type == T_ARROW)
+            error_at(p, open, "this '(' is not closed: expected ')'%s",
+                     p->tok.type == T_ARROW ? " before '->'" : "");
         else
             error_at(p, p->tok.offset, "expected ')', 'and' or 'or', found %s",
                      tok_desc(p, &p->tok, buf, sizeof(buf)));
@@ -518,11 +519,15 @@ static void start(struct parser *p, const char *text, struct rules_error *err)
 static int parse_outcome_tok(struct parser *p, enum decision *outcome)
 {
     char buf[64];
+    if (p->tok.type == T_END) {
+        error_at(p, p->tok.offset, "the outcome is missing: member, external-member, "
+                                   "external-guest, contact or exclude");
+        return -1;
+    }
     if (p->tok.type != T_WORD
         || decision_parse_n(p->text + p->tok.offset, p->tok.len, outcome)) {
-        error_at(p, p->tok.offset, "%s%s is not an outcome; use member, external-member, "
+        error_at(p, p->tok.offset, "%s is not an outcome; use member, external-member, "
                                    "external-guest, contact or exclude",
-                 p->tok.type == T_END ? "a rule needs an outcome: " : "",
                  tok_desc(p, &p->tok, buf, sizeof(buf)));
         return -1;
     }
