@@ -60,6 +60,9 @@ CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/c
                $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
 UNIT_DEPS_config   := $(CONFIG_OBJS)
 UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
+UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
+UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapping.o $(BUILD)/decision.o $(BUILD)/adobject.o
+UNIT_DEPS_groups   := $(BUILD)/groups.o $(BUILD)/arena.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o

@@ -6,7 +6,8 @@
  * both; duplicates are harmless. Then groups_resolve computes, for the groups
  * the rules name ("watched"), who is a member at any depth — the answer of
  * AD's LDAP_MATCHING_RULE_IN_CHAIN (1.2.840.113556.1.4.1941) — with cycles
- * (A ∋ B ∋ A) handled. A watched group is not a member of itself.
+ * (A ∋ B ∋ A) handled. A watched group is not a member of itself, not even
+ * through a cycle.
  *
  * Calling sequence:
  *     struct groups *g = groups_new();

@@ -293,7 +293,7 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
     /* the mapping store is a later module: until it lands, every tenant's
      * mapping is empty */
     struct planner *p = planner_new(NULL, 0);
-    struct strbuf reason = STRBUF_INIT;
+    struct strbuf reason = STRBUF_INIT, line = STRBUF_INIT;
     char where[512];
     bool first = true;
 
@@ -321,10 +321,11 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
         if (a.kind == PLAN_NONE)
             continue;
         strbuf_reset(&reason);
-        strbuf_addf(&reason, "%s; ", a.reason);
         policy_reason(w->pol, &s, t, &res, &reason);
+        strbuf_reset(&line);
+        strbuf_addf(&line, "%s; %s", a.reason, reason.buf);
         rule_where(w, t, res.rule, where, sizeof(where));
-        struct row r = { tc, &a, e, where, address, reason.buf };
+        struct row r = { tc, &a, e, where, address, line.buf };
         print_row(f, &r, first);
         first = false;
     }
@@ -337,6 +338,7 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
     }
     print_counts(f, tc, &counts, n);
     strbuf_release(&reason);
+    strbuf_release(&line);
     planner_free(p);
 }
 

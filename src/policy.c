@@ -534,6 +534,12 @@ static void observe(struct ectx *c, const struct pnode *n, bool r, struct strbuf
     }
 }
 
+static void strbuf_setlen_safe(struct strbuf *sb, size_t len)
+{
+    sb->len = len;
+    sb->buf[len] = '\0';
+}
+
 static void note(struct ectx *c, const struct pnode *n, bool r)
 {
     struct strbuf *out = c->reads;
@@ -548,7 +554,14 @@ static void note(struct ectx *c, const struct pnode *n, bool r)
         observe(&oc, n, r, out);
         strbuf_addch(out, ')');
     } else {
-        observe(&oc, n, r, out);
+        /* "not has x and x = y" reads x twice: say it once */
+        struct strbuf obs = STRBUF_INIT;
+        observe(&oc, n, r, &obs);
+        if (!strstr(strbuf_str(out), strbuf_str(&obs)))
+            strbuf_addstr(out, strbuf_str(&obs));
+        else if (out->len >= 2 && !strcmp(out->buf + out->len - 2, "; "))
+            strbuf_setlen_safe(out, out->len - 2);
+        strbuf_release(&obs);
     }
 }
 
