@@ -110,8 +110,35 @@ FUZZ_SECONDS ?= 60
 fuzz-mapstore:
 	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
 
+# The policy benchmark (tests/bench/RESULTS.md): 1M synthetic objects, one core.
+BENCH_POLICY_OBJS := $(BUILD)/policy.o $(BUILD)/arena.o $(CONFIG_OBJS) $(BASE_OBJS)
+BENCH_POLICY_CONFIGS := tests/bench/policy-3-tenants.conf doc/examples/defense-contractor.conf \
+                        doc/examples/mesh-four-subsidiaries.conf
+TASKSET = $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
+
+$(BUILD)/bench/bench_policy: $(BUILD)/bench/bench_policy.o $(BENCH_POLICY_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-policy: $(BUILD)/bench/bench_policy
+	$(TASKSET) $(BUILD)/bench/bench_policy $(BENCH_POLICY_CONFIGS)
+
+# libFuzzer on the config loader and the rule parser (clang; not part of check):
+# tests/fuzz/run.sh SECONDS runs it. Everything is compiled again with clang's
+# sanitizers into tests/out/fuzz-config/.
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c src/config.c src/rules.c src/decision.c src/cloud.c \
+                    src/scope.c src/adobject.c src/platform_posix.c src/util.c src/log.c src/policy.c
+FUZZ_CC ?= clang
+
+fuzz: tests/out/fuzz-config/fuzz_config
+
+tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
+	mkdir -p tests/out/fuzz-config
+	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -Iinclude -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $(FUZZ_CONFIG_SRCS) \
+	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore fuzz-mapstore clean
+.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)
