@@ -62,7 +62,7 @@ UNIT_DEPS_config   := $(CONFIG_OBJS)
 UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
 UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapping.o $(BUILD)/decision.o $(BUILD)/adobject.o
-UNIT_DEPS_groups   := $(BUILD)/groups.o $(BUILD)/arena.o
+UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
@@ -111,7 +111,7 @@ fuzz-mapstore:
 	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
 
 # The policy benchmark (tests/bench/RESULTS.md): 1M synthetic objects, one core.
-BENCH_POLICY_OBJS := $(BUILD)/policy.o $(BUILD)/arena.o $(CONFIG_OBJS) $(BASE_OBJS)
+BENCH_POLICY_OBJS := $(BUILD)/policy.o $(CONFIG_OBJS) $(BASE_OBJS)
 BENCH_POLICY_CONFIGS := tests/bench/policy-3-tenants.conf doc/examples/defense-contractor.conf \
                         doc/examples/mesh-four-subsidiaries.conf
 TASKSET = $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)

@@ -6,7 +6,6 @@
  * Cost: O(edges) to build, O(sum of the watched groups' closures) to resolve. */
 #include "compat.h"
 
-#include "arena.h"
 #include "groups.h"
 #include "util.h"
 

@@ -2,7 +2,6 @@
 #include "compat.h"
 
 #include "adobject.h"
-#include "arena.h"
 #include "groups.h"
 #include "log.h"
 #include "objset.h"

@@ -14,7 +14,6 @@
 
 #include <time.h>
 
-#include "arena.h"
 #include "config.h"
 #include "policy.h"
 #include "rules.h"
@@ -184,7 +183,7 @@ int main(int argc, char **argv)
         size_t nt = policy_ntenants(pol), nrules = 0;
         for (size_t t = 0; t < nt; t++)
             nrules += cfg.tenants[t].nrules;
-        struct synth sy = { ARENA_INIT, NULL, 0 };
+        struct synth sy = { { 0 }, NULL, 0 };
         synth_build(&sy, pol, n);
         struct policy_result res[CONFIG_MAX_TENANTS];
         uint64_t counts[DECISION_COUNT] = { 0 };
