@@ -417,7 +417,8 @@ static void section_end(struct parse_state *ps)
                   "client_cert_file and client_key_file", f, t->line, t->name), ps->errors++;
     t->credential = kl[TK_CLIENT_SECRET_FILE] ? CREDENTIAL_SECRET
                   : kl[TK_CLIENT_CERT_FILE] ? CREDENTIAL_CERTIFICATE : CREDENTIAL_NONE;
-    if (!t->nrules && !t->default_rule.line)
+    /* a rule that failed to parse has been reported already: no second error */
+    if (!t->nrules && !t->default_rule.line && !kl[TK_RULE] && !kl[TK_DEFAULT])
         log_error("%s:%d: [tenant %s] has no rule and no default: it would exclude everything; "
                   "add rule = CONDITION -> OUTCOME lines or default = OUTCOME", f, t->line,
                   t->name), ps->errors++;
