@@ -41,9 +41,17 @@ static void add_unique(char ***list, size_t *n, const char *name)
     (*list)[(*n)++] = xstrdup(name);
 }
 
-static int on_object(const struct ad_object *obj, void *ctx)
+struct pull_ctx {
+    struct objset *objs;
+    struct progress *progress;
+    uint64_t seen;
+};
+
+static int on_object(const struct ad_object *obj, void *vctx)
 {
-    objset_add(ctx, obj);
+    struct pull_ctx *ctx = vctx;
+    objset_add(ctx->objs, obj);
+    progress_update(ctx->progress, ++ctx->seen);
     return 0;
 }
 
@@ -77,11 +85,11 @@ static int world_load(struct world *w, struct config *cfg, const struct cli *cli
     struct ldap_source *src;
     if (ldap_source_open(l, &src))
         return EXIT_STOPPED;
-    struct progress *progress = cli->progress ? progress_start("reading AD", 0) : NULL;
+    struct pull_ctx ctx = { w->objs, cli->progress ? progress_start("reading AD", 0) : NULL, 0 };
     struct ldap_watermark next;
     struct ldap_pull_stats st;
-    int rc = ldap_source_pull(src, NULL, on_object, w->objs, &next, &st);
-    progress_done(progress);
+    int rc = ldap_source_pull(src, NULL, on_object, &ctx, &next, &st);
+    progress_done(ctx.progress);
     ldap_source_close(src);
     if (rc)
         return EXIT_STOPPED;
@@ -303,8 +311,9 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
                first_tenant ? "" : ",\n", tc->name, cloud_name(tc->cloud), tc->tenant_id);
     }
     else if (f != FORMAT_CSV)
-        printf("%stenant %s (%s, %s)\n", first_tenant ? "" : "\n", tc->name, cloud_name(tc->cloud),
-               tc->tenant_id);
+        printf("%stenant %s (%s, %s)\n  %-12s %-6s %-40s %s\n      %s\n",
+               first_tenant ? "" : "\n", tc->name, cloud_name(tc->cloud), tc->tenant_id,
+               "ACTION", "TYPE", "USER", "DECIDED BY", "WHY");
 
     size_t n = objset_count(w->objs);
     for (size_t i = 0; i < n; i++) {

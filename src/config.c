@@ -650,6 +650,16 @@ static int check_home_refs(const struct cond *c, void *vctx)
 {
     struct home_check *hc = vctx;
     struct config *cfg = hc->ps->cfg;
+    if (c->op == COND_HOMELESS) {
+        bool any = false;
+        for (size_t k = 0; k < cfg->ntenants; k++)
+            any = any || cfg->tenants[k].home_when.cond != NULL;
+        if (!any)
+            rule_error(hc->ps, hc->rule->src, c->offset,
+                       "homeless: no tenant has home_when, so everything would be homeless; "
+                       "add home_when to the tenants whose users you can recognise");
+        return 0;
+    }
     if (c->op != COND_HOME)
         return 0;
     if (!c->nvalues && !hc->tenant->home_when.cond)

@@ -187,8 +187,12 @@ void planner_object(struct planner *p, const unsigned char guid[16], enum ad_cla
             d == DECISION_CONTACT ? "make a contact of" : "exclude", state(r));
         return;
     }
-    set(a, PLAN_NONE, d == DECISION_CONTACT ? "a contact: Connect syncs it, nothing to convert"
-                                            : "excluded in this tenant");
+    if (d == DECISION_CONTACT && cls == AD_CLASS_USER)
+        set(a, PLAN_NONE, "the rules make a contact of this user here; dualsync converts users "
+                          "to external users only, so nothing is done");
+    else
+        set(a, PLAN_NONE, d == DECISION_CONTACT ? "a contact: Connect syncs it, nothing to convert"
+                                                : "excluded in this tenant");
 }
 
 bool planner_next_vanished(struct planner *p, struct plan_action *a)
