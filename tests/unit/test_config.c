@@ -329,12 +329,14 @@ static void rule_errors_with_caret(void **state)
                "[tenant a]\ncloud = global\n" TENANT_IDS "client_secret_file = /nonexistent/a\n"
                "rule = home -> member\n"                                  /* 9 */
                "[tenant b]\ncloud = global\n" TENANT_IDS "client_secret_file = /nonexistent/b\n"
-               "rule = home a -> member\n",                               /* 15 */
+               "rule = home a -> member\n"                                /* 15 */
+               "rule = c = US and homeless -> exclude\n",                 /* 16 */
                &cfg, &rc);
     assert_int_equal(rc, -1);
     expect(err, "9:8: home: [tenant a] has no home_when, so nobody's home is known there; add "
                 "e.g. home_when = extensionAttribute1 = a");
     expect(err, "15:13: home a: [tenant a] has no home_when");
+    expect(err, "16:19: homeless: no tenant has home_when, so everything would be homeless");
     free(err);
     config_free(&cfg);
 }

@@ -57,7 +57,8 @@ static void no_record(void **state)
     check(NULL, U, DECISION_EXTERNAL_GUEST, NULL, PLAN_BLOCKED, USER_TYPE_GUEST, "no invitation address");
     check(NULL, U, DECISION_MEMBER, NULL, PLAN_NONE, USER_TYPE_NONE, "home tenant");
     check(NULL, U, DECISION_EXCLUDE, NULL, PLAN_NONE, USER_TYPE_NONE, "excluded");
-    check(NULL, U, DECISION_CONTACT, NULL, PLAN_NONE, USER_TYPE_NONE, "a contact");
+    check(NULL, AD_CLASS_CONTACT, DECISION_CONTACT, NULL, PLAN_NONE, USER_TYPE_NONE, "a contact: Connect syncs it");
+    check(NULL, U, DECISION_CONTACT, NULL, PLAN_NONE, USER_TYPE_NONE, "converts users to external users only");
     /* only users convert */
     check(NULL, AD_CLASS_CONTACT, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_NONE, USER_TYPE_MEMBER,
           "only users can become external; this contact");
