@@ -808,7 +808,7 @@ int config_load(const char *path, struct config *cfg)
     if (rc >= 0)
         tenants_finish(&ps);
     strbuf_release(&ps.pending.text);
-    if (rc > 0 && !ps.errors) {
+    if (rc > 0) {   /* inih returns the line of its first syntax error: report it too */
         ps.line = rc;
         conf_error(&ps, "syntax error (expected [section], key = value, or a ; comment)");
     }

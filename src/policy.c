@@ -534,7 +534,7 @@ static void observe(struct ectx *c, const struct pnode *n, bool r, struct strbuf
     }
 }
 
-static void strbuf_setlen_safe(struct strbuf *sb, size_t len)
+static void drop_tail(struct strbuf *sb, size_t len)
 {
     sb->len = len;
     sb->buf[len] = '\0';
@@ -560,7 +560,7 @@ static void note(struct ectx *c, const struct pnode *n, bool r)
         if (!strstr(strbuf_str(out), strbuf_str(&obs)))
             strbuf_addstr(out, strbuf_str(&obs));
         else if (out->len >= 2 && !strcmp(out->buf + out->len - 2, "; "))
-            strbuf_setlen_safe(out, out->len - 2);
+            drop_tail(out, out->len - 2);
         strbuf_release(&obs);
     }
 }
