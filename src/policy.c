@@ -47,8 +47,10 @@ struct policy {
     size_t nnodes, anodes;
     struct pvalue *values;
     size_t nvalues, avalues;
-    regex_t *regexes;
-    size_t nregexes, aregexes;
+    regex_t *regexes;          /* one per distinct (pattern, attribute) */
+    char **patterns;
+    uint16_t *pattern_attrs;
+    size_t nregexes, aregexes, apatterns, apattern_attrs;
     uint64_t *masks;
     size_t nmasks, amasks;
     char **attrs;
@@ -174,6 +176,20 @@ static uint32_t compile_cond(struct policy *pol, const struct cond *c, size_t te
         break;
     case COND_MATCH: {
         idx = (uint16_t)intern(&pol->attrs, &pol->nattrs, &pol->aattrs, c->name);
+        /* the tenants of a mesh repeat their rules: one regex, and one result
+         * per object (struct ectx caches it), for each pattern and attribute */
+        size_t k;
+        for (k = 0; k < pol->nregexes; k++)
+            if (pol->pattern_attrs[k] == idx && !strcmp(pol->patterns[k], c->values[0]))
+                break;
+        if (k < pol->nregexes) {
+            a = (uint32_t)k;
+            break;
+        }
+        GROW(pol->patterns, pol->apatterns, pol->nregexes + 1);
+        GROW(pol->pattern_attrs, pol->apattern_attrs, pol->nregexes + 1);
+        pol->patterns[pol->nregexes] = xstrdup(c->values[0]);
+        pol->pattern_attrs[pol->nregexes] = idx;
         GROW(pol->regexes, pol->aregexes, pol->nregexes + 1);
         if (regcomp(&pol->regexes[pol->nregexes], c->values[0], REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
             log_error("policy: cannot compile the regular expression '%s'", c->values[0]);
@@ -232,9 +248,13 @@ void policy_free(struct policy *pol)
     for (size_t i = 0; i < pol->nvalues; i++)
         free(pol->values[i].folded);
     free(pol->values);
-    for (size_t i = 0; i < pol->nregexes; i++)
+    for (size_t i = 0; i < pol->nregexes; i++) {
         regfree(&pol->regexes[i]);
+        free(pol->patterns[i]);
+    }
     free(pol->regexes);
+    free(pol->patterns);
+    free(pol->pattern_attrs);
     for (size_t i = 0; i < pol->nattrs; i++)
         free(pol->attrs[i]);
     free(pol->attrs);
@@ -287,7 +307,8 @@ const struct tenant_rule *policy_rule(const struct policy *pol, size_t tenant, i
 struct ectx {
     const struct policy *pol;
     const struct policy_subject *s;
-    uint64_t home_known, home_val;
+    uint64_t home_known, home_val;     /* home_when results, per tenant */
+    uint64_t match_known, match_val;   /* regex results, for the first 64 regexes */
     struct strbuf *reads;      /* NULL on the fast path */
     bool verbose;              /* reads: each predicate with its result (explain) */
 };
@@ -355,16 +376,27 @@ static bool value_in(const char *v, const struct pvalue *list, uint32_t n)
     return false;
 }
 
-static bool attr_test(const struct ectx *c, const struct pnode *n)
+static bool regex_test(struct ectx *c, const struct pnode *n)
+{
+    uint64_t bit = n->a < 64 ? 1ull << n->a : 0;
+    if (c->match_known & bit)
+        return (c->match_val & bit) != 0;
+    const struct policy_values *pv = &c->s->attrs[n->idx];
+    const regex_t *re = &c->pol->regexes[n->a];
+    bool r = false;
+    for (uint32_t i = 0; i < pv->n && !r; i++)
+        r = regexec(re, pv->vals[i], 0, NULL, 0) == 0;
+    c->match_known |= bit;
+    if (r)
+        c->match_val |= bit;
+    return r;
+}
+
+static bool attr_test(struct ectx *c, const struct pnode *n)
 {
     const struct policy_values *pv = &c->s->attrs[n->idx];
-    if (n->op == OP_MATCH) {
-        const regex_t *re = &c->pol->regexes[n->a];
-        for (uint32_t i = 0; i < pv->n; i++)
-            if (regexec(re, pv->vals[i], 0, NULL, 0) == 0)
-                return true;
-        return false;
-    }
+    if (n->op == OP_MATCH)
+        return regex_test(c, n);
     const struct pvalue *vals = c->pol->values + n->a;
     for (uint32_t i = 0; i < pv->n; i++) {
         const char *v = pv->vals[i];
