@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <time.h>
 
 #include "adobject.h"
 #include "cli.h"
@@ -15,7 +16,7 @@
 #include "config.h"
 #include "ldap_source.h"
 #include "log.h"
-#include "mapping.h"
+#include "mapstore.h"
 #include "objset.h"
 #include "planner.h"
 #include "policy.h"
@@ -188,7 +189,7 @@ static void csv_field(const char *s, bool last)
 static void print_row(enum output_format f, const struct row *r, bool first)
 {
     const struct plan_action *a = r->action;
-    const struct mapping_record *rec = a->record;
+    const struct map_record *rec = a->record;
     char guid[37] = "";
     char *immutable_id = NULL;
     const char *upn = NULL, *sam = NULL, *dn = NULL;
@@ -199,10 +200,11 @@ static void print_row(enum output_format f, const struct row *r, bool first)
         sam = r->entry->sam;
         dn = r->entry->dn;
     } else if (rec) {
-        ad_guid_to_text(rec->object_guid, guid);
-        immutable_id = ad_immutable_id(rec->anchor);
-        upn = rec->upn;
-        dn = rec->dn;
+        /* a record whose object is gone: what the mapping file remembers */
+        snprintf(guid, sizeof(guid), "%s", rec->object_guid);
+        immutable_id = xstrdup(rec->anchor);
+        upn = *rec->upn ? rec->upn : NULL;
+        dn = *rec->dn ? rec->dn : NULL;
     }
     const char *user_type = user_type_name(a->user_type);
     if (f == FORMAT_CSV) {
@@ -236,7 +238,7 @@ static void print_row(enum output_format f, const struct row *r, bool first)
         if (dn)
             cJSON_AddStringToObject(j, "dn", dn);
         if (rec)
-            cJSON_AddStringToObject(j, "state", mapping_state_name(rec->state));
+            cJSON_AddStringToObject(j, "state", map_state_name(rec->state));
         cJSON_AddStringToObject(j, "reason", r->reason);
         char *text = cJSON_PrintUnformatted(j);
         printf("%s    %s", first ? "" : ",\n", text);
@@ -293,14 +295,44 @@ static void print_counts(enum output_format f, const struct tenant_config *t,
                 t->max_changes, (unsigned long long)changes);
 }
 
-static void plan_tenant(const struct world *w, size_t t, enum output_format f, bool first_tenant)
+/* The tenant's mapping store, read-only (plan writes nothing and takes no
+ * lock, so it neither fails nor blocks because a run holds the tenant); a
+ * tenant without a mapping file yet has an empty one. NULL after logging
+ * why if the file cannot be used. */
+static struct mapstore *open_mapping(const struct tenant_config *tc)
+{
+    struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
+    struct mapstore *ms;
+    if (mapstore_open(tc->mapping_file, &who, MAPSTORE_READ_ONLY | MAPSTORE_CREATE, &ms))
+        return NULL;
+    return ms;
+}
+
+/* The planner over the store's records (borrowed: close the store after). */
+static struct planner *planner_for(const struct mapstore *ms)
+{
+    size_t n = mapstore_count(ms), pos = 0, k = 0;
+    const struct map_record **records = xcalloc(n ? n : 1, sizeof(*records));
+    const struct map_record *r;
+    while ((r = mapstore_next(ms, &pos)) && k < n)
+        records[k++] = r;
+    struct planner *p = planner_new(records, k);
+    free(records);
+    return p;
+}
+
+static int plan_tenant(const struct world *w, size_t t, enum output_format f, bool first_tenant)
 {
     const struct tenant_config *tc = &w->cfg->tenants[t];
     struct plan_counts counts;
     memset(&counts, 0, sizeof(counts));
-    /* the mapping store is a later module: until it lands, every tenant's
-     * mapping is empty */
-    struct planner *p = planner_new(NULL, 0);
+    struct mapstore *ms = open_mapping(tc);
+    if (!ms) {
+        log_error("tenant %s: cannot read its mapping file %s; this tenant is not planned",
+                  tc->name, tc->mapping_file);
+        return -1;
+    }
+    struct planner *p = planner_for(ms);
     struct strbuf reason = STRBUF_INIT, line = STRBUF_INIT;
     char where[512];
     bool first = true;
@@ -324,7 +356,9 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
         policy_decide(w->pol, &s, t, &res);
         const struct objset_entry *e = objset_get(w->objs, i);
         const char *address = invite_address(w, i, t);
-        planner_object(p, e->guid, e->cls, res.decision, address, &a);
+        char *anchor = ad_immutable_id(e->anchor);
+        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        free(anchor);
         counts.decisions[res.decision]++;
         counts.actions[a.kind]++;
         if (a.kind == PLAN_NONE)
@@ -341,7 +375,7 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
     struct plan_action a;
     while (planner_next_vanished(p, &a)) {
         counts.actions[a.kind]++;
-        struct row r = { tc, &a, NULL, a.record->rule ? a.record->rule : "", NULL, a.reason };
+        struct row r = { tc, &a, NULL, a.record->rule, NULL, a.reason };
         print_row(f, &r, first);
         first = false;
     }
@@ -349,6 +383,8 @@ static void plan_tenant(const struct world *w, size_t t, enum output_format f, b
     strbuf_release(&reason);
     strbuf_release(&line);
     planner_free(p);
+    mapstore_close(ms);
+    return 0;
 }
 
 int cmd_plan(const struct cli *cli, struct config *cfg)
@@ -377,8 +413,14 @@ int cmd_plan(const struct cli *cli, struct config *cfg)
     if (f == FORMAT_CSV)
         puts("tenant,action,userType,decision,rule,objectGUID,immutableId,userPrincipalName,"
              "sAMAccountName,inviteAddress,dn,reason");
-    for (size_t t = first; t < end; t++)
-        plan_tenant(&w, t, f, t == first);
+    /* a tenant whose mapping file is unusable is left out; the others go on */
+    bool stopped = false, first_out = true;
+    for (size_t t = first; t < end; t++) {
+        if (plan_tenant(&w, t, f, first_out))
+            stopped = true;
+        else
+            first_out = false;
+    }
     if (f == FORMAT_JSON)
         printf("\n]}\n");
     world_free(&w);
@@ -386,7 +428,7 @@ int cmd_plan(const struct cli *cli, struct config *cfg)
         log_error("cannot write to standard output: %s", strerror(errno));
         return EXIT_STOPPED;
     }
-    return EXIT_DONE;
+    return stopped ? EXIT_STOPPED : EXIT_DONE;
 }
 
 /* ---------------------------------------------------------------- explain */
@@ -477,16 +519,21 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
     }
     free(immutable_id);
 
-    struct planner *p = planner_new(NULL, 0);
+    char *anchor = ad_immutable_id(e->anchor);
     for (size_t t = first; t < end; t++) {
         const struct tenant_config *tc = &w->cfg->tenants[t];
+        struct mapstore *ms = open_mapping(tc);
+        struct planner *p = ms ? planner_for(ms) : planner_new(NULL, 0);
         struct strbuf home = STRBUF_INIT;
         bool is_home = policy_is_home(w->pol, &s, t, &home);
         struct policy_result res;
         policy_decide(w->pol, &s, t, &res);
         struct plan_action a;
         const char *address = invite_address(w, i, t);
-        planner_object(p, e->guid, e->cls, res.decision, address, &a);
+        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        if (!ms)
+            snprintf(a.reason + strlen(a.reason), sizeof(a.reason) - strlen(a.reason),
+                     " (the mapping file could not be read: planned as if empty)");
         struct trace_ctx tc_ctx = { w, t, json, NULL };
         char where[512];
         rule_where(w, t, res.rule, where, sizeof(where));
@@ -505,6 +552,8 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
             cJSON_AddStringToObject(j, "rule", where);
             cJSON_AddStringToObject(j, "action", plan_action_name(a.kind));
             cJSON_AddStringToObject(j, "reason", a.reason);
+            if (a.record)
+                cJSON_AddStringToObject(j, "mappingState", map_state_name(a.record->state));
             if (address)
                 cJSON_AddStringToObject(j, "inviteAddress", address);
             cJSON_AddItemToArray(tenants, j);
@@ -522,9 +571,21 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
                 printf("  invitation address (%s): %s\n", tc->invite_address_attribute,
                        address ? address : "(not set)");
         }
+        if (a.record && !json) {
+            char when[32] = "-";
+            time_t tt = (time_t)a.record->last_change;
+            struct tm tm;
+            if (a.record->last_change && gmtime_r(&tt, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("  mapping file: %s (last change %s), userType %s\n",
+                   map_state_name(a.record->state), when,
+                   *map_user_type_name(a.record->user_type) ? map_user_type_name(a.record->user_type) : "-");
+        }
         strbuf_release(&home);
+        planner_free(p);
+        mapstore_close(ms);
     }
-    planner_free(p);
+    free(anchor);
     if (json) {
         char *text = cJSON_Print(root);
         puts(text);

@@ -7,7 +7,7 @@
 #include "util.h"
 
 struct planner {
-    const struct mapping_record **index;   /* by object_guid, for bisection */
+    const struct map_record **index;        /* by anchor, for bisection */
     bool *claimed;                          /* parallel to index */
     size_t n;
     size_t next;                            /* planner_next_vanished's position */
@@ -21,21 +21,49 @@ const char *plan_action_name(enum plan_action_kind k)
     return (unsigned)k < PLAN_ACTION_COUNT ? names[k] : "unknown";
 }
 
-static int cmp_record(const void *a, const void *b)
+enum map_decision planner_map_decision(enum decision d)
 {
-    const struct mapping_record *x = *(const struct mapping_record *const *)a;
-    const struct mapping_record *y = *(const struct mapping_record *const *)b;
-    return memcmp(x->object_guid, y->object_guid, 16);
+    switch (d) {
+    case DECISION_MEMBER: return MAP_DECISION_MEMBER;
+    case DECISION_EXTERNAL_MEMBER: return MAP_DECISION_EXTERNAL_MEMBER;
+    case DECISION_EXTERNAL_GUEST: return MAP_DECISION_EXTERNAL_GUEST;
+    case DECISION_CONTACT: return MAP_DECISION_CONTACT;
+    default: return MAP_DECISION_EXCLUDE;
+    }
 }
 
-struct planner *planner_new(const struct mapping_record *records, size_t n)
+enum decision planner_decision(enum map_decision d)
+{
+    switch (d) {
+    case MAP_DECISION_MEMBER: return DECISION_MEMBER;
+    case MAP_DECISION_EXTERNAL_MEMBER: return DECISION_EXTERNAL_MEMBER;
+    case MAP_DECISION_EXTERNAL_GUEST: return DECISION_EXTERNAL_GUEST;
+    case MAP_DECISION_CONTACT: return DECISION_CONTACT;
+    default: return DECISION_EXCLUDE;
+    }
+}
+
+enum map_user_type planner_map_user_type(enum user_type t)
+{
+    return t == USER_TYPE_MEMBER ? MAP_USER_TYPE_MEMBER
+         : t == USER_TYPE_GUEST ? MAP_USER_TYPE_GUEST : MAP_USER_TYPE_NONE;
+}
+
+static int cmp_record(const void *a, const void *b)
+{
+    const struct map_record *x = *(const struct map_record *const *)a;
+    const struct map_record *y = *(const struct map_record *const *)b;
+    return strcmp(x->anchor, y->anchor);
+}
+
+struct planner *planner_new(const struct map_record *const *records, size_t n)
 {
     struct planner *p = xcalloc(1, sizeof(*p));
     p->n = n;
     p->index = xmalloc((n ? n : 1) * sizeof(*p->index));
     p->claimed = xcalloc(n ? n : 1, sizeof(*p->claimed));
     for (size_t i = 0; i < n; i++)
-        p->index[i] = &records[i];
+        p->index[i] = records[i];
     qsort(p->index, n, sizeof(*p->index), cmp_record);
     return p;
 }
@@ -49,18 +77,14 @@ void planner_free(struct planner *p)
     free(p);
 }
 
-static ptrdiff_t find(const struct planner *p, const unsigned char guid[16])
+static ptrdiff_t find(const struct planner *p, const char *anchor)
 {
     size_t lo = 0, hi = p->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int d = memcmp(guid, p->index[mid]->object_guid, 16);
-        if (d == 0) {
-            /* the first of equal keys, so that a duplicate is never claimed twice */
-            while (mid > 0 && !memcmp(guid, p->index[mid - 1]->object_guid, 16))
-                mid--;
-            return (ptrdiff_t)mid;
-        }
+        int d = strcmp(anchor, p->index[mid]->anchor);
+        if (d == 0)
+            return (ptrdiff_t)mid;   /* the store keeps one record per anchor */
         if (d < 0)
             hi = mid;
         else
@@ -81,9 +105,14 @@ static void set(struct plan_action *a, enum plan_action_kind kind, const char *f
     va_end(ap);
 }
 
-static const char *state(const struct mapping_record *r)
+static const char *state(const struct map_record *r)
 {
-    return mapping_state_name(r->state);
+    return map_state_name(r->state);
+}
+
+static bool is_external(enum map_state s)
+{
+    return s == MAP_STATE_PENDING || s == MAP_STATE_INVITED || s == MAP_STATE_ACCEPTED;
 }
 
 static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
@@ -106,13 +135,13 @@ static void convert(struct plan_action *a, const char *address, const char *fmt,
     va_end(ap);
 }
 
-void planner_object(struct planner *p, const unsigned char guid[16], enum ad_class cls,
+void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
                     enum decision d, const char *address, struct plan_action *a)
 {
     memset(a, 0, sizeof(*a));
     a->decision = d;
-    ptrdiff_t i = find(p, guid);
-    const struct mapping_record *r = NULL;
+    ptrdiff_t i = find(p, anchor);
+    const struct map_record *r = NULL;
     if (i >= 0) {
         r = p->index[i];
         p->claimed[i] = true;
@@ -132,31 +161,31 @@ void planner_object(struct planner *p, const unsigned char guid[16], enum ad_cla
             return;
         }
         switch (r->state) {
-        case MAPPING_GONE:
+        case MAP_STATE_GONE:
             convert(a, address, "back in AD and in scope after it was gone; external %s here",
                 user_type_name(want));
             return;
-        case MAPPING_PENDING:
+        case MAP_STATE_PENDING:
             convert(a, address, "a conversion was started but its outcome is not recorded; "
                                  "convert looks the user up before inviting again");
             return;
-        case MAPPING_BLOCKED:
+        case MAP_STATE_BLOCKED:
             convert(a, address, "blocked last time (%s); convert checks again",
-                r->last_error ? r->last_error : "no reason recorded");
+                *r->last_error ? r->last_error : "no reason recorded");
             return;
-        case MAPPING_REVERTED:
+        case MAP_STATE_REVERTED:
             convert(a, address, "was converted back to internal and is external %s again; "
                                  "Graph may refuse to convert it a second time (412)",
                 user_type_name(want));
             return;
-        case MAPPING_INVITED:
-        case MAPPING_ACCEPTED:
-        case MAPPING_STATE_COUNT:
+        case MAP_STATE_INVITED:
+        case MAP_STATE_ACCEPTED:
+        case MAP_STATE_COUNT:
             break;
         }
-        if (r->user_type != want) {
+        if (r->user_type != planner_map_user_type(want)) {
             set(a, PLAN_SET_USERTYPE, "already external (%s) with userType %s; the rule wants %s",
-                state(r), r->user_type == USER_TYPE_NONE ? "unknown" : user_type_name(r->user_type),
+                state(r), r->user_type == MAP_USER_TYPE_NONE ? "unknown" : map_user_type_name(r->user_type),
                 user_type_name(want));
             return;
         }
@@ -165,23 +194,23 @@ void planner_object(struct planner *p, const unsigned char guid[16], enum ad_cla
     }
 
     if (d == DECISION_MEMBER) {
-        if (r && mapping_state_is_external(r->state)) {
+        if (r && is_external(r->state)) {
             set(a, PLAN_REVERT, "external here (%s) but this is now its home tenant; "
                                 "convert --allow-revert makes it internal again", state(r));
             return;
         }
-        if (r && r->state == MAPPING_BLOCKED) {
+        if (r && r->state == MAP_STATE_BLOCKED) {
             set(a, PLAN_FORGET, "its conversion was blocked and this is now its home tenant");
             return;
         }
-        set(a, PLAN_NONE, r && r->state == MAPPING_REVERTED
+        set(a, PLAN_NONE, r && r->state == MAP_STATE_REVERTED
                               ? "internal member again since its revert"
                               : "home tenant: Connect's internal member stays");
         return;
     }
 
     /* contact or exclude */
-    if (r && (mapping_state_is_external(r->state) || r->state == MAPPING_BLOCKED)) {
+    if (r && (is_external(r->state) || r->state == MAP_STATE_BLOCKED)) {
         set(a, PLAN_FORGET, "the rules %s it here now (it was %s); dualsync stops tracking it "
                             "and leaves the cloud user as it is",
             d == DECISION_CONTACT ? "make a contact of" : "exclude", state(r));
@@ -199,12 +228,12 @@ bool planner_next_vanished(struct planner *p, struct plan_action *a)
 {
     while (p->next < p->n) {
         size_t i = p->next++;
-        const struct mapping_record *r = p->index[i];
-        if (p->claimed[i] || r->state == MAPPING_GONE)
+        const struct map_record *r = p->index[i];
+        if (p->claimed[i] || r->state == MAP_STATE_GONE)
             continue;
         memset(a, 0, sizeof(*a));
         a->record = r;
-        a->decision = r->decision;
+        a->decision = planner_decision(r->decision);
         set(a, PLAN_FORGET, "in the mapping (%s) but no longer read from AD: deleted, moved out "
                             "of scope or filtered; the record becomes gone", state(r));
         return true;

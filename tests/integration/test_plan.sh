@@ -74,6 +74,51 @@ equal "csv: one row per gcch action, plus the header" "$((gcch_convert + 1))" "$
 import csv, sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$OUT/last.out")"
 grep -q '^commercial,' "$OUT/last.out" && fail "csv --tenant gcch has commercial rows" || pass "csv holds gcch only"
 
+# --- against a mapping file: plan reads the tenant's records and writes nothing
+mkdir -p "$OUT/mappings"
+megan=$(manifest "m['named_users']['us_person_abroad']['immutable_id']")
+lukas=$(manifest "m['named_users']['non_us_user']['immutable_id']")
+T=$(printf '\t')
+{
+    printf 'dualsync-map 1\nTenant gcch\nTenantId 2b7c4e91-0d3a-4c5f-9e8b-7a6d5c4b3a21\n'
+    printf 'Cloud usgov-high\nGeneration 1\nRecords 3\n\n'
+    # Megan is a US person: external-member now, recorded as a Guest
+    printf '%s\n' "$megan${T}accepted${T}external-guest${T}Guest${T}11111111-1111-4111-8111-111111111111${T}${T}megan.brooks@contoso.example${T}d.conf:52${T}2026-01-01T00:00:00Z${T}2026-01-02T00:00:00Z${T}${T}${T}"
+    # Lukas is what the rules say already
+    printf '%s\n' "$lukas${T}accepted${T}external-guest${T}Guest${T}22222222-2222-4222-8222-222222222222${T}${T}lukas.becker@contoso.example${T}d.conf:52${T}2026-01-01T00:00:00Z${T}2026-01-02T00:00:00Z${T}${T}${T}"
+    # somebody who left AD
+    printf '%s\n' "AAAAAAAAAAAAAAAAAAAAAA==${T}invited${T}external-guest${T}Guest${T}33333333-3333-4333-8333-333333333333${T}${T}leaver@contoso.example${T}d.conf:52${T}2026-01-01T00:00:00Z${T}2026-01-02T00:00:00Z${T}${T}CN=Leaver,OU=GB,OU=Contoso,$B${T}"
+} > "$OUT/mappings/gcch.map"
+chmod 600 "$OUT/mappings/gcch.map"
+before=$(ls -la "$OUT/mappings" | md5sum; md5sum < "$OUT/mappings/gcch.map")
+check "plan --tenant gcch with a mapping file" "$DUALSYNC" -c "$OUT/defense.conf" plan --tenant gcch --format json --no-progress
+python3 - "$OUT/last.out" "$megan" "$gcch_convert" <<'PY' > "$OUT/cmp"
+import json, sys
+p = json.load(open(sys.argv[1])); t = p["tenants"][0]; a = t["actions"]; c = t["counts"]["actions"]
+def check(name, ok, detail=""):
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
+m = [x for x in a if x["immutableId"] == sys.argv[2]]
+check("mapping: a recorded Guest who should be a Member gets set-usertype",
+      len(m) == 1 and m[0]["action"] == "set-usertype" and m[0]["userType"] == "Member"
+      and m[0]["state"] == "accepted", json.dumps(m))
+gone = [x for x in a if x["immutableId"] == "AAAAAAAAAAAAAAAAAAAAAA=="]
+check("mapping: a record whose object left AD is forgotten",
+      len(gone) == 1 and gone[0]["action"] == "forget" and "no longer read from AD" in gone[0]["reason"],
+      json.dumps(gone))
+want = int(sys.argv[3]) - 2
+check("mapping: the two recorded users are not converted again (%d converts)" % want,
+      c["convert"] == want and c["set-usertype"] == 1 and c["forget"] == 1, json.dumps(c))
+PY
+cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
+after=$(ls -la "$OUT/mappings" | md5sum; md5sum < "$OUT/mappings/gcch.map")
+[ "$before" = "$after" ] && pass "plan wrote nothing: no lock, no journal, no file for commercial" \
+    || fail "plan changed $OUT/mappings: $(ls -la "$OUT/mappings")"
+sed 's/^TenantId .*/TenantId 00000000-0000-4000-8000-000000000000/' "$OUT/mappings/gcch.map" > "$OUT/other.map"
+mv "$OUT/other.map" "$OUT/mappings/gcch.map"; chmod 600 "$OUT/mappings/gcch.map"
+refuses "a mapping file of another tenant id is refused, the tenant stopped" 3 "this tenant is not planned" \
+    "$DUALSYNC" -c "$OUT/defense.conf" plan --tenant gcch --no-progress
+rm -f "$OUT/mappings/gcch.map"
+
 # --- explain: a US person and a non-US person in GCC High
 named() { manifest "m['named_users']['$1']['$2']"; }
 explain_json() {  # USER → JSON on stdout

@@ -7,34 +7,36 @@
 
 #include "planner.h"
 
-static const unsigned char G1[16] = { 1 }, G2[16] = { 2 }, G3[16] = { 3 }, G4[16] = { 4 };
+/* anchors as the store keeps them: immutableId text */
+#define G1 "AQAAAAAAAAAAAAAAAAAAAA=="
+#define G2 "AgAAAAAAAAAAAAAAAAAAAA=="
+#define G3 "AwAAAAAAAAAAAAAAAAAAAA=="
+#define G4 "BAAAAAAAAAAAAAAAAAAAAA=="
 
-static struct mapping_record rec(const unsigned char guid[16], enum mapping_state st,
-                                 enum user_type ut)
+/* A record as mapstore hands it out: no NULL strings. */
+static struct map_record rec(const char *anchor, enum map_state st, enum map_user_type ut)
 {
-    struct mapping_record r;
-    memset(&r, 0, sizeof(r));
-    memcpy(r.object_guid, guid, 16);
-    memcpy(r.anchor, guid, 16);
-    r.state = st;
-    r.user_type = ut;
-    r.decision = ut == USER_TYPE_GUEST ? DECISION_EXTERNAL_GUEST : DECISION_EXTERNAL_MEMBER;
-    r.upn = "someone@contoso.example";
-    r.rule = "dualsync.conf:42";
+    struct map_record r = {
+        .anchor = anchor, .state = st, .user_type = ut,
+        .decision = ut == MAP_USER_TYPE_GUEST ? MAP_DECISION_EXTERNAL_GUEST : MAP_DECISION_EXTERNAL_MEMBER,
+        .cloud_id = "", .object_guid = "00000001-0000-0000-0000-000000000000",
+        .upn = "someone@contoso.example", .rule = "dualsync.conf:42", .invitation_id = "",
+        .dn = "", .last_error = "",
+    };
     return r;
 }
 
 /* One object with one record (or none): the action and a piece of its reason. */
-static void check(const struct mapping_record *r, enum ad_class cls, enum decision d,
+static void check(const struct map_record *r, enum ad_class cls, enum decision d,
                   const char *address, enum plan_action_kind want, enum user_type want_type,
                   const char *reason_part)
 {
-    struct planner *p = planner_new(r, r ? 1 : 0);
+    struct planner *p = planner_new(&r, r ? 1 : 0);
     struct plan_action a;
     planner_object(p, G1, cls, d, address, &a);
     if (a.kind != want)
         fail_msg("%s with %s: %s (%s), want %s", decision_name(d),
-                 r ? mapping_state_name(r->state) : "no record", plan_action_name(a.kind), a.reason,
+                 r ? map_state_name(r->state) : "no record", plan_action_name(a.kind), a.reason,
                  plan_action_name(want));
     assert_int_equal(a.user_type, want_type);
     assert_int_equal(a.decision, d);
@@ -68,57 +70,57 @@ static void no_record(void **state)
 static void external_decisions(void **state)
 {
     (void)state;
-    struct mapping_record r;
-    r = rec(G1, MAPPING_ACCEPTED, USER_TYPE_MEMBER);
+    struct map_record r;
+    r = rec(G1, MAP_STATE_ACCEPTED, MAP_USER_TYPE_MEMBER);
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_NONE, USER_TYPE_MEMBER, "already external (accepted)");
     check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST,
           "userType Member; the rule wants Guest");
     /* set-usertype needs no address */
     check(&r, U, DECISION_EXTERNAL_GUEST, NULL, PLAN_SET_USERTYPE, USER_TYPE_GUEST, "wants Guest");
-    r = rec(G1, MAPPING_INVITED, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_INVITED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_SET_USERTYPE, USER_TYPE_MEMBER, "(invited)");
-    r = rec(G1, MAPPING_INVITED, USER_TYPE_NONE);
+    r = rec(G1, MAP_STATE_INVITED, MAP_USER_TYPE_NONE);
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_SET_USERTYPE, USER_TYPE_MEMBER, "userType unknown");
-    r = rec(G1, MAPPING_PENDING, USER_TYPE_MEMBER);
+    r = rec(G1, MAP_STATE_PENDING, MAP_USER_TYPE_MEMBER);
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_CONVERT, USER_TYPE_MEMBER, "looks the user up");
-    r = rec(G1, MAPPING_BLOCKED, USER_TYPE_MEMBER);
+    r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER);
     r.last_error = "onPremisesUserPrincipalName is set";
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_CONVERT, USER_TYPE_MEMBER,
           "blocked last time (onPremisesUserPrincipalName is set)");
     check(&r, U, DECISION_EXTERNAL_MEMBER, NULL, PLAN_BLOCKED, USER_TYPE_MEMBER, "no invitation address");
-    r = rec(G1, MAPPING_REVERTED, USER_TYPE_MEMBER);
+    r = rec(G1, MAP_STATE_REVERTED, MAP_USER_TYPE_MEMBER);
     check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_CONVERT, USER_TYPE_GUEST, "(412)");
-    r = rec(G1, MAPPING_GONE, USER_TYPE_MEMBER);
+    r = rec(G1, MAP_STATE_GONE, MAP_USER_TYPE_MEMBER);
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_CONVERT, USER_TYPE_MEMBER, "back in AD");
 }
 
 static void member_decisions(void **state)
 {
     (void)state;
-    struct mapping_record r;
-    enum mapping_state ext[] = { MAPPING_PENDING, MAPPING_INVITED, MAPPING_ACCEPTED };
+    struct map_record r;
+    enum map_state ext[] = { MAP_STATE_PENDING, MAP_STATE_INVITED, MAP_STATE_ACCEPTED };
     for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
-        r = rec(G1, ext[i], USER_TYPE_GUEST);
+        r = rec(G1, ext[i], MAP_USER_TYPE_GUEST);
         check(&r, U, DECISION_MEMBER, ADDR, PLAN_REVERT, USER_TYPE_NONE, "--allow-revert");
     }
-    r = rec(G1, MAPPING_BLOCKED, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_MEMBER, ADDR, PLAN_FORGET, USER_TYPE_NONE, "was blocked");
-    r = rec(G1, MAPPING_REVERTED, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_REVERTED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_MEMBER, ADDR, PLAN_NONE, USER_TYPE_NONE, "since its revert");
-    r = rec(G1, MAPPING_GONE, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_GONE, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_MEMBER, ADDR, PLAN_NONE, USER_TYPE_NONE, "home tenant");
 }
 
 static void exclude_and_contact_decisions(void **state)
 {
     (void)state;
-    struct mapping_record r = rec(G1, MAPPING_ACCEPTED, USER_TYPE_GUEST);
+    struct map_record r = rec(G1, MAP_STATE_ACCEPTED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_EXCLUDE, ADDR, PLAN_FORGET, USER_TYPE_NONE,
           "the rules exclude it here now (it was accepted)");
     check(&r, U, DECISION_CONTACT, ADDR, PLAN_FORGET, USER_TYPE_NONE, "make a contact of");
-    r = rec(G1, MAPPING_BLOCKED, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_EXCLUDE, ADDR, PLAN_FORGET, USER_TYPE_NONE, "(it was blocked)");
-    r = rec(G1, MAPPING_REVERTED, USER_TYPE_GUEST);
+    r = rec(G1, MAP_STATE_REVERTED, MAP_USER_TYPE_GUEST);
     check(&r, U, DECISION_EXCLUDE, ADDR, PLAN_NONE, USER_TYPE_NONE, "excluded");
 }
 
@@ -126,23 +128,24 @@ static void exclude_and_contact_decisions(void **state)
 static void vanished_records(void **state)
 {
     (void)state;
-    struct mapping_record recs[4] = {
-        rec(G4, MAPPING_ACCEPTED, USER_TYPE_GUEST),
-        rec(G2, MAPPING_GONE, USER_TYPE_GUEST),
-        rec(G3, MAPPING_BLOCKED, USER_TYPE_MEMBER),
-        rec(G1, MAPPING_INVITED, USER_TYPE_MEMBER),
+    struct map_record recs[4] = {
+        rec(G4, MAP_STATE_ACCEPTED, MAP_USER_TYPE_GUEST),
+        rec(G2, MAP_STATE_GONE, MAP_USER_TYPE_GUEST),
+        rec(G3, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER),
+        rec(G1, MAP_STATE_INVITED, MAP_USER_TYPE_MEMBER),
     };
-    struct planner *p = planner_new(recs, 4);
+    const struct map_record *ptrs[4] = { &recs[0], &recs[1], &recs[2], &recs[3] };
+    struct planner *p = planner_new(ptrs, 4);
     struct plan_action a;
     planner_object(p, G1, U, DECISION_EXTERNAL_MEMBER, ADDR, &a);
     assert_int_equal(a.kind, PLAN_NONE);
     assert_ptr_equal(a.record, &recs[3]);
     size_t n = 0;
-    const struct mapping_record *seen[4];
+    const struct map_record *seen[4];
     while (planner_next_vanished(p, &a)) {
         assert_int_equal(a.kind, PLAN_FORGET);
         assert_non_null(strstr(a.reason, "no longer read from AD"));
-        assert_int_equal(a.decision, a.record->decision);
+        assert_int_equal(planner_map_decision(a.decision), a.record->decision);
         seen[n++] = a.record;
     }
     assert_int_equal(n, 2);
@@ -165,16 +168,18 @@ static void names(void **state)
     static const char *const want[] = { "none", "convert", "set-usertype", "revert", "forget", "blocked" };
     for (int k = 0; k < PLAN_ACTION_COUNT; k++)
         assert_string_equal(plan_action_name((enum plan_action_kind)k), want[k]);
-    for (int s = 0; s < MAPPING_STATE_COUNT; s++) {
-        enum mapping_state back;
-        assert_int_equal(mapping_state_parse(mapping_state_name((enum mapping_state)s), &back), 0);
-        assert_int_equal(back, s);
-    }
+    /* the policy's words are the mapping file's */
     for (int d = 0; d < DECISION_COUNT; d++) {
         enum decision back;
         assert_int_equal(decision_parse(decision_name((enum decision)d), &back), 0);
         assert_int_equal(back, d);
+        enum map_decision md = planner_map_decision((enum decision)d);
+        assert_string_equal(map_decision_name(md), decision_name((enum decision)d));
+        assert_int_equal(planner_decision(md), d);
     }
+    assert_string_equal(map_user_type_name(planner_map_user_type(USER_TYPE_GUEST)), "Guest");
+    assert_string_equal(map_user_type_name(planner_map_user_type(USER_TYPE_MEMBER)), "Member");
+    assert_string_equal(map_user_type_name(planner_map_user_type(USER_TYPE_NONE)), "");
 }
 
 int main(void)
