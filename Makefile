@@ -56,7 +56,13 @@ $(BUILD):
 BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
-UNIT_DEPS_config   := $(BUILD)/config.o $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \
+               $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+UNIT_DEPS_config   := $(CONFIG_OBJS)
+UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
+UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
+UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
+UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
@@ -104,8 +110,35 @@ FUZZ_SECONDS ?= 60
 fuzz-mapstore:
 	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
 
+# The policy benchmark (tests/bench/RESULTS.md): 1M synthetic objects, one core.
+BENCH_POLICY_OBJS := $(BUILD)/policy.o $(CONFIG_OBJS) $(BASE_OBJS)
+BENCH_POLICY_CONFIGS := tests/bench/policy-3-tenants.conf doc/examples/defense-contractor.conf \
+                        doc/examples/mesh-four-subsidiaries.conf
+TASKSET = $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
+
+$(BUILD)/bench/bench_policy: $(BUILD)/bench/bench_policy.o $(BENCH_POLICY_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-policy: $(BUILD)/bench/bench_policy
+	$(TASKSET) $(BUILD)/bench/bench_policy $(BENCH_POLICY_CONFIGS)
+
+# libFuzzer on the config loader and the rule parser (clang; not part of check):
+# tests/fuzz/run.sh SECONDS runs it. Everything is compiled again with clang's
+# sanitizers into tests/out/fuzz-config/.
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c src/config.c src/rules.c src/decision.c src/cloud.c \
+                    src/scope.c src/adobject.c src/platform_posix.c src/util.c src/log.c src/policy.c
+FUZZ_CC ?= clang
+
+fuzz: tests/out/fuzz-config/fuzz_config
+
+tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
+	mkdir -p tests/out/fuzz-config
+	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -Iinclude -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $(FUZZ_CONFIG_SRCS) \
+	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore fuzz-mapstore clean
+.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)

@@ -72,6 +72,10 @@ int ad_sid_to_text(const unsigned char *sid, size_t len, struct strbuf *out);
 /* The parent of a DN (after the first unescaped comma), or "" for a top entry.
  * Returns a pointer into dn. */
 const char *ad_dn_parent(const char *dn);
+/* A DN as people type it → the form AD returns: the blanks around unescaped
+ * ',', '+' and '=' removed ("OU=US, OU=Contoso" → "OU=US,OU=Contoso").
+ * Caller frees. */
+char *ad_dn_canonical(const char *dn);
 /* True if dn equals ancestor or lies below it (RDN-wise, case-insensitive). */
 bool ad_dn_within(const char *dn, const char *ancestor);
 

@@ -15,7 +15,9 @@ enum exit_code {
     EXIT_STOPPED = 3,   /* the source or a tenant failed and was stopped: nothing written for it */
 };
 
-enum output_format { FORMAT_DEFAULT, FORMAT_SUMMARY, FORMAT_NDJSON, FORMAT_JSON, FORMAT_TABLE, FORMAT_CSV };
+enum output_format {
+    FORMAT_DEFAULT, FORMAT_SUMMARY, FORMAT_NDJSON, FORMAT_JSON, FORMAT_TABLE, FORMAT_CSV, FORMAT_TEXT
+};
 
 struct cli {
     const char *command;        /* "pull", "check", ... */

@@ -7,5 +7,7 @@ struct config;
 
 int cmd_pull(const struct cli *cli, struct config *cfg);
 int cmd_check(const struct cli *cli, struct config *cfg);
+int cmd_plan(const struct cli *cli, struct config *cfg);
+int cmd_explain(const struct cli *cli, struct config *cfg);
 
 #endif

@@ -2,13 +2,26 @@
  *
  * config_load parses the whole file, reports every problem as "FILE:LINE: ...",
  * and fails if there was any: nothing runs on a half-understood config.
+ * Rule errors also name the column and show the line with a caret under the spot.
  * Secrets are never in the file itself, only paths to 0600 files or the names
- * of environment variables. The caller owns the struct; config_free releases it. */
+ * of environment variables; a secret file that group or others can read is
+ * refused here already (its mode only: secrets are read by the commands that
+ * need them). The caller owns the struct; config_free releases it.
+ *
+ * Sections: [dualsync], [ldap], and one [tenant NAME] per Entra tenant with its
+ * cloud, app credentials, invitation settings and ordered rules (rules.h).
+ * Only `rule` and `home_when` may go on over several lines: an indented line
+ * continues the key above it. */
 #ifndef DUALSYNC_CONFIG_H
 #define DUALSYNC_CONFIG_H
 
 #include "compat.h"
+#include "cloud.h"
+#include "decision.h"
 #include "scope.h"
+
+struct cond;
+struct rule_source;
 
 enum ldap_bind { LDAP_BIND_GSSAPI, LDAP_BIND_EXTERNAL, LDAP_BIND_SIMPLE };
 
@@ -32,11 +45,53 @@ struct ldap_config {
     struct scope scope;
 };
 
+/* One rule of a tenant (rule = CONDITION -> OUTCOME), its home_when (a
+ * condition, no outcome) or its default (an outcome, no condition). */
+struct tenant_rule {
+    struct cond *cond;         /* the parsed condition (rules.h); NULL for a default */
+    enum decision outcome;
+    char *text;                /* as written; continuation lines joined by one space */
+    int line;                  /* where it starts in the config file; 0: not written */
+    struct rule_source *src;   /* private to config.c: where each part of text came from */
+};
+
+enum credential { CREDENTIAL_NONE, CREDENTIAL_SECRET, CREDENTIAL_CERTIFICATE };
+
+/* Tenants are numbered in file order; the policy and the planner use the same
+ * index. At most CONFIG_MAX_TENANTS (the policy keeps one bit per tenant). */
+#define CONFIG_MAX_TENANTS 64
+
+struct tenant_config {
+    char *name;                /* [tenant NAME]: letters, digits, '-', '_' */
+    int line;                  /* of the section header */
+    enum cloud cloud;
+    char *tenant_id;           /* canonical lowercase GUID text */
+    char *client_id;           /* the app registration's client id, same form */
+    enum credential credential;
+    char *client_secret_file;  /* CREDENTIAL_SECRET: 0600 file holding the secret */
+    char *client_cert_file;    /* CREDENTIAL_CERTIFICATE: the certificate (PEM) ... */
+    char *client_key_file;     /* ... and its 0600 private key */
+    char *mapping_file;        /* default <mappings_dir>/NAME.map */
+    char *redirect_url;        /* inviteRedirectUrl; default My Apps of the tenant's cloud */
+    bool send_invitation_message;      /* default no */
+    char *invite_address_attribute;    /* AD attribute whose value is invited; default mail */
+    int max_changes;           /* per run; default 500 */
+    struct tenant_rule home_when;      /* cond NULL: not set */
+    struct tenant_rule *rules;
+    size_t nrules;
+    struct tenant_rule default_rule;   /* line 0: not written, the outcome is exclude */
+};
+
 struct config {
     char *path;
     char *mappings_dir;        /* default "mappings" */
     struct ldap_config ldap;
+    struct tenant_config *tenants;
+    size_t ntenants;
 };
+
+/* The tenant by name (case-insensitive), or NULL. */
+struct tenant_config *config_tenant(const struct config *cfg, const char *name);
 
 /* Returns 0, or -1 after printing every error found. */
 int config_load(const char *path, struct config *cfg);

@@ -20,6 +20,12 @@ void platform_init(void);
  * can read, and says how to fix it. `what` names the secret in messages. */
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out);
 
+/* Check a secret file without reading it (config time): 0 if it is a regular
+ * file that only its owner can read, or if it does not exist yet (the command
+ * that needs the secret reports that); otherwise -1 with the reason and the
+ * remedy in why ("is readable by group or others (mode 0644); run: chmod 600 F"). */
+int platform_check_secret_file(const char *path, char *why, size_t size);
+
 /* Overwrite and free a secret held in memory. */
 void platform_wipe(struct strbuf *secret);
 

@@ -50,13 +50,18 @@ bool str_iends_with(const char *s, const char *suffix);
 
 /* A region allocator for data that dies together (e.g. one LDAP entry): no
  * free per string; arena_reset makes all of it reusable at once and keeps the
- * memory. Pointers stay valid until the next reset or release. */
+ * memory. Pointers stay valid until the next reset or release. Zero-initialise
+ * it. Strings are packed without alignment padding (plan keeps hundreds of
+ * thousands of short ones); arena_alloc/arena_calloc memory is aligned for any type. */
 struct arena_block;
 struct arena {
     struct arena_block *head;
+    size_t total;              /* bytes handed out since the last reset */
 };
 void *arena_alloc(struct arena *a, size_t n);
+void *arena_calloc(struct arena *a, size_t nmemb, size_t size);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
 void arena_reset(struct arena *a);
 void arena_release(struct arena *a);
 

@@ -172,6 +172,29 @@ const char *ad_dn_parent(const char *dn)
     return "";
 }
 
+char *ad_dn_canonical(const char *dn)
+{
+    struct strbuf sb = STRBUF_INIT;
+    const char *p = dn + strspn(dn, " ");
+    while (*p) {
+        if (*p == '\\' && p[1]) {
+            strbuf_add(&sb, p, 2);      /* "\\ " is an escaped, significant blank */
+            p += 2;
+        } else if (*p == ',' || *p == '+' || *p == '=') {
+            while (sb.len && sb.buf[sb.len - 1] == ' '
+                   && !(sb.len >= 2 && sb.buf[sb.len - 2] == '\\'))
+                sb.buf[--sb.len] = '\0';
+            strbuf_addch(&sb, *p++);
+            p += strspn(p, " ");
+        } else {
+            strbuf_addch(&sb, *p++);
+        }
+    }
+    while (sb.len && sb.buf[sb.len - 1] == ' ' && !(sb.len >= 2 && sb.buf[sb.len - 2] == '\\'))
+        sb.buf[--sb.len] = '\0';
+    return strbuf_detach(&sb);
+}
+
 bool ad_dn_within(const char *dn, const char *ancestor)
 {
     size_t ld = strlen(dn), la = strlen(ancestor);

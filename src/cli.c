@@ -24,12 +24,14 @@ struct opt {
 static const struct opt opts[] = {
     { "config", 'c', ARG_STRING, O_CONFIG, NULL, "configuration file (default dualsync.conf)" },
     { "debug", 0, ARG_NONE, O_DEBUG, NULL, "print debug messages" },
-    { "format", 'f', ARG_STRING, O_FORMAT, "pull", "output: summary (default) or ndjson" },
+    { "format", 'f', ARG_STRING, O_FORMAT, "pull,plan,explain",
+      "output: pull: summary (default) or ndjson; plan: table (default), json or csv; "
+      "explain: text (default) or json" },
     { "full", 0, ARG_BOOL, O_FULL, "pull", "read everything, ignoring the delta watermark" },
     { "help", 'h', ARG_NONE, O_HELP, NULL, "show this help" },
     { "progress", 0, ARG_BOOL, O_PROGRESS, NULL, "progress meter on a terminal (default on)" },
     { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
-    { "tenant", 't', ARG_STRING, O_TENANT, "", "only this tenant" },
+    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain", "only this tenant" },
     { "verbose", 'v', ARG_NONE, O_VERBOSE, NULL, "say more" },
     { "watermark-file", 0, ARG_STRING, O_WATERMARK_FILE, "pull",
       "delta watermark file (default [ldap] watermark_file)" },
@@ -41,6 +43,8 @@ static const struct {
 } commands[] = {
     { "check", "check the configuration and the LDAP connection and bind" },
     { "pull", "read the scoped objects from AD DS: a summary, or one JSON object per line" },
+    { "plan", "decide per tenant and list the actions a conversion would take, with reasons" },
+    { "explain", "explain USER: for every tenant, the rule that decides, what it read, the outcome" },
     { "help", "show help for a command" },
     { "version", "show the version" },
 };
@@ -71,7 +75,7 @@ static const char *known_command(const char *name)
 
 const char *format_name(enum output_format f)
 {
-    static const char *const names[] = { "default", "summary", "ndjson", "json", "table", "csv" };
+    static const char *const names[] = { "default", "summary", "ndjson", "json", "table", "csv", "text" };
     return names[f];
 }
 
@@ -89,10 +93,10 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
     case O_WATERMARK_FILE: cli->watermark_file = arg; break;
     case O_FORMAT: {
         enum output_format f;
-        for (f = FORMAT_SUMMARY; f <= FORMAT_CSV; f++)
+        for (f = FORMAT_SUMMARY; f <= FORMAT_TEXT; f++)
             if (!strcasecmp(arg, format_name(f)))
                 break;
-        if (f > FORMAT_CSV)
+        if (f > FORMAT_TEXT)
             return log_error("--format: unknown format '%s'", arg), EXIT_USAGE;
         cli->format = f;
         break;

@@ -5,9 +5,32 @@
 #include <ini.h>
 #include <strings.h>
 
+#include "adobject.h"
 #include "config.h"
 #include "log.h"
+#include "platform.h"
+#include "rules.h"
 #include "util.h"
+
+/* Where each part of a rule's text came from: a rule may go on over indented
+ * continuation lines, and an error at byte `offset` of the joined text must
+ * point at the right line and column. */
+struct rule_source {
+    size_t nsegs;
+    struct rule_segment {
+        size_t start;          /* offset of this part in the joined text */
+        int line;
+        size_t col;            /* byte offset of the value in the raw line */
+        char *raw;             /* the raw line, for the caret excerpt */
+    } *segs;
+};
+
+enum tenant_key {
+    TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
+    TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
+    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_REDIRECT_URL, TK_RULE, TK_SEND_INVITATION_MESSAGE,
+    TK_TENANT_ID, TK_COUNT
+};
 
 /* inih's handler gets no line number, so the reader it calls counts lines
  * for us: when the handler runs, `line` is the line it is looking at. */
@@ -17,9 +40,25 @@ struct parse_state {
     int line;
     int errors;
     bool saw_ldap;
+    const char *linebuf;       /* inih's line buffer: the value it hands us points into it */
+    char raw[1024];            /* the current line as read (for caret excerpts) */
+    bool indented;             /* it starts with a blank: inih may take it as a continuation */
+    bool key_in_section;       /* a key was seen since the last section header */
+    bool in_tenant;            /* inside a [tenant ...] section, even a bad one */
+    struct tenant_config *tenant;  /* that tenant, NULL if its header was refused */
+    int key_line[TK_COUNT];    /* where each key of the current tenant was set */
+    /* a rule or home_when being read; it may go on over continuation lines */
+    struct {
+        enum tenant_key key;   /* TK_COUNT: nothing pending */
+        size_t tenant;
+        struct strbuf text;
+        struct rule_source *src;
+    } pending;
 };
 
 static int conf_error(struct parse_state *ps, const char *fmt, ...) ATTR_PRINTF(2, 3);
+static void section_start(struct parse_state *ps, const char *header);
+static void pending_finish(struct parse_state *ps);
 
 static char *reader(char *buf, int size, void *stream)
 {
@@ -28,6 +67,15 @@ static char *reader(char *buf, int size, void *stream)
     if (!r)
         return NULL;
     ps->line++;
+    ps->linebuf = buf;
+    snprintf(ps->raw, sizeof(ps->raw), "%s", buf);
+    ps->raw[strcspn(ps->raw, "\r\n")] = '\0';
+    ps->indented = buf[0] == ' ' || buf[0] == '\t';
+    const char *t = buf + strspn(buf, " \t");
+    /* inih takes an indented line after a key as that key's continuation, even
+     * "[...]"; anything else starting with '[' is a section header */
+    if (*t == '[' && !(ps->indented && ps->key_in_section))
+        section_start(ps, t + 1);
     size_t len = strlen(buf);
     if (len && buf[len - 1] != '\n' && !feof(ps->f)) {
         /* inih reads at most size-1 characters a line: say so rather than
@@ -91,6 +139,13 @@ static void set_str(char **dst, const char *v)
 {
     free(*dst);
     *dst = xstrdup(v);
+}
+
+static bool is_tenant_section(const char *section)
+{
+    section += strspn(section, " \t");
+    return !strncmp(section, "tenant", 6) && (section[6] == '\0' || section[6] == ' '
+                                             || section[6] == '\t' || section[6] == '"');
 }
 
 enum ldap_key {
@@ -223,11 +278,479 @@ static int general_key(struct parse_state *ps, const char *name, const char *v)
     return 1;
 }
 
+/* ------------------------------------------------------------ [tenant NAME] */
+
+static void rule_source_free(struct rule_source *src)
+{
+    if (!src)
+        return;
+    for (size_t i = 0; i < src->nsegs; i++)
+        free(src->segs[i].raw);
+    free(src->segs);
+    free(src);
+}
+
+static void tenant_rule_clear(struct tenant_rule *r)
+{
+    cond_free(r->cond);
+    free(r->text);
+    rule_source_free(r->src);
+    memset(r, 0, sizeof(*r));
+}
+
+static void tenant_free(struct tenant_config *t)
+{
+    free(t->name);
+    free(t->tenant_id);
+    free(t->client_id);
+    free(t->client_secret_file);
+    free(t->client_cert_file);
+    free(t->client_key_file);
+    free(t->mapping_file);
+    free(t->redirect_url);
+    free(t->invite_address_attribute);
+    tenant_rule_clear(&t->home_when);
+    for (size_t i = 0; i < t->nrules; i++)
+        tenant_rule_clear(&t->rules[i]);
+    free(t->rules);
+    tenant_rule_clear(&t->default_rule);
+}
+
+/* "FILE:LINE:COLUMN: message", then the line and a caret under the column.
+ * The column counts characters (UTF-8 continuation bytes add nothing) so that
+ * the caret lines up in a terminal; tabs are copied to keep the alignment. */
+static void rule_error(struct parse_state *ps, const struct rule_source *src, size_t offset,
+                       const char *fmt, ...) ATTR_PRINTF(4, 5);
+
+static void rule_error(struct parse_state *ps, const struct rule_source *src, size_t offset,
+                       const char *fmt, ...)
+{
+    const struct rule_segment *seg = &src->segs[0];
+    for (size_t i = 1; i < src->nsegs; i++)
+        if (src->segs[i].start <= offset)
+            seg = &src->segs[i];
+    size_t pos = seg->col + (offset - seg->start);
+    size_t rawlen = strlen(seg->raw);
+    if (pos > rawlen)
+        pos = rawlen;
+    struct strbuf caret = STRBUF_INIT;
+    int col = 1;
+    for (size_t i = 0; i < pos; i++) {
+        unsigned char c = (unsigned char)seg->raw[i];
+        if ((c & 0xc0) == 0x80)
+            continue;
+        strbuf_addch(&caret, c == '\t' ? '\t' : ' ');
+        col++;
+    }
+    strbuf_addch(&caret, '^');
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_error("%s:%d:%d: %s\n    %s\n    %s", ps->cfg->path, seg->line, col, msg, seg->raw,
+              caret.buf);
+    strbuf_release(&caret);
+    ps->errors++;
+}
+
+static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
+    { "client_cert_file", TK_CLIENT_CERT_FILE },
+    { "client_id", TK_CLIENT_ID },
+    { "client_key_file", TK_CLIENT_KEY_FILE },
+    { "client_secret", TK_CLIENT_SECRET },
+    { "client_secret_file", TK_CLIENT_SECRET_FILE },
+    { "cloud", TK_CLOUD },
+    { "default", TK_DEFAULT },
+    { "home_when", TK_HOME_WHEN },
+    { "invite_address_attribute", TK_INVITE_ADDRESS_ATTRIBUTE },
+    { "mapping_file", TK_MAPPING_FILE },
+    { "max_changes", TK_MAX_CHANGES },
+    { "redirect_url", TK_REDIRECT_URL },
+    { "rule", TK_RULE },
+    { "send_invitation_message", TK_SEND_INVITATION_MESSAGE },
+    { "tenant_id", TK_TENANT_ID },
+};
+
+static bool valid_tenant_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The required keys of the tenant whose section just ended. */
+static void section_end(struct parse_state *ps)
+{
+    struct tenant_config *t = ps->tenant;
+    ps->tenant = NULL;
+    if (!t)
+        return;
+    const char *f = ps->cfg->path;
+    int *kl = ps->key_line;
+    if (!kl[TK_CLOUD])
+        log_error("%s:%d: [tenant %s] needs cloud (global, usgov-high, usgov-dod or china)", f,
+                  t->line, t->name), ps->errors++;
+    if (!kl[TK_TENANT_ID])
+        log_error("%s:%d: [tenant %s] needs tenant_id (the tenant's GUID: Entra admin center, "
+                  "Overview, Tenant ID)", f, t->line, t->name), ps->errors++;
+    if (!kl[TK_CLIENT_ID])
+        log_error("%s:%d: [tenant %s] needs client_id (the application (client) ID of the app "
+                  "registration dualsync signs in as)", f, t->line, t->name), ps->errors++;
+    if (kl[TK_CLIENT_SECRET_FILE] && (kl[TK_CLIENT_CERT_FILE] || kl[TK_CLIENT_KEY_FILE]))
+        log_error("%s:%d: [tenant %s] has both a client secret and a certificate; keep one: "
+                  "client_secret_file, or client_cert_file and client_key_file", f, t->line,
+                  t->name), ps->errors++;
+    else if (kl[TK_CLIENT_CERT_FILE] != 0 && !kl[TK_CLIENT_KEY_FILE])
+        log_error("%s:%d: [tenant %s] client_cert_file needs client_key_file (the certificate's "
+                  "private key)", f, t->line, t->name), ps->errors++;
+    else if (kl[TK_CLIENT_KEY_FILE] && !kl[TK_CLIENT_CERT_FILE])
+        log_error("%s:%d: [tenant %s] client_key_file needs client_cert_file", f, t->line,
+                  t->name), ps->errors++;
+    else if (!kl[TK_CLIENT_SECRET_FILE] && !kl[TK_CLIENT_CERT_FILE])
+        log_error("%s:%d: [tenant %s] needs a credential: client_secret_file, or "
+                  "client_cert_file and client_key_file", f, t->line, t->name), ps->errors++;
+    t->credential = kl[TK_CLIENT_SECRET_FILE] ? CREDENTIAL_SECRET
+                  : kl[TK_CLIENT_CERT_FILE] ? CREDENTIAL_CERTIFICATE : CREDENTIAL_NONE;
+    /* a rule that failed to parse has been reported already: no second error */
+    if (!t->nrules && !t->default_rule.line && !kl[TK_RULE] && !kl[TK_DEFAULT])
+        log_error("%s:%d: [tenant %s] has no rule and no default: it would exclude everything; "
+                  "add rule = CONDITION -> OUTCOME lines or default = OUTCOME", f, t->line,
+                  t->name), ps->errors++;
+}
+
+/* A section header; `header` is what follows its '['. Tenants are created
+ * here, in file order, so that a [tenant] without keys is still seen. */
+static void section_start(struct parse_state *ps, const char *header)
+{
+    pending_finish(ps);
+    section_end(ps);
+    ps->key_in_section = false;
+    ps->in_tenant = false;
+    memset(ps->key_line, 0, sizeof(ps->key_line));
+    size_t len = strcspn(header, "]");
+    if (header[len] != ']')
+        return;     /* inih reports it */
+    char *sec = xstrndup(header, len);
+    if (!is_tenant_section(sec)) {
+        free(sec);
+        return;
+    }
+    ps->in_tenant = true;
+    char *name = sec + strspn(sec, " \t") + 6;
+    name += strspn(name, " \t");
+    size_t n = strlen(name);
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        name[--n] = '\0';
+    if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+        name[n - 1] = '\0';
+        name++;
+    }
+    const struct tenant_config *dup = NULL;
+    struct config *cfg = ps->cfg;
+    if (!*name)
+        conf_error(ps, "a tenant section needs a name: [tenant NAME]");
+    else if (!valid_tenant_name(name))
+        conf_error(ps, "tenant name '%s' may only have letters, digits, '-' and '_' (it names "
+                       "the mapping file)", name);
+    else if ((dup = config_tenant(cfg, name)))
+        conf_error(ps, "[tenant %s] is defined twice; the first is at line %d", name, dup->line);
+    else if (cfg->ntenants == CONFIG_MAX_TENANTS)
+        conf_error(ps, "more than %d tenants; split them over several config files",
+                   CONFIG_MAX_TENANTS);
+    else {
+        cfg->tenants = xrealloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(*cfg->tenants));
+        struct tenant_config *t = &cfg->tenants[cfg->ntenants++];
+        memset(t, 0, sizeof(*t));
+        t->name = xstrdup(name);
+        t->line = ps->line;
+        t->max_changes = 500;
+        t->invite_address_attribute = xstrdup("mail");
+        t->default_rule.outcome = DECISION_EXCLUDE;
+        ps->tenant = t;
+    }
+    free(sec);
+}
+
+/* Begin a rule, home_when or default: it is parsed once its last continuation
+ * line has been read (pending_finish). */
+/* value points into inih's line buffer (for the column); text is what to add. */
+static void pending_add(struct parse_state *ps, const char *value, const char *text_part)
+{
+    struct rule_source *src = ps->pending.src;
+    struct strbuf *text = &ps->pending.text;
+    if (text->len)
+        strbuf_addch(text, ' ');
+    src->segs = xrealloc(src->segs, (src->nsegs + 1) * sizeof(*src->segs));
+    struct rule_segment *seg = &src->segs[src->nsegs++];
+    seg->start = text->len;
+    seg->line = ps->line;
+    seg->col = (size_t)(value - ps->linebuf);
+    seg->raw = xstrdup(ps->raw);
+    strbuf_addstr(text, text_part);
+}
+
+static void pending_start(struct parse_state *ps, enum tenant_key key, const char *value)
+{
+    ps->pending.key = key;
+    ps->pending.tenant = (size_t)(ps->tenant - ps->cfg->tenants);
+    strbuf_reset(&ps->pending.text);
+    ps->pending.src = xcalloc(1, sizeof(*ps->pending.src));
+    pending_add(ps, value, value);
+}
+
+static void pending_finish(struct parse_state *ps)
+{
+    enum tenant_key key = ps->pending.key;
+    if (key == TK_COUNT)
+        return;
+    ps->pending.key = TK_COUNT;
+    struct tenant_config *t = &ps->cfg->tenants[ps->pending.tenant];
+    struct tenant_rule r = { .text = xstrdup(strbuf_str(&ps->pending.text)),
+                             .line = ps->pending.src->segs[0].line, .src = ps->pending.src };
+    ps->pending.src = NULL;
+    struct rules_error err;
+    int rc;
+    if (key == TK_RULE)
+        rc = rules_parse_rule(r.text, &r.cond, &r.outcome, &err);
+    else if (key == TK_HOME_WHEN)
+        rc = rules_parse_condition(r.text, &r.cond, &err);
+    else
+        rc = rules_parse_outcome(r.text, &r.outcome, &err);
+    if (rc) {
+        rule_error(ps, r.src, err.offset, "%s", err.message);
+        tenant_rule_clear(&r);
+        return;
+    }
+    if (key == TK_RULE) {
+        t->rules = xrealloc(t->rules, (t->nrules + 1) * sizeof(*t->rules));
+        t->rules[t->nrules++] = r;
+    } else if (key == TK_HOME_WHEN) {
+        t->home_when = r;
+    } else {
+        t->default_rule = r;
+    }
+}
+
+static void set_guid(struct parse_state *ps, char **dst, const char *name, const char *v,
+                     const char *what)
+{
+    unsigned char g[16];
+    char text[37];
+    if (ad_guid_from_text(v, g)) {
+        conf_error(ps, "%s must be a GUID (%s), not '%s'", name, what, v);
+        return;
+    }
+    ad_guid_to_text(g, text);
+    set_str(dst, text);
+}
+
+static void set_secret_path(struct parse_state *ps, char **dst, const char *name, const char *v)
+{
+    char why[512];
+    if (platform_check_secret_file(v, why, sizeof(why)))
+        conf_error(ps, "%s %s %s", name, v, why);
+    set_str(dst, v);
+}
+
+static int tenant_key(struct parse_state *ps, const char *name, const char *v)
+{
+    struct tenant_config *t = ps->tenant;
+    if (!t)
+        return 1;   /* its header was refused: do not pile errors on it */
+    size_t i;
+    for (i = 0; i < ARRAY_SIZE(tenant_keys); i++)
+        if (!strcmp(tenant_keys[i].name, name))
+            break;
+    if (i == ARRAY_SIZE(tenant_keys))
+        return conf_error(ps, "unknown key '%s' in [tenant %s]", name, t->name);
+    enum tenant_key k = tenant_keys[i].key;
+    if (k != TK_RULE && ps->key_line[k])
+        return conf_error(ps, "%s is set twice in [tenant %s]; the first is at line %d", name,
+                          t->name, ps->key_line[k]);
+    ps->key_line[k] = ps->line;
+    bool b;
+    switch (k) {
+    case TK_CLOUD:
+        if (cloud_parse(v, &t->cloud))
+            return conf_error(ps, "cloud must be global, usgov-high, usgov-dod or china, not '%s'", v);
+        break;
+    case TK_TENANT_ID:
+        set_guid(ps, &t->tenant_id, name, v, "Entra admin center, Overview, Tenant ID");
+        break;
+    case TK_CLIENT_ID:
+        set_guid(ps, &t->client_id, name, v, "the app registration's Application (client) ID");
+        break;
+    case TK_CLIENT_SECRET:
+        return conf_error(ps, "a client secret is never written in the config file; put it in a "
+                              "0600 file and set client_secret_file");
+    case TK_CLIENT_SECRET_FILE: set_secret_path(ps, &t->client_secret_file, name, v); break;
+    case TK_CLIENT_KEY_FILE: set_secret_path(ps, &t->client_key_file, name, v); break;
+    case TK_CLIENT_CERT_FILE: set_str(&t->client_cert_file, v); break;
+    case TK_MAPPING_FILE: set_str(&t->mapping_file, v); break;
+    case TK_REDIRECT_URL:
+        if (strncasecmp(v, "https://", 8))
+            return conf_error(ps, "redirect_url must be an https:// URL, not '%s'", v);
+        set_str(&t->redirect_url, v);
+        break;
+    case TK_SEND_INVITATION_MESSAGE:
+        if (parse_bool(v, &b))
+            return conf_error(ps, "%s must be yes or no, not '%s'", name, v);
+        t->send_invitation_message = b;
+        break;
+    case TK_INVITE_ADDRESS_ATTRIBUTE: {
+        bool ok = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z');
+        for (const char *p = v; *p && ok; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+                 || *p == '-';
+        if (!ok)
+            return conf_error(ps, "invite_address_attribute must be an AD attribute name "
+                                  "(mail, userPrincipalName, ...), not '%s'", v);
+        set_str(&t->invite_address_attribute, v);
+        break;
+    }
+    case TK_MAX_CHANGES:
+        if (parse_int(v, 0, 10000000, &t->max_changes))
+            return conf_error(ps, "max_changes must be a number from 0 to 10000000, not '%s'", v);
+        break;
+    case TK_RULE:
+    case TK_HOME_WHEN:
+    case TK_DEFAULT:
+        pending_start(ps, k, v);
+        break;
+    case TK_COUNT:
+        break;
+    }
+    return 1;
+}
+
+/* The first home or homeless in a condition, or NULL. */
+static const struct cond *find_home(const struct cond *c)
+{
+    if (!c)
+        return NULL;
+    if (c->op == COND_HOME || c->op == COND_HOMELESS)
+        return c;
+    const struct cond *l = find_home(c->left);
+    return l ? l : find_home(c->right);
+}
+
+struct home_check {
+    struct parse_state *ps;
+    const struct tenant_config *tenant;
+    const struct tenant_rule *rule;
+};
+
+static int check_home_refs(const struct cond *c, void *vctx)
+{
+    struct home_check *hc = vctx;
+    struct config *cfg = hc->ps->cfg;
+    if (c->op == COND_HOMELESS) {
+        bool any = false;
+        for (size_t k = 0; k < cfg->ntenants; k++)
+            any = any || cfg->tenants[k].home_when.cond != NULL;
+        if (!any)
+            rule_error(hc->ps, hc->rule->src, c->offset,
+                       "homeless: no tenant has home_when, so everything would be homeless; "
+                       "add home_when to the tenants whose users you can recognise");
+        return 0;
+    }
+    if (c->op != COND_HOME)
+        return 0;
+    if (!c->nvalues && !hc->tenant->home_when.cond)
+        rule_error(hc->ps, hc->rule->src, c->offset,
+                   "home: [tenant %s] has no home_when, so nobody's home is known there; add "
+                   "e.g. home_when = extensionAttribute1 = %s", hc->tenant->name, hc->tenant->name);
+    for (size_t i = 0; i < c->nvalues; i++) {
+        const struct tenant_config *o = config_tenant(cfg, c->values[i]);
+        if (!o) {
+            struct strbuf names = STRBUF_INIT;
+            for (size_t k = 0; k < cfg->ntenants; k++)
+                strbuf_addf(&names, "%s%s", k ? ", " : "", cfg->tenants[k].name);
+            rule_error(hc->ps, hc->rule->src, c->value_offsets[i],
+                       "home %s: there is no [tenant %s] (tenants: %s)", c->values[i], c->values[i],
+                       strbuf_str(&names));
+            strbuf_release(&names);
+        } else if (!o->home_when.cond) {
+            rule_error(hc->ps, hc->rule->src, c->value_offsets[i],
+                       "home %s: [tenant %s] has no home_when, so nobody's home is known there",
+                       c->values[i], o->name);
+        }
+    }
+    return 0;
+}
+
+/* Checks that need every tenant: home references, and the defaults that
+ * depend on [dualsync] (which may come after the tenants). */
+static void tenants_finish(struct parse_state *ps)
+{
+    struct config *cfg = ps->cfg;
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        struct tenant_config *t = &cfg->tenants[i];
+        const struct cond *bad = find_home(t->home_when.cond);
+        if (bad)
+            rule_error(ps, t->home_when.src, bad->offset,
+                       "home_when cannot use home or homeless: it is what defines them");
+        for (size_t r = 0; r < t->nrules; r++) {
+            struct home_check hc = { ps, t, &t->rules[r] };
+            cond_walk(t->rules[r].cond, check_home_refs, &hc);
+        }
+        if (!t->mapping_file)
+            t->mapping_file = xasprintf("%s/%s.map", cfg->mappings_dir, t->name);
+        if (!t->redirect_url && t->tenant_id) {
+            /* where the user lands after redeeming: My Apps of the tenant's own cloud */
+            if (t->cloud == CLOUD_GLOBAL)
+                t->redirect_url = xasprintf("https://myapps.microsoft.com/?tenantid=%s", t->tenant_id);
+            else if (t->cloud == CLOUD_USGOV_HIGH || t->cloud == CLOUD_USGOV_DOD)
+                t->redirect_url = xasprintf("https://myapps.microsoft.us/?tenantid=%s", t->tenant_id);
+            else
+                log_error("%s:%d: [tenant %s] cloud = china needs redirect_url (there is no "
+                          "default for 21Vianet)", cfg->path, t->line, t->name), ps->errors++;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cfg->tenants[j].mapping_file, t->mapping_file))
+                log_error("%s:%d: [tenant %s] and [tenant %s] share the mapping file %s; give "
+                          "each its own mapping_file", cfg->path, t->line, cfg->tenants[j].name,
+                          t->name, t->mapping_file), ps->errors++;
+    }
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *ps = user;
     if (!name)  /* a section header on its own */
         return 1;
+    /* A continuation line: inih hands us the key above it again, with the whole
+     * stripped line as the value (a key line's value starts after its '='). */
+    size_t lead = strspn(ps->raw, " \t");
+    if (ps->indented && value >= ps->linebuf && (size_t)(value - ps->linebuf) == lead) {
+        if (ps->pending.key != TK_COUNT) {
+            /* inih strips " ;comment" from key lines but not from continuations */
+            char *v = xstrdup(value);
+            for (char *c = v; *c; c++)
+                if (*c == ';' && c > v && (c[-1] == ' ' || c[-1] == '\t')) {
+                    *c = '\0';
+                    break;
+                }
+            size_t n = strlen(v);
+            while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                v[--n] = '\0';
+            pending_add(ps, value, v);
+            free(v);
+            return 1;
+        }
+        return conf_error(ps, "this indented line would continue '%s' above it; only rule and "
+                              "home_when go on over several lines: remove the indentation", name);
+    }
+    pending_finish(ps);
+    ps->key_in_section = true;
+    if (is_tenant_section(section))
+        return tenant_key(ps, name, value);
     if (!strcmp(section, "ldap")) {
         ps->saw_ldap = true;
         return ldap_key(ps, name, value);
@@ -274,12 +797,18 @@ int config_load(const char *path, struct config *cfg)
         l->scope.classes[c] = true;
 
     struct parse_state ps = { .cfg = cfg };
+    ps.pending.key = TK_COUNT;
     ps.f = fopen(path, "r");
     if (!ps.f)
         return log_error("cannot read config %s: %s", path, strerror(errno));
     int rc = ini_parse_stream(reader, &ps, handler, &ps);
     fclose(ps.f);
-    if (rc > 0 && !ps.errors) {
+    pending_finish(&ps);
+    section_end(&ps);
+    if (rc >= 0)
+        tenants_finish(&ps);
+    strbuf_release(&ps.pending.text);
+    if (rc > 0) {   /* inih returns the line of its first syntax error: report it too */
         ps.line = rc;
         conf_error(&ps, "syntax error (expected [section], key = value, or a ; comment)");
     }
@@ -288,6 +817,14 @@ int config_load(const char *path, struct config *cfg)
     if (ps.errors)
         return log_error("%s: %d error%s; nothing was done", path, ps.errors, ps.errors > 1 ? "s" : "");
     return validate(&ps);
+}
+
+struct tenant_config *config_tenant(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (!strcasecmp(cfg->tenants[i].name, name))
+            return &cfg->tenants[i];
+    return NULL;
 }
 
 void config_free(struct config *cfg)
@@ -309,5 +846,8 @@ void config_free(struct config *cfg)
         free(l->attributes[i]);
     free(l->attributes);
     scope_clear(&l->scope);
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        tenant_free(&cfg->tenants[i]);
+    free(cfg->tenants);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -52,6 +52,10 @@ int main(int argc, char **argv)
         rc = cmd_pull(&cli, &cfg);
     else if (!strcmp(cli.command, "check"))
         rc = cmd_check(&cli, &cfg);
+    else if (!strcmp(cli.command, "plan"))
+        rc = cmd_plan(&cli, &cfg);
+    else if (!strcmp(cli.command, "explain"))
+        rc = cmd_explain(&cli, &cfg);
     config_free(&cfg);
 out:
     free(cli.args);

@@ -52,6 +52,27 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
     return 0;
 }
 
+int platform_check_secret_file(const char *path, char *why, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, size, "%s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, size, "is not a regular file");
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(why, size, "is readable by group or others (mode %04o); run: chmod 600 %s",
+                 (unsigned)(st.st_mode & 07777), path);
+        return -1;
+    }
+    return 0;
+}
+
 void platform_wipe(struct strbuf *secret)
 {
     if (secret->buf)

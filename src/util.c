@@ -208,29 +208,50 @@ struct arena_block {
     max_align_t data[];
 };
 
-void *arena_alloc(struct arena *a, size_t n)
+/* n bytes at a multiple of align (a power of two) in the newest block */
+static void *arena_take(struct arena *a, size_t n, size_t align)
 {
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     struct arena_block *b = a->head;
-    if (!b || b->size - b->used < n) {
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+    if (!b || at > b->size || b->size - at < n) {
         size_t size = n > 65536 ? n : 65536;
         b = xmalloc(sizeof(*b) + size);
         b->size = size;
         b->used = 0;
         b->next = a->head;
         a->head = b;
+        at = 0;
     }
-    void *p = (char *)b->data + b->used;
-    b->used += n;
+    b->used = at + n;
+    a->total += n;
+    return (char *)b->data + at;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    return arena_take(a, n ? n : 1, sizeof(max_align_t));
+}
+
+void *arena_calloc(struct arena *a, size_t nmemb, size_t size)
+{
+    if (size && nmemb > SIZE_MAX / size)
+        abort();
+    void *p = arena_alloc(a, nmemb * size);
+    memset(p, 0, nmemb * size);
     return p;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-    char *p = arena_alloc(a, n + 1);
+    char *p = arena_take(a, n + 1, 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
 }
 
 void arena_reset(struct arena *a)
@@ -246,6 +267,7 @@ void arena_reset(struct arena *a)
     }
     keep->next = NULL;
     keep->used = 0;
+    a->total = 0;
 }
 
 void arena_release(struct arena *a)

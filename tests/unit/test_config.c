@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -211,6 +212,213 @@ static void syntax_error_and_long_line(void **state)
     config_free(&cfg);
 }
 
+
+#define LDAP_OK "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=corp,DC=example\n"
+#define TENANT_IDS "tenant_id = 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b\n" \
+                   "client_id = {0E9D8C7B-6A59-4837-A625-14F3E2D1C0B9}\n"
+
+static void tenant_section(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char *err = load("[dualsync]\nmappings_dir = /var/lib/ds\n" LDAP_OK
+                     "[tenant commercial]\n"
+                     "cloud = global\n" TENANT_IDS
+                     "client_cert_file = /nonexistent/c.crt\n"
+                     "client_key_file = /nonexistent/c.key\n"
+                     "home_when = extensionAttribute1 = commercial\n"
+                     "rule = class contact -> contact\n"
+                     "rule = home -> member\n"
+                     "rule = extensionAttribute2 = us-person\n"          /* 15 */
+                     "    and c in (US, CA)   ; a comment\n"
+                     "\n"
+                     "    -> external-member\n"
+                     "default = external-guest\n"
+                     "[tenant \"gcch\"]\n"                                 /* 20 */
+                     "cloud = usgov-high\n" TENANT_IDS
+                     "client_secret_file = /nonexistent/gcch.secret\n"
+                     "mapping_file = /srv/gcch.map\n"
+                     "invite_address_attribute = userPrincipalName\n"
+                     "send_invitation_message = yes\n"
+                     "max_changes = 20\n"
+                     "home_when = extensionAttribute1 = gcch\n"
+                     "rule = home -> member\n"
+                     "rule = home commercial -> external-guest\n",
+                     &cfg, &rc);
+    assert_string_equal(err, "");
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.ntenants, 2);
+    struct tenant_config *t = &cfg.tenants[0];
+    assert_string_equal(t->name, "commercial");
+    assert_int_equal(t->line, 6);
+    assert_int_equal(t->cloud, CLOUD_GLOBAL);
+    assert_string_equal(t->client_id, "0e9d8c7b-6a59-4837-a625-14f3e2d1c0b9");
+    assert_int_equal(t->credential, CREDENTIAL_CERTIFICATE);
+    assert_string_equal(t->mapping_file, "/var/lib/ds/commercial.map");
+    assert_string_equal(t->redirect_url,
+                        "https://myapps.microsoft.com/?tenantid=6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b");
+    assert_false(t->send_invitation_message);
+    assert_string_equal(t->invite_address_attribute, "mail");
+    assert_int_equal(t->max_changes, 500);
+    assert_int_equal(t->nrules, 3);
+    assert_int_equal(t->rules[2].line, 15);
+    assert_string_equal(t->rules[2].text,
+                        "extensionAttribute2 = us-person and c in (US, CA) -> external-member");
+    assert_int_equal(t->rules[2].outcome, DECISION_EXTERNAL_MEMBER);
+    assert_int_equal(t->default_rule.outcome, DECISION_EXTERNAL_GUEST);
+    assert_int_equal(t->default_rule.line, 19);
+    t = config_tenant(&cfg, "GCCH");
+    assert_non_null(t);
+    assert_int_equal(t->cloud, CLOUD_USGOV_HIGH);
+    assert_int_equal(t->credential, CREDENTIAL_SECRET);
+    assert_string_equal(t->mapping_file, "/srv/gcch.map");
+    assert_string_equal(t->redirect_url,
+                        "https://myapps.microsoft.us/?tenantid=6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b");
+    assert_string_equal(t->invite_address_attribute, "userPrincipalName");
+    assert_true(t->send_invitation_message);
+    assert_int_equal(t->max_changes, 20);
+    assert_int_equal(t->default_rule.line, 0);
+    assert_int_equal(t->default_rule.outcome, DECISION_EXCLUDE);
+    free(err);
+    config_free(&cfg);
+}
+
+static void expect(const char *err, const char *want)
+{
+    char *full = xasprintf("%s:%s", conf_path, want);
+    if (!strstr(err, full))
+        fail_msg("missing '%s' in:\n%s", full, err);
+    free(full);
+}
+
+/* Rule errors name line and column and show the line with a caret. */
+static void rule_errors_with_caret(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char *err = load(LDAP_OK
+                     "[tenant a]\ncloud = global\n" TENANT_IDS          /* 4 */
+                     "client_secret_file = /nonexistent/a\n"
+                     "rule = c = US -> guest\n"                         /* 9 */
+                     "rule = extensionAttribute2 = us-person and\n"    /* 10 */
+                     "\tc in (US, CA -> external-member\n"             /* 11 */
+                     "rule = co = 'Österreich' and x -> member\n"      /* 12 */
+                     "home_when = home\n"                              /* 13 */
+                     "rule = home b -> member\n"                       /* 14 */
+                     "rule = home nobody -> member\n"                  /* 15 */
+                     "default = nothing\n",                            /* 16 */
+                     &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "9:18: 'guest' is not an outcome; use member, external-member, external-guest, "
+                "contact or exclude\n    rule = c = US -> guest\n                     ^\n");
+    /* a continuation line: its own line number, the tab kept for the caret */
+    expect(err, "11:15: expected ',' or ')' in the list, found '->'\n"
+                "    \tc in (US, CA -> external-member\n    \t             ^\n");
+    /* columns count characters, not bytes */
+    expect(err, "12:32: 'x' is an attribute");
+    expect(err, "13:13: home_when cannot use home or homeless: it is what defines them");
+    expect(err, "14:13: home b: there is no [tenant b] (tenants: a)");
+    expect(err, "15:13: home nobody: there is no [tenant nobody] (tenants: a)");
+    expect(err, "16:11: 'nothing' is not an outcome");
+    free(err);
+    config_free(&cfg);
+
+    err = load(LDAP_OK
+               "[tenant a]\ncloud = global\n" TENANT_IDS "client_secret_file = /nonexistent/a\n"
+               "rule = home -> member\n"                                  /* 9 */
+               "[tenant b]\ncloud = global\n" TENANT_IDS "client_secret_file = /nonexistent/b\n"
+               "rule = home a -> member\n"                                /* 15 */
+               "rule = c = US and homeless -> exclude\n",                 /* 16 */
+               &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "9:8: home: [tenant a] has no home_when, so nobody's home is known there; add "
+                "e.g. home_when = extensionAttribute1 = a");
+    expect(err, "15:13: home a: [tenant a] has no home_when");
+    expect(err, "16:19: homeless: no tenant has home_when, so everything would be homeless");
+    free(err);
+    config_free(&cfg);
+}
+
+static void tenant_errors(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char secret[] = "/tmp/dualsync-test-secret-XXXXXX";
+    int fd = mkstemp(secret);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    assert_int_equal(chmod(secret, 0644), 0);
+    struct strbuf text = STRBUF_INIT;
+    strbuf_addf(&text, LDAP_OK
+                "[tenant a]\n"                                           /* 4 */
+                "cloud = azure\n"                                        /* 5 */
+                "tenant_id = contoso.onmicrosoft.com\n"                  /* 6 */
+                "client_id = 0e9d8c7b-6a59-4837-a625-14f3e2d1c0b9\n"
+                "client_secret = hunter2\n"                              /* 8 */
+                "client_secret_file = %s\n"                              /* 9 */
+                "redirect_url = http://myapps\n"                         /* 10 */
+                "send_invitation_message = perhaps\n"                    /* 11 */
+                "max_changes = lots\n"                                   /* 12 */
+                "invite_address_attribute = e-mail address\n"            /* 13 */
+                "colour = blue\n"                                        /* 14 */
+                "client_id = 0e9d8c7b-6a59-4837-a625-14f3e2d1c0b9\n"     /* 15 */
+                "rule = true -> exclude\n"
+                "[tenant a]\n"                                           /* 17 */
+                "cloud = global\n"
+                "[tenant]\n"                                             /* 19 */
+                "[tenant bad/name]\n"                                    /* 20 */
+                "[tenant b]\n"                                           /* 21 */
+                "client_cert_file = /x.crt\n"
+                "  cloud = global\n"                                     /* 23 */
+                "[tenant c]\n"                                           /* 24 */
+                "cloud = china\n" TENANT_IDS
+                "client_cert_file = /x.crt\nclient_key_file = /x.key\n"
+                "client_secret_file = /x.secret\n"
+                "mapping_file = mappings/a.map\n"
+                "rule = true -> exclude\n",
+                secret);
+    char *err = load(text.buf, &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "5: cloud must be global, usgov-high, usgov-dod or china, not 'azure'");
+    expect(err, "6: tenant_id must be a GUID (Entra admin center, Overview, Tenant ID), not "
+                "'contoso.onmicrosoft.com'");
+    expect(err, "8: a client secret is never written in the config file; put it in a 0600 file "
+                "and set client_secret_file");
+    char *mode = xasprintf("9: client_secret_file %s is readable by group or others (mode 0644); "
+                           "run: chmod 600 %s", secret, secret);
+    expect(err, mode);
+    free(mode);
+    expect(err, "10: redirect_url must be an https:// URL, not 'http://myapps'");
+    expect(err, "11: send_invitation_message must be yes or no, not 'perhaps'");
+    expect(err, "12: max_changes must be a number from 0 to 10000000, not 'lots'");
+    expect(err, "13: invite_address_attribute must be an AD attribute name");
+    expect(err, "14: unknown key 'colour' in [tenant a]");
+    expect(err, "15: client_id is set twice in [tenant a]; the first is at line 7");
+    expect(err, "17: [tenant a] is defined twice; the first is at line 4");
+    expect(err, "19: a tenant section needs a name: [tenant NAME]");
+    expect(err, "20: tenant name 'bad/name' may only have letters, digits, '-' and '_'");
+    expect(err, "23: this indented line would continue 'client_cert_file' above it; only rule and "
+                "home_when go on over several lines: remove the indentation");
+    expect(err, "21: [tenant b] needs cloud");
+    expect(err, "21: [tenant b] needs tenant_id");
+    expect(err, "21: [tenant b] needs client_id");
+    expect(err, "21: [tenant b] client_cert_file needs client_key_file");
+    expect(err, "21: [tenant b] has no rule and no default");
+    expect(err, "24: [tenant c] has both a client secret and a certificate");
+    expect(err, "24: [tenant c] cloud = china needs redirect_url");
+    expect(err, "24: [tenant a] and [tenant c] share the mapping file mappings/a.map");
+    assert_null(strstr(err, "hunter2"));
+    assert_null(strstr(err, "s3cret"));
+    free(err);
+    config_free(&cfg);
+    unlink(secret);
+    strbuf_release(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +427,9 @@ int main(void)
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(missing_pieces),
         cmocka_unit_test(syntax_error_and_long_line),
+        cmocka_unit_test(tenant_section),
+        cmocka_unit_test(rule_errors_with_caret),
+        cmocka_unit_test(tenant_errors),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

@@ -1,0 +1,78 @@
+/* planner.h - the policy's decisions against a tenant's mapping records → actions.
+ *
+ * Pure: no I/O. The records are the mapping store's (mapstore.h, struct
+ * map_record, keyed by the anchor: the immutableId text); the caller reads
+ * them and lends them to the planner. One planner per tenant and run:
+ *     struct planner *p = planner_new(records, n);     borrows records until planner_free
+ *     for each object read from AD:
+ *         planner_object(p, immutable_id, cls, decision, address, &action);
+ *     while (planner_next_vanished(p, &action))        records no object claimed
+ *         ...
+ *     planner_free(p);
+ * Actions are handed back one at a time, so a caller can stream 100k of them
+ * without holding the set.
+ *
+ * What each action means for `convert`:
+ *   convert       invite the synced user (POST /invitations with invitedUser.id),
+ *                 then PATCH userType if it differs from user_type
+ *   set-usertype  already external: PATCH userType to user_type
+ *   revert        external but now in its home tenant: make it internal again
+ *                 (beta convertExternalToInternalMemberUser; only with --allow-revert)
+ *   forget        stop tracking (record → gone); the cloud user is left as it is
+ *   blocked       it should be converted, but what AD holds already shows that it
+ *                 cannot be: no invitation address (the reason says what to fix)
+ *   none          nothing to do */
+#ifndef DUALSYNC_PLANNER_H
+#define DUALSYNC_PLANNER_H
+
+#include "compat.h"
+#include "adobject.h"
+#include "decision.h"
+#include "mapstore.h"
+
+enum plan_action_kind {
+    PLAN_NONE, PLAN_CONVERT, PLAN_SET_USERTYPE, PLAN_REVERT, PLAN_FORGET, PLAN_BLOCKED,
+    PLAN_ACTION_COUNT
+};
+
+struct plan_action {
+    enum plan_action_kind kind;
+    enum decision decision;        /* the policy's; for a vanished record, the recorded one */
+    enum user_type user_type;      /* convert, set-usertype: the userType wanted */
+    const struct map_record *record;   /* the object's record, or NULL */
+    char reason[256];              /* why, in words, lowercase */
+};
+
+/* Per tenant: how many objects got each decision, and how many of each action. */
+struct plan_counts {
+    uint64_t decisions[DECISION_COUNT];
+    uint64_t actions[PLAN_ACTION_COUNT];
+};
+
+/* "none", "convert", "set-usertype", "revert", "forget", "blocked". */
+const char *plan_action_name(enum plan_action_kind k);
+
+/* The policy's words and the mapping file's are the same five decisions and
+ * the same userTypes: these convert between the two enums. */
+enum map_decision planner_map_decision(enum decision d);
+enum decision planner_decision(enum map_decision d);
+enum map_user_type planner_map_user_type(enum user_type t);
+
+struct planner;
+/* records: n pointers (the array is copied, the records are borrowed). */
+struct planner *planner_new(const struct map_record *const *records, size_t n);
+void planner_free(struct planner *p);
+
+/* The action for one object, found by its anchor (the immutableId text, as
+ * ad_immutable_id gives it) given the policy's decision and the address an
+ * invitation would name (the value of the tenant's invite_address_attribute,
+ * NULL when AD has none). Marks its record, if any, as claimed. */
+void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
+                    enum decision decision, const char *invite_address, struct plan_action *out);
+
+/* After the last object: the next record that no object claimed (the object
+ * was deleted or left the scope), in anchor order. Records already gone give
+ * no action. Returns false when there are no more. */
+bool planner_next_vanished(struct planner *p, struct plan_action *out);
+
+#endif

@@ -1,0 +1,644 @@
+/* cmd_plan.c - `dualsync plan` and `dualsync explain USER`.
+ *
+ * Both read AD in full (nested membership needs every group), keep the
+ * objects compactly (objset.h), decide per tenant (policy.h) and compare with
+ * the tenant's mapping records (planner.h). plan streams its actions as it
+ * finds them: with 100k actions nothing is collected first. */
+#include "compat.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <time.h>
+
+#include "adobject.h"
+#include "cli.h"
+#include "commands.h"
+#include "config.h"
+#include "ldap_source.h"
+#include "log.h"
+#include "mapstore.h"
+#include "objset.h"
+#include "planner.h"
+#include "policy.h"
+#include "rules.h"
+#include "util.h"
+
+/* ------------------------------------------------------------ shared part */
+
+struct world {
+    struct config *cfg;
+    struct policy *pol;
+    struct objset *objs;
+    char **extra;              /* invitation address attributes the policy does not read */
+    size_t nextra;
+};
+
+static void add_unique(char ***list, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!rules_strcasecmp((*list)[i], name))
+            return;
+    *list = xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[(*n)++] = xstrdup(name);
+}
+
+struct pull_ctx {
+    struct objset *objs;
+    struct progress *progress;
+    uint64_t seen;
+};
+
+static int on_object(const struct ad_object *obj, void *vctx)
+{
+    struct pull_ctx *ctx = vctx;
+    objset_add(ctx->objs, obj);
+    progress_update(ctx->progress, ++ctx->seen);
+    return 0;
+}
+
+/* Compile the rules, make sure the reader asks for every attribute they read,
+ * pull everything and resolve memberships. */
+static int world_load(struct world *w, struct config *cfg, const struct cli *cli)
+{
+    memset(w, 0, sizeof(*w));
+    w->cfg = cfg;
+    if (!cfg->ntenants) {
+        log_error("%s has no [tenant NAME] section: nothing to plan; see dualsync.conf(5)", cfg->path);
+        return EXIT_USAGE;
+    }
+    w->pol = policy_compile(cfg);
+    if (!w->pol)
+        return EXIT_USAGE;
+    struct ldap_config *l = &cfg->ldap;
+    for (size_t i = 0; i < policy_nattrs(w->pol); i++)
+        add_unique(&l->attributes, &l->nattributes, policy_attr_name(w->pol, i));
+    for (size_t t = 0; t < cfg->ntenants; t++) {
+        const char *a = cfg->tenants[t].invite_address_attribute;
+        add_unique(&l->attributes, &l->nattributes, a);
+        if (policy_attr_index(w->pol, a) < 0)
+            add_unique(&w->extra, &w->nextra, a);
+    }
+    if (policy_ngroups(w->pol) && !l->scope.classes[AD_CLASS_GROUP])
+        log_warn("the rules use memberof but [ldap] classes leaves groups out: only direct "
+                 "membership (each object's memberOf) is known; add group to classes");
+    w->objs = objset_new(w->pol, w->extra, w->nextra);
+
+    struct ldap_source *src;
+    if (ldap_source_open(l, &src))
+        return EXIT_STOPPED;
+    struct pull_ctx ctx = { w->objs, cli->progress ? progress_start("reading AD", 0) : NULL, 0 };
+    struct ldap_watermark next;
+    struct ldap_pull_stats st;
+    int rc = ldap_source_pull(src, NULL, on_object, &ctx, &next, &st);
+    progress_done(ctx.progress);
+    ldap_source_close(src);
+    if (rc)
+        return EXIT_STOPPED;
+    objset_finish(w->objs);
+    log_verbose("read %llu objects; kept %zu in %zu KiB", (unsigned long long)st.objects,
+                objset_count(w->objs), objset_bytes(w->objs) / 1024);
+    return EXIT_DONE;
+}
+
+static void world_free(struct world *w)
+{
+    objset_free(w->objs);
+    policy_free(w->pol);
+    for (size_t i = 0; i < w->nextra; i++)
+        free(w->extra[i]);
+    free(w->extra);
+}
+
+/* The tenants to work on: all, or the one --tenant names. */
+static int pick_tenants(const struct config *cfg, const char *name, size_t *first, size_t *end)
+{
+    *first = 0;
+    *end = cfg->ntenants;
+    if (!name)
+        return 0;
+    const struct tenant_config *t = config_tenant(cfg, name);
+    if (!t) {
+        struct strbuf names = STRBUF_INIT;
+        for (size_t i = 0; i < cfg->ntenants; i++)
+            strbuf_addf(&names, "%s%s", i ? ", " : "", cfg->tenants[i].name);
+        log_error("--tenant %s: no [tenant %s] in %s (tenants: %s)", name, name, cfg->path,
+                  strbuf_str(&names));
+        strbuf_release(&names);
+        return -1;
+    }
+    *first = (size_t)(t - cfg->tenants);
+    *end = *first + 1;
+    return 0;
+}
+
+/* The invitation's address for entry i in tenant t, or NULL. */
+static const char *invite_address(const struct world *w, size_t i, size_t t)
+{
+    const char *attr = w->cfg->tenants[t].invite_address_attribute;
+    int k = policy_attr_index(w->pol, attr);
+    const struct policy_values *pv;
+    if (k >= 0) {
+        pv = &objset_get(w->objs, i)->attrs[k];
+    } else {
+        size_t x = 0;
+        while (x < w->nextra && rules_strcasecmp(w->extra[x], attr))
+            x++;
+        pv = objset_extra(w->objs, i, x);
+    }
+    return pv->n ? pv->vals[0] : NULL;
+}
+
+/* "dualsync.conf:42" for a rule, "default" (or "default, dualsync.conf:50"). */
+static void rule_where(const struct world *w, size_t t, int rule, char *buf, size_t size)
+{
+    const struct tenant_rule *r = policy_rule(w->pol, t, rule);
+    if (rule < 0)
+        snprintf(buf, size, r->line ? "default (%s:%d)" : "default", w->cfg->path, r->line);
+    else
+        snprintf(buf, size, "rule %d (%s:%d)", rule + 1, w->cfg->path, r->line);
+}
+
+/* ------------------------------------------------------------------- plan */
+
+struct row {
+    const struct tenant_config *tenant;
+    const struct plan_action *action;
+    const struct objset_entry *entry;      /* NULL for a vanished record */
+    const char *rule;                      /* where the decision came from */
+    const char *address;                   /* the invitation's address */
+    const char *reason;                    /* planner's reason + the values read */
+};
+
+static void csv_field(const char *s, bool last)
+{
+    s = s ? s : "";
+    if (strpbrk(s, ",\"\r\n")) {
+        putchar('"');
+        for (; *s; s++) {
+            if (*s == '"')
+                putchar('"');
+            putchar(*s);
+        }
+        putchar('"');
+    } else {
+        fputs(s, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
+static void print_row(enum output_format f, const struct row *r, bool first)
+{
+    const struct plan_action *a = r->action;
+    const struct map_record *rec = a->record;
+    char guid[37] = "";
+    char *immutable_id = NULL;
+    const char *upn = NULL, *sam = NULL, *dn = NULL;
+    if (r->entry) {
+        ad_guid_to_text(r->entry->guid, guid);
+        immutable_id = ad_immutable_id(r->entry->anchor);
+        upn = r->entry->upn;
+        sam = r->entry->sam;
+        dn = r->entry->dn;
+    } else if (rec) {
+        /* a record whose object is gone: what the mapping file remembers */
+        snprintf(guid, sizeof(guid), "%s", rec->object_guid);
+        immutable_id = xstrdup(rec->anchor);
+        upn = *rec->upn ? rec->upn : NULL;
+        dn = *rec->dn ? rec->dn : NULL;
+    }
+    const char *user_type = user_type_name(a->user_type);
+    if (f == FORMAT_CSV) {
+        csv_field(r->tenant->name, false);
+        csv_field(plan_action_name(a->kind), false);
+        csv_field(user_type, false);
+        csv_field(decision_name(a->decision), false);
+        csv_field(r->rule, false);
+        csv_field(guid, false);
+        csv_field(immutable_id, false);
+        csv_field(upn, false);
+        csv_field(sam, false);
+        csv_field(r->address, false);
+        csv_field(dn, false);
+        csv_field(r->reason, true);
+    } else if (f == FORMAT_JSON) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "action", plan_action_name(a->kind));
+        if (*user_type)
+            cJSON_AddStringToObject(j, "userType", user_type);
+        cJSON_AddStringToObject(j, "decision", decision_name(a->decision));
+        cJSON_AddStringToObject(j, "rule", r->rule);
+        cJSON_AddStringToObject(j, "objectGUID", guid);
+        cJSON_AddStringToObject(j, "immutableId", immutable_id ? immutable_id : "");
+        if (upn)
+            cJSON_AddStringToObject(j, "userPrincipalName", upn);
+        if (sam)
+            cJSON_AddStringToObject(j, "sAMAccountName", sam);
+        if (r->address)
+            cJSON_AddStringToObject(j, "inviteAddress", r->address);
+        if (dn)
+            cJSON_AddStringToObject(j, "dn", dn);
+        if (rec)
+            cJSON_AddStringToObject(j, "state", map_state_name(rec->state));
+        cJSON_AddStringToObject(j, "reason", r->reason);
+        char *text = cJSON_PrintUnformatted(j);
+        printf("%s    %s", first ? "" : ",\n", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+    } else {
+        printf("  %-12s %-6s %-40s %s\n      %s\n", plan_action_name(a->kind),
+               *user_type ? user_type : "-", upn ? upn : r->address ? r->address : dn ? dn : guid,
+               r->rule, r->reason);
+    }
+    free(immutable_id);
+}
+
+static void print_counts(enum output_format f, const struct tenant_config *t,
+                         const struct plan_counts *c, uint64_t objects)
+{
+    uint64_t changes = c->actions[PLAN_CONVERT] + c->actions[PLAN_SET_USERTYPE]
+                       + c->actions[PLAN_REVERT] + c->actions[PLAN_FORGET];
+    bool over = changes > (uint64_t)t->max_changes;
+    if (f == FORMAT_JSON) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "objects", (double)objects);
+        cJSON *d = cJSON_AddObjectToObject(j, "decisions");
+        for (int k = 0; k < DECISION_COUNT; k++)
+            cJSON_AddNumberToObject(d, decision_name((enum decision)k), (double)c->decisions[k]);
+        cJSON *a = cJSON_AddObjectToObject(j, "actions");
+        for (int k = 0; k < PLAN_ACTION_COUNT; k++)
+            cJSON_AddNumberToObject(a, plan_action_name((enum plan_action_kind)k), (double)c->actions[k]);
+        cJSON_AddNumberToObject(j, "changes", (double)changes);
+        cJSON_AddNumberToObject(j, "maxChanges", t->max_changes);
+        cJSON_AddBoolToObject(j, "overMaxChanges", over);
+        char *text = cJSON_PrintUnformatted(j);
+        printf("\n  ], \"counts\": %s}", text);
+        cJSON_free(text);
+        cJSON_Delete(j);
+        return;
+    }
+    FILE *out = f == FORMAT_CSV ? stderr : stdout;
+    if (f == FORMAT_CSV && log_get_level() < LOG_NORMAL)
+        return;
+    fprintf(out, "%stenant %s: %llu objects\n", f == FORMAT_CSV ? "" : "  ", t->name,
+            (unsigned long long)objects);
+    fprintf(out, "  decisions:");
+    for (int k = 0; k < DECISION_COUNT; k++)
+        fprintf(out, " %s %llu%s", decision_name((enum decision)k),
+                (unsigned long long)c->decisions[k], k + 1 < DECISION_COUNT ? "," : "\n");
+    fprintf(out, "  actions:  ");
+    for (int k = 0; k < PLAN_ACTION_COUNT; k++)
+        fprintf(out, " %s %llu%s", plan_action_name((enum plan_action_kind)k),
+                (unsigned long long)c->actions[k], k + 1 < PLAN_ACTION_COUNT ? "," : "\n");
+    if (over)
+        fprintf(out, "  %llu changes exceed max_changes %d: convert will refuse them unless "
+                     "confirmed with --max-changes %llu\n", (unsigned long long)changes,
+                t->max_changes, (unsigned long long)changes);
+}
+
+/* The tenant's mapping store, read-only (plan writes nothing and takes no
+ * lock, so it neither fails nor blocks because a run holds the tenant); a
+ * tenant without a mapping file yet has an empty one. NULL after logging
+ * why if the file cannot be used. */
+static struct mapstore *open_mapping(const struct tenant_config *tc)
+{
+    struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
+    struct mapstore *ms;
+    if (mapstore_open(tc->mapping_file, &who, MAPSTORE_READ_ONLY | MAPSTORE_CREATE, &ms))
+        return NULL;
+    return ms;
+}
+
+/* The planner over the store's records (borrowed: close the store after). */
+static struct planner *planner_for(const struct mapstore *ms)
+{
+    size_t n = mapstore_count(ms), pos = 0, k = 0;
+    const struct map_record **records = xcalloc(n ? n : 1, sizeof(*records));
+    const struct map_record *r;
+    while ((r = mapstore_next(ms, &pos)) && k < n)
+        records[k++] = r;
+    struct planner *p = planner_new(records, k);
+    free(records);
+    return p;
+}
+
+static int plan_tenant(const struct world *w, size_t t, enum output_format f, bool first_tenant)
+{
+    const struct tenant_config *tc = &w->cfg->tenants[t];
+    struct plan_counts counts;
+    memset(&counts, 0, sizeof(counts));
+    struct mapstore *ms = open_mapping(tc);
+    if (!ms) {
+        log_error("tenant %s: cannot read its mapping file %s; this tenant is not planned",
+                  tc->name, tc->mapping_file);
+        return -1;
+    }
+    struct planner *p = planner_for(ms);
+    struct strbuf reason = STRBUF_INIT, line = STRBUF_INIT;
+    char where[512];
+    bool first = true;
+
+    if (f == FORMAT_JSON) {
+        /* tenant names are [A-Za-z0-9_-], ids are GUIDs: nothing to escape */
+        printf("%s  {\"tenant\": \"%s\", \"cloud\": \"%s\", \"tenantId\": \"%s\", \"actions\": [\n",
+               first_tenant ? "" : ",\n", tc->name, cloud_name(tc->cloud), tc->tenant_id);
+    }
+    else if (f != FORMAT_CSV)
+        printf("%stenant %s (%s, %s)\n  %-12s %-6s %-40s %s\n      %s\n",
+               first_tenant ? "" : "\n", tc->name, cloud_name(tc->cloud), tc->tenant_id,
+               "ACTION", "TYPE", "USER", "DECIDED BY", "WHY");
+
+    size_t n = objset_count(w->objs);
+    for (size_t i = 0; i < n; i++) {
+        struct policy_subject s;
+        struct policy_result res;
+        struct plan_action a;
+        objset_subject(w->objs, i, &s);
+        policy_decide(w->pol, &s, t, &res);
+        const struct objset_entry *e = objset_get(w->objs, i);
+        const char *address = invite_address(w, i, t);
+        char *anchor = ad_immutable_id(e->anchor);
+        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        free(anchor);
+        counts.decisions[res.decision]++;
+        counts.actions[a.kind]++;
+        if (a.kind == PLAN_NONE)
+            continue;
+        strbuf_reset(&reason);
+        policy_reason(w->pol, &s, t, &res, &reason);
+        strbuf_reset(&line);
+        strbuf_addf(&line, "%s; %s", a.reason, reason.buf);
+        rule_where(w, t, res.rule, where, sizeof(where));
+        struct row r = { tc, &a, e, where, address, line.buf };
+        print_row(f, &r, first);
+        first = false;
+    }
+    struct plan_action a;
+    while (planner_next_vanished(p, &a)) {
+        counts.actions[a.kind]++;
+        struct row r = { tc, &a, NULL, a.record->rule, NULL, a.reason };
+        print_row(f, &r, first);
+        first = false;
+    }
+    print_counts(f, tc, &counts, n);
+    strbuf_release(&reason);
+    strbuf_release(&line);
+    planner_free(p);
+    mapstore_close(ms);
+    return 0;
+}
+
+int cmd_plan(const struct cli *cli, struct config *cfg)
+{
+    enum output_format f = cli->format == FORMAT_DEFAULT ? FORMAT_TABLE : cli->format;
+    if (f != FORMAT_TABLE && f != FORMAT_JSON && f != FORMAT_CSV) {
+        log_error("plan: --format must be table, json or csv");
+        return EXIT_USAGE;
+    }
+    size_t first, end;
+    if (pick_tenants(cfg, cli->tenant, &first, &end))
+        return EXIT_USAGE;
+    struct world w;
+    int rc = world_load(&w, cfg, cli);
+    if (rc) {
+        world_free(&w);
+        return rc;
+    }
+    if (f == FORMAT_JSON) {
+        cJSON *path = cJSON_CreateString(cfg->path);
+        char *text = cJSON_PrintUnformatted(path);
+        printf("{\"config\": %s, \"tenants\": [\n", text);
+        cJSON_free(text);
+        cJSON_Delete(path);
+    }
+    if (f == FORMAT_CSV)
+        puts("tenant,action,userType,decision,rule,objectGUID,immutableId,userPrincipalName,"
+             "sAMAccountName,inviteAddress,dn,reason");
+    /* a tenant whose mapping file is unusable is left out; the others go on */
+    bool stopped = false, first_out = true;
+    for (size_t t = first; t < end; t++) {
+        if (plan_tenant(&w, t, f, first_out))
+            stopped = true;
+        else
+            first_out = false;
+    }
+    if (f == FORMAT_JSON)
+        printf("\n]}\n");
+    world_free(&w);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        log_error("cannot write to standard output: %s", strerror(errno));
+        return EXIT_STOPPED;
+    }
+    return stopped ? EXIT_STOPPED : EXIT_DONE;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+struct trace_ctx {
+    const struct world *w;
+    size_t tenant;
+    bool json;
+    cJSON *list;
+};
+
+static void on_trace(int rule, bool matched, const char *reads, void *vctx)
+{
+    struct trace_ctx *c = vctx;
+    const struct tenant_rule *r = policy_rule(c->w->pol, c->tenant, rule);
+    if (c->json) {
+        cJSON *j = cJSON_CreateObject();
+        if (rule >= 0)
+            cJSON_AddNumberToObject(j, "rule", rule + 1);
+        else
+            cJSON_AddStringToObject(j, "rule", "default");
+        if (r->line)
+            cJSON_AddNumberToObject(j, "line", r->line);
+        cJSON_AddStringToObject(j, "text", r->text ? r->text : decision_name(r->outcome));
+        cJSON_AddBoolToObject(j, "matched", matched);
+        cJSON_AddStringToObject(j, "reads", reads);
+        cJSON_AddItemToArray(c->list, j);
+        return;
+    }
+    if (rule < 0) {
+        printf("  default%s%s: %s\n", r->line ? " at line " : " (built in)", "",
+               decision_name(r->outcome));
+        return;
+    }
+    printf("  rule %d, line %d: %s\n      %s: %s\n", rule + 1, r->line, r->text,
+           matched ? "matches" : "no", reads);
+}
+
+static void explain_one(const struct world *w, size_t i, size_t first, size_t end, bool json)
+{
+    const struct objset_entry *e = objset_get(w->objs, i);
+    struct policy_subject s;
+    objset_subject(w->objs, i, &s);
+    char guid[37];
+    ad_guid_to_text(e->guid, guid);
+    char *immutable_id = ad_immutable_id(e->anchor);
+    const char *anchor_src = e->anchor_from_consistency_guid ? "mS-DS-ConsistencyGuid" : "objectGUID";
+    cJSON *root = NULL, *tenants = NULL;
+    if (json) {
+        root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "dn", e->dn);
+        cJSON_AddStringToObject(root, "class", ad_class_name(e->cls));
+        cJSON_AddBoolToObject(root, "disabled", e->disabled);
+        cJSON_AddStringToObject(root, "objectGUID", guid);
+        cJSON_AddStringToObject(root, "immutableId", immutable_id);
+        cJSON_AddStringToObject(root, "anchorSource", anchor_src);
+        if (e->upn)
+            cJSON_AddStringToObject(root, "userPrincipalName", e->upn);
+        if (e->sam)
+            cJSON_AddStringToObject(root, "sAMAccountName", e->sam);
+        if (e->mail)
+            cJSON_AddStringToObject(root, "mail", e->mail);
+        tenants = cJSON_AddArrayToObject(root, "tenants");
+    } else {
+        printf("%s\n", e->dn);
+        printf("  %s, %s; objectGUID %s; immutableId %s (from %s)\n", ad_class_name(e->cls),
+               e->disabled ? "disabled" : "enabled", guid, immutable_id, anchor_src);
+        printf("  userPrincipalName %s; sAMAccountName %s; mail %s\n", e->upn ? e->upn : "-",
+               e->sam ? e->sam : "-", e->mail ? e->mail : "-");
+        for (size_t k = 0; k < policy_nattrs(w->pol); k++) {
+            const struct policy_values *pv = &e->attrs[k];
+            printf("  %s:", policy_attr_name(w->pol, k));
+            if (!pv->n)
+                printf(" (not set)");
+            for (uint32_t v = 0; v < pv->n && v < 5; v++)
+                printf(" \"%s\"", pv->vals[v]);
+            if (pv->n > 5)
+                printf(" and %u more", (unsigned)pv->n - 5);
+            putchar('\n');
+        }
+        struct strbuf path = STRBUF_INIT;
+        for (size_t g = 0; g < policy_ngroups(w->pol); g++) {
+            strbuf_reset(&path);
+            if (objset_group_path(w->objs, i, g, &path))
+                printf("  member of %s (via %s)\n", policy_group_dn(w->pol, g), path.buf);
+        }
+        strbuf_release(&path);
+    }
+    free(immutable_id);
+
+    char *anchor = ad_immutable_id(e->anchor);
+    for (size_t t = first; t < end; t++) {
+        const struct tenant_config *tc = &w->cfg->tenants[t];
+        struct mapstore *ms = open_mapping(tc);
+        struct planner *p = ms ? planner_for(ms) : planner_new(NULL, 0);
+        struct strbuf home = STRBUF_INIT;
+        bool is_home = policy_is_home(w->pol, &s, t, &home);
+        struct policy_result res;
+        policy_decide(w->pol, &s, t, &res);
+        struct plan_action a;
+        const char *address = invite_address(w, i, t);
+        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        if (!ms)
+            snprintf(a.reason + strlen(a.reason), sizeof(a.reason) - strlen(a.reason),
+                     " (the mapping file could not be read: planned as if empty)");
+        struct trace_ctx tc_ctx = { w, t, json, NULL };
+        char where[512];
+        rule_where(w, t, res.rule, where, sizeof(where));
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "tenant", tc->name);
+            cJSON_AddStringToObject(j, "cloud", cloud_name(tc->cloud));
+            cJSON_AddBoolToObject(j, "home", is_home);
+            if (tc->home_when.cond)
+                cJSON_AddStringToObject(j, "homeWhen", strbuf_str(&home));
+            tc_ctx.list = cJSON_AddArrayToObject(j, "trace");
+            policy_trace(w->pol, &s, t, on_trace, &tc_ctx);
+            cJSON_AddStringToObject(j, "decision", decision_name(res.decision));
+            if (decision_is_external(res.decision))
+                cJSON_AddStringToObject(j, "userType", user_type_name(decision_user_type(res.decision)));
+            cJSON_AddStringToObject(j, "rule", where);
+            cJSON_AddStringToObject(j, "action", plan_action_name(a.kind));
+            cJSON_AddStringToObject(j, "reason", a.reason);
+            if (a.record)
+                cJSON_AddStringToObject(j, "mappingState", map_state_name(a.record->state));
+            if (address)
+                cJSON_AddStringToObject(j, "inviteAddress", address);
+            cJSON_AddItemToArray(tenants, j);
+        } else {
+            printf("\ntenant %s (%s)\n", tc->name, cloud_name(tc->cloud));
+            if (tc->home_when.cond)
+                printf("  home here: %s (home_when, line %d: %s)\n", is_home ? "yes" : "no",
+                       tc->home_when.line, strbuf_str(&home));
+            policy_trace(w->pol, &s, t, on_trace, &tc_ctx);
+            printf("  => %s", decision_name(res.decision));
+            if (decision_is_external(res.decision))
+                printf(" (userType %s)", user_type_name(decision_user_type(res.decision)));
+            printf(" by %s\n  action: %s: %s\n", where, plan_action_name(a.kind), a.reason);
+            if (decision_is_external(res.decision))
+                printf("  invitation address (%s): %s\n", tc->invite_address_attribute,
+                       address ? address : "(not set)");
+        }
+        if (a.record && !json) {
+            char when[32] = "-";
+            time_t tt = (time_t)a.record->last_change;
+            struct tm tm;
+            if (a.record->last_change && gmtime_r(&tt, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("  mapping file: %s (last change %s), userType %s\n",
+                   map_state_name(a.record->state), when,
+                   *map_user_type_name(a.record->user_type) ? map_user_type_name(a.record->user_type) : "-");
+        }
+        strbuf_release(&home);
+        planner_free(p);
+        mapstore_close(ms);
+    }
+    free(anchor);
+    if (json) {
+        char *text = cJSON_Print(root);
+        puts(text);
+        cJSON_free(text);
+        cJSON_Delete(root);
+    }
+}
+
+int cmd_explain(const struct cli *cli, struct config *cfg)
+{
+    bool json = cli->format == FORMAT_JSON;
+    if (cli->format != FORMAT_DEFAULT && cli->format != FORMAT_TEXT && !json) {
+        log_error("explain: --format must be text or json");
+        return EXIT_USAGE;
+    }
+    if (cli->nargs != 1) {
+        log_error("explain needs one user: a sAMAccountName, userPrincipalName, mail, DN or "
+                  "objectGUID; e.g. dualsync explain alice@contoso.example");
+        return EXIT_USAGE;
+    }
+    size_t first, end;
+    if (pick_tenants(cfg, cli->tenant, &first, &end))
+        return EXIT_USAGE;
+    struct world w;
+    int rc = world_load(&w, cfg, cli);
+    if (rc) {
+        world_free(&w);
+        return rc;
+    }
+    const char *name = cli->args[0];
+    size_t found[10];
+    size_t n = objset_find(w.objs, name, found, ARRAY_SIZE(found));
+    if (n == 0) {
+        log_error("explain: nothing in scope matches '%s' (looked at %s); check the name, or "
+                  "that the object is under [ldap] base_dn and in scope", name,
+                  strchr(name, '@') ? "userPrincipalName and mail"
+                  : strchr(name, '=') ? "DNs" : "sAMAccountName and objectGUID");
+        rc = EXIT_USAGE;
+    } else if (n > 1) {
+        struct strbuf list = STRBUF_INIT;
+        for (size_t k = 0; k < n && k < ARRAY_SIZE(found); k++)
+            strbuf_addf(&list, "\n    %s", objset_get(w.objs, found[k])->dn);
+        log_error("explain: %zu objects match '%s'; name one by its DN or objectGUID:%s", n, name,
+                  list.buf);
+        strbuf_release(&list);
+        rc = EXIT_USAGE;
+    } else {
+        explain_one(&w, found[0], first, end, json);
+    }
+    world_free(&w);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        log_error("cannot write to standard output: %s", strerror(errno));
+        return EXIT_STOPPED;
+    }
+    return rc;
+}

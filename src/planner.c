@@ -1,0 +1,242 @@
+/* planner.c - decisions × mapping records → actions (planner.h). */
+#include "compat.h"
+
+#include <stdarg.h>
+
+#include "planner.h"
+#include "util.h"
+
+struct planner {
+    const struct map_record **index;        /* by anchor, for bisection */
+    bool *claimed;                          /* parallel to index */
+    size_t n;
+    size_t next;                            /* planner_next_vanished's position */
+};
+
+const char *plan_action_name(enum plan_action_kind k)
+{
+    static const char *const names[PLAN_ACTION_COUNT] = {
+        "none", "convert", "set-usertype", "revert", "forget", "blocked",
+    };
+    return (unsigned)k < PLAN_ACTION_COUNT ? names[k] : "unknown";
+}
+
+enum map_decision planner_map_decision(enum decision d)
+{
+    switch (d) {
+    case DECISION_MEMBER: return MAP_DECISION_MEMBER;
+    case DECISION_EXTERNAL_MEMBER: return MAP_DECISION_EXTERNAL_MEMBER;
+    case DECISION_EXTERNAL_GUEST: return MAP_DECISION_EXTERNAL_GUEST;
+    case DECISION_CONTACT: return MAP_DECISION_CONTACT;
+    default: return MAP_DECISION_EXCLUDE;
+    }
+}
+
+enum decision planner_decision(enum map_decision d)
+{
+    switch (d) {
+    case MAP_DECISION_MEMBER: return DECISION_MEMBER;
+    case MAP_DECISION_EXTERNAL_MEMBER: return DECISION_EXTERNAL_MEMBER;
+    case MAP_DECISION_EXTERNAL_GUEST: return DECISION_EXTERNAL_GUEST;
+    case MAP_DECISION_CONTACT: return DECISION_CONTACT;
+    default: return DECISION_EXCLUDE;
+    }
+}
+
+enum map_user_type planner_map_user_type(enum user_type t)
+{
+    return t == USER_TYPE_MEMBER ? MAP_USER_TYPE_MEMBER
+         : t == USER_TYPE_GUEST ? MAP_USER_TYPE_GUEST : MAP_USER_TYPE_NONE;
+}
+
+static int cmp_record(const void *a, const void *b)
+{
+    const struct map_record *x = *(const struct map_record *const *)a;
+    const struct map_record *y = *(const struct map_record *const *)b;
+    return strcmp(x->anchor, y->anchor);
+}
+
+struct planner *planner_new(const struct map_record *const *records, size_t n)
+{
+    struct planner *p = xcalloc(1, sizeof(*p));
+    p->n = n;
+    p->index = xmalloc((n ? n : 1) * sizeof(*p->index));
+    p->claimed = xcalloc(n ? n : 1, sizeof(*p->claimed));
+    for (size_t i = 0; i < n; i++)
+        p->index[i] = records[i];
+    qsort(p->index, n, sizeof(*p->index), cmp_record);
+    return p;
+}
+
+void planner_free(struct planner *p)
+{
+    if (!p)
+        return;
+    free(p->index);
+    free(p->claimed);
+    free(p);
+}
+
+static ptrdiff_t find(const struct planner *p, const char *anchor)
+{
+    size_t lo = 0, hi = p->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(anchor, p->index[mid]->anchor);
+        if (d == 0)
+            return (ptrdiff_t)mid;   /* the store keeps one record per anchor */
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+static void set(struct plan_action *a, enum plan_action_kind kind, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+static void set(struct plan_action *a, enum plan_action_kind kind, const char *fmt, ...)
+{
+    a->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+}
+
+static const char *state(const struct map_record *r)
+{
+    return map_state_name(r->state);
+}
+
+static bool is_external(enum map_state s)
+{
+    return s == MAP_STATE_PENDING || s == MAP_STATE_INVITED || s == MAP_STATE_ACCEPTED;
+}
+
+static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+/* A conversion, unless AD already shows it cannot work. */
+static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
+{
+    if (!address) {
+        /* graph-api.md §1.4: the invitation names the external address, and
+         * user.mail must hold it already; neither can be made up here */
+        set(a, PLAN_BLOCKED, "no invitation address in AD (the tenant's invite_address_attribute "
+                             "is not set on the user); set it in AD, Connect syncs it as mail");
+        return;
+    }
+    a->kind = PLAN_CONVERT;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+}
+
+void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
+                    enum decision d, const char *address, struct plan_action *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->decision = d;
+    ptrdiff_t i = find(p, anchor);
+    const struct map_record *r = NULL;
+    if (i >= 0) {
+        r = p->index[i];
+        p->claimed[i] = true;
+    }
+    a->record = r;
+    enum user_type want = decision_user_type(d);
+
+    if (decision_is_external(d)) {
+        a->user_type = want;
+        if (cls != AD_CLASS_USER) {
+            set(a, PLAN_NONE, "only users can become external; this %s stays as Connect syncs it",
+                ad_class_name(cls));
+            return;
+        }
+        if (!r) {
+            convert(a, address, "external %s here and not converted yet", user_type_name(want));
+            return;
+        }
+        switch (r->state) {
+        case MAP_STATE_GONE:
+            convert(a, address, "back in AD and in scope after it was gone; external %s here",
+                user_type_name(want));
+            return;
+        case MAP_STATE_PENDING:
+            convert(a, address, "a conversion was started but its outcome is not recorded; "
+                                 "convert looks the user up before inviting again");
+            return;
+        case MAP_STATE_BLOCKED:
+            convert(a, address, "blocked last time (%s); convert checks again",
+                *r->last_error ? r->last_error : "no reason recorded");
+            return;
+        case MAP_STATE_REVERTED:
+            convert(a, address, "was converted back to internal and is external %s again; "
+                                 "Graph may refuse to convert it a second time (412)",
+                user_type_name(want));
+            return;
+        case MAP_STATE_INVITED:
+        case MAP_STATE_ACCEPTED:
+        case MAP_STATE_COUNT:
+            break;
+        }
+        if (r->user_type != planner_map_user_type(want)) {
+            set(a, PLAN_SET_USERTYPE, "already external (%s) with userType %s; the rule wants %s",
+                state(r), r->user_type == MAP_USER_TYPE_NONE ? "unknown" : map_user_type_name(r->user_type),
+                user_type_name(want));
+            return;
+        }
+        set(a, PLAN_NONE, "already external (%s), userType %s", state(r), user_type_name(want));
+        return;
+    }
+
+    if (d == DECISION_MEMBER) {
+        if (r && is_external(r->state)) {
+            set(a, PLAN_REVERT, "external here (%s) but this is now its home tenant; "
+                                "convert --allow-revert makes it internal again", state(r));
+            return;
+        }
+        if (r && r->state == MAP_STATE_BLOCKED) {
+            set(a, PLAN_FORGET, "its conversion was blocked and this is now its home tenant");
+            return;
+        }
+        set(a, PLAN_NONE, r && r->state == MAP_STATE_REVERTED
+                              ? "internal member again since its revert"
+                              : "home tenant: Connect's internal member stays");
+        return;
+    }
+
+    /* contact or exclude */
+    if (r && (is_external(r->state) || r->state == MAP_STATE_BLOCKED)) {
+        set(a, PLAN_FORGET, "the rules %s it here now (it was %s); dualsync stops tracking it "
+                            "and leaves the cloud user as it is",
+            d == DECISION_CONTACT ? "make a contact of" : "exclude", state(r));
+        return;
+    }
+    if (d == DECISION_CONTACT && cls == AD_CLASS_USER)
+        set(a, PLAN_NONE, "the rules make a contact of this user here; dualsync converts users "
+                          "to external users only, so nothing is done");
+    else
+        set(a, PLAN_NONE, d == DECISION_CONTACT ? "a contact: Connect syncs it, nothing to convert"
+                                                : "excluded in this tenant");
+}
+
+bool planner_next_vanished(struct planner *p, struct plan_action *a)
+{
+    while (p->next < p->n) {
+        size_t i = p->next++;
+        const struct map_record *r = p->index[i];
+        if (p->claimed[i] || r->state == MAP_STATE_GONE)
+            continue;
+        memset(a, 0, sizeof(*a));
+        a->record = r;
+        a->decision = planner_decision(r->decision);
+        set(a, PLAN_FORGET, "in the mapping (%s) but no longer read from AD: deleted, moved out "
+                            "of scope or filtered; the record becomes gone", state(r));
+        return true;
+    }
+    return false;
+}
