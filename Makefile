@@ -64,6 +64,7 @@ UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
 UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
+UNIT_DEPS_audit    := $(BUILD)/audit.o $(BUILD)/platform_posix.o
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
 

@@ -1,0 +1,120 @@
+/* Unit tests for audit.c: JSON lines, hostile text, torn last line, read back. */
+#include "compat.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "util.h"
+
+static char dir[] = "/tmp/dualsync-test-audit-XXXXXX";
+static char path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.audit", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+struct seen {
+    size_t n;
+    char names[4][128];
+    char outcome[4][32];
+};
+
+static int collect(void *ctx, const cJSON *e, size_t line)
+{
+    struct seen *s = ctx;
+    assert_int_equal(line, s->n + 1);
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(e, "displayName");
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(e, "outcome");
+    snprintf(s->names[s->n], sizeof(s->names[0]), "%s", cJSON_IsString(dn) ? dn->valuestring : "");
+    snprintf(s->outcome[s->n], sizeof(s->outcome[0]), "%s", cJSON_IsString(oc) ? oc->valuestring : "");
+    s->n++;
+    return 0;
+}
+
+static void append_and_read_back(void **state)
+{
+    (void)state;
+    struct audit *a;
+    assert_int_equal(audit_open(path, &a), 0);
+    struct audit_entry e = { .time = 1795000000, .run_id = "r1", .tenant = "gcch", .cloud = "usgov-high",
+                             .display_name = "Zoë \"<script>\"\n\tSmith, Jr.", .action = "convert",
+                             .outcome = "done", .request_id = "abc" };
+    assert_int_equal(audit_append(a, &e), 0);
+    e.display_name = "李雷";
+    e.outcome = "blocked";
+    e.error = "onPremisesUserPrincipalName is set; change the Connect rule";
+    assert_int_equal(audit_append(a, &e), 0);
+    assert_int_equal(audit_close(a), 0);
+
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    struct seen s = { 0 };
+    assert_int_equal(audit_read(path, collect, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.names[0], "Zoë \"<script>\"\n\tSmith, Jr.");
+    assert_string_equal(s.names[1], "李雷");
+    assert_string_equal(s.outcome[1], "blocked");
+
+    char t[21];
+    audit_time(1795000000, t);
+    assert_string_equal(t, "2026-11-18T11:06:40Z");
+}
+
+static void torn_line_is_cut_on_open(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path, "a");
+    fputs("{\"outcome\":\"do", f);   /* a crash in the middle of a write */
+    fclose(f);
+    struct seen s = { 0 };
+    assert_int_equal(audit_read(path, collect, &s), 0);
+    assert_int_equal(s.n, 2);          /* the torn line is not an entry */
+    struct audit *a;
+    assert_int_equal(audit_open(path, &a), 0);
+    struct audit_entry e = { .display_name = "after", .outcome = "done" };
+    assert_int_equal(audit_append(a, &e), 0);
+    assert_int_equal(audit_close(a), 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(audit_read(path, collect, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.names[2], "after");
+}
+
+static void damaged_line_named(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path, "a");
+    fputs("not json\n", f);
+    fclose(f);
+    struct seen s = { 0 };
+    assert_int_equal(audit_read(path, collect, &s), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(append_and_read_back),
+        cmocka_unit_test(torn_line_is_cut_on_open),
+        cmocka_unit_test(damaged_line_named),
+    };
+    return cmocka_run_group_tests_name("audit", tests, setup, teardown);
+}
