@@ -21,8 +21,14 @@ def entries(path):
     """Parse LDIF into [(dn, {attr: [values]})]; values are str, or bytes when not UTF-8."""
     out, cur = [], None
     with open(path, "rb") as f:
-        for raw in f:
-            line = raw.rstrip(b"\n")
+        lines = []
+        for raw in f:                       # unfold RFC 2849 continuation lines
+            raw = raw.rstrip(b"\n")
+            if raw.startswith(b" ") and lines:
+                lines[-1] += raw[1:]
+            else:
+                lines.append(raw)
+        for line in lines:
             if not line:
                 cur = None
                 continue
