@@ -66,6 +66,9 @@ UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
+GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
+              $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(BUILD)/platform_posix.o
+UNIT_DEPS_graph    := $(GRAPH_OBJS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -73,6 +76,20 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 .SECONDEXPANSION:
 $(BUILD)/unit/test_%: $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Test tools: drivers of one module for the integration tests and benchmarks.
+$(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+tools: $(BUILD)/graphctl
+
+# The Graph client against the simulator (tests/graphsim).
+test-graph: $(BUILD)/graphctl
+	tests/integration/test_graph.sh $(BUILD)/graphctl
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
@@ -140,5 +157,6 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean
--include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)
+.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean tools test-graph
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
+         $(wildcard $(BUILD)/tools/*.d)

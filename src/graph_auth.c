@@ -497,6 +497,9 @@ enum graph_status graph_token_fetch(struct graph *g)
             char *code = NULL;
             char *msg = graph_error_message((int)status, hdr.content_type, body.sb.buf, body.sb.len, &code);
             const char *remedy = code && !strncmp(code, "AADSTS", 6) ? graph_aadsts_remedy(strtol(code + 6, NULL, 10)) : NULL;
+            size_t ml = strlen(msg);
+            while (ml && (msg[ml - 1] == '.' || msg[ml - 1] == ' '))
+                msg[--ml] = '\0';
             why = xasprintf("token request refused: %s%s%s", msg, remedy ? "; " : "", remedy ? remedy : "");
             free(msg);
             free(code);
