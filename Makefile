@@ -12,7 +12,7 @@ PKGS    := ldap lber libsasl2 krb5 libcurl libcjson inih openssl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
            -Wno-missing-field-initializers -Iinclude
-LDLIBS  :=
+LDLIBS  := -lm
 
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
@@ -75,7 +75,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 .SECONDEXPANSION:
 $(BUILD)/unit/test_%: $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
 
 # Test tools: drivers of one module for the integration tests and benchmarks.
 $(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
@@ -83,7 +83,7 @@ $(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 tools: $(BUILD)/graphctl
 

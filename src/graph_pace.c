@@ -36,7 +36,8 @@ static double bucket_wait(const struct bucket *b, double cost)
     if (cost > b->capacity)
         cost = b->capacity;
     double deficit = cost - b->tokens;
-    return deficit <= 0 ? 0 : deficit / b->rate;
+    /* a billionth of a token is rounding, not debt */
+    return deficit <= 1e-9 ? 0 : deficit / b->rate;
 }
 
 void pacer_init(struct pacer *p, double now, int ru_limit, double ru_window,
