@@ -98,7 +98,7 @@ deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) all unit
+	$(MAKE) all unit tools
 	tests/integration/run.sh
 
 demo: deps

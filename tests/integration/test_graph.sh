@@ -1,6 +1,7 @@
 #!/bin/sh
 # The Graph client (src/graph*.c) against the tenant simulator, case by case.
-#   tests/integration/test_graph.sh [GRAPHCTL]     (make test-graph)
+#   tests/integration/test_graph.sh [GRAPHCTL]     (make test-graph; run.sh runs it too)
+# Needs no lab AD: the simulated tenants are seeded from a generated config.
 # Starts tests/graphsim (its own CA, a free port on 127.0.0.1, reached through
 # curl's CONNECT_TO), drives build/graphctl, and asserts on graphctl's output
 # and on the simulator's request log. Ends with "N passed, N failed".
@@ -12,21 +13,30 @@ case "$CTL" in /*) ;; *) CTL=$ROOT/$CTL ;; esac
 [ -x "$CTL" ] || { echo "test_graph: $CTL not built (make tools)" >&2; exit 2; }
 [ -x "$GS/start.sh" ] || { echo "test_graph: no simulator at $GS" >&2; exit 2; }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/test_graph.XXXXXX")
+PASS=0
+FAIL=0
+if [ -n "${OUT:-}" ]; then  # under run.sh: keep the scratch files with its logs
+    T=$OUT/graph
+    rm -rf "$T"
+    mkdir -p "$T"
+    KEEP=1
+else
+    T=$(mktemp -d "${TMPDIR:-/tmp}/test_graph.XXXXXX")
+fi
 STATE=$T/state
 cleanup() {
     "$GS/stop.sh" "$STATE" >/dev/null 2>&1 || true
-    [ -n "${KEEP:-}" ] && { echo "# kept $T"; return; }
+    [ -n "${KEEP:-}" ] && return
+    [ "$FAIL" != 0 ] && { echo "# scratch files kept in $T"; return; }
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+# one "PASS name" or "FAIL name" line per check, as run.sh counts them
+ok() { PASS=$((PASS + 1)); echo "PASS $1"; }
 notok() {
     FAIL=$((FAIL + 1))
-    echo "not ok - $1"
+    echo "FAIL $1"
     shift
     for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | head -n 30; done
     return 0
