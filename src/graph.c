@@ -310,7 +310,7 @@ int graph_open(const struct graph_params *p, struct graph **out)
     g->graph_host = xstrdup(cloud_graph_host(p->cloud));
     g->token_url = xasprintf("https://%s/%s/oauth2/v2.0/token", g->login_host, g->tenant_id);
     g->scope = xasprintf("https://%s/.default", g->graph_host);
-    pacer_init(&g->pacer, graph_now(), p->ru_limit > 0 ? p->ru_limit : 3500,
+    pacer_init(&g->pacer, p->ru_limit > 0 ? p->ru_limit : 3500,
                p->ru_window > 0 ? p->ru_window : 10, p->write_limit > 0 ? p->write_limit : 3000,
                p->write_window > 0 ? p->write_window : 150);
     if (RAND_bytes((unsigned char *)&g->rng, sizeof(g->rng)) != 1 || !g->rng)
@@ -370,7 +370,7 @@ struct xfer {
     size_t n;
     bool envelope;           /* a $batch */
     bool writes;             /* carries at least one write */
-    uint64_t sent_ru, sent_writes; /* pacer counts once it was taken */
+    double t_sent;           /* when it was sent (monotonic) */
 };
 
 struct run {
@@ -606,14 +606,13 @@ static double dispatch_one(struct run *run)
             return INFINITY;
         return wait;
     }
-    pacer_take(&g->pacer, now, ru, writes);
     struct xfer *x = xcalloc(1, sizeof(*x));
+    x->t_sent = now;
+    pacer_take(&g->pacer, now, ru, writes);
     memcpy(x->idx, group, ng * sizeof(group[0]));
     x->n = ng;
     x->envelope = ng > 1;
     x->writes = writes > 0;
-    x->sent_ru = g->pacer.ru_sent;
-    x->sent_writes = g->pacer.writes_sent;
     start(run, x, token);
     return 0;
 }
@@ -627,7 +626,9 @@ static double dispatch(struct run *run)
     return w;
 }
 
-static void observe_pct(struct run *run, struct xfer *x, const char *pct)
+/* x-ms-throttle-limit-percentage of an answer: of one request of x (write
+ * says which bucket), or of the envelope (x->writes). */
+static void observe_pct(struct run *run, struct xfer *x, bool write, const char *pct)
 {
     if (!pct || !*pct)
         return;
@@ -638,7 +639,7 @@ static void observe_pct(struct run *run, struct xfer *x, const char *pct)
     /* Graph sends 0.8..1.8 (a fraction of the limit); accept a percentage too */
     if (v > 10)
         v /= 100;
-    pacer_observe(&run->g->pacer, graph_now(), v, x->writes, x->writes ? x->sent_writes : x->sent_ru);
+    pacer_observe(&run->g->pacer, graph_now(), v, write, x->t_sent);
 }
 
 static char *describe(struct graph *g, const struct graph_request *r, const char *msg)
@@ -697,7 +698,7 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
         double wait = ra >= 0 ? ra : graph_backoff(r->tries, g->backoff_base, g->backoff_cap, graph_random(g));
         if (a->status != 424) {
             g->stats.throttled++;
-            pacer_throttled(&g->pacer, graph_now(), wait, strcmp(r->method, "GET") != 0);
+            pacer_throttled(&g->pacer, graph_now(), wait, strcmp(r->method, "GET") != 0, x->t_sent);
         }
         log_verbose("%s; sending again in %.3f s", r->error, wait);
         requeue(run, i, a->status == 424 ? wait : 0);
@@ -733,7 +734,6 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
         finish(run, i, GRAPH_FAILED, NULL);
     }
     free(msg);
-    (void)x;
 }
 
 /* No answer for request i although the exchange went through: send it
@@ -800,7 +800,8 @@ static void on_done(struct run *run, struct xfer *x, CURLcode cc)
         on_transport_error(run, x, cc != CURLE_OK ? cc : CURLE_GOT_NOTHING);
         return;
     }
-    observe_pct(run, x, x->hdr.throttle_pct);
+    pacer_answered(&g->pacer, graph_now());
+    observe_pct(run, x, x->writes, x->hdr.throttle_pct);
     struct answer env = {
         .status = (int)status, .retry_after = x->hdr.retry_after[0] ? x->hdr.retry_after : NULL,
         .request_id = x->hdr.request_id, .content_type = x->hdr.content_type,
@@ -845,7 +846,7 @@ static void on_done(struct run *run, struct xfer *x, CURLcode cc)
             .json = cJSON_GetObjectItemCaseSensitive(items[k], "body"),
         };
         if (pct)
-            observe_pct(run, x, pct);
+            observe_pct(run, x, strcmp(run->reqs[i].method, "GET") != 0, pct);
         log_debug("tenant %s:   %s %s -> %d request-id %s", g->name, run->reqs[i].method,
                   run->reqs[i].url, a.status, a.request_id[0] ? a.request_id : "-");
         on_answer(run, x, i, &a);

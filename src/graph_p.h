@@ -19,37 +19,43 @@ struct cJSON;
  * Pacing (graph_pace.c): the per-app-per-tenant budget of reference §4 as
  * two token buckets refilled continuously, the way the service counts. Each
  * request takes its ResourceUnit cost and, if it writes, one write, when it
- * is sent. A 429 empties the bucket it hit and pauses all sending until its
- * Retry-After; x-ms-throttle-limit-percentage lowers our estimate to the
- * service's when the service has seen more use than we counted (another
- * process, or a bucket that did not start full). */
+ * is sent. A 429 empties the bucket it hit, pauses all sending until its
+ * Retry-After and halves the bucket, which then grows back to the documented
+ * size; x-ms-throttle-limit-percentage lowers our estimate to the service's
+ * when the service has seen more use than we counted (another process, or a
+ * bucket that did not start full). */
 struct bucket {
-    double capacity;
-    double rate;                 /* per second */
+    double capacity;             /* documented */
+    double rate;                 /* documented, per second */
+    double scale;                /* 0 < scale <= 1: the part of it the service grants now */
+    double last_cut;             /* when scale was last halved */
     double tokens;
-    double t;                    /* monotonic seconds of the last refill */
+    double t;                    /* monotonic seconds of the last refill; < 0: not started */
 };
 
 struct pacer {
     struct bucket ru, writes;
     double pause_until;          /* monotonic seconds: nothing is sent before */
-    uint64_t writes_sent;        /* running count, to discount answers in flight */
+    uint64_t writes_sent;        /* running counts */
     uint64_t ru_sent;
 };
 
-void pacer_init(struct pacer *p, double now, int ru_limit, double ru_window,
-                int write_limit, double write_window);
+void pacer_init(struct pacer *p, int ru_limit, double ru_window, int write_limit, double write_window);
+/* An answer came back: the buckets start refilling (once). */
+void pacer_answered(struct pacer *p, double now);
 /* Take ru ResourceUnits and `writes` writes if both buckets hold them now
  * and no pause is on; true if taken. */
 bool pacer_take(struct pacer *p, double now, double ru, double writes);
 /* Seconds until pacer_take could succeed for this cost (0: now). A cost
  * larger than a bucket's capacity is clamped to the capacity. */
 double pacer_wait(struct pacer *p, double now, double ru, double writes);
-/* A throttled answer: pause until now + retry_after, empty the bucket. */
-void pacer_throttled(struct pacer *p, double now, double retry_after, bool write);
+/* A throttled answer to a request sent at t_sent: pause until now +
+ * retry_after, empty the bucket, and halve it unless it was halved after
+ * that request was sent. */
+void pacer_throttled(struct pacer *p, double now, double retry_after, bool write, double t_sent);
 /* The service said its bucket is `pct` used (1.0 = full use) when it took a
- * request sent when our running count was `sent_at`; lower our estimate. */
-void pacer_observe(struct pacer *p, double now, double pct, bool write, uint64_t sent_at);
+ * request we sent at t_sent; lower our estimate if it is clearly higher. */
+void pacer_observe(struct pacer *p, double now, double pct, bool write, double t_sent);
 
 /* ResourceUnit cost of a request (reference §4 "Costs"): GET /users 2, any
  * other GET 1, $select -1, $expand +1, $top < 20 -1, at least 1; writes

@@ -11,41 +11,76 @@
 
 #include "graph_p.h"
 
-static void bucket_init(struct bucket *b, double now, int limit, double window)
+/* x-ms-throttle-limit-percentage comes with one decimal ("0.9") */
+#define PCT_QUANTUM 0.1
+
+/* Adapting to a service that allows less than documented (other apps share
+ * the tenant's write limit, or the service is under load): the bucket is
+ * scaled down by half at a 429 (once per round: answers to requests sent
+ * before the cut say nothing new), and grows back, doubling per window
+ * without a 429, up to the documented size. TCP's congestion control, with
+ * the documented budget as the ceiling. */
+#define SCALE_MIN (1.0 / 256)
+
+static void bucket_init(struct bucket *b, int limit, double window)
 {
     b->capacity = limit;
     b->rate = limit / window;
+    b->scale = 1;
+    b->last_cut = -1;
     /* the service's buckets start full; if another run used them, the first
      * x-ms-throttle-limit-percentage or 429 tells us (pacer_observe) */
     b->tokens = limit;
-    b->t = now;
+    /* the refill starts with the first answer (pacer_answered): the
+     * service's clock starts when our first request reaches it, and
+     * counting from graph_open or from our first send would grant us a
+     * refill the service never did */
+    b->t = -1;
 }
+
+static double cap_of(const struct bucket *b) { return b->capacity * b->scale; }
+static double rate_of(const struct bucket *b) { return b->rate * b->scale; }
 
 static void bucket_refill(struct bucket *b, double now)
 {
+    if (b->t < 0)
+        return;
     if (now > b->t) {
-        b->tokens += (now - b->t) * b->rate;
-        if (b->tokens > b->capacity)
-            b->tokens = b->capacity;
+        double dt = now - b->t;
+        b->tokens += dt * rate_of(b);
+        if (b->scale < 1) {
+            b->scale *= exp2(dt * b->rate / b->capacity);
+            if (b->scale > 1)
+                b->scale = 1;
+        }
+        if (b->tokens > cap_of(b))
+            b->tokens = cap_of(b);
         b->t = now;
     }
 }
 
 static double bucket_wait(const struct bucket *b, double cost)
 {
-    if (cost > b->capacity)
-        cost = b->capacity;
+    if (cost > cap_of(b))
+        cost = cap_of(b);
     double deficit = cost - b->tokens;
     /* a billionth of a token is rounding, not debt */
-    return deficit <= 1e-9 ? 0 : deficit / b->rate;
+    return deficit <= 1e-9 ? 0 : deficit / rate_of(b);
 }
 
-void pacer_init(struct pacer *p, double now, int ru_limit, double ru_window,
-                int write_limit, double write_window)
+void pacer_init(struct pacer *p, int ru_limit, double ru_window, int write_limit, double write_window)
 {
     memset(p, 0, sizeof(*p));
-    bucket_init(&p->ru, now, ru_limit, ru_window);
-    bucket_init(&p->writes, now, write_limit, write_window);
+    bucket_init(&p->ru, ru_limit, ru_window);
+    bucket_init(&p->writes, write_limit, write_window);
+}
+
+void pacer_answered(struct pacer *p, double now)
+{
+    if (p->ru.t < 0)
+        p->ru.t = now;
+    if (p->writes.t < 0)
+        p->writes.t = now;
 }
 
 double pacer_wait(struct pacer *p, double now, double ru, double writes)
@@ -72,31 +107,44 @@ bool pacer_take(struct pacer *p, double now, double ru, double writes)
     return true;
 }
 
-void pacer_throttled(struct pacer *p, double now, double retry_after, bool write)
+void pacer_throttled(struct pacer *p, double now, double retry_after, bool write, double t_sent)
 {
     if (now + retry_after > p->pause_until)
         p->pause_until = now + retry_after;
     struct bucket *b = write ? &p->writes : &p->ru;
     bucket_refill(b, now);
+    if (b->t < 0)
+        b->t = now;
+    if (t_sent >= b->last_cut) {
+        b->scale /= 2;
+        if (b->scale < SCALE_MIN)
+            b->scale = SCALE_MIN;
+        b->last_cut = now;
+    }
     /* the service's bucket is empty now: the Retry-After it gave is the time
      * it needs to hold one request again, which ours then holds too */
     if (b->tokens > 0)
         b->tokens = 0;
-    b->t = now;
 }
 
-void pacer_observe(struct pacer *p, double now, double pct, bool write, uint64_t sent_at)
+void pacer_observe(struct pacer *p, double now, double pct, bool write, double t_sent)
 {
     if (!(pct > 0) || pct > 10)
         return;
     struct bucket *b = write ? &p->writes : &p->ru;
-    uint64_t sent = write ? p->writes_sent : p->ru_sent;
     bucket_refill(b, now);
-    /* what the service had left when it took that request, less what we
-     * sent since (still in flight, or taken after it) */
-    double left = b->capacity * (1.0 - pct) - (double)(sent - sent_at);
-    if (left < b->tokens)
-        b->tokens = left;
+    /* The most the service can hold now: what it had left when it took
+     * that request, refilled since we sent it. The header is coarse (one
+     * decimal), so read it as the lowest usage it can stand for. Requests
+     * we sent after that one are not subtracted: over several connections
+     * the service may have taken them before it, and counting them twice
+     * would starve us. So this only corrects an estimate that is clearly
+     * too high (another process, a bucket that did not start full); a 429
+     * covers the rest. */
+    double used = pct - PCT_QUANTUM / 2;
+    double most = cap_of(b) * (1.0 - used) + (now - t_sent) * rate_of(b);
+    if (most < b->tokens)
+        b->tokens = most;
 }
 
 void graph_request_cost(const char *method, const char *url, double *ru, double *writes)

@@ -587,10 +587,14 @@ static void pacer_keeps_within_the_budget(void **state)
 {
     (void)state;
     struct pacer p;
-    pacer_init(&p, 100.0, 3500, 10, 10, 1.0); /* 10 writes per second */
-    /* the bucket starts full: ten writes now, not eleven */
+    pacer_init(&p, 3500, 10, 10, 1.0); /* 10 writes per second */
+    /* the bucket starts full, its refill with the first answer: ten writes
+     * now, not eleven, however long we wait for that answer */
     for (int i = 0; i < 10; i++)
-        assert_true(pacer_take(&p, 100.0, 1, 1));
+        assert_true(pacer_take(&p, 99.0, 1, 1));
+    assert_false(pacer_take(&p, 100.0, 1, 1));
+    pacer_answered(&p, 100.0);
+    pacer_answered(&p, 100.05); /* only the first answer starts it */
     assert_false(pacer_take(&p, 100.0, 1, 1));
     assert_true(fabs(pacer_wait(&p, 100.0, 1, 1) - 0.1) < 1e-9);
     /* reads do not wait for writes */
@@ -601,26 +605,55 @@ static void pacer_keeps_within_the_budget(void **state)
     assert_true(fabs(pacer_wait(&p, 100.1, 20, 20) - 1.0) < 1e-9);
 
     /* a 429 pauses everything for its Retry-After */
-    pacer_init(&p, 0, 3500, 10, 3000, 150);
-    pacer_throttled(&p, 0, 2.128, true);
+    pacer_init(&p, 3500, 10, 3000, 150);
+    pacer_answered(&p, 0);
+    pacer_throttled(&p, 0, 2.128, true, 0);
     assert_true(fabs(pacer_wait(&p, 0, 1, 0) - 2.128) < 1e-9);
     assert_false(pacer_take(&p, 2.0, 1, 0));
     assert_true(pacer_take(&p, 2.2, 1, 1));
 
-    /* the service says 90 % used: at most a tenth of the bucket is left,
-     * less what we sent after that request */
-    pacer_init(&p, 0, 3500, 10, 100, 1.0);
-    uint64_t at = p.writes_sent;
-    assert_true(pacer_take(&p, 0, 5, 5));
-    pacer_observe(&p, 0, 0.9, true, at);
-    assert_true(fabs(p.writes.tokens - (100 * 0.1 - 5)) < 1e-9);
-    /* never raises our estimate */
-    pacer_observe(&p, 0, 0.1, true, p.writes_sent);
-    assert_true(fabs(p.writes.tokens - 5) < 1e-9);
+    /* ... halves the bucket, once per round, and the bucket grows back */
+    pacer_init(&p, 3500, 10, 100, 1.0);
+    pacer_answered(&p, 0);
+    assert_true(pacer_take(&p, 0, 1, 1));
+    pacer_throttled(&p, 0.1, 0.01, true, 0.0);
+    assert_true(p.writes.scale == 0.5);
+    pacer_throttled(&p, 0.1, 0.01, true, 0.0);  /* sent before the cut: no news */
+    assert_true(p.writes.scale == 0.5);
+    pacer_throttled(&p, 0.1, 0.01, true, 0.1);  /* sent after it: halve again */
+    assert_true(p.writes.scale == 0.25);
+    /* a quarter of the bucket, refilled at a quarter of the rate */
+    assert_true(fabs(pacer_wait(&p, 0.1, 1, 1) - 1 / 25.0) < 1e-9);
+    pacer_wait(&p, 1.1, 0, 0);                  /* one window later: doubled */
+    assert_true(fabs(p.writes.scale - 0.5) < 1e-9);
+    pacer_wait(&p, 10, 0, 0);                   /* and never above the documented size */
+    assert_true(p.writes.scale == 1);
+    assert_true(p.writes.tokens <= 100);
+
+    /* the service says 90 % used (one decimal: at least 85 %) when it took
+     * a request we just sent: at most 15 left, whatever we believed */
+    pacer_init(&p, 3500, 10, 100, 1.0);
+    pacer_answered(&p, 0);
+    assert_true(pacer_take(&p, 0, 10, 10));
+    pacer_observe(&p, 0, 0.9, true, 0);
+    assert_true(fabs(p.writes.tokens - 15) < 1e-9);
+    /* refilled since that request was sent: 2 s later the bucket is full again */
+    pacer_init(&p, 3500, 10, 100, 1.0);
+    pacer_answered(&p, 0);
+    assert_true(pacer_take(&p, 0, 10, 10));
+    pacer_observe(&p, 2.0, 0.9, true, 0);
+    assert_true(fabs(p.writes.tokens - 100) < 1e-9);
+    /* a right estimate is left alone: we had 0 after the batch, the service
+     * says "1.0" (95..100 % used) */
+    pacer_init(&p, 3500, 10, 100, 1.0);
+    pacer_answered(&p, 0);
+    assert_true(pacer_take(&p, 0, 100, 100));
+    pacer_observe(&p, 0.1, 1.0, true, 0);
+    assert_true(fabs(p.writes.tokens - 10) < 1e-9);
     /* nonsense is ignored */
-    pacer_observe(&p, 0, -1, true, p.writes_sent);
-    pacer_observe(&p, 0, NAN, true, p.writes_sent);
-    assert_true(fabs(p.writes.tokens - 5) < 1e-9);
+    pacer_observe(&p, 0.1, -1, true, 0);
+    pacer_observe(&p, 0.1, NAN, true, 0);
+    assert_true(fabs(p.writes.tokens - 10) < 1e-9);
 }
 
 /* ------------------------------------------------------------------------
