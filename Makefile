@@ -154,9 +154,13 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 	    -fno-sanitize-recover=all -o $@ $(FUZZ_CONFIG_SRCS) \
 	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto)
 
+# libFuzzer on what the Graph client parses from the network (clang; not part of check).
+fuzz-graph:
+	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean tools test-graph
+.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore fuzz-graph clean tools test-graph
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

@@ -836,10 +836,13 @@ static void on_done(struct run *run, struct xfer *x, CURLcode cc)
             continue;
         }
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(items[k], "status");
+        /* a status that is no HTTP status is a broken answer (502), and
+         * converting 4e29 to int would be undefined */
+        bool st_ok = cJSON_IsNumber(st) && st->valuedouble >= 100 && st->valuedouble < 600;
         const char *rid = graph_batch_item_header(items[k], "request-id");
         const char *pct = graph_batch_item_header(items[k], "x-ms-throttle-limit-percentage");
         struct answer a = {
-            .status = cJSON_IsNumber(st) ? (int)st->valuedouble : 502,
+            .status = st_ok ? (int)st->valuedouble : 502,
             .retry_after = graph_batch_item_header(items[k], "Retry-After"),
             .request_id = rid && *rid ? rid : x->hdr.request_id,
             .content_type = graph_batch_item_header(items[k], "Content-Type"),

@@ -399,27 +399,41 @@ static int token_form(struct graph *g, struct strbuf *form)
     return 0;
 }
 
-/* Parse a 200 answer: access_token and expires_in. */
-static int token_accept(struct graph *g, const char *body, size_t len)
+int graph_token_parse(const char *body, size_t len, struct strbuf *token, double *expires_in)
 {
     cJSON *j = cJSON_ParseWithLength(body, len);
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "access_token");
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "token_type");
     double secs = -1;
     if (cJSON_IsNumber(exp))
         secs = exp->valuedouble;
     else if (cJSON_IsString(exp)) /* the v1 endpoint sent it as a string */
         secs = strtod(exp->valuestring, NULL);
-    if (!cJSON_IsString(tok) || !*tok->valuestring || !(secs > 0)) {
-        if (cJSON_IsString(tok))
-            explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-        cJSON_Delete(j);
+    int rc = -1;
+    if (cJSON_IsString(tok) && *tok->valuestring && secs > 0 && secs < 1e9 &&
+        (!type || (cJSON_IsString(type) && !strcasecmp(type->valuestring, "Bearer")))) {
+        strbuf_addstr(token, tok->valuestring);
+        *expires_in = secs;
+        rc = 0;
+    }
+    if (cJSON_IsString(tok))
+        explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Take a 200 answer's token. */
+static int token_accept(struct graph *g, const char *body, size_t len)
+{
+    struct strbuf tok = STRBUF_INIT;
+    double secs;
+    if (graph_token_parse(body, len, &tok, &secs)) {
+        platform_wipe(&tok);
         return -1;
     }
     platform_wipe(&g->token);
-    strbuf_addstr(&g->token, tok->valuestring);
-    explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-    cJSON_Delete(j);
+    g->token = tok; /* moved: nothing to wipe twice */
     /* renew shortly before it expires: 5 minutes early, or half the
      * lifetime for a short-lived token, so a request never carries a token
      * that dies on the way */

@@ -94,7 +94,7 @@ char *graph_error_from_json(int http_status, const cJSON *j, char **code)
         }
         if (code) {
             const cJSON *first = cJSON_IsArray(codes) ? cJSON_GetArrayItem(codes, 0) : NULL;
-            if (cJSON_IsNumber(first))
+            if (cJSON_IsNumber(first) && first->valuedouble >= 0 && first->valuedouble < 1e9)
                 *code = xasprintf("AADSTS%ld", (long)first->valuedouble);
             else
                 *code = xstrdup(err->valuestring);

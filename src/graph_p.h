@@ -113,6 +113,10 @@ int graph_batch_match(const struct cJSON *answer, const size_t *idx, size_t n, c
 /* A header of a $batch response item (case-insensitive), or NULL. */
 const char *graph_batch_item_header(const struct cJSON *item, const char *name);
 
+/* Append the users of one page ("value" array; a delta page's "@removed"
+ * entries included) to out, unsorted. Non-objects are skipped. */
+void graph_users_add_page(struct graph_users *out, const struct cJSON *values);
+
 /* ------------------------------------------------------------------------
  * Authentication (graph_auth.c) */
 
@@ -140,6 +144,11 @@ int graph_jwt_build(const struct graph_jwt *in, struct strbuf *out);
  * NULL-terminated array (caller frees with graph_strv_free); NULL when the
  * token is not a JWT. A token without roles gives an empty array. */
 char **graph_token_roles(const char *token);
+
+/* The token endpoint's 200 answer: access_token (appended to *token, a
+ * secret: wipe it) and expires_in (seconds, a number or a string). Returns
+ * 0, or -1 if the answer is not a usable Bearer token. */
+int graph_token_parse(const char *body, size_t len, struct strbuf *token, double *expires_in);
 
 /* What to do about an AADSTS error code of the token endpoint, or NULL. */
 const char *graph_aadsts_remedy(long code);

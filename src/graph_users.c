@@ -189,9 +189,8 @@ const struct graph_user *graph_users_find(const struct graph_users *u, const cha
     return NULL;
 }
 
-static int collect_users(void *ctx, cJSON *values)
+void graph_users_add_page(struct graph_users *out, const cJSON *values)
 {
-    struct graph_users *out = ctx;
     const cJSON *o;
     cJSON_ArrayForEach(o, values) {
         if (!cJSON_IsObject(o))
@@ -199,6 +198,11 @@ static int collect_users(void *ctx, cJSON *values)
         GROW(out->v, out->alloc, out->n + 1);
         user_parse(o, &out->v[out->n++]);
     }
+}
+
+static int collect_users(void *ctx, cJSON *values)
+{
+    graph_users_add_page(ctx, values);
     return 0;
 }
 

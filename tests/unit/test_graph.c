@@ -552,6 +552,65 @@ static void roles_decoded_from_the_token_payload(void **state)
     free(t);
 }
 
+static void token_answer_parsed(void **state)
+{
+    (void)state;
+    struct strbuf t = STRBUF_INIT;
+    double secs = 0;
+    const char *ok = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,\"access_token\":\"eyJ0.eyJ1.c2ln\"}";
+    assert_int_equal(graph_token_parse(ok, strlen(ok), &t, &secs), 0);
+    assert_string_equal(t.buf, "eyJ0.eyJ1.c2ln");
+    assert_true(secs == 3599);
+    strbuf_release(&t);
+    const char *str = "{\"token_type\":\"Bearer\",\"expires_in\":\"3600\",\"access_token\":\"x\"}";
+    assert_int_equal(graph_token_parse(str, strlen(str), &t, &secs), 0);
+    assert_true(secs == 3600);
+    strbuf_release(&t);
+    const char *bad[] = {
+        "{\"token_type\":\"Bearer\",\"access_token\":\"x\"}",                     /* no lifetime */
+        "{\"token_type\":\"Bearer\",\"expires_in\":0,\"access_token\":\"x\"}",   /* dead on arrival */
+        "{\"token_type\":\"Bearer\",\"expires_in\":60,\"access_token\":\"\"}",
+        "{\"token_type\":\"pop\",\"expires_in\":60,\"access_token\":\"x\"}",     /* not a bearer token */
+        "{\"token_type\":\"Bearer\",\"expires_in\":60,\"access_token\":7}",
+        "<html>proxy login</html>",
+        "{\"token_type\":\"Bearer\",\"expires_in\":60,\"access_tok",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(graph_token_parse(bad[i], strlen(bad[i]), &t, &secs), -1);
+        assert_int_equal(t.len, 0);
+    }
+    strbuf_release(&t);
+}
+
+static void users_parsed_from_a_page(void **state)
+{
+    (void)state;
+    cJSON *page = cJSON_Parse(
+        "[{\"id\":\"a\",\"userPrincipalName\":\"zo\u00eb@corp.example\",\"mail\":\"zoe@partner.example\","
+        "\"userType\":\"Member\",\"externalUserState\":\"Accepted\",\"onPremisesImmutableId\":\"MyIRAFVEd2aImaq7zN3u/w==\","
+        "\"onPremisesUserPrincipalName\":null,\"onPremisesSyncEnabled\":true,\"accountEnabled\":false,"
+        "\"identities\":[{\"signInType\":\"userPrincipalName\"},{\"signInType\":\"federated\",\"issuer\":\"ExternalAzureAD\"}]},"
+        " 42, \"x\", null,"
+        "{\"id\":\"b\",\"@removed\":{\"reason\":\"deleted\"}},"
+        "{\"id\":\"c\",\"@removed\":{\"reason\":\"changed\"},\"userType\":7,\"identities\":\"no\"}]");
+    struct graph_users u = GRAPH_USERS_INIT;
+    graph_users_add_page(&u, page);
+    cJSON_Delete(page);
+    assert_int_equal(u.n, 3);
+    assert_string_equal(u.v[0].user_principal_name, "zo\u00eb@corp.example");
+    assert_string_equal(u.v[0].immutable_id, "MyIRAFVEd2aImaq7zN3u/w==");
+    assert_null(u.v[0].on_premises_upn);
+    assert_true(u.v[0].sync_enabled);
+    assert_false(u.v[0].account_enabled);
+    assert_true(u.v[0].redeemed);
+    assert_false(u.v[0].removed);
+    assert_true(u.v[1].removed && u.v[1].removed_for_good);
+    assert_true(u.v[2].removed && !u.v[2].removed_for_good);
+    assert_null(u.v[2].user_type); /* a number where a string belongs: treated as absent */
+    assert_false(u.v[2].redeemed);
+    graph_users_release(&u);
+}
+
 /* ------------------------------------------------------------------------
  * pacing */
 
@@ -770,6 +829,8 @@ int main(void)
         cmocka_unit_test(next_links_only_to_the_tenant_graph_host),
         cmocka_unit_test(error_json_to_clear_messages),
         cmocka_unit_test(roles_decoded_from_the_token_payload),
+        cmocka_unit_test(token_answer_parsed),
+        cmocka_unit_test(users_parsed_from_a_page),
         cmocka_unit_test(costs_follow_the_documented_table),
         cmocka_unit_test(pacer_keeps_within_the_budget),
         cmocka_unit_test(invitation_always_names_the_user),
