@@ -371,6 +371,7 @@ struct xfer {
     bool envelope;           /* a $batch */
     bool writes;             /* carries at least one write */
     double t_sent;           /* when it was sent (monotonic) */
+    uint64_t token_gen;      /* the token it carried */
 };
 
 struct run {
@@ -613,6 +614,7 @@ static double dispatch_one(struct run *run)
     x->n = ng;
     x->envelope = ng > 1;
     x->writes = writes > 0;
+    x->token_gen = g->token_gen;
     start(run, x, token);
     return 0;
 }
@@ -703,7 +705,10 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
         log_verbose("%s; sending again in %.3f s", r->error, wait);
         requeue(run, i, a->status == 424 ? wait : 0);
     } else if (a->status == 401) {
-        graph_token_drop(g);
+        /* drop the token this request carried, not one fetched since by
+         * another answer's 401 */
+        if (x->token_gen == g->token_gen)
+            graph_token_drop(g);
         if (!run->items[i].auth_retried) {
             run->items[i].auth_retried = true;
             requeue(run, i, 0);

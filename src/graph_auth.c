@@ -439,6 +439,7 @@ static int token_accept(struct graph *g, const char *body, size_t len)
      * that dies on the way */
     double margin = secs > 600 ? 300 : secs / 2;
     g->token_expires = graph_now() + secs - margin;
+    g->token_gen++;
     g->stats.tokens++;
     return 0;
 }

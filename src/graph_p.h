@@ -196,6 +196,7 @@ struct graph {
     CURLM *multi;
 
     struct strbuf token;         /* the access token (a secret: wiped) */
+    uint64_t token_gen;          /* counts tokens obtained: which one a request carried */
     double token_expires;        /* monotonic seconds after which it is renewed */
 
     struct pacer pacer;

@@ -343,7 +343,7 @@ fi
 # --- 17. one token for many requests; a token revoked mid-run is replaced once
 cut -d' ' -f1 "$T/res-users" | sed -n 200,239p >"$T/types2"
 m=$(mark)
-res $SECRET --batch 1 --in-flight 1 --write-limit 10 --write-window 1 set-type "$T/types2" Guest \
+res $SECRET --batch 2 --in-flight 4 --write-limit 10 --write-window 1 set-type "$T/types2" Guest \
     >"$T/out" 2>"$T/err" &
 bg=$!
 i=0
@@ -356,8 +356,8 @@ wait $bg
 rc=$?
 if [ $rc = 0 ] && [ "$(grep -c '^item .* ok 204 ' "$T/out")" = 40 ] &&
     logpy "$m" 'len([e for e in E if e.get("kind") == "token"]) == 2 and
-        len([e for e in E if e.get("status") == 401]) == 1' >"$T/res.txt"; then
-    ok "token reused for 40 requests, renewed once after a 401 mid-run"
+        len([e for e in E if e.get("status") == 401]) >= 1' >"$T/res.txt"; then
+    ok "token reused for 40 requests, renewed once after 401s mid-run (4 in flight)"
 else notok "token reuse and renewal (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 
 echo "$PASS passed, $FAIL failed"
