@@ -24,7 +24,9 @@ else
     T=$(mktemp -d "${TMPDIR:-/tmp}/test_graph.XXXXXX")
 fi
 STATE=$T/state
+FAKE=""
 cleanup() {
+    [ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null
     "$GS/stop.sh" "$STATE" >/dev/null 2>&1 || true
     [ -n "${KEEP:-}" ] && return
     [ "$FAIL" != 0 ] && { echo "# scratch files kept in $T"; return; }
@@ -359,6 +361,61 @@ if [ $rc = 0 ] && [ "$(grep -c '^item .* ok 204 ' "$T/out")" = 40 ] &&
         len([e for e in E if e.get("status") == 401]) >= 1' >"$T/res.txt"; then
     ok "token reused for 40 requests, renewed once after 401s mid-run (4 in flight)"
 else notok "token reuse and renewal (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+
+# --- 18. answers that are not Graph's: a proxy's HTML page, truncated JSON, a
+# text error. A stand-in server with the simulator's certificate (so TLS still
+# verifies) answers for graph.microsoft.com; the token still comes from graphsim.
+python3 - "$STATE" "$T/fake.port" <<'EOF' >"$T/fake.out" 2>&1 &
+import http.server, ssl, sys
+state, portfile = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        p = self.path.split("?")[0]
+        if p == "/v1.0/organization":
+            st, ct, body = 502, "text/html", b"<html><body><h1>502 Bad Gateway</h1>proxy</body></html>"
+        elif p == "/v1.0/domains":
+            st, ct, body = 200, "application/json", b'{"value":[{"id":"resource.exa'
+        else:
+            st, ct, body = 400, "text/plain", b"Bad Request\r\nsomething else answered"
+        self.send_response(st)
+        self.send_header("Content-Type", ct)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(state + "/server.pem", state + "/server.key")
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(portfile, "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+EOF
+FAKE=$!
+i=0
+while [ ! -s "$T/fake.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+FP=$(cat "$T/fake.port" 2>/dev/null)
+proxied() { "$CTL" --name res --tenant-id $RES_ID --client-id $RES_APP --ca-file "$CA" $SECRET --backoff 0.05 \
+    --connect-to "login.microsoftonline.com:443:127.0.0.1:$PORT,graph.microsoft.com:443:127.0.0.1:$FP" "$@"; }
+proxied --max-tries 2 org >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc = 3 ] && grep -q '502: the answer is not JSON (text/html' "$T/err" && grep -q 'proxy' "$T/err"; then
+    ok "a proxy's HTML 502: retried, then a clear message naming it"
+else notok "a proxy's HTML 502 (rc $rc)" "$T/out" "$T/err"; fi
+proxied domains >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'not valid JSON' "$T/err"; then
+    ok "truncated JSON in a 200: refused with a clear message"
+else notok "truncated JSON in a 200 (rc $rc)" "$T/out" "$T/err"; fi
+proxied list >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q '400: the answer is not JSON (text/plain' "$T/err"; then
+    ok "a text error answer: a clear message, no crash"
+else notok "a text error answer (rc $rc)" "$T/out" "$T/err"; fi
+kill "$FAKE" 2>/dev/null
+wait "$FAKE" 2>/dev/null
+FAKE=""
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
