@@ -54,9 +54,7 @@ const char *graph_status_name(enum graph_status st)
 
 double graph_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return platform_monotonic();
 }
 
 double graph_random(struct graph *g)
@@ -68,15 +66,6 @@ double graph_random(struct graph *g)
     x ^= x >> 27;
     g->rng = x;
     return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
-}
-
-static void sleep_seconds(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
-    while (nanosleep(&ts, &ts) < 0)
-        ;
 }
 
 void graph_stop(struct graph *g, enum graph_status st, const char *fmt, ...)
@@ -293,11 +282,14 @@ int graph_open(const struct graph_params *p, struct graph **out)
     g->key_file = dup_or_null(p->key_file);
     g->ca_file = dup_or_null(p->ca_file);
     g->jwt_alg = p->jwt_alg;
-    if (p->connect_to) {
-        char *copy = xstrdup(p->connect_to), *save = NULL;
-        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-            g->connect_to = curl_slist_append(g->connect_to, t);
-        free(copy);
+    for (const char *t = p->connect_to; t && *t;) {
+        size_t n = strcspn(t, ", ");
+        if (n) {
+            char *entry = xstrndup(t, n);
+            g->connect_to = curl_slist_append(g->connect_to, entry);
+            free(entry);
+        }
+        t += n + (t[n] != '\0');
     }
     g->connect_timeout = p->connect_timeout > 0 ? p->connect_timeout : 10;
     g->timeout = p->timeout > 0 ? p->timeout : 60;
@@ -481,7 +473,7 @@ static void xfer_free(struct xfer *x)
     if (x->headers) {
         /* one of them carries the access token */
         for (struct curl_slist *s = x->headers; s; s = s->next)
-            explicit_bzero(s->data, strlen(s->data));
+            platform_wipe_mem(s->data, strlen(s->data));
         curl_slist_free_all(x->headers);
     }
     curl_easy_cleanup(x->easy);
@@ -910,7 +902,7 @@ enum graph_status graph_run(struct graph *g, struct graph_request *reqs, size_t 
                 break;
             }
             g->stats.paced_seconds += wait;
-            sleep_seconds(wait);
+            platform_sleep(wait);
             continue;
         }
         int running = 0;

@@ -357,7 +357,7 @@ static void form_add(struct strbuf *form, CURL *h, const char *name, const char 
         strbuf_addch(form, '&');
     strbuf_addf(form, "%s=%s", name, esc);
     /* the value may be the secret or the assertion */
-    explicit_bzero(esc, strlen(esc));
+    platform_wipe_mem(esc, strlen(esc));
     curl_free(esc);
 }
 
@@ -418,7 +418,7 @@ int graph_token_parse(const char *body, size_t len, struct strbuf *token, double
         rc = 0;
     }
     if (cJSON_IsString(tok))
-        explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+        platform_wipe_mem(tok->valuestring, strlen(tok->valuestring));
     cJSON_Delete(j);
     return rc;
 }
@@ -530,8 +530,7 @@ enum graph_status graph_token_fetch(struct graph *g)
             break;
         log_verbose("tenant %s: %s; trying again in %.1f s", g->name, why, wait);
         g->stats.retries++;
-        struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
-        nanosleep(&ts, NULL);
+        platform_sleep(wait);
     }
     platform_wipe(&form);
     if (st != GRAPH_OK)

@@ -21,11 +21,21 @@ static void add_clean(struct strbuf *sb, const char *s, size_t max)
         strbuf_addstr(sb, "...");
 }
 
+/* Case-insensitive (ASCII) substring test; strcasestr is not portable. */
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (!strncasecmp(hay, needle, n))
+            return true;
+    return false;
+}
+
 static bool is_json_type(const char *ct)
 {
     if (!ct || !*ct)
         return true; /* no Content-Type: try to parse anyway */
-    return !strncasecmp(ct, "application/json", 16) || strcasestr(ct, "+json") != NULL;
+    return !strncasecmp(ct, "application/json", 16) || contains_ci(ct, "+json");
 }
 
 char *graph_error_message(int http_status, const char *content_type,
@@ -109,7 +119,7 @@ char *graph_error_from_json(int http_status, const cJSON *j, char **code)
 
 bool graph_is_invites_blocked(int http_status, const char *message)
 {
-    return http_status == 403 && message && strcasestr(message, "invitations are blocked");
+    return http_status == 403 && message && contains_ci(message, "invitations are blocked");
 }
 
 bool graph_link_ok(const char *graph_host, const char *url)
