@@ -166,7 +166,7 @@ struct graph_stats {
     uint64_t throttled;          /* answers 429 (or 503/504 with Retry-After) */
     uint64_t retries;            /* requests sent again */
     uint64_t tokens;             /* tokens obtained */
-    double paced_seconds;        /* time spent waiting for the budget */
+    double paced_seconds;        /* time slept for the budget or a backoff with nothing in flight */
 };
 void graph_get_stats(const struct graph *g, struct graph_stats *st);
 

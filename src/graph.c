@@ -107,6 +107,13 @@ bool graph_clock_skew(const struct graph *g, long *skew)
     return g->have_skew;
 }
 
+time_t graph_server_time(const struct graph *g)
+{
+    /* an HTTP-date Retry-After is the service's clock: read it against the
+     * service's time, not a local clock that may be off */
+    return time(NULL) + (g->have_skew ? g->skew : 0);
+}
+
 void graph_note_date(struct graph *g, const char *date)
 {
     time_t t = curl_getdate(date, NULL);
@@ -682,7 +689,7 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
     r->error = describe(g, r, msg);
     r->error_code = code;
     double ra = -1;
-    if (a->retry_after && graph_parse_retry_after(a->retry_after, time(NULL), &ra) < 0)
+    if (a->retry_after && graph_parse_retry_after(a->retry_after, graph_server_time(g), &ra) < 0)
         ra = -1;
 
     if (a->status == 429 || a->status == 503 || (a->status == 504 && ra >= 0 && r->idempotent) ||

@@ -520,7 +520,7 @@ enum graph_status graph_token_fetch(struct graph *g)
             free(code);
             if (status == 429 || status >= 500) {
                 double ra;
-                wait = graph_parse_retry_after(hdr.retry_after[0] ? hdr.retry_after : NULL, time(NULL), &ra) == 0
+                wait = graph_parse_retry_after(hdr.retry_after[0] ? hdr.retry_after : NULL, graph_server_time(g), &ra) == 0
                            ? ra
                            : graph_backoff(attempt, g->backoff_base, g->backoff_cap, graph_random(g));
             }

@@ -220,6 +220,8 @@ void graph_easy_setup(struct graph *g, CURL *h);
 /* Header callback target. */
 size_t graph_header_cb(char *buf, size_t size, size_t n, void *ud);
 size_t graph_body_cb(char *buf, size_t size, size_t n, void *ud);
+/* The service's time now, from the last Date header (local time if none). */
+time_t graph_server_time(const struct graph *g);
 /* Record the server's Date header for graph_clock_skew. */
 void graph_note_date(struct graph *g, const char *date);
 /* Read the certificate and key of the handle; used by graph_auth.c. */
