@@ -903,7 +903,11 @@ enum graph_status graph_run(struct graph *g, struct graph_request *reqs, size_t 
             if (!run.remaining)
                 break;
             if (wait == INFINITY) {
-                /* nothing in flight, nothing can be sent: cannot happen unless stopped */
+                /* nothing in flight and nothing can be sent: only a stopped
+                 * tenant gets here; anything else is a bug, which must not
+                 * pass for success */
+                if (!g->stopped)
+                    graph_stop(g, GRAPH_TENANT_STOPPED, "internal error: requests left that cannot be sent");
                 while (run.qlen)
                     finish_unsent(&run, q_pop(&run));
                 break;
