@@ -12,7 +12,7 @@ PKGS    := ldap lber libsasl2 krb5 libcurl libcjson inih openssl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
            -Wno-missing-field-initializers -Iinclude
-LDLIBS  :=
+LDLIBS  := -lm
 
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
@@ -67,13 +67,30 @@ UNIT_DEPS_util     :=
 UNIT_DEPS_audit    := $(BUILD)/audit.o $(BUILD)/platform_posix.o
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
                       $(BUILD)/cloud.o
+GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
+              $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(BUILD)/platform_posix.o
+UNIT_DEPS_graph    := $(GRAPH_OBJS)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 .SECONDEXPANSION:
 $(BUILD)/unit/test_%: $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
+
+# Test tools: drivers of one module for the integration tests and benchmarks.
+$(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
+	@mkdir -p $(BUILD)/tools
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+tools: $(BUILD)/graphctl
+
+# The Graph client against the simulator (tests/graphsim).
+test-graph: $(BUILD)/graphctl
+	tests/integration/test_graph.sh $(BUILD)/graphctl
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
@@ -82,7 +99,7 @@ deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) all unit
+	$(MAKE) all unit tools
 	tests/integration/run.sh
 
 demo: deps
@@ -138,8 +155,13 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 	    -fno-sanitize-recover=all -o $@ $(FUZZ_CONFIG_SRCS) \
 	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto)
 
+# libFuzzer on what the Graph client parses from the network (clang; not part of check).
+fuzz-graph:
+	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore clean
--include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d)
+.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore fuzz-graph clean tools test-graph
+-include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
+         $(wildcard $(BUILD)/tools/*.d)

@@ -29,6 +29,17 @@ int platform_check_secret_file(const char *path, char *why, size_t size);
 /* Overwrite and free a secret held in memory. */
 void platform_wipe(struct strbuf *secret);
 
+/* Overwrite len bytes that held a secret, in a way the compiler cannot drop
+ * (explicit_bzero, SecureZeroMemory). */
+void platform_wipe_mem(void *p, size_t len);
+
+/* Seconds on a clock that never jumps (CLOCK_MONOTONIC, QueryPerformanceCounter):
+ * for timeouts, pacing and backoff, never for dates. */
+double platform_monotonic(void);
+
+/* Sleep for `seconds` (fractions too), resuming after a signal. */
+void platform_sleep(double seconds);
+
 /* Write data to path atomically: a new file beside it (mode 0600), fsync,
  * rename over path, fsync the directory. On failure path is untouched. */
 int platform_write_file_atomic(const char *path, const void *data, size_t len);

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -71,6 +72,28 @@ int platform_check_secret_file(const char *path, char *why, size_t size)
         return -1;
     }
     return 0;
+}
+
+void platform_wipe_mem(void *p, size_t len)
+{
+    if (p)
+        explicit_bzero(p, len);
+}
+
+double platform_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void platform_sleep(double seconds)
+{
+    if (!(seconds > 0))
+        return;
+    struct timespec ts = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 void platform_wipe(struct strbuf *secret)

@@ -1,0 +1,197 @@
+/* graph_check.c - `dualsync check` for one tenant: can we get a token, does
+ * it carry the application permissions the job needs, may an app invite
+ * guests into this tenant, and is the local clock right. */
+#include "compat.h"
+
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "graph_p.h"
+#include "log.h"
+
+/* Application permissions (the token's "roles"), least privileged first,
+ * from each API's Graph page (reference §1.3, §1.7, §2.5). */
+static const struct need {
+    const char *what;
+    bool optional;
+    const char *any[5];
+} needs[] = {
+    { "read users", false,
+      { "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All" } },
+    { "invite (convert to external)", false,
+      { "User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All" } },
+    { "set userType", false, { "User.ReadWrite.All", "Directory.ReadWrite.All" } },
+    { "read the organization", false,
+      { "Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
+        "Directory.ReadWrite.All" } },
+    { "read the domains", false,
+      { "Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All", "Directory.ReadWrite.All" } },
+    { "revert (convert back to internal)", true,
+      { "User-ConvertToInternal.ReadWrite.All", "User.ReadWrite.All" } },
+    { "read the guest invitation setting", true,
+      { "Policy.Read.All", "Policy.ReadWrite.Authorization" } },
+};
+#define NEED_POLICY (ARRAY_SIZE(needs) - 1)
+
+/* A clock more than this far off makes the identity platform refuse the
+ * client assertion (its nbf/exp tolerance is 5 minutes). */
+#define SKEW_LIMIT 300
+
+static bool has_role(char **roles, const char *role)
+{
+    for (char **r = roles; r && *r; r++)
+        if (!strcasecmp(*r, role))
+            return true;
+    return false;
+}
+
+static bool need_met(char **roles, const struct need *n)
+{
+    for (size_t k = 0; k < ARRAY_SIZE(n->any) && n->any[k]; k++)
+        if (has_role(roles, n->any[k]))
+            return true;
+    return false;
+}
+
+static char *need_text(const struct need *n)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addf(&sb, "%s: ", n->what);
+    for (size_t k = 0; k < ARRAY_SIZE(n->any) && n->any[k]; k++)
+        strbuf_addf(&sb, "%s%s", k ? " or " : "", n->any[k]);
+    return strbuf_detach(&sb);
+}
+
+static void strv_push(char ***v, size_t *n, char *s)
+{
+    *v = xrealloc(*v, (*n + 2) * sizeof(**v));
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+/* Who may invite guests (authorizationPolicy.allowInvitesFrom): app-only
+ * invitations fail when invitations are turned off or limited to admins and
+ * guest inviters (invitation-post, "Important"; reference §1.3). */
+static void check_invites(struct graph *g, struct graph_check_result *res, bool can_read)
+{
+    static const char blocked_note[] =
+        "; a \"blocked for suspicious activity\" hold cannot be read in advance: it shows as a "
+        "403 on the first invitation, which stops the tenant";
+    if (!can_read) {
+        res->invites_allowed = GRAPH_UNKNOWN;
+        res->invites_detail = xasprintf("not checked: reading allowInvitesFrom needs Policy.Read.All%s",
+                                        blocked_note);
+        return;
+    }
+    struct graph_request r;
+    graph_req_get(&r, "/policies/authorizationPolicy?$select=allowInvitesFrom");
+    r.may_be_forbidden = true;
+    enum graph_status st = graph_call(g, &r);
+    const cJSON *obj = r.answer;
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(obj, "value");
+    if (cJSON_IsArray(values)) /* the beta shape: a collection of one */
+        obj = cJSON_GetArrayItem(values, 0);
+    const cJSON *allow = cJSON_GetObjectItemCaseSensitive(obj, "allowInvitesFrom");
+    if (st != GRAPH_OK || !cJSON_IsString(allow)) {
+        res->invites_allowed = GRAPH_UNKNOWN;
+        res->invites_detail = xasprintf("could not read allowInvitesFrom (%s)%s",
+                                        r.error ? r.error : "no such property in the answer", blocked_note);
+    } else if (!strcmp(allow->valuestring, "everyone") ||
+               !strcmp(allow->valuestring, "adminsGuestInvitersAndAllMembers")) {
+        res->invites_allowed = GRAPH_YES;
+        res->invites_detail = xasprintf("allowInvitesFrom is %s: an application may invite%s",
+                                        allow->valuestring, blocked_note);
+    } else {
+        res->invites_allowed = GRAPH_NO;
+        res->invites_detail = xasprintf(
+            "allowInvitesFrom is %s: application invitations are refused; set \"Guest invite "
+            "restrictions\" (External collaboration settings) to allow member users or anyone",
+            allow->valuestring);
+    }
+    graph_request_release(&r);
+}
+
+int graph_check(struct graph *g, struct graph_check_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->invites_allowed = GRAPH_UNKNOWN;
+    const char *token = graph_token(g);
+    if (!token) {
+        const char *why;
+        graph_stopped(g, &why);
+        res->token_error = xstrdup(why ? why : "no token");
+        res->have_skew = graph_clock_skew(g, &res->skew_seconds);
+        return -1;
+    }
+    res->token_ok = true;
+    res->roles = graph_token_roles(token);
+    if (!res->roles) {
+        /* Graph tokens are meant to be opaque; ours have always been JWTs */
+        res->roles = xcalloc(1, sizeof(*res->roles));
+        log_warn("tenant %s: the access token is not a JWT: cannot list its permissions", g->name);
+    }
+    size_t nm = 0, no = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(needs); i++)
+        if (!need_met(res->roles, &needs[i])) {
+            if (needs[i].optional)
+                strv_push(&res->missing_optional, &no, need_text(&needs[i]));
+            else
+                strv_push(&res->missing, &nm, need_text(&needs[i]));
+        }
+    check_invites(g, res, need_met(res->roles, &needs[NEED_POLICY]));
+    res->have_skew = graph_clock_skew(g, &res->skew_seconds);
+    res->ok = res->token_ok && !nm && res->invites_allowed != GRAPH_NO &&
+              (!res->have_skew || labs(res->skew_seconds) <= SKEW_LIMIT);
+    return res->ok ? 0 : -1;
+}
+
+static void print_list(FILE *out, const char *label, char **v)
+{
+    for (char **p = v; p && *p; p++)
+        fprintf(out, "  %-14s %s\n", p == v ? label : "", *p);
+}
+
+void graph_check_print(FILE *out, const char *tenant, const struct graph_check_result *res)
+{
+    fprintf(out, "tenant %s:\n", tenant);
+    if (!res->token_ok) {
+        fprintf(out, "  %-14s FAILED: %s\n", "token", res->token_error);
+    } else {
+        fprintf(out, "  %-14s ok\n", "token");
+        struct strbuf sb = STRBUF_INIT;
+        for (char **r = res->roles; r && *r; r++)
+            strbuf_addf(&sb, "%s%s", r == res->roles ? "" : ", ", *r);
+        fprintf(out, "  %-14s %s\n", "permissions", sb.len ? sb.buf : "(none: grant application "
+                "permissions and admin consent)");
+        strbuf_release(&sb);
+        if (res->missing)
+            print_list(out, "MISSING", res->missing);
+        if (res->missing_optional)
+            print_list(out, "optional", res->missing_optional);
+        fprintf(out, "  %-14s %s: %s\n", "invitations",
+                res->invites_allowed == GRAPH_YES ? "allowed"
+                : res->invites_allowed == GRAPH_NO ? "REFUSED" : "unknown",
+                res->invites_detail ? res->invites_detail : "");
+    }
+    if (res->have_skew) {
+        long s = res->skew_seconds;
+        fprintf(out, "  %-14s %+ld s%s\n", "clock skew", s,
+                labs(s) > SKEW_LIMIT ? ": TOO LARGE, the service refuses assertions more than 5 "
+                                       "minutes off; set the clock right (NTP)"
+                : labs(s) >= 60 ? ": set the clock right (NTP)" : "");
+    } else {
+        fprintf(out, "  %-14s unknown (no answer from the service)\n", "clock skew");
+    }
+    fprintf(out, "  %-14s %s\n", "result", res->ok ? "ok" : "NOT READY");
+}
+
+void graph_check_release(struct graph_check_result *res)
+{
+    free(res->token_error);
+    graph_strv_free(res->roles);
+    graph_strv_free(res->missing);
+    graph_strv_free(res->missing_optional);
+    free(res->invites_detail);
+    memset(res, 0, sizeof(*res));
+}

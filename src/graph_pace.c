@@ -1,0 +1,230 @@
+/* graph_pace.c - keep within the service's budget, and wait the right time
+ * when it says no (reference graph-api.md §4: identity and access limits,
+ * ResourceUnit costs, Retry-After, x-ms-throttle-limit-percentage). */
+#include "compat.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "graph_p.h"
+
+/* x-ms-throttle-limit-percentage comes with one decimal ("0.9") */
+#define PCT_QUANTUM 0.1
+
+/* Adapting to a service that allows less than documented (other apps share
+ * the tenant's write limit, or the service is under load): the bucket is
+ * scaled down by half at a 429 (once per round: answers to requests sent
+ * before the cut say nothing new), and grows back, doubling per window
+ * without a 429, up to the documented size. TCP's congestion control, with
+ * the documented budget as the ceiling. */
+#define SCALE_MIN (1.0 / 256)
+
+static void bucket_init(struct bucket *b, int limit, double window)
+{
+    b->capacity = limit;
+    b->rate = limit / window;
+    b->scale = 1;
+    b->last_cut = -1;
+    /* the service's buckets start full; if another run used them, the first
+     * x-ms-throttle-limit-percentage or 429 tells us (pacer_observe) */
+    b->tokens = limit;
+    /* the refill starts with the first answer (pacer_answered): the
+     * service's clock starts when our first request reaches it, and
+     * counting from graph_open or from our first send would grant us a
+     * refill the service never did */
+    b->t = -1;
+}
+
+static double cap_of(const struct bucket *b) { return b->capacity * b->scale; }
+static double rate_of(const struct bucket *b) { return b->rate * b->scale; }
+
+static void bucket_refill(struct bucket *b, double now)
+{
+    if (b->t < 0)
+        return;
+    if (now > b->t) {
+        double dt = now - b->t;
+        b->tokens += dt * rate_of(b);
+        if (b->scale < 1) {
+            b->scale *= exp2(dt * b->rate / b->capacity);
+            if (b->scale > 1)
+                b->scale = 1;
+        }
+        if (b->tokens > cap_of(b))
+            b->tokens = cap_of(b);
+        b->t = now;
+    }
+}
+
+static double bucket_wait(const struct bucket *b, double cost)
+{
+    if (cost > cap_of(b))
+        cost = cap_of(b);
+    double deficit = cost - b->tokens;
+    /* a billionth of a token is rounding, not debt */
+    return deficit <= 1e-9 ? 0 : deficit / rate_of(b);
+}
+
+void pacer_init(struct pacer *p, int ru_limit, double ru_window, int write_limit, double write_window)
+{
+    memset(p, 0, sizeof(*p));
+    bucket_init(&p->ru, ru_limit, ru_window);
+    bucket_init(&p->writes, write_limit, write_window);
+}
+
+void pacer_answered(struct pacer *p, double now)
+{
+    if (p->ru.t < 0)
+        p->ru.t = now;
+    if (p->writes.t < 0)
+        p->writes.t = now;
+}
+
+double pacer_wait(struct pacer *p, double now, double ru, double writes)
+{
+    bucket_refill(&p->ru, now);
+    bucket_refill(&p->writes, now);
+    double w = bucket_wait(&p->ru, ru);
+    double ww = writes > 0 ? bucket_wait(&p->writes, writes) : 0;
+    if (ww > w)
+        w = ww;
+    if (p->pause_until > now && p->pause_until - now > w)
+        w = p->pause_until - now;
+    return w;
+}
+
+bool pacer_take(struct pacer *p, double now, double ru, double writes)
+{
+    if (pacer_wait(p, now, ru, writes) > 0)
+        return false;
+    p->ru.tokens -= ru;
+    p->writes.tokens -= writes;
+    p->ru_sent += (uint64_t)ru;
+    p->writes_sent += (uint64_t)writes;
+    return true;
+}
+
+void pacer_throttled(struct pacer *p, double now, double retry_after, bool write, double t_sent)
+{
+    if (now + retry_after > p->pause_until)
+        p->pause_until = now + retry_after;
+    struct bucket *b = write ? &p->writes : &p->ru;
+    bucket_refill(b, now);
+    if (b->t < 0)
+        b->t = now;
+    if (t_sent >= b->last_cut) {
+        b->scale /= 2;
+        if (b->scale < SCALE_MIN)
+            b->scale = SCALE_MIN;
+        b->last_cut = now;
+    }
+    /* the service's bucket is empty now: the Retry-After it gave is the time
+     * it needs to hold one request again, which ours then holds too */
+    if (b->tokens > 0)
+        b->tokens = 0;
+}
+
+void pacer_observe(struct pacer *p, double now, double pct, bool write, double t_sent)
+{
+    if (!(pct > 0) || pct > 10)
+        return;
+    struct bucket *b = write ? &p->writes : &p->ru;
+    bucket_refill(b, now);
+    /* The most the service can hold now: what it had left when it took
+     * that request, refilled since we sent it. The header is coarse (one
+     * decimal), so read it as the lowest usage it can stand for. Requests
+     * we sent after that one are not subtracted: over several connections
+     * the service may have taken them before it, and counting them twice
+     * would starve us. So this only corrects an estimate that is clearly
+     * too high (another process, a bucket that did not start full); a 429
+     * covers the rest. */
+    double used = pct - PCT_QUANTUM / 2;
+    double most = cap_of(b) * (1.0 - used) + (now - t_sent) * rate_of(b);
+    if (most < b->tokens)
+        b->tokens = most;
+}
+
+void graph_request_cost(const char *method, const char *url, double *ru, double *writes)
+{
+    if (strcmp(method, "GET") != 0) {
+        *ru = 1;
+        *writes = 1;
+        return;
+    }
+    *writes = 0;
+    /* find the path and the query in a relative URL or a full nextLink */
+    const char *path = url;
+    if (str_starts_with(url, "https://")) {
+        path = strchr(url + 8, '/');
+        if (!path)
+            path = "";
+        /* skip the version segment */
+        const char *v = strchr(path + (*path == '/'), '/');
+        path = v ? v : path;
+    }
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    int cost = 1;
+    /* "GET users costs 2": counted for everything under /users (the list,
+     * one user, delta), the dearer reading of the page */
+    if (plen >= 6 && !strncmp(path, "/users", 6) && (plen == 6 || path[6] == '/'))
+        cost = 2;
+    if (q) {
+        if (strstr(q, "$select=") || strstr(q, "%24select="))
+            cost -= 1;
+        if (strstr(q, "$expand=") || strstr(q, "%24expand="))
+            cost += 1;
+        const char *top = strstr(q, "$top=");
+        if (top) {
+            long v = strtol(top + 5, NULL, 10);
+            if (v > 0 && v < 20)
+                cost -= 1;
+        }
+    }
+    *ru = cost < 1 ? 1 : cost;
+}
+
+int graph_parse_retry_after(const char *value, time_t now, double *secs)
+{
+    if (!value)
+        return -1;
+    while (isspace((unsigned char)*value))
+        value++;
+    if (!*value)
+        return -1;
+    if (isdigit((unsigned char)*value) || *value == '.') {
+        char *end;
+        double v = strtod(value, &end);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (*end || !isfinite(v) || v < 0)
+            return -1;
+        *secs = v;
+        return 0;
+    }
+    /* an HTTP-date (IMF-fixdate and the two obsolete forms): curl parses all three */
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1)
+        return -1;
+    *secs = t > now ? (double)(t - now) : 0;
+    return 0;
+}
+
+double graph_backoff(int attempt, double base, double cap, double rnd)
+{
+    if (attempt < 1)
+        attempt = 1;
+    double d = base;
+    for (int i = 1; i < attempt && d < cap; i++)
+        d *= 2;
+    if (d > cap)
+        d = cap;
+    if (rnd < 0)
+        rnd = 0;
+    if (rnd >= 1)
+        rnd = 0.999999;
+    return d / 2 + d / 2 * rnd;
+}

@@ -1,0 +1,313 @@
+/* graphctl - a test driver of the Graph client (src/graph*.c), for
+ * tests/integration/test_graph.sh and tests/bench/. Not installed.
+ *
+ *   graphctl [options] token | check | list | delta LINKFILE | org | domains
+ *   graphctl [options] invite FILE      FILE: lines "USER-ID EMAIL"
+ *   graphctl [options] set-type FILE TYPE    FILE: lines "USER-ID"
+ *   graphctl [options] revert FILE
+ *   graphctl [options] get URL
+ *
+ * Credentials come from files only (--secret-file, --cert-file/--key-file),
+ * never from the command line. Per-request results go to stdout as
+ *   item INDEX STATUS HTTP TRIES REQUEST-ID ANSWER-ID
+ * and a last line "stats ..." with the client's counters. */
+#include "compat.h"
+
+#include <getopt.h>
+
+#include <cjson/cJSON.h>
+
+#include "cloud.h"
+#include "graph.h"
+#include "log.h"
+#include "util.h"
+
+static void usage(void)
+{
+    fputs("usage: graphctl [--cloud C] --tenant-id ID --client-id ID (--secret-file F | --cert-file F "
+          "[--key-file F] [--rs256])\n"
+          "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
+          "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
+          "       [--backoff S] [-v|--debug] COMMAND [ARGS]\n"
+          "commands: token check list delta org domains invite set-type revert get\n",
+          stderr);
+    exit(2);
+}
+
+static char **read_lines(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("cannot read %s", path);
+    char **v = NULL;
+    size_t alloc = 0;
+    *n = 0;
+    char buf[1024];
+    while (fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (!buf[0])
+            continue;
+        GROW(v, alloc, *n + 1);
+        v[(*n)++] = xstrdup(buf);
+    }
+    fclose(f);
+    return v;
+}
+
+static void print_item(size_t i, const struct graph_request *r)
+{
+    const char *answer_id = "-";
+    const cJSON *iu = cJSON_GetObjectItemCaseSensitive(r->answer, "invitedUser");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(iu, "id");
+    if (cJSON_IsString(id))
+        answer_id = id->valuestring;
+    printf("item %zu %s %d %d %s %s\n", i, graph_status_name(r->status), r->http_status, r->tries,
+           r->request_id[0] ? r->request_id : "-", answer_id);
+    if (r->error)
+        fprintf(stderr, "item %zu: %s\n", i, r->error);
+}
+
+static void on_done(void *ctx, size_t i, struct graph_request *r)
+{
+    (void)ctx;
+    print_item(i, r);
+    fflush(stdout);
+}
+
+static void print_stats(struct graph *g)
+{
+    struct graph_stats st;
+    graph_get_stats(g, &st);
+    printf("stats http=%llu requests=%llu throttled=%llu retries=%llu tokens=%llu paced=%.3f\n",
+           (unsigned long long)st.http_requests, (unsigned long long)st.requests,
+           (unsigned long long)st.throttled, (unsigned long long)st.retries,
+           (unsigned long long)st.tokens, st.paced_seconds);
+}
+
+static int exit_for(enum graph_status st)
+{
+    switch (st) {
+    case GRAPH_OK: return 0;
+    case GRAPH_FAILED: return 1;
+    case GRAPH_UNCERTAIN: return 1;
+    case GRAPH_TENANT_STOPPED: return 3;
+    case GRAPH_INVITES_BLOCKED: return 4;
+    }
+    return 1;
+}
+
+static int run_requests(struct graph *g, struct graph_request *reqs, size_t n)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    enum graph_status st = graph_run(g, reqs, n, on_done, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    size_t ok = 0;
+    int worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].status == GRAPH_OK)
+            ok++;
+        else if (exit_for(reqs[i].status) > worst)
+            worst = exit_for(reqs[i].status);
+        graph_request_release(&reqs[i]);
+    }
+    printf("done %zu/%zu ok in %.3f s (%.1f/s)\n", ok, n, secs, secs > 0 ? (double)n / secs : 0.0);
+    print_stats(g);
+    return st != GRAPH_OK ? exit_for(st) : worst;
+}
+
+int main(int argc, char **argv)
+{
+    struct graph_params p = { .cloud = CLOUD_GLOBAL, .name = "test" };
+    enum { O_CLOUD = 256, O_TENANT, O_CLIENT, O_SECRET, O_CERT, O_KEY, O_RS256, O_CA, O_CONNECT,
+           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME };
+    static const struct option longopts[] = {
+        { "cloud", required_argument, NULL, O_CLOUD },
+        { "tenant-id", required_argument, NULL, O_TENANT },
+        { "client-id", required_argument, NULL, O_CLIENT },
+        { "secret-file", required_argument, NULL, O_SECRET },
+        { "cert-file", required_argument, NULL, O_CERT },
+        { "key-file", required_argument, NULL, O_KEY },
+        { "rs256", no_argument, NULL, O_RS256 },
+        { "ca-file", required_argument, NULL, O_CA },
+        { "connect-to", required_argument, NULL, O_CONNECT },
+        { "batch", required_argument, NULL, O_BATCH },
+        { "in-flight", required_argument, NULL, O_FLIGHT },
+        { "max-tries", required_argument, NULL, O_TRIES },
+        { "write-limit", required_argument, NULL, O_WL },
+        { "write-window", required_argument, NULL, O_WW },
+        { "ru-limit", required_argument, NULL, O_RL },
+        { "ru-window", required_argument, NULL, O_RW },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "backoff", required_argument, NULL, O_BACKOFF },
+        { "name", required_argument, NULL, O_NAME },
+        { "debug", no_argument, NULL, O_DEBUG },
+        { "verbose", no_argument, NULL, 'v' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+        int v = 0;
+        switch (c) {
+        case O_CLOUD:
+            if (cloud_parse(optarg, &p.cloud))
+                die("unknown cloud %s", optarg);
+            break;
+        case O_TENANT: p.tenant_id = optarg; break;
+        case O_CLIENT: p.client_id = optarg; break;
+        case O_SECRET: p.secret_file = optarg; break;
+        case O_CERT: p.cert_file = optarg; break;
+        case O_KEY: p.key_file = optarg; break;
+        case O_RS256: p.jwt_alg = GRAPH_JWT_RS256; break;
+        case O_CA: p.ca_file = optarg; break;
+        case O_CONNECT: p.connect_to = optarg; break;
+        case O_NAME: p.name = optarg; break;
+        case O_BATCH: case O_FLIGHT: case O_TRIES: case O_WL: case O_RL: case O_TIMEOUT:
+            if (parse_int(optarg, 0, 1000000, &v))
+                die("bad number %s", optarg);
+            if (c == O_BATCH) p.batch_size = v;
+            else if (c == O_FLIGHT) p.max_in_flight = v;
+            else if (c == O_TRIES) p.max_tries = v;
+            else if (c == O_WL) p.write_limit = v;
+            else if (c == O_RL) p.ru_limit = v;
+            else p.timeout = v;
+            break;
+        case O_WW: p.write_window = strtod(optarg, NULL); break;
+        case O_RW: p.ru_window = strtod(optarg, NULL); break;
+        case O_BACKOFF: p.backoff_base = strtod(optarg, NULL); break;
+        case O_DEBUG: log_set_level(LOG_DEBUG); break;
+        case 'v': log_set_level(LOG_VERBOSE); break;
+        default: usage();
+        }
+    }
+    if (optind >= argc)
+        usage();
+    const char *cmd = argv[optind++];
+    struct graph *g;
+    if (graph_open(&p, &g))
+        return 2;
+    int rc = 0;
+    if (!strcmp(cmd, "token")) {
+        rc = exit_for(graph_authenticate(g));
+        if (!rc)
+            printf("token ok\n");
+    } else if (!strcmp(cmd, "check")) {
+        struct graph_check_result res;
+        rc = graph_check(g, &res) ? 1 : 0;
+        graph_check_print(stdout, p.name, &res);
+        graph_check_release(&res);
+    } else if (!strcmp(cmd, "list")) {
+        struct graph_users u = GRAPH_USERS_INIT;
+        enum graph_status st = graph_list_synced_users(g, &u);
+        rc = exit_for(st);
+        if (!rc) {
+            printf("users %zu\n", u.n);
+            for (size_t i = 0; i < u.n; i++)
+                printf("user %s %s %s %s\n", u.v[i].immutable_id ? u.v[i].immutable_id : "-", u.v[i].id,
+                       u.v[i].external_user_state ? u.v[i].external_user_state : "-",
+                       u.v[i].user_type ? u.v[i].user_type : "-");
+            /* the index works: look every user up again */
+            for (size_t i = 0; i < u.n; i++)
+                if (u.v[i].immutable_id && graph_users_find(&u, u.v[i].immutable_id) != &u.v[i])
+                    die("graph_users_find lost %s", u.v[i].immutable_id);
+        }
+        graph_users_release(&u);
+        print_stats(g);
+    } else if (!strcmp(cmd, "delta")) {
+        if (optind >= argc)
+            usage();
+        const char *linkfile = argv[optind];
+        char *link = NULL;
+        FILE *f = fopen(linkfile, "r");
+        if (f) {
+            char buf[4096];
+            if (fgets(buf, sizeof(buf), f)) {
+                buf[strcspn(buf, "\r\n")] = '\0';
+                if (buf[0])
+                    link = xstrdup(buf);
+            }
+            fclose(f);
+        }
+        struct graph_users ch = GRAPH_USERS_INIT;
+        char *next = NULL;
+        bool full = false;
+        enum graph_status st = graph_users_delta(g, link, &ch, &next, &full);
+        rc = exit_for(st);
+        if (!rc) {
+            size_t removed = 0;
+            for (size_t i = 0; i < ch.n; i++)
+                removed += ch.v[i].removed;
+            printf("delta full=%d changes=%zu removed=%zu\n", full, ch.n, removed);
+            f = fopen(linkfile, "w");
+            if (!f)
+                die("cannot write %s", linkfile);
+            fprintf(f, "%s\n", next);
+            fclose(f);
+        }
+        free(next);
+        free(link);
+        graph_users_release(&ch);
+    } else if (!strcmp(cmd, "org")) {
+        struct graph_organization o;
+        rc = exit_for(graph_get_organization(g, &o));
+        if (!rc)
+            printf("org %s sync=%d last=%s time=%lld\n", o.id, o.sync_enabled, o.last_sync ? o.last_sync : "-",
+                   (long long)o.last_sync_time);
+        graph_organization_release(&o);
+    } else if (!strcmp(cmd, "domains")) {
+        char **d;
+        size_t n;
+        rc = exit_for(graph_verified_domains(g, &d, &n));
+        for (size_t i = 0; !rc && i < n; i++)
+            printf("domain %s\n", d[i]);
+        graph_strv_free(d);
+    } else if (!strcmp(cmd, "get")) {
+        if (optind >= argc)
+            usage();
+        struct graph_request r;
+        graph_req_get(&r, argv[optind]);
+        rc = exit_for(graph_call(g, &r));
+        print_item(0, &r);
+        if (r.answer) {
+            char *s = cJSON_PrintUnformatted(r.answer);
+            printf("answer %s\n", s);
+            cJSON_free(s);
+        }
+        graph_request_release(&r);
+    } else if (!strcmp(cmd, "invite") || !strcmp(cmd, "set-type") || !strcmp(cmd, "revert")) {
+        if (optind >= argc || (!strcmp(cmd, "set-type") && optind + 1 >= argc))
+            usage();
+        size_t n;
+        char **lines = read_lines(argv[optind], &n);
+        struct graph_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
+        for (size_t i = 0; i < n; i++) {
+            char *sp = strchr(lines[i], ' ');
+            if (sp)
+                *sp++ = '\0';
+            if (!strcmp(cmd, "invite")) {
+                struct graph_invitation inv = {
+                    .user_id = lines[i], .email = sp ? sp : "",
+                    .redirect_url = "https://myapps.microsoft.com", .send_message = false,
+                };
+                graph_req_invite(&reqs[i], &inv);
+            } else if (!strcmp(cmd, "set-type")) {
+                graph_req_set_user_type(&reqs[i], lines[i], argv[optind + 1]);
+            } else {
+                graph_req_convert_to_internal(&reqs[i], lines[i]);
+            }
+            free(lines[i]);
+        }
+        free(lines);
+        rc = run_requests(g, reqs, n);
+        free(reqs);
+    } else {
+        usage();
+    }
+    const char *why;
+    enum graph_status st = graph_stopped(g, &why);
+    if (st)
+        printf("stopped %s: %s\n", graph_status_name(st), why);
+    graph_close(g);
+    return rc;
+}
