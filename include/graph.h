@@ -268,6 +268,14 @@ enum graph_status graph_list_synced_users(struct graph *g, struct graph_users *o
 enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
                                     struct graph_users *changes, char **new_link, bool *full);
 
+/* One user by object id, with the same properties: to find out what became
+ * of a GRAPH_UNCERTAIN invitation (externalUserState PendingAcceptance or
+ * Accepted: it went through) before sending it again. GRAPH_FAILED with
+ * http 404 when there is no such user (logged at verbose level only).
+ * Release *out with graph_user_release. */
+enum graph_status graph_get_user(struct graph *g, const char *user_id, struct graph_user *out);
+void graph_user_release(struct graph_user *u);
+
 /* /organization: whether Connect syncs the tenant and when it last did. */
 struct graph_organization {
     char *id;

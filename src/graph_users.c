@@ -237,6 +237,30 @@ enum graph_status graph_list_synced_users(struct graph *g, struct graph_users *o
     return GRAPH_OK;
 }
 
+enum graph_status graph_get_user(struct graph *g, const char *user_id, struct graph_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *path = user_path(user_id, "?$select=" USER_SELECT);
+    struct graph_request r;
+    graph_req_get(&r, path);
+    free(path);
+    enum graph_status st = graph_call(g, &r);
+    if (st == GRAPH_OK && cJSON_IsObject(r.answer))
+        user_parse(r.answer, out);
+    else if (st == GRAPH_OK)
+        st = GRAPH_FAILED;
+    else if (st == GRAPH_FAILED && r.error)
+        log_verbose("%s", r.error);
+    graph_request_release(&r);
+    return st;
+}
+
+void graph_user_release(struct graph_user *u)
+{
+    user_release(u);
+    memset(u, 0, sizeof(*u));
+}
+
 /* The answers that mean "this delta link is no good any more: start over"
  * (learn.microsoft.com/graph/delta-query-overview: 410 Gone; tokens of
  * directory objects expire after 7 days with syncStateNotFound and kin). */

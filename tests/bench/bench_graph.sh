@@ -105,6 +105,7 @@ run() { # NAME FIRST COUNT graphctl-options...
     ctl "$@" invite "$T/in.$name" >"$T/out.$name" 2>"$T/err.$name"
     rc=$?
     secs=$(sed -n 's/^done .* in \([0-9.]*\) s.*/\1/p' "$T/out.$name")
+    # shellcheck disable=SC2046 # four numbers, split on purpose
     set -- $(logstats)
     cp "$T/log.json" "$T/log.$name.json"
     echo "$name rc=$rc users=$count secs=$secs ok=$1 sent=$2 throttled=$3 span=$4"
@@ -115,6 +116,7 @@ run batched 1 "$N" --write-limit "$WL" --write-window "$WINDOW"
 run sequential $((N + 1)) "$SEQ_N" --batch 1 --in-flight 1 --write-limit "$WL" --write-window "$WINDOW"
 [ "$ADAPT" = 1 ] && run adaptive $((N + SEQ_N + 1)) "$N" --write-window "$WINDOW"
 
+# shellcheck disable=SC2154 # the *_secs, *_ok ... variables are set by run's eval
 python3 - "$N" "$SEQ_N" "$WL" "$WINDOW" "$LAT" "$batched_secs" "$batched_ok" "$batched_sent" "$batched_429" \
     "$sequential_secs" "$sequential_ok" "${adaptive_secs:-0}" "${adaptive_ok:-0}" "${adaptive_sent:-0}" \
     "${adaptive_429:-0}" "$batched_span" >"$T/summary" <<'EOF'

@@ -303,8 +303,9 @@ m=$(mark)
 res $SECRET --batch 1 invite "$T/lost" >"$T/out" 2>"$T/err"
 rc=$?
 faults '{"reset": true}'
-if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(inv) == 1' >"$T/res.txt"; then
-    ok "lost answer to an invitation: uncertain, not sent twice"
+if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(inv) == 1' >"$T/res.txt" &&
+    res $SECRET user "$(cut -d' ' -f1 "$T/lost")" >"$T/out2" 2>&1 && grep -q ' PendingAcceptance ' "$T/out2"; then
+    ok "lost answer to an invitation: uncertain, not sent twice; reading the user back shows it went through"
 else notok "lost answer to an invitation (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 
 # --- 14. userType by PATCH, in a $batch

@@ -1,7 +1,7 @@
 /* graphctl - a test driver of the Graph client (src/graph*.c), for
  * tests/integration/test_graph.sh and tests/bench/. Not installed.
  *
- *   graphctl [options] token | check | list | delta LINKFILE | org | domains
+ *   graphctl [options] token | check | list | delta LINKFILE | org | domains | user ID
  *   graphctl [options] invite FILE      FILE: lines "USER-ID EMAIL"
  *   graphctl [options] set-type FILE TYPE    FILE: lines "USER-ID"
  *   graphctl [options] revert FILE
@@ -29,7 +29,7 @@ static void usage(void)
           "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
           "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
           "       [--backoff S] [-v|--debug] COMMAND [ARGS]\n"
-          "commands: token check list delta org domains invite set-type revert get\n",
+          "commands: token check list delta org domains user invite set-type revert get\n",
           stderr);
     exit(2);
 }
@@ -248,6 +248,15 @@ int main(int argc, char **argv)
         free(next);
         free(link);
         graph_users_release(&ch);
+    } else if (!strcmp(cmd, "user")) {
+        if (optind >= argc)
+            usage();
+        struct graph_user u;
+        rc = exit_for(graph_get_user(g, argv[optind], &u));
+        if (!rc)
+            printf("user %s %s %s %s redeemed=%d\n", u.id, u.external_user_state ? u.external_user_state : "-",
+                   u.user_type ? u.user_type : "-", u.immutable_id ? u.immutable_id : "-", u.redeemed);
+        graph_user_release(&u);
     } else if (!strcmp(cmd, "org")) {
         struct graph_organization o;
         rc = exit_for(graph_get_organization(g, &o));
