@@ -131,6 +131,12 @@ cmp -s "$OUT/wm-drop" "$OUT/wm-drop.before" && pass "dropped connection: waterma
     || fail "dropped connection: watermark changed"
 proxy_stop 6361
 
+proxy 6363 --size-limit 500
+mkconf "$OUT/sizelimit.conf" "uri = ldaps://127.0.0.1:6363" "$C1" "$C2" "watermark_file = $OUT/wm-size"
+refuses "a server size limit" 3 "hit its size limit" "$DUALSYNC" -c "$OUT/sizelimit.conf" pull
+[ ! -e "$OUT/wm-size" ] && pass "size limit: no watermark written" || fail "size limit: watermark written"
+proxy_stop 6363
+
 proxy 6362 --referral
 mkconf "$OUT/ref.conf" "uri = ldaps://127.0.0.1:6362" "base_dn = $(manifest "m['elsewhere_ou']")"
 refuses "a referral is reported, not followed" 3 "referred us to" "$DUALSYNC" -c "$OUT/ref.conf" pull

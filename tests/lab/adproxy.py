@@ -477,8 +477,10 @@ class Connection:
         if msg.op != OP_SEARCH_ENTRY:
             self.outbuf[self.client] += msg.raw
             return True
-        if not st["paged"] and st["entries"] >= self.o.max_page:
-            # AD: an unpaged search stops at MaxPageSize with sizeLimitExceeded
+        over_limit = self.o.size_limit is not None and self.entries_sent >= self.o.size_limit
+        if over_limit or (not st["paged"] and st["entries"] >= self.o.max_page):
+            # AD: an unpaged search stops at MaxPageSize with sizeLimitExceeded;
+            # --size-limit: a server-wide cap that even paging cannot get past
             st["cut"] = True
             self.st["unpaged_cut"] += 1
             if self.o.verbose:
@@ -540,6 +542,8 @@ def main():
     ap.add_argument("--referral-uri", default="ldap://127.0.0.1:9/{base}",
                     help="URI in the referral; {base} is the search base (default points at a closed "
                          "loopback port so a client that chases it goes nowhere)")
+    ap.add_argument("--size-limit", type=int, dest="size_limit",
+                    help="fault: end any search with sizeLimitExceeded once N entries were sent on the connection")
     ap.add_argument("--pidfile")
     ap.add_argument("--verbose", "-v", action="store_true")
     o = ap.parse_args(namespace=Options())
