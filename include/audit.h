@@ -45,11 +45,21 @@ int audit_open(const char *path, struct audit **out);
 int audit_append(struct audit *a, const struct audit_entry *e);
 int audit_close(struct audit *a);
 
+/* The line audit_append writes for e, without its newline (the buffer has a
+ * byte to spare for one); the caller frees it. For tools that make large
+ * fixtures (a benchmark's 100k entries) without an fsync per entry. */
+char *audit_format(const struct audit_entry *e);
+
 /* Read every entry of path in order. fn gets the parsed object (valid during
  * the call) and its line number; a line that is not a JSON object is reported
  * as FILE:LINE and the read fails. A missing file reads as empty. */
 typedef int audit_entry_fn(void *ctx, const struct cJSON *entry, size_t line);
 int audit_read(const char *path, audit_entry_fn *fn, void *ctx);
+
+/* The audit trail that goes with a mapping file: "mappings/gcch.map" →
+ * "mappings/gcch.audit" (a path not ending in ".map" gets ".audit" added).
+ * The converter writes there and the report reads there. Caller frees. */
+char *audit_path_for_mapping(const char *mapping_file);
 
 /* "2026-11-28T01:05:30Z" into out (21 bytes). */
 void audit_time(time_t t, char out[21]);

@@ -19,6 +19,14 @@ void audit_time(time_t t, char out[21])
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+char *audit_path_for_mapping(const char *mapping_file)
+{
+    size_t n = strlen(mapping_file);
+    if (n > 4 && !strcmp(mapping_file + n - 4, ".map"))
+        n -= 4;
+    return xasprintf("%.*s.audit", (int)n, mapping_file);
+}
+
 int audit_open(const char *path, struct audit **out)
 {
     /* a torn last line (a crash mid-write) was never acknowledged: cut it off,
@@ -60,7 +68,7 @@ static void add(cJSON *o, const char *key, const char *value)
         cJSON_AddStringToObject(o, key, value);
 }
 
-int audit_append(struct audit *a, const struct audit_entry *e)
+char *audit_format(const struct audit_entry *e)
 {
     char when[21];
     audit_time(e->time ? e->time : time(NULL), when);
@@ -91,10 +99,23 @@ int audit_append(struct audit *a, const struct audit_entry *e)
     if (!text)
         die("out of memory formatting an audit entry");
     size_t len = strlen(text);
+    /* room for the newline audit_append adds: it writes the line in one go */
+    char *line = xmalloc(len + 2);
+    memcpy(line, text, len);
+    line[len] = '\0';
+    line[len + 1] = '\0';
+    cJSON_free(text);
+    return line;
+}
+
+int audit_append(struct audit *a, const struct audit_entry *e)
+{
+    char *text = audit_format(e);
+    size_t len = strlen(text);
     /* one write per line: a crash leaves at most one torn line, cut at open */
     text[len] = '\n';
     int rc = platform_file_write(a->f, text, len + 1);
-    cJSON_free(text);
+    free(text);
     if (rc == 0)
         rc = platform_file_sync(a->f);
     if (rc)
