@@ -12,7 +12,6 @@
  * period. The state shown is always the current one. */
 #include "compat.h"
 
-#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <strings.h>
 #include <time.h>
@@ -422,23 +421,20 @@ static const char *const entry_keys[F_COUNT] = {
     "invitationId", "error",
 };
 
-static void entry_fields(const cJSON *e, const char *f[F_COUNT])
+static void entry_fields(const struct audit_field *fields, size_t n, const char *f[F_COUNT])
 {
     memset(f, 0, F_COUNT * sizeof(*f));
-    /* one walk over the members: entries hold ~20 of them, and looking each
-     * key up would walk them 20 times */
+    /* audit_append writes the keys in this order: try the one after the last
+     * match first, so that a line costs about one strcmp per member */
     int hint = 0;
-    for (const cJSON *c = e->child; c; c = c->next) {
-        if (!cJSON_IsString(c) || !c->string)
-            continue;
-        /* audit_append writes the keys in this order: try the next one first */
+    for (size_t i = 0; i < n; i++) {
         int k = hint;
         for (int tries = 0; tries < F_COUNT; tries++, k = (k + 1) % F_COUNT)
-            if (!strcmp(c->string, entry_keys[k]))
+            if (!strcmp(fields[i].key, entry_keys[k]))
                 break;
-        if (strcmp(c->string, entry_keys[k]))
+        if (strcmp(fields[i].key, entry_keys[k]))
             continue;   /* a key of a later dualsync: not ours to show */
-        f[k] = c->valuestring;
+        f[k] = fields[i].value;
         hint = (k + 1) % F_COUNT;
     }
 }
@@ -489,12 +485,12 @@ static void count_conversion(struct gather *g, int64_t time)
     t->days[t->ndays++] = (struct report_day){ day, 1 };
 }
 
-static int on_entry(void *ctx, const cJSON *e, size_t line)
+static int on_entry(void *ctx, const struct audit_field *fields, size_t n, size_t line)
 {
     struct gather *g = ctx;
     const struct report_filter *flt = &g->r->filter;
     const char *f[F_COUNT];
-    entry_fields(e, f);
+    entry_fields(fields, n, f);
     int64_t time;
     if (!f[F_TIME] || parse_iso(f[F_TIME], false, &time))
         return log_error("%s:%zu: audit entry without a valid time (UTC as 2026-11-18T11:06:40Z); "
@@ -695,7 +691,7 @@ static int gather_tenant(struct report *r, const struct tenant_config *tc, struc
     while ((rec = mapstore_next(*store, &pos)))
         if (record_is_conversion(rec))
             row_of_record(&g, rec);
-    int rc = audit_read(t->audit_file, on_entry, &g);
+    int rc = audit_read_fields(t->audit_file, on_entry, &g);
     if (rc == 0)
         finish_tenant(&g);
     else

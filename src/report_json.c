@@ -17,59 +17,70 @@ struct json {
 
 static void indent(struct json *j)
 {
-    strbuf_addch(j->out, '\n');
-    for (int i = 0; i < j->depth; i++)
-        strbuf_addstr(j->out, "  ");
+    static const char spaces[] = "\n                                ";
+    int n = 2 * j->depth;
+    strbuf_add(j->out, spaces, (size_t)(n < 32 ? n : 32) + 1);
 }
 
+/* s as a JSON string. Written straight into the buffer (one grow for the
+ * worst case, six bytes per byte): a report writes millions of them. */
 static void str(struct strbuf *out, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t len = strlen(s);
+    strbuf_grow(out, 6 * len + 2);
     const unsigned char *p = (const unsigned char *)s;
-    strbuf_addch(out, '"');
+    char *d = out->buf + out->len;
+    *d++ = '"';
     while (*p) {
-        const unsigned char *span = p;
-        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        strbuf_add(out, span, (size_t)(p - span));
-        if (!*p)
-            break;
+        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            *d++ = (char)*p++;
+            continue;
+        }
         if (*p >= 0x80) {
             size_t n = report_utf8_len(p);
             if (n) {
-                strbuf_add(out, p, n);
+                memcpy(d, p, n);
+                d += n;
                 p += n;
             } else {
-                strbuf_addstr(out, "\xef\xbf\xbd");
+                memcpy(d, "\xef\xbf\xbd", 3);   /* U+FFFD */
+                d += 3;
                 p++;
             }
             continue;
         }
+        *d++ = '\\';
         switch (*p) {
-        case '"': strbuf_addstr(out, "\\\""); break;
-        case '\\': strbuf_addstr(out, "\\\\"); break;
-        case '\n': strbuf_addstr(out, "\\n"); break;
-        case '\r': strbuf_addstr(out, "\\r"); break;
-        case '\t': strbuf_addstr(out, "\\t"); break;
-        default: {
-            char u[7] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0 };
-            strbuf_addstr(out, u);
-        }
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '\n': *d++ = 'n'; break;
+        case '\r': *d++ = 'r'; break;
+        case '\t': *d++ = 't'; break;
+        default:
+            *d++ = 'u';
+            *d++ = '0';
+            *d++ = '0';
+            *d++ = hex[*p >> 4];
+            *d++ = hex[*p & 15];
         }
         p++;
     }
-    strbuf_addch(out, '"');
+    *d++ = '"';
+    out->len = (size_t)(d - out->buf);
+    out->buf[out->len] = '\0';
 }
 
-/* "key": at the next member of an object */
+/* "key": at the next member of an object (keys are ours: plain ASCII) */
 static void key(struct json *j, const char *k, bool *first)
 {
     if (!*first)
         strbuf_addch(j->out, ',');
     *first = false;
     indent(j);
-    str(j->out, k);
-    strbuf_addstr(j->out, ": ");
+    strbuf_addch(j->out, '"');
+    strbuf_addstr(j->out, k);
+    strbuf_add(j->out, "\": ", 3);
 }
 
 static void kv_str(struct json *j, const char *k, const char *v, bool *first)
@@ -90,8 +101,12 @@ static void kv_time(struct json *j, const char *k, int64_t t, bool *first)
 
 static void kv_num(struct json *j, const char *k, size_t n, bool *first)
 {
+    char digits[24], *p = digits + sizeof(digits);
+    do
+        *--p = (char)('0' + n % 10);
+    while (n /= 10);
     key(j, k, first);
-    strbuf_addf(j->out, "%zu", n);
+    strbuf_add(j->out, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 static void open_(struct json *j, char c)
