@@ -338,7 +338,7 @@ static void chart(struct strbuf *out, const struct report *r)
             last = f->until / 86400;
     }
     const double W = 960, H = 260, L = 48, R = 944, T = 16, B = 226;
-    strbuf_addstr(out, "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 960 260\" "
+    strbuf_addstr(out, "<svg id=\"chart\" viewBox=\"0 0 960 260\" "
                        "width=\"100%\" role=\"img\" aria-labelledby=\"chart-title\">"
                        "<title id=\"chart-title\">Conversions done over time");
     strbuf_addstr(out, "</title>\n");
