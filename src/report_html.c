@@ -337,8 +337,8 @@ static void chart(struct strbuf *out, const struct report *r)
             f->until / 86400 <= r->generated / 86400)
             last = f->until / 86400;
     }
-    const double W = 960, H = 260, L = 48, R = 944, T = 16, B = 226;
-    strbuf_addstr(out, "<svg id=\"chart\" viewBox=\"0 0 960 260\" "
+    const double W = 960, H = 190, L = 48, R = 944, T = 10, B = 160;
+    strbuf_addstr(out, "<svg id=\"chart\" viewBox=\"0 0 960 190\" "
                        "width=\"100%\" role=\"img\" aria-labelledby=\"chart-title\">"
                        "<title id=\"chart-title\">Conversions done over time");
     strbuf_addstr(out, "</title>\n");
@@ -408,7 +408,7 @@ static void chart(struct strbuf *out, const struct report *r)
         char label[11];
         bucket_label(u, (int64_t)b, first, label);
         strbuf_addf(out, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%s</text>\n",
-                    L + slot * ((double)b + 0.5), B + 18, label);
+                    L + slot * ((double)b + 0.5), B + 16, label);
     }
     strbuf_addf(out, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">conversions per %s (UTC)</text>\n", R,
                 H - 4, u == UNIT_DAY ? "day" : u == UNIT_WEEK ? "week" : "month");
