@@ -109,7 +109,11 @@ unit: $(UNIT_BINS)
 deps:
 	@scripts/install-deps.sh
 
-check: deps
+# what the tests need besides (headless Chromium for the HTML report)
+deps-test:
+	@scripts/install-deps.sh --test
+
+check: deps-test
 	$(MAKE) all unit tools
 	tests/integration/run.sh
 
@@ -181,7 +185,7 @@ fuzz-graph:
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore bench-policy bench-report fuzz fuzz-mapstore \
-        fuzz-graph clean tools test-graph
+.PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report fuzz \
+        fuzz-mapstore fuzz-graph clean tools test-graph
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)
