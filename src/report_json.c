@@ -134,9 +134,12 @@ static void element(struct json *j, bool *first)
 
 static void states(struct json *j, const size_t *s, const struct report_tenant *t)
 {
+    size_t accounts = 0;
+    for (unsigned k = 0; k < REPORT_STATE_COUNT; k++)
+        accounts += s[k];
     bool first = true;
     open_(j, '{');
-    kv_num(j, "accounts", t ? t->nrows : s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6], &first);
+    kv_num(j, "accounts", accounts, &first);
     kv_num(j, "converted", report_converted(s), &first);
     kv_num(j, "pendingAcceptance", s[MAP_STATE_INVITED], &first);
     kv_num(j, "accepted", s[MAP_STATE_ACCEPTED], &first);
