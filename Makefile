@@ -70,6 +70,10 @@ UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/pl
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
               $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(BUILD)/platform_posix.o
 UNIT_DEPS_graph    := $(GRAPH_OBJS)
+REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(BUILD)/report_html.o \
+               $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
+               $(BUILD)/platform_posix.o $(BUILD)/cloud.o
+UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -92,13 +96,24 @@ tools: $(BUILD)/graphctl
 test-graph: $(BUILD)/graphctl
 	tests/integration/test_graph.sh $(BUILD)/graphctl
 
+# The report's fixture (tests/integration/test_report.sh, the benchmark).
+$(BUILD)/report-fixture: $(BUILD)/tools/report_fixture_main.o $(BUILD)/tools/report_fixture.o \
+                         $(REPORT_OBJS) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+tools: $(BUILD)/report-fixture
+
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
 
 deps:
 	@scripts/install-deps.sh
 
-check: deps
+# what the tests need besides (headless Chromium for the HTML report)
+deps-test:
+	@scripts/install-deps.sh --test
+
+check: deps-test
 	$(MAKE) all unit tools
 	tests/integration/run.sh
 
@@ -122,6 +137,14 @@ $(BUILD)/bench/bench_mapstore: $(BUILD)/bench/bench_mapstore.o $(MAPSTORE_OBJS)
 
 bench-mapstore: $(BUILD)/bench/bench_mapstore
 	$(BUILD)/bench/bench_mapstore $(BENCH_ARGS)
+
+# The report benchmark: 100,000 audit entries, each format (tests/bench/RESULTS.md).
+$(BUILD)/bench/bench_report: $(BUILD)/bench/bench_report.o $(BUILD)/tools/report_fixture.o \
+                             $(REPORT_OBJS) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+bench-report: $(BUILD)/bench/bench_report all
+	tests/bench/bench_report.sh $(BUILD)/bench/bench_report $(BENCH_ARGS)
 
 # libFuzzer on the mapping file and journal parsers (clang; not part of check).
 FUZZ_SECONDS ?= 60
@@ -162,6 +185,7 @@ fuzz-graph:
 clean:
 	rm -rf build build-san dualsync dualsync-san
 
-.PHONY: all unit deps check demo bench bench-mapstore bench-policy fuzz fuzz-mapstore fuzz-graph clean tools test-graph
+.PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report fuzz \
+        fuzz-mapstore fuzz-graph clean tools test-graph
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

@@ -45,11 +45,33 @@ int audit_open(const char *path, struct audit **out);
 int audit_append(struct audit *a, const struct audit_entry *e);
 int audit_close(struct audit *a);
 
+/* The line audit_append writes for e, without its newline (the buffer has a
+ * byte to spare for one); the caller frees it. For tools that make large
+ * fixtures (a benchmark's 100k entries) without an fsync per entry. */
+char *audit_format(const struct audit_entry *e);
+
 /* Read every entry of path in order. fn gets the parsed object (valid during
  * the call) and its line number; a line that is not a JSON object is reported
  * as FILE:LINE and the read fails. A missing file reads as empty. */
 typedef int audit_entry_fn(void *ctx, const struct cJSON *entry, size_t line);
 int audit_read(const char *path, audit_entry_fn *fn, void *ctx);
+
+/* The same, faster, for reading large trails (a report over 100k entries):
+ * each entry as its members whose values are strings (the only kind
+ * audit_append writes), unescaped, in file order; members of another type
+ * are left out. key and value are valid during the call. A line is parsed by
+ * hand when it is a flat object of strings, and through cJSON otherwise; a
+ * line that is not a JSON object fails the read as audit_read does. */
+struct audit_field {
+    const char *key, *value;
+};
+typedef int audit_fields_fn(void *ctx, const struct audit_field *fields, size_t n, size_t line);
+int audit_read_fields(const char *path, audit_fields_fn *fn, void *ctx);
+
+/* The audit trail that goes with a mapping file: "mappings/gcch.map" →
+ * "mappings/gcch.audit" (a path not ending in ".map" gets ".audit" added).
+ * The converter writes there and the report reads there. Caller frees. */
+char *audit_path_for_mapping(const char *mapping_file);
 
 /* "2026-11-28T01:05:30Z" into out (21 bytes). */
 void audit_time(time_t t, char out[21]);

@@ -16,7 +16,8 @@ enum exit_code {
 };
 
 enum output_format {
-    FORMAT_DEFAULT, FORMAT_SUMMARY, FORMAT_NDJSON, FORMAT_JSON, FORMAT_TABLE, FORMAT_CSV, FORMAT_TEXT
+    FORMAT_DEFAULT, FORMAT_SUMMARY, FORMAT_NDJSON, FORMAT_JSON, FORMAT_TABLE, FORMAT_CSV, FORMAT_TEXT,
+    FORMAT_HTML
 };
 
 struct cli {
@@ -29,6 +30,12 @@ struct cli {
     bool help;
     const char *watermark_file;
     const char *tenant;
+    /* report */
+    const char *since, *until;  /* as typed: report_parse_time checks them */
+    const char *states;         /* --state: a comma-separated list, checked by report_parse_states */
+    const char *run_id;         /* --run */
+    const char *output;         /* -o FILE; NULL: stdout */
+    bool bom;                   /* CSV: UTF-8 byte order mark for Excel */
     char **args;                /* positional arguments after the command */
     int nargs;
 };

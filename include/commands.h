@@ -9,5 +9,6 @@ int cmd_pull(const struct cli *cli, struct config *cfg);
 int cmd_check(const struct cli *cli, struct config *cfg);
 int cmd_plan(const struct cli *cli, struct config *cfg);
 int cmd_explain(const struct cli *cli, struct config *cfg);
+int cmd_report(const struct cli *cli, struct config *cfg);
 
 #endif

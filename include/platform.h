@@ -44,6 +44,18 @@ void platform_sleep(double seconds);
  * rename over path, fsync the directory. On failure path is untouched. */
 int platform_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* What is at path (following symbolic links): a report's -o FILE is written
+ * atomically only over a regular file or a new name; a pipe or a device
+ * (/dev/stdout, /dev/null) must be written into, never replaced. Returns 0
+ * and *kind, or -1 after logging (a path that cannot be looked at). */
+enum platform_path_kind {
+    PLATFORM_PATH_NONE,        /* nothing there */
+    PLATFORM_PATH_FILE,        /* a regular file */
+    PLATFORM_PATH_DIR,
+    PLATFORM_PATH_OTHER,       /* a device, pipe, socket */
+};
+int platform_path_kind(const char *path, enum platform_path_kind *kind);
+
 /* True if the stream is a terminal. */
 bool platform_isatty(FILE *f);
 

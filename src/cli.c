@@ -8,8 +8,8 @@
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
 
 enum opt_id {
-    O_CONFIG, O_DEBUG, O_FORMAT, O_FULL, O_HELP, O_PROGRESS, O_QUIET, O_TENANT, O_VERBOSE,
-    O_WATERMARK_FILE,
+    O_BOM, O_CONFIG, O_DEBUG, O_FORMAT, O_FULL, O_HELP, O_OUTPUT, O_PROGRESS, O_QUIET, O_RUN, O_SINCE,
+    O_STATE, O_TENANT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
 };
 
 struct opt {
@@ -22,16 +22,26 @@ struct opt {
 };
 
 static const struct opt opts[] = {
+    { "bom", 0, ARG_BOOL, O_BOM, "report", "csv: start with a UTF-8 byte order mark, for Excel (default no)" },
     { "config", 'c', ARG_STRING, O_CONFIG, NULL, "configuration file (default dualsync.conf)" },
     { "debug", 0, ARG_NONE, O_DEBUG, NULL, "print debug messages" },
-    { "format", 'f', ARG_STRING, O_FORMAT, "pull,plan,explain",
+    { "format", 'f', ARG_STRING, O_FORMAT, "pull,plan,explain,report",
       "output: pull: summary (default) or ndjson; plan: table (default), json or csv; "
-      "explain: text (default) or json" },
+      "explain: text (default) or json; report: csv (default), json or html" },
     { "full", 0, ARG_BOOL, O_FULL, "pull", "read everything, ignoring the delta watermark" },
     { "help", 'h', ARG_NONE, O_HELP, NULL, "show this help" },
+    { "output", 'o', ARG_STRING, O_OUTPUT, "report", "write to this file (atomically) instead of stdout" },
     { "progress", 0, ARG_BOOL, O_PROGRESS, NULL, "progress meter on a terminal (default on)" },
     { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
-    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain", "only this tenant" },
+    { "run", 0, ARG_STRING, O_RUN, "report", "only what this run did (its id, as in the audit trail)" },
+    { "since", 0, ARG_STRING, O_SINCE, "report",
+      "accounts with activity from this date or time on (YYYY-MM-DD[THH:MM[:SS]], UTC)" },
+    { "state", 0, ARG_STRING, O_STATE, "report",
+      "only accounts in these states (pending, invited, accepted, blocked, reverted, gone, unmapped; "
+      "comma-separated)" },
+    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain,report", "only this tenant" },
+    { "until", 0, ARG_STRING, O_UNTIL, "report",
+      "accounts with activity up to this date (the whole day) or time, UTC" },
     { "verbose", 'v', ARG_NONE, O_VERBOSE, NULL, "say more" },
     { "watermark-file", 0, ARG_STRING, O_WATERMARK_FILE, "pull",
       "delta watermark file (default [ldap] watermark_file)" },
@@ -45,6 +55,7 @@ static const struct {
     { "pull", "read the scoped objects from AD DS: a summary, or one JSON object per line" },
     { "plan", "decide per tenant and list the actions a conversion would take, with reasons" },
     { "explain", "explain USER: for every tenant, the rule that decides, what it read, the outcome" },
+    { "report", "the converted accounts per tenant: state, history, figures; as CSV, JSON or HTML" },
     { "help", "show help for a command" },
     { "version", "show the version" },
 };
@@ -75,7 +86,8 @@ static const char *known_command(const char *name)
 
 const char *format_name(enum output_format f)
 {
-    static const char *const names[] = { "default", "summary", "ndjson", "json", "table", "csv", "text" };
+    static const char *const names[] = { "default", "summary", "ndjson", "json", "table", "csv", "text",
+                                         "html" };
     return names[f];
 }
 
@@ -91,12 +103,18 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
     case O_PROGRESS: cli->progress = !negated; break;
     case O_TENANT: cli->tenant = arg; break;
     case O_WATERMARK_FILE: cli->watermark_file = arg; break;
+    case O_BOM: cli->bom = !negated; break;
+    case O_OUTPUT: cli->output = arg; break;
+    case O_RUN: cli->run_id = arg; break;
+    case O_SINCE: cli->since = arg; break;
+    case O_UNTIL: cli->until = arg; break;
+    case O_STATE: cli->states = arg; break;
     case O_FORMAT: {
         enum output_format f;
-        for (f = FORMAT_SUMMARY; f <= FORMAT_TEXT; f++)
+        for (f = FORMAT_SUMMARY; f <= FORMAT_HTML; f++)
             if (!strcasecmp(arg, format_name(f)))
                 break;
-        if (f > FORMAT_TEXT)
+        if (f > FORMAT_HTML)
             return log_error("--format: unknown format '%s'", arg), EXIT_USAGE;
         cli->format = f;
         break;

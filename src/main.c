@@ -56,6 +56,8 @@ int main(int argc, char **argv)
         rc = cmd_plan(&cli, &cfg);
     else if (!strcmp(cli.command, "explain"))
         rc = cmd_explain(&cli, &cfg);
+    else if (!strcmp(cli.command, "report"))
+        rc = cmd_report(&cli, &cfg);
     config_free(&cfg);
 out:
     free(cli.args);

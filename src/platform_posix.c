@@ -153,6 +153,21 @@ fail:;
     return -1;
 }
 
+int platform_path_kind(const char *path, enum platform_path_kind *kind)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT) {
+            *kind = PLATFORM_PATH_NONE;
+            return 0;
+        }
+        return log_error("cannot look at %s: %s", path, strerror(errno));
+    }
+    *kind = S_ISREG(st.st_mode) ? PLATFORM_PATH_FILE
+          : S_ISDIR(st.st_mode) ? PLATFORM_PATH_DIR : PLATFORM_PATH_OTHER;
+    return 0;
+}
+
 bool platform_isatty(FILE *f)
 {
     return isatty(fileno(f));
