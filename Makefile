@@ -251,10 +251,53 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 fuzz-graph:
 	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
 
+# Installation (doc/deployment.md). PREFIX for the program, its manual and
+# examples; the units go where systemd looks for those of packages
+# ($(PREFIX)/lib/systemd/system), and name the installed binary.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/dualsync
+DATADIR     ?= $(PREFIX)/share/dualsync
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL     ?= install
+UNITS       := dualsync-watch.service dualsync-run.service dualsync-run.timer
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DATADIR)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
+	$(INSTALL) -m 644 doc/dualsync.1 $(DESTDIR)$(MANDIR)/man1/dualsync.1
+	$(INSTALL) -m 644 doc/dualsync.conf.5 $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5
+	$(INSTALL) -m 644 doc/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 644 doc/config.md doc/mapping-format.md doc/deployment.md $(DESTDIR)$(DOCDIR)/
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/bin/dualsync|$(BINDIR)/dualsync|g' -e 's|/etc/dualsync|$(SYSCONFDIR)/dualsync|g' \
+	        scripts/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 scripts/systemd/dualsync.sysusers $(DESTDIR)$(SYSUSERSDIR)/dualsync.conf
+	sed 's|/etc/dualsync|$(SYSCONFDIR)/dualsync|g' scripts/systemd/dualsync.tmpfiles \
+	    > $(DESTDIR)$(TMPFILESDIR)/dualsync.conf
+	$(INSTALL) -m 644 scripts/dualsync.bash-completion $(DESTDIR)$(COMPLETIONDIR)/dualsync
+	$(INSTALL) -m 644 scripts/Register-DualsyncTask.ps1 $(DESTDIR)$(DATADIR)/Register-DualsyncTask.ps1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(BIN) $(DESTDIR)$(MANDIR)/man1/dualsync.1 \
+	    $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5 $(DESTDIR)$(COMPLETIONDIR)/dualsync \
+	    $(DESTDIR)$(SYSUSERSDIR)/dualsync.conf $(DESTDIR)$(TMPFILESDIR)/dualsync.conf \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+
 clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
 
 .PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report fuzz \
-        fuzz-mapstore fuzz-graph clean tools test-graph windows windows-deps windows-unit
+        fuzz-mapstore fuzz-graph clean tools test-graph windows windows-deps windows-unit install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)
