@@ -143,7 +143,7 @@ $(BUILD)/unit/test_%$(EXE): $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*
 # Test tools: drivers of one module for the integration tests and benchmarks.
 $(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
 	@mkdir -p $(BUILD)/tools
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)

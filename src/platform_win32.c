@@ -457,6 +457,29 @@ void platform_wipe(struct strbuf *secret)
     strbuf_release(secret);
 }
 
+void platform_wipe_mem(void *p, size_t len)
+{
+    SecureZeroMemory(p, len);
+}
+
+double platform_monotonic(void)
+{
+    /* QueryPerformanceCounter: monotonic, unaffected by clock changes */
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+void platform_sleep(double seconds)
+{
+    /* Sleep is not cut short by anything but the end of the process */
+    if (seconds > 0)
+        Sleep(seconds * 1000.0 > 4.0e9 ? 4000000000u : (DWORD)(seconds * 1000.0 + 0.5));
+}
+
 /* ---- plain files ---------------------------------------------------------- */
 
 struct platform_file {
@@ -497,6 +520,34 @@ int platform_write_file_atomic(const char *path, const void *data, size_t len)
     }
     free(tmp);
     return rc ? -1 : 0;
+}
+
+int platform_path_kind(const char *path, enum platform_path_kind *kind)
+{
+    /* "NUL", "CON", "\\.\pipe\x" are not files: written into, never replaced */
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) {
+            *kind = PLATFORM_PATH_NONE;
+            return 0;
+        }
+        return log_error("cannot look at %s: %s", path, win_strerror(err));
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (GetFileType(h) != FILE_TYPE_DISK)
+        *kind = PLATFORM_PATH_OTHER;
+    else if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        *kind = PLATFORM_PATH_DIR;
+    else
+        *kind = PLATFORM_PATH_FILE;
+    CloseHandle(h);
+    return 0;
 }
 
 bool platform_isatty(FILE *f)

@@ -44,6 +44,12 @@ char *mkdtemp(char *templ)
     return NULL;
 }
 
+int shim_mkdir(const char *path, int mode)
+{
+    (void)mode;
+    return _mkdir(path);
+}
+
 int setenv(const char *name, const char *value, int overwrite)
 {
     if (!overwrite && getenv(name))

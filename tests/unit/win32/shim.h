@@ -17,6 +17,8 @@
 #include <dirent.h>
 #include <io.h>
 #include <process.h>
+#include <direct.h>
+#include <unistd.h>
 
 char *mkdtemp(char *templ);
 int setenv(const char *name, const char *value, int overwrite);
@@ -29,6 +31,13 @@ int shim_stat(const char *path, struct stat *st);
 int shim_chmod(const char *path, int mode);
 #define stat(path, st) shim_stat(path, st)
 #define chmod(path, mode) shim_chmod(path, mode)
+
+/* mkdir(path, mode): the mode is the DACL the directory inherits */
+int shim_mkdir(const char *path, int mode);
+#define mkdir(path, mode) shim_mkdir(path, mode)
+
+/* no memory streams in msvcrt: the test is skipped there */
+#define open_memstream(buf, size) ((void)(buf), (void)(size), shim_skip("open_memstream()", __FILE__, __LINE__), (FILE *)NULL)
 
 /* no fork on Windows: the test is reported as skipped where it forks */
 int shim_skip(const char *what, const char *file, int line);
