@@ -4,6 +4,8 @@
 #   make demo          run the whole job against the lab
 #   make SANITIZE=1    ASan + UBSan build (objects in build-san/)
 #   make unit          unit tests only (no lab)
+#   make TARGET=windows       cross-build dualsync.exe with MinGW-w64 (objects in build-win/);
+#                             `make windows` / `make windows-unit` first build its libraries
 -include config.mak
 
 CC      ?= cc
@@ -22,19 +24,68 @@ else
 BUILD   := build
 endif
 
+# The platform: one file per OS-specific job, platform_posix.c or
+# platform_win32.c (STYLE.md: no #ifdef _WIN32 elsewhere). The Windows build
+# reads AD through wldap32 (ldap_source_win32.c) instead of OpenLDAP, and its
+# libraries come from scripts/build-windows.sh (build-win/deps.mak).
+PLATFORM      := posix
+POSIX_ONLY    := src/ldap_source.c src/tls_probe.c
+WIN32_ONLY    := $(wildcard src/*_win32.c)
+EXE           :=
+RUN_TEST      :=
+ifeq ($(TARGET),windows)
+MINGW         ?= x86_64-w64-mingw32
+CC            := $(MINGW)-gcc
+WINDRES       := $(MINGW)-windres
+BUILD         := build-win
+PLATFORM      := win32
+EXE           := .exe
+-include build-win/deps.mak
+PKG_CONFIG    := PKG_CONFIG_LIBDIR=$(WIN_PKG_CONFIG_LIBDIR) pkg-config --static
+PKGS          := libcurl libcjson inih libcrypto tre
+# MinGW's own stdio (C99 formats: %zu, %lld) instead of msvcrt's, and the
+# POSIX *_r time functions of its <time.h>
+CFLAGS        += -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_THREAD_SAFE_FUNCTIONS=200112L -DNO_MEMRCHR
+# -static: one .exe without MinGW's runtime DLLs beside it
+LDFLAGS       += -static
+LDLIBS        += -lwldap32 -lcrypt32 -lsecur32 -lws2_32 -ladvapi32 -lshell32
+# the unit tests get the few POSIX calls they use from a test-only shim
+UNIT_CFLAGS   = -include tests/unit/win32/shim.h -Itests/unit/win32/include \
+                $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+UNIT_SHIM     := $(BUILD)/unit/shim.o
+WINE          ?= wine
+WINEPREFIX    ?= $(CURDIR)/$(BUILD)/wine
+RUN_TEST      := WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all $(WINE)
+endif
+PLATFORM_O    := $(BUILD)/platform_$(PLATFORM).o
+# what tests need from the OS beyond platform.h (tests/unit/testplat.h)
+ifeq ($(PLATFORM),win32)
+TESTPLAT_O    :=
+else
+TESTPLAT_O    := $(BUILD)/unit/testplat_posix.o
+endif
+
 # Ask pkg-config only when building: `make check` on a fresh machine first
 # installs the -dev packages, then re-enters make.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
-SRCS    := $(wildcard src/*.c)
+ifeq ($(PLATFORM),win32)
+SRCS    := $(filter-out $(POSIX_ONLY) $(wildcard src/*_posix.c),$(wildcard src/*.c))
+else
+SRCS    := $(filter-out $(WIN32_ONLY),$(wildcard src/*.c))
+endif
 OBJS    := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 LIB_OBJS := $(filter-out $(BUILD)/main.o,$(OBJS))
 
-BIN     := dualsync
+BIN     := dualsync$(EXE)
 ifeq ($(SANITIZE),1)
 BIN     := dualsync-san
+endif
+ifeq ($(PLATFORM),win32)
+# the manifest: UTF-8 as the ANSI code page (fopen, getenv), long paths
+OBJS    += $(BUILD)/dualsync_res.o
 endif
 
 all: $(BIN)
@@ -45,11 +96,17 @@ $(BIN): $(OBJS)
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/dualsync_res.o: src/dualsync.rc src/dualsync.exe.manifest | $(BUILD)
+	$(WINDRES) -Isrc -o $@ src/dualsync.rc
 
-$(BUILD):
-	mkdir -p $(BUILD)/unit
+$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/shim.o: tests/unit/win32/shim.c | $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD) $(BUILD)/unit:
+	mkdir -p $@
 
 # Unit tests: tests/unit/test_<module>.c links only its module and the
 # modules below it, listed here.
@@ -57,35 +114,36 @@ BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \
-               $(BUILD)/scope.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o
+               $(BUILD)/scope.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_config   := $(CONFIG_OBJS)
 UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
 UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
 UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
-UNIT_DEPS_audit    := $(BUILD)/audit.o $(BUILD)/platform_posix.o
-UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
+UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O)
+UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \
                       $(BUILD)/cloud.o
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
-              $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(BUILD)/platform_posix.o
+              $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(PLATFORM_O)
 UNIT_DEPS_graph    := $(GRAPH_OBJS)
 REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(BUILD)/report_html.o \
                $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
-               $(BUILD)/platform_posix.o $(BUILD)/cloud.o
+               $(PLATFORM_O) $(BUILD)/cloud.o
 UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o
+UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))
 
 .SECONDEXPANSION:
-$(BUILD)/unit/test_%: $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*)
+$(BUILD)/unit/test_%$(EXE): $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*) $(UNIT_SHIM)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
 
 # Test tools: drivers of one module for the integration tests and benchmarks.
 $(BUILD)/tools/%.o: tests/tools/%.c | $(BUILD)
 	@mkdir -p $(BUILD)/tools
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(UNIT_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
@@ -104,7 +162,18 @@ $(BUILD)/report-fixture: $(BUILD)/tools/report_fixture_main.o $(BUILD)/tools/rep
 tools: $(BUILD)/report-fixture
 
 unit: $(UNIT_BINS)
-	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
+	@fail=0; for t in $(UNIT_BINS); do $(RUN_TEST) $$t || fail=1; done; exit $$fail
+
+# The Windows build (doc/deployment.md): the libraries from Debian's source
+# packages, cached in /var/cache/dualsync-mingw; the unit tests run under Wine.
+windows-deps:
+	scripts/build-windows.sh
+
+windows: windows-deps
+	$(MAKE) TARGET=windows all
+
+windows-unit: windows-deps
+	$(MAKE) TARGET=windows unit
 
 deps:
 	@scripts/install-deps.sh
@@ -182,10 +251,53 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 fuzz-graph:
 	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
 
+# Installation (doc/deployment.md). PREFIX for the program, its manual and
+# examples; the units go where systemd looks for those of packages
+# ($(PREFIX)/lib/systemd/system), and name the installed binary.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/dualsync
+DATADIR     ?= $(PREFIX)/share/dualsync
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL     ?= install
+UNITS       := dualsync-watch.service dualsync-run.service dualsync-run.timer
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DATADIR)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
+	$(INSTALL) -m 644 doc/dualsync.1 $(DESTDIR)$(MANDIR)/man1/dualsync.1
+	$(INSTALL) -m 644 doc/dualsync.conf.5 $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5
+	$(INSTALL) -m 644 doc/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 644 doc/config.md doc/mapping-format.md doc/deployment.md $(DESTDIR)$(DOCDIR)/
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/bin/dualsync|$(BINDIR)/dualsync|g' -e 's|/etc/dualsync|$(SYSCONFDIR)/dualsync|g' \
+	        scripts/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 scripts/systemd/dualsync.sysusers $(DESTDIR)$(SYSUSERSDIR)/dualsync.conf
+	sed 's|/etc/dualsync|$(SYSCONFDIR)/dualsync|g' scripts/systemd/dualsync.tmpfiles \
+	    > $(DESTDIR)$(TMPFILESDIR)/dualsync.conf
+	$(INSTALL) -m 644 scripts/dualsync.bash-completion $(DESTDIR)$(COMPLETIONDIR)/dualsync
+	$(INSTALL) -m 644 scripts/Register-DualsyncTask.ps1 $(DESTDIR)$(DATADIR)/Register-DualsyncTask.ps1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(BIN) $(DESTDIR)$(MANDIR)/man1/dualsync.1 \
+	    $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5 $(DESTDIR)$(COMPLETIONDIR)/dualsync \
+	    $(DESTDIR)$(SYSUSERSDIR)/dualsync.conf $(DESTDIR)$(TMPFILESDIR)/dualsync.conf \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+
 clean:
-	rm -rf build build-san dualsync dualsync-san
+	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
 
 .PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report fuzz \
-        fuzz-mapstore fuzz-graph clean tools test-graph
+        fuzz-mapstore fuzz-graph clean tools test-graph windows windows-deps windows-unit install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

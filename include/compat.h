@@ -37,8 +37,14 @@
 #undef gets
 #define gets(x) BANNED(gets)
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__MINGW_PRINTF_FORMAT)
+/* MinGW's C99 stdio (__USE_MINGW_ANSI_STDIO): check formats as GNU ones,
+ * not as msvcrt's, which knows no %zu */
+#define ATTR_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#elif defined(__GNUC__)
 #define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+#if defined(__GNUC__)
 #define ATTR_NORETURN __attribute__((noreturn))
 /* the caller must look at the result (a status that must not be dropped) */
 #define ATTR_WARN_UNUSED __attribute__((warn_unused_result))
@@ -49,5 +55,19 @@
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Replacements for what some C libraries lack, switched on by the build
+ * (git's NO_* knobs): the Makefile sets them per target, never by OS name. */
+#ifdef NO_MEMRCHR
+static inline void *compat_memrchr(const void *s, int c, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s + n;
+    while (n--)
+        if (*--p == (unsigned char)c)
+            return (void *)p;
+    return NULL;
+}
+#define memrchr compat_memrchr
+#endif
 
 #endif

@@ -15,15 +15,39 @@ struct strbuf;
  * error we report, not a silent death. */
 void platform_init(void);
 
+/* The command line in UTF-8. POSIX: argv as it is. Windows: rebuilt from the
+ * wide command line, since the C runtime's argv is in the ANSI code page and
+ * cannot hold every name. Call first thing in main; the strings live as long
+ * as the process. */
+void platform_args(int *argc, char ***argv);
+
+/* Where the configuration lives when no -c is given and there is no
+ * dualsync.conf in the current directory: /etc/dualsync on POSIX,
+ * %ProgramData%\dualsync on Windows. */
+const char *platform_config_dir(void);
+
 /* Read a secret (password, client secret) from a file into out, without its
  * trailing newline. Refuses, as ssh does for keys, a file that group or others
- * can read, and says how to fix it. `what` names the secret in messages. */
+ * can read, and says how to fix it. `what` names the secret in messages.
+ *
+ * A path of the form "credential:NAME" names a secret in the operating
+ * system's credential store instead of a file (dualsync.conf(5)):
+ *   POSIX: the file NAME in $CREDENTIALS_DIRECTORY, which systemd fills from
+ *          LoadCredential=/SetCredentialEncrypted= of the unit (see
+ *          scripts/systemd/);
+ *   Windows: the generic credential NAME in the Credential Manager of the
+ *          account that runs dualsync (cmdkey /generic:NAME ...), kept by
+ *          Windows under DPAPI.
+ * On Windows "readable by group or others" means: the file's DACL lets an
+ * account other than its owner, SYSTEM and Administrators read it. */
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out);
 
 /* Check a secret file without reading it (config time): 0 if it is a regular
  * file that only its owner can read, or if it does not exist yet (the command
  * that needs the secret reports that); otherwise -1 with the reason and the
- * remedy in why ("is readable by group or others (mode 0644); run: chmod 600 F"). */
+ * remedy in why ("is readable by group or others (mode 0644); run: chmod 600 F").
+ * A "credential:NAME" is checked when it is read (it may exist only in the
+ * service's environment). */
 int platform_check_secret_file(const char *path, char *why, size_t size);
 
 /* Overwrite and free a secret held in memory. */
@@ -120,7 +144,9 @@ int platform_remove(const char *path);
 
 /* An exclusive lock held by this process on a lock file. The OS releases it
  * when the process ends in any way (crash, kill -9), so a stale lock never
- * blocks the next run: POSIX fcntl(F_SETLK) record lock; Windows LockFileEx.
+ * blocks the next run: POSIX fcntl record lock (open file description lock
+ * where the system has one: reading the lock file then drops nothing);
+ * Windows LockFileEx.
  * The lock file is created (0600) if missing and holds the holder's pid as
  * text, for people; it is never removed (removing a lock file races with a
  * process that has just opened it). */

@@ -758,7 +758,7 @@ static void lost(struct run *run, size_t i, const char *msg)
 static void on_transport_error(struct run *run, struct xfer *x, CURLcode cc)
 {
     struct graph *g = run->g;
-    curl_off_t sent = 0;
+    long sent = 0;          /* CURLINFO_REQUEST_SIZE is a long (32 bits on Windows) */
     curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
     /* never written to the wire: nothing can have been carried out */
     bool unsent = sent == 0 || cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST;

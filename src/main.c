@@ -16,15 +16,18 @@
 
 static const char *default_config(void)
 {
+    static char path[512];
     if (access("dualsync.conf", F_OK) == 0)
         return "dualsync.conf";
-    return "/etc/dualsync/dualsync.conf";
+    snprintf(path, sizeof(path), "%s/dualsync.conf", platform_config_dir());
+    return path;
 }
 
 int main(int argc, char **argv)
 {
     setlocale(LC_CTYPE, "");
     platform_init();
+    platform_args(&argc, &argv);
     struct cli cli;
     int rc = cli_parse(argc, argv, &cli);
     if (rc)

@@ -18,8 +18,49 @@ void platform_init(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+void platform_args(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+}
+
+const char *platform_config_dir(void)
+{
+    return "/etc/dualsync";
+}
+
+#define CREDENTIAL_PREFIX "credential:"
+
+/* credential:NAME is $CREDENTIALS_DIRECTORY/NAME: systemd puts there what the
+ * unit's LoadCredential= names, on a private file system, readable by the
+ * service's user only. Returns the path to read (caller frees), or NULL after
+ * logging why there is none. */
+static char *credential_path(const char *name, const char *what)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+        log_error("%s: %s%s is not a credential name (no '/')", what, CREDENTIAL_PREFIX, name);
+        return NULL;
+    }
+    if (!dir || !*dir) {
+        log_error("%s: %s%s is a systemd credential, and CREDENTIALS_DIRECTORY is not set; run "
+                  "dualsync from its unit (LoadCredential=%s:FILE), or name the file instead",
+                  what, CREDENTIAL_PREFIX, name, name);
+        return NULL;
+    }
+    return xasprintf("%s/%s", dir, name);
+}
+
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
 {
+    if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX))) {
+        char *file = credential_path(path + strlen(CREDENTIAL_PREFIX), what);
+        if (!file)
+            return -1;
+        int rc = platform_read_secret_file(file, what, out);
+        free(file);
+        return rc;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return log_error("%s file %s: %s", what, path, strerror(errno));
@@ -55,6 +96,9 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
 
 int platform_check_secret_file(const char *path, char *why, size_t size)
 {
+    /* checked when read: it exists only in the unit's environment */
+    if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)))
+        return 0;
     struct stat st;
     if (stat(path, &st) < 0) {
         if (errno == ENOENT)
@@ -335,10 +379,20 @@ int platform_remove(const char *path)
     return 0;
 }
 
-/* fcntl locks belong to a process, not to a descriptor: a second lock of the
- * same file by this process would succeed, and closing any descriptor of the
- * file drops every lock the process holds on it. So this process remembers
- * what it holds, and refuses a second lock without opening the file again. */
+/* Classic fcntl locks belong to a process, not to a descriptor: a second
+ * lock of the same file by this process would succeed, and closing any
+ * descriptor of the file (reading the lock file to see the pid) drops every
+ * lock the process holds on it. Open file description locks (Linux 3.15,
+ * F_OFD_SETLK) belong to the open file instead and have neither flaw; they
+ * are used where the system has them. Either way this process remembers what
+ * it holds, and refuses a second lock without opening the file again. */
+#ifdef F_OFD_SETLK
+#define LOCK_SET F_OFD_SETLK
+#define LOCK_GET F_OFD_GETLK
+#else
+#define LOCK_SET F_SETLK
+#define LOCK_GET F_GETLK
+#endif
 struct platform_lock {
     int fd;
     dev_t dev;
@@ -350,8 +404,9 @@ static struct platform_lock *held_locks;
 
 static long lock_holder(int fd)
 {
+    /* an OFD lock has no pid (l_pid is -1): the holder wrote it in the file */
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+    if (fcntl(fd, LOCK_GET, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid > 0)
         return (long)fl.l_pid;
     /* the holder let go meanwhile, or the OS cannot tell: the pid it wrote */
     char buf[32];
@@ -377,7 +432,7 @@ int platform_lock_acquire(const char *path, struct platform_lock **out, long *ho
     if (fd < 0)
         return log_error("cannot open lock file %s: %s", path, strerror(errno));
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-    if (fcntl(fd, F_SETLK, &fl) < 0) {
+    if (fcntl(fd, LOCK_SET, &fl) < 0) {
         int saved = errno;
         if (saved == EACCES || saved == EAGAIN) {
             *holder = lock_holder(fd);
@@ -424,7 +479,7 @@ void platform_lock_release(struct platform_lock *lock)
             break;
         }
     /* leave the pid in the file: clearing it would race with the next holder;
-     * closing the descriptor releases the fcntl lock */
+     * closing the descriptor releases the lock */
     close(lock->fd);
     free(lock);
 }

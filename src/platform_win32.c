@@ -1,0 +1,884 @@
+/* platform_win32.c - platform.h on Windows (built by MinGW-w64; see
+ * scripts/build-windows.sh and doc/deployment.md).
+ *
+ * Paths are UTF-8 everywhere in dualsync; here they become UTF-16 for the
+ * wide-character API (CreateFileW, MoveFileExW...), so that a mapping
+ * directory under "C:\Users\Jürgen" works whatever the ANSI code page is.
+ *
+ * "Readable by its owner only" is the POSIX mode 0600; here it is a
+ * protected DACL (no inherited entries) that allows the owner, SYSTEM and
+ * the Administrators group, which is what `icacls F /inheritance:r` with
+ * those three grants gives. Secret files are checked against the same rule. */
+#include "compat.h"
+
+#include <windows.h>
+#include <aclapi.h>
+#include <io.h>
+#include <limits.h>
+#include <sddl.h>
+#include <shellapi.h>
+#include <wincred.h>
+
+#include "log.h"
+#include "platform.h"
+#include "util.h"
+
+/* ---- errors and paths ------------------------------------------------ */
+
+/* The system's message for a Win32 error code, in UTF-8, without the
+ * trailing period and line break; valid until the next call. */
+static const char *win_strerror(DWORD err)
+{
+    static char buf[512];
+    wchar_t wbuf[256];
+    DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, err,
+                             MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), wbuf, ARRAY_SIZE(wbuf), NULL);
+    int len8 = n ? WideCharToMultiByte(CP_UTF8, 0, wbuf, (int)n, buf, sizeof(buf) - 1, NULL, NULL) : 0;
+    if (len8 <= 0) {
+        snprintf(buf, sizeof(buf), "Windows error %lu", (unsigned long)err);
+        return buf;
+    }
+    buf[len8] = '\0';
+    size_t len = strlen(buf);
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                   buf[len - 1] == '.'))
+        buf[--len] = '\0';
+    /* lowercase the first letter, as our messages are */
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
+static const char *last_error(void)
+{
+    return win_strerror(GetLastError());
+}
+
+/* UTF-8 to a NUL-terminated UTF-16 string the caller frees; NULL (nothing
+ * logged) if s is not valid UTF-8. */
+static wchar_t *utf8_to_wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+    if (n <= 0)
+        return NULL;
+    wchar_t *w = xmalloc((size_t)n * sizeof(*w));
+    MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
+    return w;
+}
+
+static char *wide_to_utf8(const wchar_t *w)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+    if (n <= 0)
+        return xstrdup("");
+    char *s = xmalloc((size_t)n);
+    WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+    return s;
+}
+
+/* A path for the wide API. An absolute drive path longer than MAX_PATH gets
+ * the "\\?\" prefix (which also turns off '/' translation, so slashes become
+ * backslashes), since a mapping directory may sit deep in a profile. NULL
+ * after logging when the path is not UTF-8. */
+static wchar_t *wpath(const char *path)
+{
+    wchar_t *w = utf8_to_wide(path);
+    if (!w) {
+        log_error("%s: the path is not valid UTF-8", path);
+        return NULL;
+    }
+    size_t n = wcslen(w);
+    if (n >= MAX_PATH - 12 && ((w[0] | 0x20) >= L'a' && (w[0] | 0x20) <= L'z') && w[1] == L':'
+        && (w[2] == L'\\' || w[2] == L'/')) {
+        wchar_t *l = xmalloc((n + 5) * sizeof(*l));
+        memcpy(l, L"\\\\?\\", 4 * sizeof(*l));
+        for (size_t i = 0; i <= n; i++)
+            l[4 + i] = w[i] == L'/' ? L'\\' : w[i];
+        free(w);
+        return l;
+    }
+    return w;
+}
+
+/* ---- owner-only security ------------------------------------------------ */
+
+/* The string SID of this process's user ("S-1-5-21-..."); cached. */
+static const wchar_t *my_sid(void)
+{
+    static wchar_t *sid;
+    if (sid)
+        return sid;
+    HANDLE token;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+        return NULL;
+    union {
+        TOKEN_USER user;
+        unsigned char raw[256];
+    } u;
+    DWORD len;
+    if (GetTokenInformation(token, TokenUser, &u, sizeof(u), &len)) {
+        wchar_t *s;
+        if (ConvertSidToStringSidW(u.user.User.Sid, &s)) {
+            size_t n = wcslen(s) + 1;
+            sid = xmalloc(n * sizeof(*sid));
+            memcpy(sid, s, n * sizeof(*sid));
+            LocalFree(s);
+        }
+    }
+    CloseHandle(token);
+    return sid;
+}
+
+/* Security attributes for a new file that only its owner (this process's
+ * user), SYSTEM and Administrators may open: the equivalent of mode 0600.
+ * "P" protects the DACL from inheriting the directory's entries (e.g. the
+ * Users group's read access that C:\ProgramData hands down). Free with
+ * free_owner_only. */
+static bool owner_only(SECURITY_ATTRIBUTES *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->nLength = sizeof(*sa);
+    const wchar_t *sid = my_sid();
+    if (!sid)
+        return false;
+    wchar_t sddl[256];
+    _snwprintf(sddl, ARRAY_SIZE(sddl), L"D:P(A;;FA;;;%ls)(A;;FA;;;SY)(A;;FA;;;BA)", sid);
+    sddl[ARRAY_SIZE(sddl) - 1] = L'\0';
+    return ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1,
+                                                                &sa->lpSecurityDescriptor, NULL);
+}
+
+static void free_owner_only(SECURITY_ATTRIBUTES *sa)
+{
+    if (sa->lpSecurityDescriptor)
+        LocalFree(sa->lpSecurityDescriptor);
+}
+
+/* The SIDs that may read a secret besides its owner. */
+static bool trusted_sid(PSID sid, PSID owner)
+{
+    if (owner && EqualSid(sid, owner))
+        return true;
+    if (IsWellKnownSid(sid, WinLocalSystemSid) || IsWellKnownSid(sid, WinBuiltinAdministratorsSid))
+        return true;
+    /* the account running dualsync, if it is not the file's owner (a file
+     * an administrator created for the service account) */
+    const wchar_t *me = my_sid();
+    PSID mine = NULL;
+    bool same = false;
+    if (me && ConvertStringSidToSidW(me, &mine)) {
+        same = EqualSid(sid, mine);
+        LocalFree(mine);
+    }
+    return same;
+}
+
+/* "DOMAIN\name" of a SID, or its string form; the caller frees. */
+static char *sid_name(PSID sid)
+{
+    wchar_t name[256], domain[256];
+    DWORD nn = ARRAY_SIZE(name), dn = ARRAY_SIZE(domain);
+    SID_NAME_USE use;
+    if (LookupAccountSidW(NULL, sid, name, &nn, domain, &dn, &use)) {
+        char *n = wide_to_utf8(name), *d = wide_to_utf8(domain);
+        char *r = *d ? xasprintf("%s\\%s", d, n) : xstrdup(n);
+        free(n);
+        free(d);
+        return r;
+    }
+    wchar_t *s;
+    if (ConvertSidToStringSidW(sid, &s)) {
+        char *r = wide_to_utf8(s);
+        LocalFree(s);
+        return r;
+    }
+    return xstrdup("an unknown account");
+}
+
+/* Rights that let an account read the file's data or give itself that
+ * right (WRITE_DAC, WRITE_OWNER). */
+#define READ_RIGHTS (FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_DAC | WRITE_OWNER)
+
+/* The problem and its remedy: the owner-only DACL that icacls makes (the
+ * account running dualsync reads; SYSTEM and Administrators may manage). */
+static void set_why(char *why, size_t size, const char *problem, const char *path)
+{
+    snprintf(why, size, "%s; run: icacls \"%s\" /inheritance:r /grant:r \"%%USERNAME%%:(R)\" "
+             "/grant:r SYSTEM:(F) /grant:r Administrators:(F)", problem, path);
+}
+
+/* Does the DACL of the open file h let anyone but the owner, SYSTEM and
+ * Administrators read it? 0: no; -1: yes or cannot tell, with the reason
+ * and the remedy in why. */
+static int check_dacl(HANDLE h, const char *path, char *why, size_t size)
+{
+    PSID owner = NULL;
+    PACL dacl = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD err = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                                &owner, NULL, &dacl, NULL, &sd);
+    if (err != ERROR_SUCCESS) {
+        snprintf(why, size, "cannot read its access control list: %s", win_strerror(err));
+        return -1;
+    }
+    int rc = 0;
+    if (!dacl) {
+        /* a NULL DACL grants everyone everything */
+        set_why(why, size, "has no access control list (everyone may read it)", path);
+        rc = -1;
+    }
+    for (DWORD i = 0; !rc && i < dacl->AceCount; i++) {
+        ACE_HEADER *ace;
+        if (!GetAce(dacl, i, (void **)&ace))
+            continue;
+        /* an inherit-only entry applies to children, not to this file */
+        if (ace->AceFlags & INHERIT_ONLY_ACE)
+            continue;
+        if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE)
+            continue;
+        ACCESS_ALLOWED_ACE *a = (ACCESS_ALLOWED_ACE *)ace;
+        if (!(a->Mask & READ_RIGHTS))
+            continue;
+        PSID sid = (PSID)&a->SidStart;
+        if (trusted_sid(sid, owner))
+            continue;
+        char *who = sid_name(sid);
+        char *problem = xasprintf("is readable by %s", who);
+        set_why(why, size, problem, path);
+        free(problem);
+        free(who);
+        rc = -1;
+    }
+    LocalFree(sd);
+    return rc;
+}
+
+/* Make the open file h owner-only (a file restored from a backup, or made
+ * by hand, may have inherited the directory's wider entries). */
+static int restrict_dacl(HANDLE h, const char *path)
+{
+    char why[512];
+    if (check_dacl(h, path, why, sizeof(why)) == 0)
+        return 0;
+    SECURITY_ATTRIBUTES sa;
+    if (!owner_only(&sa))
+        return -1;
+    BOOL present = FALSE, defaulted = FALSE;
+    PACL dacl = NULL;
+    DWORD err = ERROR_INVALID_SECURITY_DESCR;
+    if (GetSecurityDescriptorDacl(sa.lpSecurityDescriptor, &present, &dacl, &defaulted))
+        err = SetSecurityInfo(h, SE_FILE_OBJECT,
+                              DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                              NULL, NULL, dacl, NULL);
+    free_owner_only(&sa);
+    if (err != ERROR_SUCCESS) {
+        log_warn("%s %s and its access control list cannot be changed: %s", path, why, win_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- process set-up ----------------------------------------------------- */
+
+void platform_init(void)
+{
+    /* our text is UTF-8: make the console show it as such (the console's
+     * own code page is an OEM one, 437 or 850) */
+    SetConsoleOutputCP(CP_UTF8);
+    SetConsoleCP(CP_UTF8);
+    /* no "abort, retry, ignore" boxes from a service: fail the call */
+    SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOOPENFILEERRORBOX);
+}
+
+void platform_args(int *argc, char ***argv)
+{
+    /* the C runtime's argv is in the ANSI code page, which cannot hold every
+     * name (Ångström in cp1252 yes, Łódź no); the wide command line can */
+    int n;
+    wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+    if (!w)
+        return;
+    char **v = xcalloc((size_t)n + 1, sizeof(*v));
+    for (int i = 0; i < n; i++)
+        v[i] = wide_to_utf8(w[i]);
+    LocalFree(w);
+    /* kept for the life of the process, as the runtime's argv is */
+    *argc = n;
+    *argv = v;
+}
+
+const char *platform_config_dir(void)
+{
+    static char *dir;
+    if (!dir) {
+        const wchar_t *pd = _wgetenv(L"ProgramData");
+        char *p = pd ? wide_to_utf8(pd) : xstrdup("C:\\ProgramData");
+        dir = xasprintf("%s\\dualsync", p);
+        free(p);
+    }
+    return dir;
+}
+
+/* ---- secrets -------------------------------------------------------------- */
+
+#define CREDENTIAL_PREFIX "credential:"
+
+/* credential:NAME is a generic credential in the Credential Manager of the
+ * account that runs dualsync (cmdkey /generic:NAME /user:dualsync /pass),
+ * stored by Windows with DPAPI under that account's key. */
+static int read_credential(const char *name, const char *what, struct strbuf *out)
+{
+    wchar_t *target = utf8_to_wide(name);
+    if (!target)
+        return log_error("%s: %s%s is not valid UTF-8", what, CREDENTIAL_PREFIX, name);
+    PCREDENTIALW cred;
+    BOOL ok = CredReadW(target, CRED_TYPE_GENERIC, 0, &cred);
+    free(target);
+    if (!ok) {
+        DWORD err = GetLastError();
+        if (err == ERROR_NOT_FOUND)
+            return log_error("%s: the Credential Manager of this account has no generic "
+                             "credential %s; run as the account that runs dualsync: "
+                             "cmdkey /generic:%s /user:dualsync /pass", what, name, name);
+        return log_error("%s: cannot read credential %s: %s", what, name, win_strerror(err));
+    }
+    /* the blob is what the writer put there: cmdkey and the Credential
+     * Manager store the password as UTF-16, other tools as bytes */
+    const unsigned char *b = cred->CredentialBlob;
+    DWORD len = cred->CredentialBlobSize;
+    bool utf16 = len >= 2 && len % 2 == 0 && b[1] == 0;
+    if (utf16) {
+        size_t n = len / 2;
+        wchar_t *w = xmalloc((n + 1) * sizeof(*w));
+        memcpy(w, b, n * sizeof(*w));
+        w[n] = L'\0';
+        int u = WideCharToMultiByte(CP_UTF8, 0, w, (int)n, NULL, 0, NULL, NULL);
+        strbuf_grow(out, (size_t)u + 1);
+        WideCharToMultiByte(CP_UTF8, 0, w, (int)n, out->buf + out->len, u, NULL, NULL);
+        out->len += (size_t)u;
+        out->buf[out->len] = '\0';
+        SecureZeroMemory(w, n * sizeof(*w));
+        free(w);
+    } else {
+        strbuf_add(out, b, len);
+    }
+    SecureZeroMemory(cred->CredentialBlob, cred->CredentialBlobSize);
+    CredFree(cred);
+    if (!out->len) {
+        platform_wipe(out);
+        return log_error("%s: credential %s is empty", what, name);
+    }
+    return 0;
+}
+
+int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
+{
+    if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)))
+        return read_credential(path + strlen(CREDENTIAL_PREFIX), what, out);
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    /* FILE_FLAG_OPEN_REPARSE_POINT: a symbolic link is not followed (O_NOFOLLOW) */
+    HANDLE h = CreateFileW(w, GENERIC_READ | READ_CONTROL, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+                           FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return log_error("%s file %s: %s", what, path, last_error());
+    BY_HANDLE_FILE_INFORMATION info;
+    if (GetFileType(h) != FILE_TYPE_DISK || !GetFileInformationByHandle(h, &info)
+        || (info.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT))) {
+        CloseHandle(h);
+        return log_error("%s file %s: not a regular file", what, path);
+    }
+    char why[512];
+    if (check_dacl(h, path, why, sizeof(why))) {
+        CloseHandle(h);
+        return log_error("%s file %s %s", what, path, why);
+    }
+    char buf[4096];
+    DWORD n;
+    BOOL ok;
+    while ((ok = ReadFile(h, buf, sizeof(buf), &n, NULL)) && n > 0)
+        strbuf_add(out, buf, n);
+    DWORD err = GetLastError();
+    SecureZeroMemory(buf, sizeof(buf));
+    CloseHandle(h);
+    if (!ok) {
+        platform_wipe(out);
+        return log_error("%s file %s: %s", what, path, win_strerror(err));
+    }
+    while (out->len && (out->buf[out->len - 1] == '\n' || out->buf[out->len - 1] == '\r'))
+        out->buf[--out->len] = '\0';
+    if (!out->len) {
+        platform_wipe(out);
+        return log_error("%s file %s is empty", what, path);
+    }
+    return 0;
+}
+
+int platform_check_secret_file(const char *path, char *why, size_t size)
+{
+    /* a credential is checked where it is read: Windows guards it */
+    if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)))
+        return 0;
+    wchar_t *w = utf8_to_wide(path);
+    if (!w) {
+        snprintf(why, size, "the path is not valid UTF-8");
+        return -1;
+    }
+    HANDLE h = CreateFileW(w, READ_CONTROL | FILE_READ_ATTRIBUTES,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                           OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return 0;
+        snprintf(why, size, "%s", win_strerror(err));
+        return -1;
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    int rc = 0;
+    if (!GetFileInformationByHandle(h, &info)
+        || (info.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT))) {
+        snprintf(why, size, "is not a regular file");
+        rc = -1;
+    } else {
+        rc = check_dacl(h, path, why, size);
+    }
+    CloseHandle(h);
+    return rc;
+}
+
+void platform_wipe(struct strbuf *secret)
+{
+    if (secret->buf)
+        SecureZeroMemory(secret->buf, secret->alloc);
+    strbuf_release(secret);
+}
+
+void platform_wipe_mem(void *p, size_t len)
+{
+    SecureZeroMemory(p, len);
+}
+
+double platform_monotonic(void)
+{
+    /* QueryPerformanceCounter: monotonic, unaffected by clock changes */
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+void platform_sleep(double seconds)
+{
+    /* Sleep is not cut short by anything but the end of the process */
+    if (seconds > 0)
+        Sleep(seconds * 1000.0 > 4.0e9 ? 4000000000u : (DWORD)(seconds * 1000.0 + 0.5));
+}
+
+/* ---- plain files ---------------------------------------------------------- */
+
+struct platform_file {
+    HANDLE h;
+    bool append;
+    char *path;
+};
+
+static int write_all(HANDLE h, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        DWORD chunk = len > 0x40000000 ? 0x40000000 : (DWORD)len, n;
+        if (!WriteFile(h, p, chunk, &n, NULL))
+            return -1;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int platform_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char *tmp = xasprintf("%s.new", path);
+    struct platform_file *f;
+    if (platform_file_open(tmp, PLATFORM_CREATE_NEW, &f)) {
+        free(tmp);
+        return -1;
+    }
+    /* on disk before it replaces the current file */
+    int rc = platform_file_write(f, data, len) || platform_file_sync(f);
+    rc = platform_file_close(f) || rc;
+    /* MOVEFILE_WRITE_THROUGH: the new name is on disk when this returns */
+    rc = rc || platform_replace(tmp, path);
+    if (rc) {
+        platform_remove(tmp);
+        log_error("cannot write %s", path);
+    }
+    free(tmp);
+    return rc ? -1 : 0;
+}
+
+int platform_path_kind(const char *path, enum platform_path_kind *kind)
+{
+    /* "NUL", "CON", "\\.\pipe\x" are not files: written into, never replaced */
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) {
+            *kind = PLATFORM_PATH_NONE;
+            return 0;
+        }
+        return log_error("cannot look at %s: %s", path, win_strerror(err));
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (GetFileType(h) != FILE_TYPE_DISK)
+        *kind = PLATFORM_PATH_OTHER;
+    else if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        *kind = PLATFORM_PATH_DIR;
+    else
+        *kind = PLATFORM_PATH_FILE;
+    CloseHandle(h);
+    return 0;
+}
+
+bool platform_isatty(FILE *f)
+{
+    /* _isatty is true for NUL too; a console answers GetConsoleMode */
+    HANDLE h = (HANDLE)_get_osfhandle(_fileno(f));
+    DWORD mode;
+    return h != INVALID_HANDLE_VALUE && GetFileType(h) == FILE_TYPE_CHAR && GetConsoleMode(h, &mode);
+}
+
+/* ---- files that must survive a crash -------------------------------------- */
+
+static void identity_of(const BY_HANDLE_FILE_INFORMATION *info, struct platform_file_id *id)
+{
+    id->volume = info->dwVolumeSerialNumber;
+    id->index = ((uint64_t)info->nFileIndexHigh << 32) | info->nFileIndexLow;
+}
+
+int platform_read_file(const char *path, struct strbuf *out, struct platform_file_id *id)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    /* FILE_SHARE_DELETE: a writer may replace the file while we read it,
+     * as rename() may on POSIX; we go on reading the old one */
+    HANDLE h = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return 1;
+        return log_error("cannot open %s: %s", path, win_strerror(err));
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    if (!GetFileInformationByHandle(h, &info)) {
+        DWORD err = GetLastError();
+        CloseHandle(h);
+        return log_error("cannot read %s: %s", path, win_strerror(err));
+    }
+    if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
+        CloseHandle(h);
+        return log_error("cannot read %s: not a regular file", path);
+    }
+    if (id)
+        identity_of(&info, id);
+    /* the size GetFileInformationByHandle gave, then on to the end: a
+     * journal a live writer appends to may have grown */
+    size_t want = (((size_t)info.nFileSizeHigh << 32) | info.nFileSizeLow) + 1;
+    strbuf_reset(out);
+    for (;;) {
+        strbuf_grow(out, want);
+        size_t room = out->alloc - out->len - 1;
+        DWORD n;
+        if (!ReadFile(h, out->buf + out->len, room > 0x40000000 ? 0x40000000 : (DWORD)room, &n, NULL)) {
+            DWORD err = GetLastError();
+            CloseHandle(h);
+            return log_error("cannot read %s: %s", path, win_strerror(err));
+        }
+        if (n == 0)
+            break;
+        out->len += n;
+        want = 65536;
+    }
+    out->buf[out->len] = '\0';
+    CloseHandle(h);
+    return 0;
+}
+
+int platform_file_identity(const char *path, struct platform_file_id *id)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return 1;
+        return log_error("cannot stat %s: %s", path, win_strerror(err));
+    }
+    BY_HANDLE_FILE_INFORMATION info;
+    BOOL ok = GetFileInformationByHandle(h, &info);
+    DWORD err = GetLastError();
+    CloseHandle(h);
+    if (!ok)
+        return log_error("cannot stat %s: %s", path, win_strerror(err));
+    identity_of(&info, id);
+    return 0;
+}
+
+int platform_file_open(const char *path, enum platform_open_mode mode, struct platform_file **out)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    SECURITY_ATTRIBUTES sa;
+    bool have_sa = owner_only(&sa);
+    /* READ_CONTROL | WRITE_DAC: to check and narrow the DACL of an existing
+     * file. FILE_SHARE_DELETE: the file may be replaced or removed (by us,
+     * after closing it) while a reader has it open. */
+    HANDLE h = CreateFileW(w, GENERIC_WRITE | READ_CONTROL | WRITE_DAC,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           have_sa ? &sa : NULL, mode == PLATFORM_APPEND ? OPEN_ALWAYS : CREATE_ALWAYS,
+                           FILE_ATTRIBUTE_NORMAL, NULL);
+    DWORD err = GetLastError();
+    if (have_sa)
+        free_owner_only(&sa);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return log_error("cannot open %s for writing: %s", path, win_strerror(err));
+    /* an existing file keeps its DACL (CREATE_ALWAYS and OPEN_ALWAYS both):
+     * one restored from a backup may be wider; the mapping store holds
+     * account names, keep it to its owner */
+    if (err == ERROR_ALREADY_EXISTS)
+        (void)restrict_dacl(h, path);
+    struct platform_file *f = xmalloc(sizeof(*f));
+    f->h = h;
+    f->append = mode == PLATFORM_APPEND;
+    f->path = xstrdup(path);
+    *out = f;
+    return 0;
+}
+
+int platform_file_write(struct platform_file *f, const void *data, size_t len)
+{
+    /* append: at the end as it is now (we hold the mapping store's lock, so
+     * nobody else writes; a truncate may have moved the end back) */
+    LARGE_INTEGER zero = { 0 };
+    if (f->append && !SetFilePointerEx(f->h, zero, NULL, FILE_END))
+        return log_error("cannot write %s: %s", f->path, last_error());
+    /* WriteFile goes to the system cache at once: there is no user-space
+     * buffer to lose if the process is killed */
+    if (write_all(f->h, data, len))
+        return log_error("cannot write %s: %s", f->path, last_error());
+    return 0;
+}
+
+int platform_file_sync(struct platform_file *f)
+{
+    /* FlushFileBuffers writes the data and the metadata (size) of the file
+     * through the disk's cache: the fsync of Windows */
+    if (!FlushFileBuffers(f->h))
+        return log_error("cannot flush %s to disk: %s", f->path, last_error());
+    return 0;
+}
+
+int platform_file_truncate(struct platform_file *f, uint64_t size)
+{
+    LARGE_INTEGER at;
+    at.QuadPart = (LONGLONG)size;
+    if (!SetFilePointerEx(f->h, at, NULL, FILE_BEGIN) || !SetEndOfFile(f->h))
+        return log_error("cannot truncate %s: %s", f->path, last_error());
+    return 0;
+}
+
+int platform_file_close(struct platform_file *f)
+{
+    if (!f)
+        return 0;
+    int rc = 0;
+    if (!CloseHandle(f->h))
+        rc = log_error("cannot close %s: %s", f->path, last_error());
+    free(f->path);
+    free(f);
+    return rc;
+}
+
+/* Errors worth a retry: another process (a reader of the mapping file, a
+ * virus scanner, the indexer, a backup agent) has the file open without
+ * FILE_SHARE_DELETE, or for a moment in a way that blocks the move. */
+static bool transient(DWORD err)
+{
+    return err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION || err == ERROR_LOCK_VIOLATION;
+}
+
+int platform_replace(const char *from, const char *to)
+{
+    wchar_t *wf = wpath(from), *wt = wf ? wpath(to) : NULL;
+    if (!wf || !wt) {
+        free(wf);
+        return -1;
+    }
+    /* REPLACE_EXISTING: rename() semantics, atomic on NTFS for a file in the
+     * same directory. WRITE_THROUGH: returns only when the move is on disk,
+     * which the directory fsync does on POSIX. Retried for about 2 s, as git
+     * (mingw_rename) and curl (curlx_rename) do. */
+    DWORD err = 0;
+    for (int attempt = 0, delay = 1; attempt < 12; attempt++, delay *= 2) {
+        if (MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+            err = 0;
+            break;
+        }
+        err = GetLastError();
+        if (!transient(err))
+            break;
+        Sleep((DWORD)delay);
+    }
+    free(wf);
+    free(wt);
+    if (err) {
+        if (transient(err))
+            return log_error("cannot rename %s to %s: %s; another program holds %s open "
+                             "(a virus scanner or a backup agent?): exclude the mappings directory "
+                             "from it", from, to, win_strerror(err), to);
+        return log_error("cannot rename %s to %s: %s", from, to, win_strerror(err));
+    }
+    return 0;
+}
+
+int platform_sync_dir(const char *path)
+{
+    /* nothing to do: MOVEFILE_WRITE_THROUGH made the rename durable, and a
+     * created file's name is journaled by NTFS with the file */
+    (void)path;
+    return 0;
+}
+
+int platform_remove(const char *path)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    DWORD err = 0;
+    for (int attempt = 0, delay = 1; attempt < 12; attempt++, delay *= 2) {
+        if (DeleteFileW(w)) {
+            err = 0;
+            break;
+        }
+        err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) {
+            err = 0;
+            break;
+        }
+        if (!transient(err))
+            break;
+        Sleep((DWORD)delay);
+    }
+    free(w);
+    if (err)
+        return log_error("cannot remove %s: %s", path, win_strerror(err));
+    return 0;
+}
+
+/* ---- locks ----------------------------------------------------------------- */
+
+/* LockFileEx locks belong to the handle: a second open of the same file,
+ * in this process or another, cannot take it, and Windows drops it when the
+ * process ends however it ends. The locked byte lies far past the end of the
+ * file, so that the pid written at its start stays readable by whoever
+ * finds the lock taken. */
+#define LOCK_OFFSET_HIGH 0x40000000u
+
+struct platform_lock {
+    HANDLE h;
+};
+
+static long lock_holder(HANDLE h)
+{
+    char buf[32];
+    DWORD n = 0;
+    OVERLAPPED ov = { 0 };
+    if (!ReadFile(h, buf, sizeof(buf) - 1, &n, &ov) || !n)
+        return 0;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    uint64_t pid;
+    return parse_u64(buf, &pid) == 0 && pid <= LONG_MAX ? (long)pid : 0;
+}
+
+int platform_lock_acquire(const char *path, struct platform_lock **out, long *holder)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    SECURITY_ATTRIBUTES sa;
+    bool have_sa = owner_only(&sa);
+    HANDLE h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE | READ_CONTROL | WRITE_DAC,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           have_sa ? &sa : NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    DWORD err = GetLastError();
+    if (have_sa)
+        free_owner_only(&sa);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE)
+        return log_error("cannot open lock file %s: %s", path, win_strerror(err));
+    if (err == ERROR_ALREADY_EXISTS)
+        (void)restrict_dacl(h, path);
+    OVERLAPPED ov = { 0 };
+    ov.OffsetHigh = LOCK_OFFSET_HIGH;
+    if (!LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) {
+        err = GetLastError();
+        if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING) {
+            *holder = lock_holder(h);
+            CloseHandle(h);
+            return 1;
+        }
+        CloseHandle(h);
+        return log_error("cannot lock %s: %s", path, win_strerror(err));
+    }
+    /* the pid is for people; the lock itself is the locked byte */
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)GetCurrentProcessId());
+    LARGE_INTEGER zero = { 0 };
+    if (!SetFilePointerEx(h, zero, NULL, FILE_BEGIN) || !SetEndOfFile(h) || write_all(h, pid, (size_t)n)) {
+        err = GetLastError();
+        CloseHandle(h);
+        return log_error("cannot write lock file %s: %s", path, win_strerror(err));
+    }
+    struct platform_lock *l = xmalloc(sizeof(*l));
+    l->h = h;
+    *out = l;
+    return 0;
+}
+
+void platform_lock_release(struct platform_lock *lock)
+{
+    if (!lock)
+        return;
+    /* leave the pid in the file (clearing it races with the next holder);
+     * closing the handle releases the lock */
+    OVERLAPPED ov = { 0 };
+    ov.OffsetHigh = LOCK_OFFSET_HIGH;
+    UnlockFileEx(lock->h, 0, 1, 0, &ov);
+    CloseHandle(lock->h);
+    free(lock);
+}
+
+long platform_pid(void)
+{
+    return (long)GetCurrentProcessId();
+}

@@ -1,0 +1,304 @@
+/* Unit tests for the platform layer (platform_posix.c, platform_win32.c): the
+ * same contract on both, run natively and, for the Windows build, under Wine
+ * (make windows-unit). Atomic replace and file identity, append after a
+ * truncate, owner-only files and secret files (mode 0600, or the DACL),
+ * credentials from the OS store, and the lock across processes, including a
+ * holder that dies without letting go. */
+#include "compat.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "platform.h"
+#include "testplat.h"
+#include "util.h"
+
+static const char *self;            /* argv[0]: this test, run again as a child */
+static char dir[] = "/tmp/dualsync-test-platform-XXXXXX";
+
+static char *in_dir(const char *name)
+{
+    return xasprintf("%s/%s", dir, name);
+}
+
+static char *slurp(const char *path)
+{
+    struct strbuf sb = STRBUF_INIT;
+    if (platform_read_file(path, &sb, NULL) != 0)
+        return NULL;
+    return strbuf_detach(&sb);
+}
+
+static void spit(const char *path, const char *text)
+{
+    struct platform_file *f;
+    assert_int_equal(platform_file_open(path, PLATFORM_CREATE_NEW, &f), 0);
+    assert_int_equal(platform_file_write(f, text, strlen(text)), 0);
+    assert_int_equal(platform_file_close(f), 0);
+}
+
+static void atomic_write_replaces_the_file(void **state)
+{
+    (void)state;
+    char *p = in_dir("state");
+    struct strbuf sb = STRBUF_INIT;
+    struct platform_file_id id1, id2, now;
+    assert_int_equal(platform_read_file(p, &sb, &id1), 1);       /* missing: 1, quietly */
+    assert_int_equal(platform_file_identity(p, &id1), 1);
+
+    assert_int_equal(platform_write_file_atomic(p, "one\n", 4), 0);
+    assert_int_equal(platform_read_file(p, &sb, &id1), 0);
+    assert_string_equal(sb.buf, "one\n");
+    assert_int_equal(sb.len, 4);
+    assert_int_equal(platform_file_identity(p, &now), 0);
+    assert_memory_equal(&now, &id1, sizeof(now));
+
+    /* a new file took its place: another identity, no .new left beside it */
+    assert_int_equal(platform_write_file_atomic(p, "two, longer\n", 12), 0);
+    assert_int_equal(platform_read_file(p, &sb, &id2), 0);
+    assert_string_equal(sb.buf, "two, longer\n");
+    assert_true(id1.index != id2.index || id1.volume != id2.volume);
+    char *tmp = in_dir("state.new");
+    assert_int_equal(platform_file_identity(tmp, &now), 1);
+
+    /* replace: the target has the source's bytes, the source is gone */
+    spit(tmp, "three\n");
+    assert_int_equal(platform_replace(tmp, p), 0);
+    assert_int_equal(platform_sync_dir(p), 0);
+    assert_int_equal(platform_file_identity(tmp, &now), 1);
+    assert_int_equal(platform_read_file(p, &sb, NULL), 0);
+    assert_string_equal(sb.buf, "three\n");
+
+    assert_int_equal(platform_remove(p), 0);
+    assert_int_equal(platform_remove(p), 0);                     /* missing is fine */
+    assert_int_equal(platform_file_identity(p, &now), 1);
+    strbuf_release(&sb);
+    free(tmp);
+    free(p);
+}
+
+static void append_goes_after_a_truncate(void **state)
+{
+    (void)state;
+    char *p = in_dir("journal");
+    spit(p, "abc");
+    struct platform_file *f;
+    assert_int_equal(platform_file_open(p, PLATFORM_APPEND, &f), 0);
+    assert_int_equal(platform_file_write(f, "def", 3), 0);
+    assert_int_equal(platform_file_sync(f), 0);
+    char *t = slurp(p);
+    assert_string_equal(t, "abcdef");            /* no user-space buffer: in the file now */
+    free(t);
+    assert_int_equal(platform_file_truncate(f, 2), 0);
+    assert_int_equal(platform_file_write(f, "X\n", 2), 0);
+    assert_int_equal(platform_file_close(f), 0);
+    t = slurp(p);
+    assert_string_equal(t, "abX\n");
+    free(t);
+    /* CREATE_NEW truncates an existing file */
+    spit(p, "z");
+    t = slurp(p);
+    assert_string_equal(t, "z");
+    free(t);
+    assert_int_equal(platform_file_close(NULL), 0);
+    platform_remove(p);
+    free(p);
+}
+
+static void files_are_owner_only(void **state)
+{
+    (void)state;
+    char why[512];
+    char *made = in_dir("made");
+    char *atomic = in_dir("atomic");
+    spit(made, "x");
+    assert_int_equal(platform_write_file_atomic(atomic, "y", 1), 0);
+    assert_int_equal(platform_check_secret_file(made, why, sizeof(why)), 0);
+    assert_int_equal(platform_check_secret_file(atomic, why, sizeof(why)), 0);
+
+    /* wider than its owner: refused with the reason and the remedy */
+    assert_int_equal(chmod(made, 0644), 0);
+    assert_int_equal(platform_check_secret_file(made, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "is readable by "));
+    assert_non_null(strstr(why, "; run: "));
+
+    /* a missing file is not an error yet; a directory is */
+    char *missing = in_dir("missing");
+    assert_int_equal(platform_check_secret_file(missing, why, sizeof(why)), 0);
+    assert_int_equal(platform_check_secret_file(dir, why, sizeof(why)), -1);
+    platform_remove(made);
+    platform_remove(atomic);
+    free(made);
+    free(atomic);
+    free(missing);
+}
+
+/* Opening a file for writing narrows it to its owner again (one restored
+ * from a backup with a wider mode or DACL). */
+static void open_narrows_a_wide_file(void **state)
+{
+    (void)state;
+    char why[512];
+    char *p = in_dir("wide");
+    spit(p, "x");
+    assert_int_equal(chmod(p, 0644), 0);
+    assert_int_equal(platform_check_secret_file(p, why, sizeof(why)), -1);
+    const char *cannot = testplat_cannot_narrow();
+    if (cannot) {
+        print_message("skipped: %s\n", cannot);
+        platform_remove(p);
+        free(p);
+        skip();
+    }
+    struct platform_file *f;
+    assert_int_equal(platform_file_open(p, PLATFORM_APPEND, &f), 0);
+    assert_int_equal(platform_file_close(f), 0);
+    if (platform_check_secret_file(p, why, sizeof(why)))
+        fail_msg("%s", why);
+    platform_remove(p);
+    free(p);
+}
+
+static void secret_files(void **state)
+{
+    (void)state;
+    char *p = in_dir("secret");
+    struct strbuf s = STRBUF_INIT;
+    spit(p, "s3cret\r\n");
+    assert_int_equal(platform_read_secret_file(p, "client secret", &s), 0);
+    assert_string_equal(s.buf, "s3cret");
+    platform_wipe(&s);
+    assert_null(s.buf);
+
+    spit(p, "\n");
+    assert_int_equal(platform_read_secret_file(p, "client secret", &s), -1);
+    assert_null(s.buf);
+
+    spit(p, "s3cret");
+    assert_int_equal(chmod(p, 0644), 0);
+    assert_int_equal(platform_read_secret_file(p, "client secret", &s), -1);
+    assert_int_equal(s.len, 0);
+
+    char *missing = in_dir("missing");
+    assert_int_equal(platform_read_secret_file(missing, "client secret", &s), -1);
+    platform_remove(p);
+    free(p);
+    free(missing);
+}
+
+static void secrets_from_the_credential_store(void **state)
+{
+    (void)state;
+    char why[512];
+    char *creds = in_dir("credentials");
+    assert_int_equal(platform_check_secret_file("credential:dualsync-test-none", why, sizeof(why)), 0);
+    assert_int_equal(testplat_store_credential("dualsync-test-secret", "p\xc3\xa4ss word", dir), 0);
+    struct strbuf s = STRBUF_INIT;
+    assert_int_equal(platform_read_secret_file("credential:dualsync-test-secret", "password", &s), 0);
+    assert_string_equal(s.buf, "p\xc3\xa4ss word");
+    platform_wipe(&s);
+    assert_int_equal(platform_read_secret_file("credential:dualsync-test-none", "password", &s), -1);
+    char *file = in_dir("dualsync-test-secret");
+    platform_remove(file);
+    free(file);
+    free(creds);
+}
+
+/* The child: take the lock at path, write "RC HOLDER" to result, and either
+ * let go ("try") or die holding it ("die"). */
+static int lock_child(const char *path, const char *result, const char *mode)
+{
+    struct platform_lock *l = NULL;
+    long holder = 0;
+    int rc = platform_lock_acquire(path, &l, &holder);
+    char line[64];
+    int n = snprintf(line, sizeof(line), "%d %ld %ld\n", rc, holder, platform_pid());
+    if (platform_write_file_atomic(result, line, (size_t)n))
+        return 3;
+    if (!strcmp(mode, "die"))
+        _Exit(7);                   /* no release, no exit handlers */
+    platform_lock_release(l);
+    return 0;
+}
+
+static void run_lock_child(const char *lock, const char *result, const char *mode, int want_exit,
+                           int *rc, long *holder, long *pid)
+{
+    platform_remove(result);
+    char *cmd = xasprintf("%s --lock-child %s %s %s", self, lock, result, mode);
+    assert_int_equal(testplat_run(cmd), want_exit);
+    char *text = slurp(result);
+    assert_non_null(text);
+    assert_int_equal(sscanf(text, "%d %ld %ld", rc, holder, pid), 3);
+    free(text);
+    free(cmd);
+}
+
+static void lock_across_processes(void **state)
+{
+    (void)state;
+    char *lock = in_dir("t.lock"), *result = in_dir("result");
+    struct platform_lock *l = NULL, *l2 = NULL;
+    long holder = -1, child_holder, child_pid;
+    int child_rc;
+    assert_int_equal(platform_lock_acquire(lock, &l, &holder), 0);
+    assert_non_null(l);
+    /* the file names the holder, for people */
+    char *text = slurp(lock);
+    char *me = xasprintf("%ld\n", platform_pid());
+    assert_string_equal(text, me);
+    free(text);
+
+    /* a second open in this process is refused too */
+    assert_int_equal(platform_lock_acquire(lock, &l2, &holder), 1);
+    assert_int_equal(holder, platform_pid());
+
+    /* another process is refused and told who holds it */
+    run_lock_child(lock, result, "try", 0, &child_rc, &child_holder, &child_pid);
+    assert_int_equal(child_rc, 1);
+    assert_int_equal(child_holder, platform_pid());
+    assert_true(child_pid != platform_pid());
+
+    /* released: the child gets it, and dies holding it; the OS lets go */
+    platform_lock_release(l);
+    run_lock_child(lock, result, "die", 7, &child_rc, &child_holder, &child_pid);
+    assert_int_equal(child_rc, 0);
+    text = slurp(lock);
+    char *dead = xasprintf("%ld\n", child_pid);
+    assert_string_equal(text, dead);            /* the dead holder's pid stays */
+    assert_int_equal(platform_lock_acquire(lock, &l, &holder), 0);
+    platform_lock_release(l);
+    platform_lock_release(NULL);
+    free(text);
+    free(dead);
+    free(me);
+    free(lock);
+    free(result);
+}
+
+int main(int argc, char **argv)
+{
+    platform_init();
+    platform_args(&argc, &argv);
+    if (argc == 5 && !strcmp(argv[1], "--lock-child"))
+        return lock_child(argv[2], argv[3], argv[4]);
+    self = argv[0];
+    assert_non_null(mkdtemp(dir));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(atomic_write_replaces_the_file),
+        cmocka_unit_test(append_goes_after_a_truncate),
+        cmocka_unit_test(files_are_owner_only),
+        cmocka_unit_test(open_narrows_a_wide_file),
+        cmocka_unit_test(secret_files),
+        cmocka_unit_test(secrets_from_the_credential_store),
+        cmocka_unit_test(lock_across_processes),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char *creds = in_dir("credentials");
+    rmdir(dir);
+    free(creds);
+    return rc;
+}
