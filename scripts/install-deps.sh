@@ -25,7 +25,7 @@ ldb-tools libsasl2-modules-gssapi-mit openssl python3 iproute2 valgrind"
 # Tests only (large: not for demo or bench): headless Chromium opens the HTML
 # report (tests/integration/test_report.sh), with fonts for Latin and CJK
 # names (Chromium brings none; DejaVu and WenQuanYi Micro Hei are small).
-TEST="chromium fonts-dejavu-core fonts-wqy-microhei"
+TEST="chromium fonts-dejavu-core fonts-wqy-microhei man-db systemd"
 [ "$test" = 1 ] || TEST=""
 
 missing=""
