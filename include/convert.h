@@ -70,6 +70,14 @@ struct convert_result {
 int convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
                    struct convert_result *res);
 
+/* The Graph client's parameters for tenant tc (graph.h; strings borrowed
+ * from tc). Test-only environment: DUALSYNC_GRAPH_CA_FILE and
+ * DUALSYNC_GRAPH_CONNECT_TO reach the simulator, DUALSYNC_GRAPH_TIME_SCALE
+ * tells the pacer that its throttling windows run faster. */
+struct graph_params;
+struct tenant_config;
+void convert_graph_params(const struct tenant_config *tc, struct graph_params *p);
+
 /* One line per tenant (and a total) on out: what was done. */
 void convert_print_summary(FILE *out, const struct convert_result *res, size_t n, bool dry_run);
 

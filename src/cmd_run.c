@@ -224,14 +224,8 @@ int cmd_run(const struct cli *cli, struct config *cfg)
 /* The tenant's last Connect cycle (0 if never or unknown). */
 static time_t last_sync(const struct tenant_config *tc)
 {
-    struct graph_params p = {
-        .name = tc->name, .cloud = tc->cloud, .tenant_id = tc->tenant_id, .client_id = tc->client_id,
-        .secret_file = tc->credential == CREDENTIAL_SECRET ? tc->client_secret_file : NULL,
-        .cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL,
-        .key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL,
-        .ca_file = getenv("DUALSYNC_GRAPH_CA_FILE"),
-        .connect_to = getenv("DUALSYNC_GRAPH_CONNECT_TO"),
-    };
+    struct graph_params p;
+    convert_graph_params(tc, &p);
     struct graph *g;
     if (graph_open(&p, &g))
         return 0;

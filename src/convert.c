@@ -524,24 +524,33 @@ static void revert_all(struct ctx *c, struct item **list, size_t n)
 
 /* ------------------------------------------------------------ the tenant */
 
+void convert_graph_params(const struct tenant_config *tc, struct graph_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = tc->name;
+    p->cloud = tc->cloud;
+    p->tenant_id = tc->tenant_id;
+    p->client_id = tc->client_id;
+    p->secret_file = tc->credential == CREDENTIAL_SECRET ? tc->client_secret_file : NULL;
+    p->cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL;
+    p->key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL;
+    /* test hooks (tests/graphsim): the simulator's CA and address, and its
+     * time scale (it runs the throttling windows faster than Graph) */
+    p->ca_file = getenv("DUALSYNC_GRAPH_CA_FILE");
+    p->connect_to = getenv("DUALSYNC_GRAPH_CONNECT_TO");
+    const char *scale = getenv("DUALSYNC_GRAPH_TIME_SCALE");
+    if (scale && atof(scale) > 0) {
+        p->ru_window = 10 * atof(scale);
+        p->write_window = 150 * atof(scale);
+        p->backoff_base = 0.5 * atof(scale) > 0.01 ? 0.5 * atof(scale) : 0.01;
+    }
+}
+
 static int open_graph(struct ctx *c)
 {
-    const struct tenant_config *tc = c->tc;
-    struct graph_params p = {
-        .name = tc->name,
-        .cloud = tc->cloud,
-        .tenant_id = tc->tenant_id,
-        .client_id = tc->client_id,
-        .secret_file = tc->credential == CREDENTIAL_SECRET ? tc->client_secret_file : NULL,
-        .cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL,
-        .key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL,
-        /* test hooks (tests/graphsim): the simulator's CA and address */
-        .ca_file = getenv("DUALSYNC_GRAPH_CA_FILE"),
-        .connect_to = getenv("DUALSYNC_GRAPH_CONNECT_TO"),
-    };
-    if (graph_open(&p, &c->g))
-        return -1;
-    return 0;
+    struct graph_params p;
+    convert_graph_params(c->tc, &p);
+    return graph_open(&p, &c->g) ? -1 : 0;
 }
 
 static void stop(struct convert_result *res, const char *fmt, ...) ATTR_PRINTF(2, 3);
