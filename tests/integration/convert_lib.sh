@@ -15,7 +15,7 @@ c = collections.Counter(u["sAMAccountName"][:2] for u in m["users"])
 picked, n = [], 0
 for p, k in sorted(c.items(), key=lambda x: -x[1]):
     if n >= want: break
-    if n + k > want * 1.3 and n: continue
+    if n + k > want * 1.3: continue
     picked.append(p); n += k
 print("(|" + "".join("(sAMAccountName=%s*)" % p for p in picked) + ")")
 PY
@@ -96,3 +96,13 @@ mkconvconf() {
 records() { awk -F'\t' 'f { $9 = $10 = $11 = ""; print } /^$/ { f = 1 }' OFS='\t' "$1" | sort; }
 # count STATE FILE
 count_state() { awk -F'\t' -v s="$1" 'f && $2 == s { n++ } /^$/ { f = 1 } END { print n + 0 }' "$2"; }
+# invited_twice_since_reset: the same from the simulator's in-memory log
+# (POST /_sim/reset clears it)
+invited_twice_since_reset() {
+    sim GET '/_sim/log?path=invitations' | python3 -c '
+import json, sys, collections
+d = json.load(sys.stdin); log = d["entries"] if isinstance(d, dict) and "entries" in d else d
+ok = collections.Counter(e["body"]["invitedUser.id"] for e in log
+                         if e["path"].endswith("/invitations") and e["status"] == 201)
+print(sum(1 for k, v in ok.items() if v > 1), sum(ok.values()))'
+}

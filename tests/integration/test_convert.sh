@@ -147,13 +147,13 @@ PORT=6391
     || fail "adproxy: $(cat "$OUT/proxy.err")"
 sed "s|^uri = .*|uri = ldaps://127.0.0.1:$PORT|" "$OUT/f.conf" > "$OUT/p.conf"
 # an AD change, so that the run would have something to do
-sum1=$(ls -la --time-style=+%s.%N "$M2"; md5sum "$M2"/*)
+sum1=$(stat -c '%n %s %y' "$M2"/*; md5sum "$M2"/*)
 s=$(log_seq)
 "$DUALSYNC" -c "$OUT/p.conf" run --no-progress --full > "$OUT/drop.out" 2>"$OUT/drop.err"
 rc=$?
 "$ROOT/tests/lab/adproxy-stop.sh" "$LAB" $PORT >/dev/null 2>&1
 [ "$rc" != 0 ] && pass "LDAP dropped mid-pull: exit $rc ($(head -c 150 "$OUT/drop.err"))" || fail "LDAP dropped mid-pull: exit 0"
-[ "$sum1" = "$(ls -la --time-style=+%s.%N "$M2"; md5sum "$M2"/*)" ] && pass "LDAP dropped mid-pull: mapping files byte-identical" \
+[ "$sum1" = "$(stat -c '%n %s %y' "$M2"/*; md5sum "$M2"/*)" ] && pass "LDAP dropped mid-pull: mapping files byte-identical" \
     || fail "LDAP dropped mid-pull: files changed"
 equal "LDAP dropped mid-pull: no Graph request" 0 "$(writes_since "$s")"
 finish
