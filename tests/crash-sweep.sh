@@ -18,10 +18,13 @@ trap 'sim_stop' EXIT
 # the users as Connect exports them, read once: each round's cycle replays it
 ldap_admin ldapsearch -LLL -o ldif-wrap=no -E pr=500/noprompt -b "$AD_BASE_DN" \
     "(&(objectCategory=person)(objectClass=user)$FILTER)" '*' objectGUID objectSid > "$OUT/users.ldif" 2>/dev/null
-LDIF_JSON=$(python3 -c 'import json,sys; print(json.dumps({"ldif": open(sys.argv[1]).read()}))' "$OUT/users.ldif")
+python3 -c 'import json,sys; print(json.dumps({"ldif": open(sys.argv[1]).read()}))' "$OUT/users.ldif" > "$OUT/cycle-body.json"
+P=$(cat "$SIM/port")
 fresh() {   # a fresh tenant after Connect's cycle, and no mapping file
     sim POST /_sim/reset '{}' >/dev/null
-    sim POST /_sim/gcch/connect-cycle "$LDIF_JSON" > "$OUT/cycle.json" || return 1
+    curl -sf --cacert "$SIM/ca.pem" --connect-to "graph.microsoft.com:443:127.0.0.1:$P" \
+        -H 'Content-Type: application/json' --data-binary @"$OUT/cycle-body.json" \
+        https://graph.microsoft.com/_sim/gcch/connect-cycle > "$OUT/cycle.json" || return 1
     rm -rf "$OUT/maps"
 }
 mkconvconf "$OUT/c.conf" "$OUT/maps"

@@ -92,8 +92,9 @@ mkconvconf() {
 }
 
 # records FILE: the mapping file's records without what differs from run to
-# run (first and last change, invitation id: the simulator makes new ids)
-records() { awk -F'\t' 'f { $9 = $10 = $11 = ""; print } /^$/ { f = 1 }' OFS='\t' "$1" | sort; }
+# run (first and last change, invitation id, and the cloud object id: a
+# simulator reset makes new ids)
+records() { awk -F'\t' 'f { $5 = $9 = $10 = $11 = ""; print } /^$/ { f = 1 }' OFS='\t' "$1" | sort; }
 # count STATE FILE
 count_state() { awk -F'\t' -v s="$1" 'f && $2 == s { n++ } /^$/ { f = 1 } END { print n + 0 }' "$2"; }
 # invited_twice_since_reset: the same from the simulator's in-memory log
