@@ -43,7 +43,7 @@ static const struct opt opts[] = {
     { "output", 'o', ARG_STRING, O_OUTPUT, "report", "write to this file (atomically) instead of stdout" },
     { "progress", 0, ARG_BOOL, O_PROGRESS, NULL, "progress meter on a terminal (default on)" },
     { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
-    { "report", 0, ARG_STRING, O_REPORT, "run", "also write the run's figures (JSON) to FILE" },
+    { "report", 0, ARG_STRING, O_REPORT, "run", "also write the run's HTML report to FILE (with --dry-run: its figures as JSON)" },
     { "run", 0, ARG_STRING, O_RUN, "report", "only what this run did (its id, as in the audit trail)" },
     { "since", 0, ARG_STRING, O_SINCE, "report",
       "accounts with activity from this date or time on (YYYY-MM-DD[THH:MM[:SS]], UTC)" },

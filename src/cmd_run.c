@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mapstore.h"
 #include "platform.h"
+#include "report.h"
 #include "util.h"
 #include "world.h"
 
@@ -99,8 +100,8 @@ static bool nothing_changed(struct config *cfg, size_t first, size_t end)
 }
 
 
-/* The run's summary as JSON: the hook for --report until the report module
- * (report_*.c) renders the HTML page from it and the audit trail. */
+/* A dry run's figures as JSON (--report with --dry-run: no audit entry was
+ * written, so the report module has nothing to render). */
 static int write_report(const char *path, const char *run_id, const struct convert_result *res,
                         size_t n, bool dry_run)
 {
@@ -175,8 +176,20 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
     }
     if (summary || log_get_level() >= LOG_NORMAL)
         convert_print_summary(stdout, res, end - first, cli->dry_run);
-    if (cli->report && write_report(cli->report, run_id, res, end - first, cli->dry_run) && rc < EXIT_PARTIAL)
-        rc = EXIT_PARTIAL;
+    /* run: the report module's one-screen summary and HTML page, read back
+     * from what this run appended to the audit trails (a dry run wrote none:
+     * its figures go to a JSON file instead) */
+    if (summary && !cli->dry_run && log_get_level() >= LOG_NORMAL) {
+        fflush(stdout);
+        if (report_print_run_summary(stdout, cfg, cli->tenant, run_id) && rc < EXIT_PARTIAL)
+            rc = EXIT_PARTIAL;
+    }
+    if (cli->report) {
+        int r = cli->dry_run ? write_report(cli->report, run_id, res, end - first, true)
+                             : report_write_run_html(cli->report, cfg, cli->tenant, run_id);
+        if (r && rc < EXIT_PARTIAL)
+            rc = EXIT_PARTIAL;
+    }
     free(res);
     free(wm_text);
     world_free(&w);
