@@ -36,6 +36,12 @@ struct cli {
     const char *run_id;         /* --run */
     const char *output;         /* -o FILE; NULL: stdout */
     bool bom;                   /* CSV: UTF-8 byte order mark for Excel */
+    bool dry_run;               /* convert, run, watch: write nothing anywhere */
+    bool allow_revert;
+    int max_changes;            /* > 0: confirms that many changes per tenant */
+    int interval;               /* watch: seconds between polls; 0: the default */
+    int test_step_limit;        /* hidden: exit 100 after this journal step (crash test) */
+    const char *report;         /* run: report file */
     char **args;                /* positional arguments after the command */
     int nargs;
 };

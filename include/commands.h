@@ -10,5 +10,8 @@ int cmd_check(const struct cli *cli, struct config *cfg);
 int cmd_plan(const struct cli *cli, struct config *cfg);
 int cmd_explain(const struct cli *cli, struct config *cfg);
 int cmd_report(const struct cli *cli, struct config *cfg);
+int cmd_convert(const struct cli *cli, struct config *cfg);
+int cmd_run(const struct cli *cli, struct config *cfg);
+int cmd_watch(const struct cli *cli, struct config *cfg);
 
 #endif

@@ -139,6 +139,11 @@ int platform_replace(const char *from, const char *to);
  * no-op on Windows, where MOVEFILE_WRITE_THROUGH already did it. */
 int platform_sync_dir(const char *path);
 
+/* Create directory path (mode 0700: mapping files and audit trails are
+ * nobody else's business) if it does not exist; its parent must. 0, or -1
+ * after logging why. */
+int platform_mkdir(const char *path);
+
 /* Remove path; a missing path is not an error. */
 int platform_remove(const char *path);
 

@@ -4,12 +4,14 @@
 
 #include "cli.h"
 #include "log.h"
+#include "util.h"
 
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
 
 enum opt_id {
-    O_BOM, O_CONFIG, O_DEBUG, O_FORMAT, O_FULL, O_HELP, O_OUTPUT, O_PROGRESS, O_QUIET, O_RUN, O_SINCE,
-    O_STATE, O_TENANT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
+    O_ALLOW_REVERT, O_BOM, O_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL, O_HELP, O_INTERVAL,
+    O_MAX_CHANGES, O_OUTPUT, O_PROGRESS, O_QUIET, O_REPORT, O_RUN, O_SINCE, O_STATE, O_TENANT,
+    O_TEST_STEP_LIMIT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
 };
 
 struct opt {
@@ -22,24 +24,35 @@ struct opt {
 };
 
 static const struct opt opts[] = {
+    { "allow-revert", 0, ARG_BOOL, O_ALLOW_REVERT, "convert,run,watch",
+      "make users whose home tenant this became internal members again (beta API)" },
     { "bom", 0, ARG_BOOL, O_BOM, "report", "csv: start with a UTF-8 byte order mark, for Excel (default no)" },
     { "config", 'c', ARG_STRING, O_CONFIG, NULL, "configuration file (default dualsync.conf)" },
     { "debug", 0, ARG_NONE, O_DEBUG, NULL, "print debug messages" },
+    { "dry-run", 'n', ARG_BOOL, O_DRY_RUN, "convert,run,watch",
+      "read AD and Graph, say what would be done, write nothing anywhere" },
     { "format", 'f', ARG_STRING, O_FORMAT, "pull,plan,explain,report",
       "output: pull: summary (default) or ndjson; plan: table (default), json or csv; "
       "explain: text (default) or json; report: csv (default), json or html" },
-    { "full", 0, ARG_BOOL, O_FULL, "pull", "read everything, ignoring the delta watermark" },
+    { "full", 0, ARG_BOOL, O_FULL, "pull,run,watch", "read everything, ignoring the delta watermark" },
     { "help", 'h', ARG_NONE, O_HELP, NULL, "show this help" },
+    { "interval", 0, ARG_STRING, O_INTERVAL, "watch",
+      "seconds between two looks at each tenant's last Connect cycle (default 60)" },
+    { "max-changes", 0, ARG_STRING, O_MAX_CHANGES, "convert,run,watch",
+      "confirm up to N changes per tenant in this run (overrides max_changes)" },
     { "output", 'o', ARG_STRING, O_OUTPUT, "report", "write to this file (atomically) instead of stdout" },
     { "progress", 0, ARG_BOOL, O_PROGRESS, NULL, "progress meter on a terminal (default on)" },
     { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
+    { "report", 0, ARG_STRING, O_REPORT, "run", "also write the run's HTML report to FILE (with --dry-run: its figures as JSON)" },
     { "run", 0, ARG_STRING, O_RUN, "report", "only what this run did (its id, as in the audit trail)" },
     { "since", 0, ARG_STRING, O_SINCE, "report",
       "accounts with activity from this date or time on (YYYY-MM-DD[THH:MM[:SS]], UTC)" },
     { "state", 0, ARG_STRING, O_STATE, "report",
       "only accounts in these states (pending, invited, accepted, blocked, reverted, gone, unmapped; "
       "comma-separated)" },
-    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain,report", "only this tenant" },
+    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain,report,convert,run,watch", "only this tenant" },
+    /* hidden: the crash test's "end the process after journal step N" (isync's -Ts) */
+    { "test-step-limit", 0, ARG_STRING, O_TEST_STEP_LIMIT, "convert,run", NULL },
     { "until", 0, ARG_STRING, O_UNTIL, "report",
       "accounts with activity up to this date (the whole day) or time, UTC" },
     { "verbose", 'v', ARG_NONE, O_VERBOSE, NULL, "say more" },
@@ -56,6 +69,9 @@ static const struct {
     { "plan", "decide per tenant and list the actions a conversion would take, with reasons" },
     { "explain", "explain USER: for every tenant, the rule that decides, what it read, the outcome" },
     { "report", "the converted accounts per tenant: state, history, figures; as CSV, JSON or HTML" },
+    { "convert", "execute the plan: convert users to external users through Microsoft Graph" },
+    { "run", "one batch after a Connect cycle: pull, plan and convert, then a summary" },
+    { "watch", "wait for each tenant's next Connect cycle, then run; until SIGTERM" },
     { "help", "show help for a command" },
     { "version", "show the version" },
 };
@@ -109,6 +125,21 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
     case O_SINCE: cli->since = arg; break;
     case O_UNTIL: cli->until = arg; break;
     case O_STATE: cli->states = arg; break;
+    case O_ALLOW_REVERT: cli->allow_revert = !negated; break;
+    case O_DRY_RUN: cli->dry_run = !negated; break;
+    case O_REPORT: cli->report = arg; break;
+    case O_INTERVAL:
+        if (parse_int(arg, 1, 86400, &cli->interval))
+            return log_error("--interval: seconds from 1 to 86400, not '%s'", arg), EXIT_USAGE;
+        break;
+    case O_MAX_CHANGES:
+        if (parse_int(arg, 0, 100000000, &cli->max_changes))
+            return log_error("--max-changes: a number of changes, not '%s'", arg), EXIT_USAGE;
+        break;
+    case O_TEST_STEP_LIMIT:
+        if (parse_int(arg, 1, 1000000000, &cli->test_step_limit))
+            return log_error("--test-step-limit: a positive number, not '%s'", arg), EXIT_USAGE;
+        break;
     case O_FORMAT: {
         enum output_format f;
         for (f = FORMAT_SUMMARY; f <= FORMAT_HTML; f++)
@@ -218,7 +249,7 @@ void cli_usage(FILE *out, const char *command)
                     commands[i].summary);
     for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
-        if (!takes(o, command))
+        if (!takes(o, command) || !o->help)
             continue;
         char flag[64], letter[8] = "    ";
         if (o->letter)

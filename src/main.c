@@ -61,6 +61,12 @@ int main(int argc, char **argv)
         rc = cmd_explain(&cli, &cfg);
     else if (!strcmp(cli.command, "report"))
         rc = cmd_report(&cli, &cfg);
+    else if (!strcmp(cli.command, "convert"))
+        rc = cmd_convert(&cli, &cfg);
+    else if (!strcmp(cli.command, "run"))
+        rc = cmd_run(&cli, &cfg);
+    else if (!strcmp(cli.command, "watch"))
+        rc = cmd_watch(&cli, &cfg);
     config_free(&cfg);
 out:
     free(cli.args);

@@ -488,3 +488,10 @@ long platform_pid(void)
 {
     return (long)getpid();
 }
+
+int platform_mkdir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    return log_error("cannot create directory %s: %s", path, strerror(errno));
+}

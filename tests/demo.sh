@@ -1,7 +1,12 @@
 #!/bin/bash
 # make demo: bring up the lab AD (a real Samba AD DC on loopback, seeded with a
-# realistic organization), then run dualsync against it and show what it read.
-#   DUALSYNC_LAB=PREFIX  use a lab that is already up (it is then left running)
+# realistic organization) and the Graph simulator with the defense example's
+# two tenants (Commercial and GCC High); read AD, run a Connect cycle into
+# both tenants, `dualsync run`, then change AD (a new hire, a leaver, a US
+# person moved to an office abroad who is no longer a US person), a second
+# Connect cycle and a second run that shows only the delta.
+#   DUALSYNC_LAB=PREFIX  use a lab that is already up (it is then left running,
+#                        with the demo's AD changes undone)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -12,8 +17,12 @@ if [ -z "${DUALSYNC_LAB:-}" ]; then
     echo "== starting the lab AD in $LAB (Samba AD DC, loopback only)"
     tests/lab/ad-start.sh "$LAB" >/dev/null
 fi
-echo "== seeding $USERS users, contacts and nested groups"
-tests/lab/ad-seed.sh "$LAB" "$USERS" 1 2>&1 | tail -1
+if grep -q '^status=done' "$LAB/seed.state" 2>/dev/null; then
+    echo "== the lab is seeded already ($(head -1 "$LAB/seed.state"))"
+else
+    echo "== seeding $USERS users, contacts and nested groups"
+    tests/lab/ad-seed.sh "$LAB" "$USERS" 1 2>&1 | tail -1
+fi
 . "$LAB/env.sh"
 DEMO=$ROOT/tests/out/demo
 mkdir -p "$DEMO"
@@ -43,4 +52,77 @@ echo "== a change in AD, then a delta pull"
 printf 'dn: CN=Alice Anderson,OU=US,OU=Contoso,%s\nchangetype: modify\nreplace: title\ntitle: Director\n' "$AD_BASE_DN" \
     | LDAPTLS_CACERT=$AD_CA_FILE ldapmodify -H "$AD_LDAPS_URI" -x -D "$AD_BIND_UPN" -y "$AD_PW_FILE" >/dev/null
 ./dualsync -c "$DEMO/dualsync.conf" pull
-echo "== config used: $DEMO/dualsync.conf"
+
+# ---------------------------------------------------------------- the job
+echo
+echo "== the Graph simulator: tenants commercial (global) and gcch (GCC High), Connect reading the lab AD"
+export OUT=$DEMO
+. tests/integration/convert_lib.sh
+FILTER=${DEMO_FILTER:-}
+trap 'sim_stop; [ -z "${DUALSYNC_LAB:-}" ] && tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || undo_ad' EXIT
+rm -rf "$DEMO/sim" "$DEMO/mappings"
+sim_start "$DEMO/sim" false
+mkconvconf "$DEMO/defense.conf" "$DEMO/mappings"
+[ -n "$FILTER" ] || sed -i '/^filter = $/d' "$DEMO/defense.conf"
+echo "== a Connect cycle into both tenants"
+connect commercial gcch
+python3 -c 'import json,sys
+for f in sys.argv[1:]:
+    r = json.load(open(f)); print("   %-10s %s: %d users added" % (r["tenant"], r["status"], r["added"]))' "$DEMO"/cycle-*.json
+echo "== dualsync run (the first run converts many: the circuit breaker wants a confirmation)"
+./dualsync -c "$DEMO/defense.conf" run --no-progress 2>&1 | sed -n '/error/{s/^/   /;p}' | head -2 || true
+echo "== dualsync run --max-changes 100000"
+./dualsync -c "$DEMO/defense.conf" run --no-progress --max-changes 100000 || true
+echo "   mapping files: $(ls "$DEMO/mappings"/*.map | tr '\n' ' ')"
+echo "   a converted GCC High user, as the mapping file holds it:"
+awk -F'\t' 'f && $2 == "invited" && $3 == "external-guest" { printf "     %s  %s  %s  %s  %s\n", $7, $2, $3, $4, $8; exit } /^$/ { f = 1 }' "$DEMO/mappings/gcch.map"
+
+# ------------------------------------------------------------ AD changes
+named() { python3 -c "import json,sys; print(json.load(open('$LAB/manifest.json'))['named_users'][sys.argv[1]][sys.argv[2]])" "$@"; }
+mover_dn=$(named us_user dn); mover_cn=${mover_dn%%,OU=*}; leaver_dn=$(named non_us_user dn)
+hire_dn="CN=Demo New Hire,OU=US,OU=Contoso,$AD_BASE_DN"
+undo_ad() {
+    ldap_admin ldapdelete "$hire_dn" >/dev/null 2>&1
+    printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 512\n' "$leaver_dn" | ldap_admin ldapmodify >/dev/null 2>&1
+    if ldap_admin ldapsearch -b "$mover_cn,OU=GB,OU=Contoso,$AD_BASE_DN" -s base dn >/dev/null 2>&1; then
+        printf 'dn: %s,OU=GB,OU=Contoso,%s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\nnewsuperior: OU=US,OU=Contoso,%s\n' \
+            "$mover_cn" "$AD_BASE_DN" "$mover_cn" "$AD_BASE_DN" | ldap_admin ldapmodify >/dev/null 2>&1
+        printf 'dn: %s\nchangetype: modify\nreplace: c\nc: US\n-\nreplace: extensionAttribute2\nextensionAttribute2: us-person\n' "$mover_dn" | ldap_admin ldapmodify >/dev/null 2>&1
+    fi
+    true
+}
+. "$ROOT/tests/integration/lib.sh" >/dev/null 2>&1 || true
+echo
+echo "== changes in AD: a new hire, a leaver, a US person moved to London who is no longer a US person"
+ldap_admin ldapadd >/dev/null <<LDIF
+dn: $hire_dn
+objectClass: user
+sAMAccountName: demo.newhire
+userPrincipalName: demo.newhire@contoso.example
+mail: demo.newhire@contoso.example
+displayName: Demo New Hire
+c: US
+company: Contoso
+extensionAttribute1: commercial
+extensionAttribute2: us-person
+userAccountControl: 512
+LDIF
+echo "   new hire: demo.newhire@contoso.example (Contoso, US person)"
+printf 'dn: %s\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n' "$leaver_dn" | ldap_admin ldapmodify >/dev/null
+echo "   leaver (account disabled): $(named non_us_user userPrincipalName)"
+printf 'dn: %s\nchangetype: modify\nreplace: c\nc: GB\n-\nreplace: extensionAttribute2\nextensionAttribute2: non-us-person\n' "$mover_dn" | ldap_admin ldapmodify >/dev/null
+printf 'dn: %s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\nnewsuperior: OU=GB,OU=Contoso,%s\n' "$mover_dn" "$mover_cn" "$AD_BASE_DN" | ldap_admin ldapmodify >/dev/null
+echo "   moved: $(named us_user userPrincipalName) from OU=US to OU=GB, c=GB, extensionAttribute2=non-us-person"
+echo "== a second Connect cycle into both tenants"
+connect commercial gcch
+echo "== dualsync plan --tenant gcch (only the delta)"
+./dualsync -c "$DEMO/defense.conf" plan --tenant gcch --no-progress | grep -v '^  none' | sed -n '1,12p'
+echo "== dualsync run: the delta"
+s=$(log_seq)
+./dualsync -c "$DEMO/defense.conf" run --no-progress --report "$DEMO/run2.json" || true
+echo "   Graph writes in this run: $(writes_since "$s"); nobody invited twice: $([ "$(invited_twice)" = 0 ] && echo yes || echo NO)"
+echo "   the audit trail of this run (gcch):"
+tail -n 3 "$DEMO/mappings/gcch.audit" | python3 -c 'import json,sys
+for l in sys.stdin:
+    e = json.loads(l); print("     %s %-12s %-34s %s -> %s" % (e["time"], e["action"], e.get("upn", ""), e.get("userTypeBefore", "-"), e.get("userTypeAfter", e.get("stateAfter", ""))))'
+echo "== config used: $DEMO/defense.conf; mapping files and audit trails in $DEMO/mappings"

@@ -1,0 +1,53 @@
+/* world.h - AD read in full, held compactly and decided per tenant: what
+ * plan, explain, convert and run share.
+ *
+ *     struct world w;
+ *     rc = world_load(&w, cfg, progress, &watermark);   pull everything (an exit_code)
+ *     ... objset_subject / policy_decide / planner_object per tenant ...
+ *     world_free(&w);                                     also after a failed load
+ *
+ * The world borrows cfg (which must outlive it) and adds to cfg->ldap the
+ * attributes the rules and the invitation addresses read. */
+#ifndef DUALSYNC_WORLD_H
+#define DUALSYNC_WORLD_H
+
+#include "compat.h"
+
+struct config;
+struct ldap_watermark;
+struct mapstore;
+struct objset;
+struct planner;
+struct policy;
+
+struct world {
+    struct config *cfg;
+    struct policy *pol;
+    struct objset *objs;
+    char **extra;              /* invitation address attributes the policy does not read */
+    size_t nextra;
+};
+
+/* Compile the rules and pull every object in scope. next (may be NULL) gets
+ * the source's watermark after the pull. Returns EXIT_DONE, EXIT_USAGE (no
+ * tenant, bad rules) or EXIT_STOPPED (AD could not be read: nothing may be
+ * written then). */
+int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next);
+void world_free(struct world *w);
+
+/* The tenants to work on: all, or the one --tenant names ([*first, *end)).
+ * -1 after logging an unknown name. */
+int pick_tenants(const struct config *cfg, const char *name, size_t *first, size_t *end);
+
+/* The invitation's address for object i in tenant t (the value of the
+ * tenant's invite_address_attribute), or NULL. Owned by the world. */
+const char *invite_address(const struct world *w, size_t i, size_t t);
+
+/* Where the decision came from: "rule 6 (FILE:52)", "default". */
+void rule_where(const struct world *w, size_t t, int rule, char *buf, size_t size);
+
+/* A planner over the store's records (borrowed: free the planner before
+ * closing the store). */
+struct planner *planner_for(const struct mapstore *ms);
+
+#endif

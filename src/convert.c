@@ -1,0 +1,867 @@
+/* convert.c - one tenant's plan executed through Graph (convert.h). */
+#include "compat.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <time.h>
+
+#include "adobject.h"
+#include "audit.h"
+#include "cli.h"
+#include "config.h"
+#include "convert.h"
+#include "graph.h"
+#include "log.h"
+#include "mapstore.h"
+#include "objset.h"
+#include "planner.h"
+#include "platform.h"
+#include "policy.h"
+#include "util.h"
+#include "world.h"
+
+/* Requests journaled and sent together: one fsync for the intents of a
+ * chunk, and enough of them for $batch and several exchanges in flight. */
+#define CHUNK 400
+/* Rounds of "the answer was lost: read the user, invite if it did not happen" */
+#define MAX_ROUNDS 4
+
+struct item {
+    enum plan_action_kind kind;
+    enum decision decision;
+    enum user_type want;
+    char *anchor;
+    size_t obj;                        /* objset index; SIZE_MAX for a vanished record */
+    const char *address;               /* the invitation's address (world's), or NULL */
+    char rule[160];
+    char reason[256];
+    const struct graph_user *cloud;    /* found by immutableId, or NULL */
+    bool recheck;                      /* a blocked or pending record checked again */
+};
+
+struct ctx {
+    const struct world *w;
+    const struct tenant_config *tc;
+    const struct convert_options *o;
+    struct convert_result *res;
+    struct mapstore *ms;
+    struct audit *audit;
+    struct graph *g;
+    int64_t now;
+    bool fatal;                        /* a mapping or audit write failed: stop at once */
+    char **verified;                   /* the tenant's verified domains */
+};
+
+static const char *str_or(const char *s, const char *dflt)
+{
+    return s && *s ? s : dflt;
+}
+
+/* ------------------------------------------------------------ recording */
+
+/* The record as it should be for item it before any outcome: what the
+ * mapping file had, with the object's current facts from AD. */
+static struct map_record base_record(struct ctx *c, const struct item *it, char guid[37])
+{
+    struct map_record r;
+    const struct map_record *old = mapstore_find(c->ms, it->anchor);
+    if (old) {
+        r = *old;
+    } else {
+        memset(&r, 0, sizeof(r));
+        r.anchor = it->anchor;
+        r.cloud_id = r.object_guid = r.upn = r.rule = r.invitation_id = r.dn = r.last_error = "";
+        r.state = MAP_STATE_PENDING;
+        r.first_change = c->now;
+    }
+    guid[0] = '\0';
+    if (it->obj != SIZE_MAX) {
+        const struct objset_entry *e = objset_get(c->w->objs, it->obj);
+        ad_guid_to_text(e->guid, guid);
+        r.object_guid = guid;
+        r.dn = e->dn;
+        if (e->upn)
+            r.upn = e->upn;
+        r.decision = planner_map_decision(it->decision);
+        r.rule = it->rule;
+    }
+    if (it->cloud && it->cloud->id)
+        r.cloud_id = it->cloud->id;
+    return r;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* Put r, keeping the old last_change when nothing that matters changed, so
+ * that a run with nothing new writes nothing (mapstore_put of an identical
+ * record writes no journal line). Returns true if the record changed. */
+static bool put(struct ctx *c, struct map_record *r)
+{
+    const struct map_record *old = mapstore_find(c->ms, r->anchor);
+    bool changed = !old || old->state != r->state || old->decision != r->decision
+                   || old->user_type != r->user_type || !same(old->cloud_id, r->cloud_id)
+                   || !same(old->object_guid, r->object_guid) || !same(old->upn, r->upn)
+                   || !same(old->rule, r->rule) || !same(old->invitation_id, r->invitation_id)
+                   || !same(old->dn, r->dn) || !same(old->last_error, r->last_error);
+    r->last_change = changed || !old ? c->now : old->last_change;
+    if (mapstore_put(c->ms, r)) {
+        c->fatal = true;
+        return false;
+    }
+    return changed;
+}
+
+static void audit(struct ctx *c, const struct item *it, const struct map_record *r, const char *action,
+                  const char *outcome, const char *user_type_before, const char *request_id,
+                  const char *error)
+{
+    if (!c->audit || c->fatal)
+        return;
+    struct audit_entry e = {
+        .run_id = c->o->run_id,
+        .tenant = c->tc->name,
+        .cloud = cloud_name(c->tc->cloud),
+        .anchor = it->anchor,
+        .object_guid = r ? r->object_guid : NULL,
+        .upn = r ? r->upn : NULL,
+        .dn = r ? r->dn : NULL,
+        .cloud_id = r && r->cloud_id && *r->cloud_id ? r->cloud_id : NULL,
+        .decision = decision_name(it->decision),
+        .rule = r ? r->rule : it->rule,
+        .action = action,
+        .user_type_before = user_type_before,
+        .user_type_after = r ? str_or(map_user_type_name(r->user_type), NULL) : NULL,
+        .state_before = it->cloud ? it->cloud->external_user_state : NULL,
+        .state_after = r ? map_state_name(r->state) : NULL,
+        .outcome = outcome,
+        .request_id = request_id && *request_id ? request_id : NULL,
+        .invitation_id = r && r->invitation_id && *r->invitation_id ? r->invitation_id : NULL,
+        .error = error,
+    };
+    if (audit_append(c->audit, &e))
+        c->fatal = true;
+}
+
+/* The record's state and error, put and audited when they changed. */
+static void settle(struct ctx *c, const struct item *it, enum map_state st, const char *error,
+                   const char *action, const char *outcome)
+{
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    r.state = st;
+    r.last_error = error;
+    if (put(c, &r))
+        audit(c, it, &r, action, outcome, NULL, NULL, error);
+}
+
+static enum map_user_type cloud_user_type(const struct graph_user *u)
+{
+    if (u && u->user_type && !strcmp(u->user_type, "Guest"))
+        return MAP_USER_TYPE_GUEST;
+    if (u && u->user_type && !strcmp(u->user_type, "Member"))
+        return MAP_USER_TYPE_MEMBER;
+    return MAP_USER_TYPE_NONE;
+}
+
+/* ------------------------------------------------------------ preconditions */
+
+static bool domain_verified(const struct ctx *c, const char *mail)
+{
+    const char *at = strrchr(mail, '@');
+    if (!at || !c->verified)
+        return false;
+    const char *dom = at + 1;
+    for (char **d = c->verified; *d; d++) {
+        size_t n = strlen(dom), m = strlen(*d);
+        /* subdomains of a verified domain count as verified too (§1.4) */
+        if (!strcasecmp(dom, *d) || (n > m && dom[n - m - 1] == '.' && !strcasecmp(dom + n - m, *d)))
+            return true;
+    }
+    return false;
+}
+
+/* Why the cloud user cannot be invited, with the remedy, or NULL. */
+static const char *blocked_why(struct ctx *c, const struct item *it, char *buf, size_t size)
+{
+    const struct graph_user *u = it->cloud;
+    if (u->on_premises_upn) {
+        /* reference §1.4, §6.6: Graph refuses the conversion of such a user */
+        snprintf(buf, size, "onPremisesUserPrincipalName is set (%s); change the Connect rule of "
+                 "tenant %s that writes it (clone the out-of-box rule and stop the flow), then "
+                 "clear the value", u->on_premises_upn, c->tc->name);
+        return buf;
+    }
+    if (!u->mail) {
+        snprintf(buf, size, "the cloud user has no mail; set mail in AD to the invitation address "
+                 "(%s), Connect syncs it", it->address);
+        return buf;
+    }
+    if (domain_verified(c, u->mail)) {
+        snprintf(buf, size, "mail %s is in a verified domain of tenant %s; Graph refuses to make "
+                 "it external: give the user an address of its home tenant", u->mail, c->tc->name);
+        return buf;
+    }
+    if (strcasecmp(u->mail, it->address)) {
+        snprintf(buf, size, "the invitation address %s (%s) differs from the cloud user's mail %s; "
+                 "make them equal in AD", it->address, c->tc->invite_address_attribute, u->mail);
+        return buf;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ Graph calls */
+
+struct batch {
+    struct ctx *c;
+    struct item **items;
+    struct graph_request *reqs;
+    size_t n;
+    struct item **again;               /* lost answers, to read back */
+    size_t nagain;
+    struct item **patch;               /* userType to set after the invitation */
+    size_t *npatch;
+};
+
+static bool is_external_state(const char *s)
+{
+    return s && (!strcmp(s, "PendingAcceptance") || !strcmp(s, "Accepted"));
+}
+
+static void wants_patch(struct batch *b, struct item *it, enum map_user_type now)
+{
+    if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != now)
+        b->patch[(*b->npatch)++] = it;
+}
+
+/* The user is external in Graph already: record what Graph says. */
+static void record_external(struct ctx *c, struct item *it, const char *ext_state,
+                            enum map_user_type ut, const char *invitation_id, const char *request_id,
+                            const char *action)
+{
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    r.state = ext_state && !strcmp(ext_state, "Accepted") ? MAP_STATE_ACCEPTED : MAP_STATE_INVITED;
+    r.user_type = ut;
+    r.last_error = "";
+    if (invitation_id)
+        r.invitation_id = invitation_id;
+    const char *before = map_user_type_name(ut);
+    if (put(c, &r))
+        audit(c, it, &r, action, "done", str_or(before, NULL), request_id, NULL);
+}
+
+static void on_invite(void *vctx, size_t i, struct graph_request *q)
+{
+    struct batch *b = vctx;
+    struct ctx *c = b->c;
+    struct item *it = b->items[i];
+    if (c->fatal)
+        return;
+    c->res->graph_requests++;
+    enum map_user_type ut = cloud_user_type(it->cloud);
+    if (q->status == GRAPH_OK) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(q->answer, "id");
+        record_external(c, it, "PendingAcceptance", ut, cJSON_IsString(id) ? id->valuestring : "",
+                        q->request_id, "convert");
+        c->res->invited++;
+        wants_patch(b, it, ut);
+        return;
+    }
+    if (q->status == GRAPH_UNCERTAIN) {
+        /* it may have happened: read the user back before anything else */
+        b->again[b->nagain++] = it;
+        return;
+    }
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    char msg[600];
+    if (q->http_status == 412) {
+        /* reference §1.6/§1.7: converted back to internal before */
+        snprintf(msg, sizeof(msg), "Graph refuses to convert it again (412): it was converted back "
+                 "to an internal member before; an administrator must delete and re-create the "
+                 "cloud user, or exclude it in tenant %s", c->tc->name);
+        r.state = MAP_STATE_BLOCKED;
+        c->res->blocked++;
+    } else if (q->http_status == 0 && q->status != GRAPH_FAILED) {
+        /* never sent: the tenant was stopped before it */
+        snprintf(msg, sizeof(msg), "not sent: %s", str_or(q->error, "the tenant was stopped"));
+        r.state = MAP_STATE_PENDING;
+        c->res->failed++;
+    } else {
+        snprintf(msg, sizeof(msg), "invitation refused (%d%s%s): %s", q->http_status,
+                 q->error_code ? " " : "", q->error_code ? q->error_code : "",
+                 str_or(q->error, "no message"));
+        r.state = MAP_STATE_PENDING;
+        c->res->failed++;
+    }
+    r.last_error = msg;
+    put(c, &r);
+    audit(c, it, &r, "convert", r.state == MAP_STATE_BLOCKED ? "blocked" : "failed", NULL,
+          q->request_id, msg);
+}
+
+/* Run reqs (n of them, for items) after their intents are on disk. */
+static enum graph_status run_chunk(struct ctx *c, struct batch *b, const char *op)
+{
+    struct map_intent *in = xcalloc(b->n, sizeof(*in));
+    for (size_t i = 0; i < b->n; i++) {
+        in[i].anchor = b->items[i]->anchor;
+        in[i].op = op;
+        in[i].arg = !strcmp(op, "set-user-type") ? user_type_name(b->items[i]->want)
+                                                  : b->items[i]->cloud->id;
+    }
+    /* order is important: the intents reach the disk before the first
+     * request leaves, so that a crash in between is never a blind retry */
+    int rc = mapstore_intents(c->ms, in, b->n);
+    free(in);
+    if (rc) {
+        c->fatal = true;
+        return GRAPH_TENANT_STOPPED;
+    }
+    return GRAPH_OK;
+}
+
+/* Read each user of list back (externalUserState): invited → record it;
+ * not invited → into *retry for another round; unknown → leave the intent
+ * open for the next run. */
+static void read_back(struct ctx *c, struct item **list, size_t n, struct item **retry, size_t *nretry)
+{
+    struct graph_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
+    for (size_t i = 0; i < n; i++) {
+        char *url = xasprintf("/users/%s?$select=id,userType,externalUserState", list[i]->cloud->id);
+        graph_req_get(&reqs[i], url);
+        free(url);
+    }
+    graph_run(c->g, reqs, n, NULL, NULL);
+    for (size_t i = 0; i < n && !c->fatal; i++) {
+        struct item *it = list[i];
+        c->res->graph_requests++;
+        if (reqs[i].status != GRAPH_OK) {
+            c->res->failed++;
+            log_warn("tenant %s: %s: the invitation's answer was lost and the user could not be "
+                     "read back (%s); the next run settles it", c->tc->name, it->anchor,
+                     str_or(reqs[i].error, graph_status_name(reqs[i].status)));
+            continue;
+        }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "externalUserState");
+        if (cJSON_IsString(st) && is_external_state(st->valuestring)) {
+            record_external(c, it, st->valuestring, cloud_user_type(it->cloud), NULL,
+                            reqs[i].request_id, "convert");
+            c->res->invited++;
+        } else {
+            retry[(*nretry)++] = it;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        graph_request_release(&reqs[i]);
+    free(reqs);
+}
+
+static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item **patch, size_t *npatch)
+{
+    const struct tenant_config *tc = c->tc;
+    struct item **again = xcalloc(n ? n : 1, sizeof(*again));
+    struct item **retry = xcalloc(n ? n : 1, sizeof(*retry));
+    for (int round = 0; n && round < MAX_ROUNDS && !c->fatal; round++) {
+        size_t nagain = 0;
+        for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
+            size_t k = n - off < CHUNK ? n - off : CHUNK;
+            struct batch b = { c, todo + off, xcalloc(k, sizeof(struct graph_request)), k,
+                               again, nagain, patch, npatch };
+            /* every item needs a record before its intent (mapstore.h) */
+            for (size_t i = 0; i < k && !c->fatal; i++) {
+                char guid[37];
+                struct map_record r = base_record(c, b.items[i], guid);
+                if (r.state != MAP_STATE_PENDING)
+                    r.last_error = "";
+                r.state = MAP_STATE_PENDING;
+                put(c, &r);
+            }
+            if (!c->fatal && run_chunk(c, &b, "invite") == GRAPH_OK) {
+                for (size_t i = 0; i < k; i++) {
+                    struct graph_invitation inv = {
+                        .user_id = b.items[i]->cloud->id,
+                        .email = b.items[i]->cloud->mail,
+                        .redirect_url = tc->redirect_url,
+                        .send_message = tc->send_invitation_message,
+                    };
+                    graph_req_invite(&b.reqs[i], &inv);
+                }
+                graph_run(c->g, b.reqs, k, on_invite, &b);
+                nagain = b.nagain;
+            }
+            for (size_t i = 0; i < k; i++)
+                graph_request_release(&b.reqs[i]);
+            free(b.reqs);
+            if (graph_stopped(c->g, NULL) != GRAPH_OK)
+                break;
+        }
+        size_t nretry = 0;
+        if (nagain && !c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK)
+            read_back(c, again, nagain, retry, &nretry);
+        /* those the service never carried out: invite them again */
+        memcpy(todo, retry, nretry * sizeof(*todo));
+        n = nretry;
+    }
+    for (size_t i = 0; i < n; i++) {
+        c->res->failed++;
+        log_warn("tenant %s: %s: the invitation's outcome stayed unknown after %d rounds; the "
+                 "next run settles it", tc->name, todo[i]->anchor, MAX_ROUNDS);
+    }
+    free(again);
+    free(retry);
+}
+
+struct simple_batch {
+    struct ctx *c;
+    struct item **items;
+    const char *action;
+};
+
+static void on_patch(void *vctx, size_t i, struct graph_request *q)
+{
+    struct simple_batch *b = vctx;
+    struct ctx *c = b->c;
+    struct item *it = b->items[i];
+    if (c->fatal)
+        return;
+    c->res->graph_requests++;
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    const char *before = map_user_type_name(r.user_type);
+    if (q->status == GRAPH_OK) {
+        r.user_type = planner_map_user_type(it->want);
+        r.last_error = "";
+        put(c, &r);
+        audit(c, it, &r, b->action, "done", str_or(before, NULL), q->request_id, NULL);
+        c->res->user_type_set++;
+        return;
+    }
+    char msg[600];
+    snprintf(msg, sizeof(msg), "setting userType %s failed (%d): %s", user_type_name(it->want),
+             q->http_status, str_or(q->error, graph_status_name(q->status)));
+    r.last_error = msg;
+    put(c, &r);
+    audit(c, it, &r, b->action, "failed", str_or(before, NULL), q->request_id, msg);
+    c->res->failed++;
+}
+
+static void patch_all(struct ctx *c, struct item **list, size_t n)
+{
+    for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
+        size_t k = n - off < CHUNK ? n - off : CHUNK;
+        struct batch b = { c, list + off, NULL, k, NULL, 0, NULL, NULL };
+        if (run_chunk(c, &b, "set-user-type") != GRAPH_OK)
+            return;
+        struct graph_request *reqs = xcalloc(k, sizeof(*reqs));
+        for (size_t i = 0; i < k; i++)
+            graph_req_set_user_type(&reqs[i], list[off + i]->cloud->id, user_type_name(list[off + i]->want));
+        struct simple_batch sb = { c, list + off, "set-usertype" };
+        graph_run(c->g, reqs, k, on_patch, &sb);
+        for (size_t i = 0; i < k; i++)
+            graph_request_release(&reqs[i]);
+        free(reqs);
+        if (graph_stopped(c->g, NULL) != GRAPH_OK)
+            return;
+    }
+}
+
+static void on_revert(void *vctx, size_t i, struct graph_request *q)
+{
+    struct simple_batch *b = vctx;
+    struct ctx *c = b->c;
+    struct item *it = b->items[i];
+    if (c->fatal)
+        return;
+    c->res->graph_requests++;
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    if (q->status == GRAPH_OK) {
+        r.state = MAP_STATE_REVERTED;
+        r.last_error = "";
+        put(c, &r);
+        audit(c, it, &r, "revert", "done", NULL, q->request_id, NULL);
+        c->res->reverted++;
+        return;
+    }
+    if (q->status == GRAPH_UNCERTAIN) {
+        /* left open: the next run reads externalUserState and settles it */
+        c->res->failed++;
+        return;
+    }
+    char msg[600];
+    snprintf(msg, sizeof(msg), "revert refused (%d): %s", q->http_status,
+             str_or(q->error, graph_status_name(q->status)));
+    r.last_error = msg;
+    put(c, &r);
+    audit(c, it, &r, "revert", "failed", NULL, q->request_id, msg);
+    c->res->failed++;
+}
+
+static void revert_all(struct ctx *c, struct item **list, size_t n)
+{
+    for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
+        size_t k = n - off < CHUNK ? n - off : CHUNK;
+        struct batch b = { c, list + off, NULL, k, NULL, 0, NULL, NULL };
+        if (run_chunk(c, &b, "revert") != GRAPH_OK)
+            return;
+        struct graph_request *reqs = xcalloc(k, sizeof(*reqs));
+        for (size_t i = 0; i < k; i++)
+            graph_req_convert_to_internal(&reqs[i], list[off + i]->cloud->id);
+        struct simple_batch sb = { c, list + off, "revert" };
+        graph_run(c->g, reqs, k, on_revert, &sb);
+        for (size_t i = 0; i < k; i++)
+            graph_request_release(&reqs[i]);
+        free(reqs);
+        if (graph_stopped(c->g, NULL) != GRAPH_OK)
+            return;
+    }
+}
+
+/* ------------------------------------------------------------ the tenant */
+
+void convert_graph_params(const struct tenant_config *tc, struct graph_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = tc->name;
+    p->cloud = tc->cloud;
+    p->tenant_id = tc->tenant_id;
+    p->client_id = tc->client_id;
+    p->secret_file = tc->credential == CREDENTIAL_SECRET ? tc->client_secret_file : NULL;
+    p->cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL;
+    p->key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL;
+    /* test hooks (tests/graphsim): the simulator's CA and address, and its
+     * time scale (it runs the throttling windows faster than Graph) */
+    p->ca_file = getenv("DUALSYNC_GRAPH_CA_FILE");
+    p->connect_to = getenv("DUALSYNC_GRAPH_CONNECT_TO");
+    const char *scale = getenv("DUALSYNC_GRAPH_TIME_SCALE");
+    if (scale && atof(scale) > 0) {
+        p->ru_window = 10 * atof(scale);
+        p->write_window = 150 * atof(scale);
+        p->backoff_base = 0.5 * atof(scale) > 0.01 ? 0.5 * atof(scale) : 0.01;
+    }
+}
+
+static int open_graph(struct ctx *c)
+{
+    struct graph_params p;
+    convert_graph_params(c->tc, &p);
+    return graph_open(&p, &c->g) ? -1 : 0;
+}
+
+static void stop(struct convert_result *res, const char *fmt, ...) ATTR_PRINTF(2, 3);
+
+static void stop(struct convert_result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->why, sizeof(res->why), fmt, ap);
+    va_end(ap);
+    res->exit_code = EXIT_STOPPED;
+    log_error("%s", res->why);
+}
+
+/* Collect the tenant's actions. Returns their array (*n of them). */
+static struct item *collect(struct ctx *c, size_t t, size_t *nout)
+{
+    const struct world *w = c->w;
+    struct planner *p = planner_for(c->ms);
+    size_t n = 0, alloc = 0;
+    struct item *items = NULL;
+    size_t count = objset_count(w->objs);
+    for (size_t i = 0; i < count; i++) {
+        struct policy_subject s;
+        struct policy_result res;
+        struct plan_action a;
+        objset_subject(w->objs, i, &s);
+        policy_decide(w->pol, &s, t, &res);
+        const struct objset_entry *e = objset_get(w->objs, i);
+        const char *address = invite_address(w, i, t);
+        char *anchor = ad_immutable_id(e->anchor);
+        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        c->res->planned[a.kind]++;
+        if (a.kind == PLAN_NONE) {
+            free(anchor);
+            continue;
+        }
+        GROW(items, alloc, n + 1);
+        struct item *it = &items[n++];
+        memset(it, 0, sizeof(*it));
+        it->kind = a.kind;
+        it->decision = a.decision;
+        it->want = a.user_type;
+        it->anchor = anchor;
+        it->obj = i;
+        it->address = address;
+        it->recheck = a.record && (a.record->state == MAP_STATE_BLOCKED
+                                   || a.record->state == MAP_STATE_PENDING);
+        rule_where(w, t, res.rule, it->rule, sizeof(it->rule));
+        snprintf(it->reason, sizeof(it->reason), "%s", a.reason);
+    }
+    c->res->objects = count;
+    struct plan_action a;
+    while (planner_next_vanished(p, &a)) {
+        c->res->planned[a.kind]++;
+        GROW(items, alloc, n + 1);
+        struct item *it = &items[n++];
+        memset(it, 0, sizeof(*it));
+        it->kind = a.kind;
+        it->decision = a.decision;
+        it->anchor = xstrdup(a.record->anchor);
+        it->obj = SIZE_MAX;
+        snprintf(it->rule, sizeof(it->rule), "%s", a.record->rule);
+        snprintf(it->reason, sizeof(it->reason), "%s", a.reason);
+    }
+    planner_free(p);
+    *nout = n;
+    return items;
+}
+
+static bool needs_graph(const struct item *it, const struct convert_options *o)
+{
+    return it->kind == PLAN_CONVERT || it->kind == PLAN_SET_USERTYPE
+           || (it->kind == PLAN_REVERT && o->allow_revert);
+}
+
+int convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
+                   struct convert_result *res)
+{
+    const struct tenant_config *tc = &w->cfg->tenants[t];
+    memset(res, 0, sizeof(*res));
+    res->tenant = tc->name;
+    double t0 = platform_monotonic();
+    struct ctx c = { w, tc, o, res, NULL, NULL, NULL, (int64_t)time(NULL), false, NULL };
+
+    struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
+    unsigned flags = MAPSTORE_CREATE | (o->dry_run ? MAPSTORE_READ_ONLY : 0);
+    if (mapstore_open(tc->mapping_file, &who, flags, &c.ms)) {
+        stop(res, "tenant %s: its mapping file %s cannot be used; nothing done in this tenant",
+             tc->name, tc->mapping_file);
+        return res->exit_code;
+    }
+    const struct map_intent *doubt;
+    size_t ndoubt = mapstore_in_doubt(c.ms, &doubt);
+    if (ndoubt)
+        log_info("tenant %s: %zu Graph call%s of an interrupted run may or may not have happened; "
+                 "reading the users in Graph instead of calling again", tc->name, ndoubt,
+                 ndoubt == 1 ? "" : "s");
+
+    size_t n;
+    struct item *items = collect(&c, t, &n);
+
+    /* the circuit breaker (like Connect's 500-deletes guard, reference §6.3) */
+    long limit = o->max_changes > 0 ? o->max_changes : tc->max_changes;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].kind != PLAN_BLOCKED && !items[i].recheck)
+            res->changes++;
+    bool need_graph = false;
+    for (size_t i = 0; i < n; i++)
+        need_graph |= needs_graph(&items[i], o);
+    if (res->changes > (uint64_t)limit) {
+        stop(res, "tenant %s: %llu changes planned (%llu convert, %llu set-usertype, %llu revert, "
+             "%llu forget), more than max_changes %ld: nothing was done in this tenant; review them "
+             "with 'dualsync plan --tenant %s', then confirm with --max-changes %llu",
+             tc->name, (unsigned long long)res->changes, (unsigned long long)res->planned[PLAN_CONVERT],
+             (unsigned long long)res->planned[PLAN_SET_USERTYPE],
+             (unsigned long long)res->planned[PLAN_REVERT], (unsigned long long)res->planned[PLAN_FORGET],
+             limit, tc->name, (unsigned long long)res->changes);
+        goto out;
+    }
+
+    if (!o->dry_run) {
+        char *path = xasprintf("%s/%s.audit", w->cfg->mappings_dir, tc->name);
+        int rc = audit_open(path, &c.audit);
+        free(path);
+        if (rc) {
+            stop(res, "tenant %s: cannot open its audit trail; nothing done in this tenant", tc->name);
+            goto out;
+        }
+    }
+
+    /* what needs no Graph: the records of objects gone, and what AD already blocks */
+    for (size_t i = 0; i < n && !c.fatal; i++) {
+        struct item *it = &items[i];
+        if (it->kind == PLAN_FORGET) {
+            const struct map_record *r = mapstore_find(c.ms, it->anchor);
+            if (r && r->state != MAP_STATE_GONE) {
+                struct map_record g = *r;
+                g.state = MAP_STATE_GONE;
+                g.last_change = c.now;
+                if (mapstore_put(c.ms, &g))
+                    c.fatal = true;
+                audit(&c, it, &g, "forget", o->dry_run ? "dry-run" : "done", NULL, NULL, it->reason);
+                res->gone++;
+            }
+        } else if (it->kind == PLAN_BLOCKED) {
+            settle(&c, it, MAP_STATE_BLOCKED, it->reason, "convert", "blocked");
+            res->blocked++;
+        } else if (it->kind == PLAN_REVERT && !o->allow_revert) {
+            log_warn("tenant %s: %s is external here but this is now its home tenant; not reverted: "
+                     "run with --allow-revert to make it an internal member again", tc->name,
+                     str_or(mapstore_find(c.ms, it->anchor) ? mapstore_find(c.ms, it->anchor)->upn : NULL,
+                            it->anchor));
+            res->skipped++;
+        }
+    }
+
+    if ((need_graph || ndoubt) && !c.fatal) {
+        if (open_graph(&c)) {
+            stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
+            goto out;
+        }
+        struct graph_users users = GRAPH_USERS_INIT;
+        enum graph_status gs = graph_list_synced_users(c.g, &users);
+        if (gs != GRAPH_OK) {
+            const char *why = NULL;
+            graph_stopped(c.g, &why);
+            stop(res, "tenant %s: cannot list its synced users (%s)%s%s; nothing done in this tenant",
+                 tc->name, graph_status_name(gs), why ? ": " : "", why ? why : "");
+            goto out;
+        }
+        size_t nv = 0;
+        if (res->planned[PLAN_CONVERT] && graph_verified_domains(c.g, &c.verified, &nv) != GRAPH_OK) {
+            stop(res, "tenant %s: cannot read its verified domains (Domain.Read.All); nothing done "
+                 "in this tenant", tc->name);
+            graph_users_release(&users);
+            goto out;
+        }
+        res->graph_requests += 1 + (c.verified ? 1 : 0);
+
+        struct item **invite = xcalloc(n + 1, sizeof(*invite));
+        struct item **patch = xcalloc(n + 1, sizeof(*patch));
+        struct item **revert = xcalloc(n + 1, sizeof(*revert));
+        size_t ninvite = 0, npatch = 0, nrevert = 0;
+        for (size_t i = 0; i < n && !c.fatal; i++) {
+            struct item *it = &items[i];
+            if (!needs_graph(it, o))
+                continue;
+            it->cloud = graph_users_find(&users, it->anchor);
+            bool in_doubt = mapstore_intent_of(c.ms, it->anchor) != NULL;
+            if (in_doubt)
+                res->recovered++;
+            if (!it->cloud) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "not synced to tenant %s yet (no user with "
+                         "onPremisesImmutableId %s); the run after Connect's next cycle converts it",
+                         tc->name, it->anchor);
+                if (it->kind == PLAN_CONVERT) {
+                    settle(&c, it, MAP_STATE_PENDING, msg, "convert", "pending");
+                    res->pending++;
+                } else {
+                    log_warn("tenant %s: %s", tc->name, msg);
+                    res->failed++;
+                }
+                continue;
+            }
+            enum map_user_type ut = cloud_user_type(it->cloud);
+            const char *ext = it->cloud->external_user_state;
+            if (it->kind == PLAN_CONVERT) {
+                if (is_external_state(ext)) {
+                    /* invited already (by an interrupted run, or by hand): record it */
+                    record_external(&c, it, ext, ut, NULL, NULL, in_doubt ? "recover" : "convert");
+                    res->recorded++;
+                    if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != ut)
+                        patch[npatch++] = it;
+                    continue;
+                }
+                char why[600];
+                if (blocked_why(&c, it, why, sizeof(why))) {
+                    settle(&c, it, MAP_STATE_BLOCKED, why, "convert", "blocked");
+                    res->blocked++;
+                    continue;
+                }
+                invite[ninvite++] = it;
+            } else if (it->kind == PLAN_SET_USERTYPE) {
+                if (planner_map_user_type(it->want) == ut) {
+                    char guid[37];
+                    struct map_record r = base_record(&c, it, guid);
+                    r.user_type = ut;
+                    if (put(&c, &r))
+                        audit(&c, it, &r, in_doubt ? "recover" : "set-usertype", "done", NULL, NULL, NULL);
+                    res->recorded++;
+                } else {
+                    patch[npatch++] = it;
+                }
+            } else if (it->kind == PLAN_REVERT) {
+                if (!is_external_state(ext)) {
+                    settle(&c, it, MAP_STATE_REVERTED, "", in_doubt ? "recover" : "revert", "done");
+                    res->recorded++;
+                } else {
+                    revert[nrevert++] = it;
+                }
+            }
+        }
+        if (o->dry_run) {
+            res->skipped += ninvite + npatch + nrevert;
+            log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "
+                     "invitations: more), revert %zu", tc->name, ninvite, npatch, nrevert);
+        } else {
+            invite_all(&c, invite, ninvite, patch, &npatch);
+            if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
+                patch_all(&c, patch, npatch);
+            if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
+                revert_all(&c, revert, nrevert);
+        }
+        free(invite);
+        free(patch);
+        free(revert);
+        graph_users_release(&users);
+        const char *why = NULL;
+        enum graph_status st = graph_stopped(c.g, &why);
+        if (st != GRAPH_OK)
+            stop(res, "tenant %s: stopped (%s): %s", tc->name, graph_status_name(st),
+                 why ? why : "no reason given");
+        struct graph_stats gst;
+        graph_get_stats(c.g, &gst);
+        res->graph_requests = gst.requests;
+        res->graph_http = gst.http_requests;
+    }
+
+out:
+    /* the watermark says "AD as of here is done": only for a tenant not stopped */
+    if (!c.fatal && res->exit_code != EXIT_STOPPED && o->watermark
+        && strcmp(mapstore_header(c.ms)->watermark, o->watermark)
+        && mapstore_set_watermark(c.ms, o->watermark))
+        c.fatal = true;
+    if (c.fatal) {
+        stop(res, "tenant %s: a write of its mapping file or audit trail failed; stopped: the next "
+             "run recovers from what reached the disk", tc->name);
+    } else if (!o->dry_run && c.ms && mapstore_commit(c.ms)) {
+        stop(res, "tenant %s: the mapping file could not be committed; the next run recovers from "
+             "its journal", tc->name);
+    }
+    if (res->exit_code == EXIT_DONE && (res->blocked || res->failed || (res->skipped && !o->dry_run)))
+        res->exit_code = EXIT_PARTIAL;
+    if (c.audit && audit_close(c.audit) && res->exit_code != EXIT_STOPPED)
+        stop(res, "tenant %s: the audit trail could not be closed", tc->name);
+    graph_strv_free(c.verified);
+    graph_close(c.g);
+    mapstore_close(c.ms);
+    for (size_t i = 0; i < n; i++)
+        free(items[i].anchor);
+    free(items);
+    res->seconds = platform_monotonic() - t0;
+    return res->exit_code;
+}
+
+void convert_print_summary(FILE *out, const struct convert_result *res, size_t n, bool dry_run)
+{
+    fprintf(out, "%s%-12s %7s %7s %7s %7s %7s %7s %7s %7s %7s %8s %s\n", dry_run ? "dry run: " : "",
+            "TENANT", "OBJECTS", "INVITED", "RECORD", "TYPE", "REVERT", "GONE", "BLOCKED", "PENDING",
+            "FAILED", "REQUESTS", "RESULT");
+    for (size_t i = 0; i < n; i++) {
+        const struct convert_result *r = &res[i];
+        fprintf(out, "%s%-12s %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu %8llu %s\n",
+                dry_run ? "         " : "", r->tenant, (unsigned long long)r->objects,
+                (unsigned long long)r->invited, (unsigned long long)r->recorded,
+                (unsigned long long)r->user_type_set, (unsigned long long)r->reverted,
+                (unsigned long long)r->gone, (unsigned long long)r->blocked,
+                (unsigned long long)r->pending, (unsigned long long)r->failed,
+                (unsigned long long)r->graph_requests,
+                r->exit_code == EXIT_DONE ? "done" : r->exit_code == EXIT_PARTIAL ? "partial" : "stopped");
+    }
+}

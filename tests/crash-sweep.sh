@@ -1,0 +1,72 @@
+#!/bin/bash
+# The crash test, as isync's: dualsync run is ended (exit 100, as a crash
+# would) after journal step N; the rerun must converge to the mapping file of
+# an uninterrupted run (records compared without timestamps and invitation
+# ids) and the simulator must show nobody invited twice.
+#
+#   tests/crash-sweep.sh [all|quick]      all: every N up to the run's last step
+#                                         quick (make check): N = 1..100 and 12 more at random
+# Needs LAB (a running lab, see tests/integration/run.sh), DUALSYNC, OUT; run
+# through tests/integration/run.sh test_crash, or with those set by hand.
+set -u
+MODE=${1:-all}
+. "$(dirname "$0")/integration/lib.sh"
+. "$(dirname "$0")/integration/convert_lib.sh"
+FILTER=$(scope_filter 330)
+sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
+trap 'sim_stop' EXIT
+# the users as Connect exports them, read once: each round's cycle replays it
+ldap_admin ldapsearch -LLL -o ldif-wrap=no -E pr=500/noprompt -b "$AD_BASE_DN" \
+    "(&(objectCategory=person)(objectClass=user)$FILTER)" '*' objectGUID objectSid > "$OUT/users.ldif" 2>/dev/null
+python3 -c 'import json,sys; print(json.dumps({"ldif": open(sys.argv[1]).read()}))' "$OUT/users.ldif" > "$OUT/cycle-body.json"
+P=$(cat "$SIM/port")
+fresh() {   # a fresh tenant after Connect's cycle, and no mapping file
+    sim POST /_sim/reset '{}' >/dev/null
+    curl -sf --cacert "$SIM/ca.pem" --connect-to "graph.microsoft.com:443:127.0.0.1:$P" \
+        -H 'Content-Type: application/json' --data-binary @"$OUT/cycle-body.json" \
+        https://graph.microsoft.com/_sim/gcch/connect-cycle > "$OUT/cycle.json" || return 1
+    rm -rf "$OUT/maps"
+}
+mkconvconf "$OUT/c.conf" "$OUT/maps"
+R() { "$DUALSYNC" -c "$OUT/c.conf" run --tenant gcch --no-progress --max-changes 100000 "$@"; }
+
+fresh || { fail "connect cycle: $(head -c 300 "$OUT/cycle.json")"; finish; exit 1; }
+R > "$OUT/ref.out" 2>&1
+records "$OUT/maps/gcch.map" > "$OUT/ref.records"
+n_inv=$(count_state invited "$OUT/maps/gcch.map")
+[ "$n_inv" -ge 200 ] && pass "reference run: $n_inv conversions" || fail "reference run: only $n_inv conversions"
+# how many journal steps an uninterrupted run makes: the first N that does not crash
+steps=$(
+    lo=1; hi=20000
+    fresh >/dev/null
+    while [ $lo -lt $hi ]; do   # steps are counted the same in every run from scratch
+        mid=$(( (lo + hi) / 2 )); fresh >/dev/null
+        R --test-step-limit $mid >/dev/null 2>&1
+        if [ $? = 100 ]; then lo=$((mid + 1)); else hi=$mid; fi
+    done
+    echo $lo)
+pass "an uninterrupted run makes $((steps - 1)) journal steps"
+if [ "$MODE" = all ]; then
+    list=$(seq 1 $((steps - 1)))
+else
+    list="$(seq 1 $(( steps - 1 < 100 ? steps - 1 : 100 ))) $(python3 -c "
+import random; r = random.Random(${CRASH_SEED:-$$}); n = $steps - 1
+print(' '.join(map(str, sorted(r.sample(range(101, n + 1), min(12, max(0, n - 100)))))))")"
+fi
+bad=0; tried=0
+for n in $list; do
+    fresh || { fail "step $n: connect cycle"; bad=$((bad + 1)); continue; }
+    R --test-step-limit "$n" > "$OUT/crash.out" 2>&1
+    rc=$?
+    R > "$OUT/rerun.out" 2>&1
+    rc2=$?
+    tried=$((tried + 1))
+    read -r twice total < <(invited_twice_since_reset)
+    if [ "$rc" != 100 ] || [ "$rc2" -gt 1 ] || [ "$twice" != 0 ] \
+       || ! records "$OUT/maps/gcch.map" | cmp -s - "$OUT/ref.records"; then
+        bad=$((bad + 1))
+        fail "crash after step $n: exit $rc then $rc2, invited twice $twice: $(records "$OUT/maps/gcch.map" | diff - "$OUT/ref.records" | head -5)"
+    fi
+done
+[ "$bad" = 0 ] && pass "crashed after each of $tried journal steps ($MODE): every rerun converged to the uninterrupted run's mapping file, nobody invited twice"
+finish

@@ -1,0 +1,159 @@
+#!/bin/bash
+# dualsync run/convert end to end: the lab AD, the Graph simulator with the
+# defense example's tenants (Commercial, GCC High) and their Connect cycles.
+# Dry run, circuit breaker, the onPremisesUserPrincipalName rule not changed
+# (every user blocked with the remedy) and changed, idempotence (no Graph
+# write, mapping files byte-identical), revert refused without
+# --allow-revert, faults (10 % 429/503, 2 % dropped connections before and
+# after processing: every conversion done, none twice), and the LDAP server
+# dropping the connection in the middle of the pull (mapping files intact).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/convert_lib.sh"
+sim_start "$OUT/sim" true || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
+trap 'sim_stop' EXIT
+M=$OUT/mappings
+rm -rf "$M"
+mkconvconf "$OUT/d.conf" "$M"
+# a small guard in the config: the big first run must be confirmed
+sed -i 's/^max_changes = 500/max_changes = 20/' "$OUT/d.conf"
+D() { "$DUALSYNC" -c "$OUT/d.conf" "$@" --no-progress; }
+connect commercial gcch && pass "Connect cycles into both tenants" || fail "connect cycle: $(cat "$OUT"/cycle-*.json)"
+
+D plan --format json > "$OUT/plan.json" 2>/dev/null
+planned() { python3 -c "import json,sys; p=json.load(open(sys.argv[1]))
+print([t for t in p['tenants'] if t['tenant']==sys.argv[2]][0]['counts']['actions']['convert'])" "$OUT/plan.json" "$1"; }
+pc=$(planned commercial); pg=$(planned gcch)
+[ "$pc" -gt 20 ] && [ "$pg" -ge 100 ] && pass "plan: $pc conversions in commercial, $pg in gcch" \
+    || fail "plan: too few conversions to test: $pc, $pg"
+
+# --- dry run: reads Graph, writes nothing anywhere
+s=$(log_seq)
+D run --dry-run --max-changes 100000 > "$OUT/dry.out" 2>&1
+rc=$?
+[ ! -e "$M" ] && [ "$(writes_since "$s")" = 0 ] && [ "$rc" != 3 ] \
+    && pass "--dry-run: no mapping directory, no audit, no Graph write" \
+    || fail "--dry-run wrote something (exit $rc): $(ls -la "$M" 2>&1) writes $(writes_since "$s")"
+
+# --- circuit breaker: max_changes 20 in the config, nothing done in either tenant
+s=$(log_seq)
+refuses "circuit breaker: more changes than max_changes, nothing done" 3 "confirm with --max-changes" \
+    "$DUALSYNC" -c "$OUT/d.conf" run --no-progress
+equal "circuit breaker: no Graph write" 0 "$(writes_since "$s")"
+[ "$(count_state invited "$M/gcch.map" 2>/dev/null)" = 0 ] && pass "circuit breaker: no conversion recorded" \
+    || fail "circuit breaker: records: $(head -20 "$M/gcch.map")"
+
+# --- the run: commercial's Connect still writes onPremisesUserPrincipalName
+D run --max-changes 100000 > "$OUT/run1.out" 2>"$OUT/run1.err"
+equal "first run: exit 1 (some users blocked)" 1 $?
+cb=$(count_state blocked "$M/commercial.map"); ci=$(count_state invited "$M/commercial.map")
+equal "commercial (rule not changed): every planned user blocked" "$pc" "$cb"
+equal "commercial: nobody invited" 0 "$ci"
+upn_blocked=$(grep -c "onPremisesUserPrincipalName is set.*change the Connect rule of tenant commercial" "$M/commercial.map")
+equal "commercial: each with the remedy about the Connect rule" "$pc" "$upn_blocked"
+gi=$(count_state invited "$M/gcch.map"); gb=$(count_state blocked "$M/gcch.map")
+equal "gcch: every planned user invited or blocked" "$pg" "$((gi + gb))"
+[ "$gi" -ge 100 ] && pass "gcch: $gi users converted" || fail "gcch: only $gi converted"
+nomail=$(grep -c "the cloud user has no mail" "$M/gcch.map")
+equal "gcch: the blocked ones are those without mail" "$gb" "$nomail"
+python3 - "$SIM" "$M/gcch.map" <<'PY' > "$OUT/cmp"
+import json, subprocess, sys
+sim, mapf = sys.argv[1:3]
+users = json.loads(subprocess.run([sys.executable, sim + "/../../../../tests/graphsim/graphsim.py"], capture_output=True).stdout or b"{}") if False else None
+recs = [l.rstrip("\n").split("\t") for l in open(mapf).read().split("\n\n", 1)[1].splitlines()]
+inv = [r for r in recs if r[1] == "invited"]
+print(("PASS" if all(r[4] and r[10] for r in inv) else "FAIL") + " gcch: each conversion records the cloud id and the invitation id")
+guests = [r for r in inv if r[2] == "external-guest"]
+print(("PASS" if guests and all(r[3] == "Guest" for r in guests) else "FAIL") + " gcch: external-guest users got userType Guest (%d)" % len(guests))
+PY
+cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
+sim GET /_sim/gcch/users > "$OUT/gcch-users.json"
+python3 - "$OUT/gcch-users.json" "$M/gcch.map" <<'PY' > "$OUT/cmp"
+import json, sys
+d = json.load(open(sys.argv[1])); users = {u["id"]: u for u in d["users"]}
+recs = [l.split("\t") for l in open(sys.argv[2]).read().split("\n\n", 1)[1].splitlines()]
+bad = [r[0] for r in recs if r[1] == "invited" and (users.get(r[4], {}).get("externalUserState") != "PendingAcceptance"
+       or users[r[4]].get("userType") != {"external-guest": "Guest", "external-member": "Member"}[r[2]])]
+print(("PASS" if not bad else "FAIL") + " gcch: Graph agrees with the mapping file (externalUserState, userType)" + ("" if not bad else ": %s" % bad[:5]))
+PY
+cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
+[ "$(wc -l < "$M/gcch.audit")" -ge "$pg" ] && pass "gcch: one audit entry per action" \
+    || fail "gcch audit: $(wc -l < "$M/gcch.audit") lines for $pg actions"
+equal "nobody invited twice" 0 "$(invited_twice)"
+[ "$(stat -c %a "$M/gcch.map")" = 600 ] && pass "mapping file is 0600" || fail "mode $(stat -c %a "$M/gcch.map")"
+
+# --- idempotent: a second run right after writes nothing
+sum1=$(md5sum "$M"/*.map "$M"/*.audit)
+s=$(log_seq)
+D run > "$OUT/run2.out" 2>&1
+equal "second run: no Graph write" 0 "$(writes_since "$s")"
+[ "$sum1" = "$(md5sum "$M"/*.map "$M"/*.audit)" ] && pass "second run: mapping files and audit byte-identical" \
+    || fail "second run changed files"
+
+# --- the Connect rule fixed in commercial (and the written values cleared)
+sim POST /_sim/commercial/settings '{"write_onpremises_upn": false, "clear_existing_onpremises_upn": true}' >/dev/null
+connect commercial
+D run --max-changes 100000 > "$OUT/run3.out" 2>&1
+ci=$(count_state invited "$M/commercial.map"); cb=$(count_state blocked "$M/commercial.map")
+equal "commercial after the rule change: every planned user invited or blocked" "$pc" "$((ci + cb))"
+[ "$ci" -gt 0 ] && ! grep -q "onPremisesUserPrincipalName is set" "$M/commercial.map" \
+    && pass "commercial: $ci converted once the rule was changed" || fail "commercial: $ci converted"
+equal "still nobody invited twice" 0 "$(invited_twice)"
+
+# --- revert: a converted user whose home becomes gcch
+uid=$(awk -F'\t' 'f && $2 == "invited" && $3 == "external-member" { print $7; exit } /^$/ { f = 1 }' "$M/gcch.map")
+anchor=$(awk -F'\t' -v u="$uid" 'f && $7 == u { print $1 } /^$/ { f = 1 }' "$M/gcch.map")
+cid=$(awk -F'\t' -v u="$uid" 'f && $7 == u { print $5 } /^$/ { f = 1 }' "$M/gcch.map")
+dn=$(awk -F'\t' -v u="$uid" 'f && $7 == u { print $12 } /^$/ { f = 1 }' "$M/gcch.map")
+old_e1=$(ldap_admin ldapsearch -LLL -o ldif-wrap=no -b "$dn" -s base extensionAttribute1 | sed -n 's/^extensionAttribute1: //p')
+restore() { printf 'dn: %s\nchangetype: modify\nreplace: extensionAttribute1\nextensionAttribute1: %s\n' "$dn" "$old_e1" | ldap_admin ldapmodify >/dev/null; }
+trap 'restore; sim_stop' EXIT
+printf 'dn: %s\nchangetype: modify\nreplace: extensionAttribute1\nextensionAttribute1: gcch\n' "$dn" | ldap_admin ldapmodify >/dev/null
+sim POST "/_sim/gcch/redeem/$cid" '{}' >/dev/null
+s=$(log_seq)
+D run --tenant gcch > "$OUT/rev1.out" 2>"$OUT/rev1.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q -- "--allow-revert" "$OUT/rev1.err" && [ "$(writes_since "$s")" = 0 ] \
+    && grep -q "^$anchor	invited" "$M/gcch.map" \
+    && pass "revert refused without --allow-revert (exit 1, says how, nothing written)" \
+    || fail "revert without --allow-revert: exit $rc: $(cat "$OUT/rev1.err")"
+D run --tenant gcch --allow-revert > "$OUT/rev2.out" 2>&1
+grep -q "^$anchor	reverted" "$M/gcch.map" && pass "--allow-revert: the user is reverted ($uid)" \
+    || fail "--allow-revert: $(grep "^$anchor" "$M/gcch.map") $(cat "$OUT/rev2.out")"
+restore; trap 'sim_stop' EXIT
+
+# --- faults: 10 % 429/503 and 2 % dropped connections (half of them after the
+# service did the work): every conversion done, none twice
+sim POST /_sim/reset '{}' >/dev/null
+sim POST /_sim/commercial/settings '{"write_onpremises_upn": false}' >/dev/null
+connect commercial gcch
+sim POST /_sim/faults '{"rate_429": 0.05, "rate_503": 0.05, "rate_drop": 0.01, "rate_drop_after": 0.01, "retry_after": 0.05}' >/dev/null
+M2=$OUT/mappings-faults; rm -rf "$M2"
+mkconvconf "$OUT/f.conf" "$M2"
+"$DUALSYNC" -c "$OUT/f.conf" run --no-progress --max-changes 100000 > "$OUT/faults.out" 2>"$OUT/faults.err"
+rc=$?
+"$DUALSYNC" -c "$OUT/f.conf" run --no-progress --max-changes 100000 > "$OUT/faults2.out" 2>>"$OUT/faults.err"
+sim POST /_sim/faults '{"reset": true}' >/dev/null
+faults=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("fault")))' "$SIM/requests.jsonl")
+[ "$faults" -gt 10 ] && pass "faults injected: $faults" || fail "only $faults faults injected"
+fi_=$(count_state invited "$M2/gcch.map"); fb=$(count_state blocked "$M2/gcch.map")
+equal "faults: gcch: every planned user converted or blocked (no mail)" "$pg" "$((fi_ + fb))"
+equal "faults: gcch: the same users converted as without faults" "$gi" "$fi_"
+equal "faults: commercial: every planned user converted or blocked" "$pc" "$(( $(count_state invited "$M2/commercial.map") + $(count_state blocked "$M2/commercial.map") ))"
+equal "faults: nobody invited twice" 0 "$(invited_twice)"
+
+# --- the LDAP server drops the connection in the middle of the pull
+PORT=6391
+"$ROOT/tests/lab/adproxy-start.sh" "$LAB" $PORT --drop-after-entries 100 >/dev/null 2>"$OUT/proxy.err" \
+    || fail "adproxy: $(cat "$OUT/proxy.err")"
+sed "s|^uri = .*|uri = ldaps://127.0.0.1:$PORT|" "$OUT/f.conf" > "$OUT/p.conf"
+# an AD change, so that the run would have something to do
+sum1=$(stat -c '%n %s %y' "$M2"/*; md5sum "$M2"/*)
+s=$(log_seq)
+"$DUALSYNC" -c "$OUT/p.conf" run --no-progress --full > "$OUT/drop.out" 2>"$OUT/drop.err"
+rc=$?
+"$ROOT/tests/lab/adproxy-stop.sh" "$LAB" $PORT >/dev/null 2>&1
+[ "$rc" != 0 ] && pass "LDAP dropped mid-pull: exit $rc ($(head -c 150 "$OUT/drop.err"))" || fail "LDAP dropped mid-pull: exit 0"
+[ "$sum1" = "$(stat -c '%n %s %y' "$M2"/*; md5sum "$M2"/*)" ] && pass "LDAP dropped mid-pull: mapping files byte-identical" \
+    || fail "LDAP dropped mid-pull: files changed"
+equal "LDAP dropped mid-pull: no Graph request" 0 "$(writes_since "$s")"
+finish
