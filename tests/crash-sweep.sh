@@ -12,7 +12,7 @@ set -u
 MODE=${1:-all}
 . "$(dirname "$0")/integration/lib.sh"
 . "$(dirname "$0")/integration/convert_lib.sh"
-FILTER=$(scope_filter 330)
+FILTER=$(scope_filter 400)   # >= 200 conversions at 2,000 and at 20,000 users
 sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
 trap 'sim_stop' EXIT
 # the users as Connect exports them, read once: each round's cycle replays it

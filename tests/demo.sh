@@ -58,7 +58,9 @@ echo
 echo "== the Graph simulator: tenants commercial (global) and gcch (GCC High), Connect reading the lab AD"
 export OUT=$DEMO
 . tests/integration/convert_lib.sh
-FILTER=${DEMO_FILTER:-}
+# the whole organization (tests narrow it with a sAMAccountName filter for speed;
+# the demo's AD changes must be in scope to show the delta)
+FILTER=${DEMO_FILTER:-(sAMAccountName=*)}
 trap 'sim_stop; [ -z "${DUALSYNC_LAB:-}" ] && tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || undo_ad' EXIT
 rm -rf "$DEMO/sim" "$DEMO/mappings"
 sim_start "$DEMO/sim" false
@@ -115,7 +117,7 @@ printf 'dn: %s\nchangetype: modrdn\nnewrdn: %s\ndeleteoldrdn: 1\nnewsuperior: OU
 echo "   moved: $(named us_user userPrincipalName) from OU=US to OU=GB, c=GB, extensionAttribute2=non-us-person"
 echo "== a second Connect cycle into both tenants"
 connect commercial gcch
-echo "== dualsync plan --tenant gcch (only the delta)"
+echo "== dualsync plan --tenant gcch (what the next run will do: the delta, and blocked users checked again)"
 ./dualsync -c "$DEMO/defense.conf" plan --tenant gcch --no-progress | grep -v '^  none' | sed -n '1,12p'
 echo "== dualsync run: the delta"
 s=$(log_seq)
