@@ -50,7 +50,7 @@ static const struct opt opts[] = {
     { "state", 0, ARG_STRING, O_STATE, "report",
       "only accounts in these states (pending, invited, accepted, blocked, reverted, gone, unmapped; "
       "comma-separated)" },
-    { "tenant", 't', ARG_STRING, O_TENANT, "plan,explain,report,convert,run,watch", "only this tenant" },
+    { "tenant", 't', ARG_STRING, O_TENANT, "check,plan,explain,report,convert,run,watch", "only this tenant" },
     /* hidden: the crash test's "end the process after journal step N" (isync's -Ts) */
     { "test-step-limit", 0, ARG_STRING, O_TEST_STEP_LIMIT, "convert,run", NULL },
     { "until", 0, ARG_STRING, O_UNTIL, "report",

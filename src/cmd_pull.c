@@ -298,15 +298,3 @@ int cmd_pull(const struct cli *cli, struct config *cfg)
     }
     return EXIT_DONE;
 }
-
-int cmd_check(const struct cli *cli, struct config *cfg)
-{
-    (void)cli;
-    printf("config %s: ok\n", cfg->path);
-    struct ldap_source *src;
-    if (ldap_source_open(&cfg->ldap, &src))
-        return EXIT_STOPPED;
-    printf("ldap %s: connected, certificate verified where TLS is used, bound\n", cfg->ldap.uri);
-    ldap_source_close(src);
-    return EXIT_DONE;
-}

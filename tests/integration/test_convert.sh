@@ -19,6 +19,20 @@ sed -i 's/^max_changes = 500/max_changes = 20/' "$OUT/d.conf"
 D() { "$DUALSYNC" -c "$OUT/d.conf" "$@" --no-progress; }
 connect commercial gcch && pass "Connect cycles into both tenants" || fail "connect cycle: $(cat "$OUT"/cycle-*.json)"
 
+# --- check: LDAP, then per tenant token, permissions, invitations allowed, clock skew
+D check > "$OUT/check.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && grep -q '^ldap ' "$OUT/check.out" && grep -qi 'commercial' "$OUT/check.out" \
+    && grep -qi 'gcch' "$OUT/check.out" && grep -qi 'User.Invite.All\|roles\|permission' "$OUT/check.out" \
+    && pass "check: LDAP and both tenants ready" || fail "check (exit $rc): $(cat "$OUT/check.out")"
+sed 's|^client_secret_file = .*commercial-app.secret|client_secret_file = '"$OUT"'/creds/wrong.secret|' "$OUT/d.conf" > "$OUT/wrong.conf"
+printf 'not-the-secret-123' > "$OUT/creds/wrong.secret"; chmod 600 "$OUT/creds/wrong.secret"
+"$DUALSYNC" -c "$OUT/wrong.conf" check --tenant commercial > "$OUT/check2.out" 2>&1
+rc=$?
+[ "$rc" = 3 ] && ! grep -q 'not-the-secret-123' "$OUT/check2.out" && grep -qi 'AADSTS\|secret' "$OUT/check2.out" \
+    && pass "check: a wrong client secret is reported (exit 3), the secret is not shown" \
+    || fail "check with a wrong secret (exit $rc): $(cat "$OUT/check2.out")"
+
 D plan --format json > "$OUT/plan.json" 2>/dev/null
 planned() { python3 -c "import json,sys; p=json.load(open(sys.argv[1]))
 print([t for t in p['tenants'] if t['tenant']==sys.argv[2]][0]['counts']['actions']['convert'])" "$OUT/plan.json" "$1"; }
