@@ -121,7 +121,7 @@ UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
 UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_util     :=
-UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O)
+UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \
                       $(BUILD)/cloud.o
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
@@ -130,7 +130,7 @@ UNIT_DEPS_graph    := $(GRAPH_OBJS)
 REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(BUILD)/report_html.o \
                $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
                $(PLATFORM_O) $(BUILD)/cloud.o
-UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o
+UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_O)
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
