@@ -299,8 +299,10 @@ static int load_ca_file(struct ldap_source *src)
                          "in PEM form (-----BEGIN CERTIFICATE-----)", path);
     CERT_CHAIN_ENGINE_CONFIG ec;
     memset(&ec, 0, sizeof(ec));
-    ec.cbSize = sizeof(ec);
-    ec.hExclusiveRoot = src->ca_store;      /* Windows 7 and later */
+    /* the Windows 7 layout (up to hExclusiveTrustedPeople): Windows 8 added
+     * dwExclusiveFlags, and Wine accepts only the older sizes */
+    ec.cbSize = offsetof(CERT_CHAIN_ENGINE_CONFIG, hExclusiveTrustedPeople) + sizeof(HCERTSTORE);
+    ec.hExclusiveRoot = src->ca_store;
     if (!CertCreateCertificateChainEngine(&ec, &src->engine))
         return log_error("ldap: cannot use ca_file %s as the only trusted root (error %lu)", path,
                          (unsigned long)GetLastError());
@@ -473,17 +475,36 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
     if (set_opt(src, LDAP_OPT_PROTOCOL_VERSION, &v3, "protocol version")
         /* we report referrals instead of chasing them with our credentials */
         || set_opt(src, LDAP_OPT_REFERRALS, LDAP_OPT_OFF, "referrals")
-        /* uri names one domain controller: no DNS SRV lookup of a domain */
-        || set_opt(src, LDAP_OPT_AREC_EXCLUSIVE, LDAP_OPT_ON, "exclusive host name")
         || set_opt(src, LDAP_OPT_TIMELIMIT, &limit, "time limit"))
         goto fail;
+    /* uri names one domain controller: no DNS SRV lookup of a domain of that
+     * name. Windows has it; Wine's wldap32 (on OpenLDAP, which never looks
+     * up SRV records) does not, and needs none. */
+    if (ldap_set_option(src->ld, LDAP_OPT_AREC_EXCLUSIVE, LDAP_OPT_ON) != LDAP_SUCCESS)
+        log_debug("ldap: LDAP_OPT_AREC_EXCLUSIVE not supported here; %s is used as given", src->host);
     if (src->tls) {
-        /* Always our verification: never an unverified connection. */
+        /* Our verification where the client takes it (Windows' wldap32 always
+         * does). Without it the client verifies on its own: Windows against
+         * its store and the host name; Wine's wldap32, which has no such
+         * option, through OpenLDAP with its default TLS_REQCERT demand. What
+         * it cannot do is trust ca_file alone: refuse rather than silently
+         * trust another set of CAs. */
         VERIFYSERVERCERT *cb = (VERIFYSERVERCERT *)(void *)verify_server_cert;
-        if (set_opt(src, LDAP_OPT_SERVER_CERTIFICATE, (void *)cb, "the server certificate check"))
+        ULONG rc = ldap_set_option(src->ld, LDAP_OPT_SERVER_CERTIFICATE, (void *)cb);
+        if (rc != LDAP_SUCCESS && cfg->ca_file) {
+            log_error("ldap: this LDAP client cannot check the server certificate against ca_file %s "
+                      "(LDAP_OPT_SERVER_CERTIFICATE: %s; Wine's wldap32?); import that CA into the "
+                      "Windows certificate store (Trusted Root Certification Authorities) and remove "
+                      "ca_file", cfg->ca_file, err_text(rc));
             goto fail;
-        if (ldaps && set_opt(src, LDAP_OPT_SSL, LDAP_OPT_ON, "TLS"))
-            goto fail;
+        }
+        if (rc != LDAP_SUCCESS)
+            log_debug("ldap: no certificate callback (%s); the LDAP client verifies %s itself",
+                      err_text(rc), src->host);
+        /* ldap_sslinit(..., 1) already asked for TLS; Wine refuses to set it
+         * again, Windows takes it */
+        if (ldaps && ldap_set_option(src->ld, LDAP_OPT_SSL, LDAP_OPT_ON) != LDAP_SUCCESS)
+            log_debug("ldap: LDAP_OPT_SSL not settable here; ldap_sslinit asked for TLS");
     }
     struct l_timeval tv = { cfg->timeout, 0 };
     ULONG rc = ldap_connect(src->ld, &tv);
