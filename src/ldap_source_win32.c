@@ -851,31 +851,36 @@ static int search_failed(struct pull *p, const char *base, ULONG rc, LDAPMessage
     return ret;
 }
 
-/* One paged search over base (RFC 2696 through wldap32's page API); the
- * entries of each page go to handle_entry. */
+/* One paged search over base: the paged-results control by hand (RFC 2696;
+ * AD caps a page at MaxPageSize, 1000), one synchronous search per page, the
+ * entries of each page to handle_entry. wldap32's own page API
+ * (ldap_search_init_page) would do the same, but Wine has only a stub of it. */
 static int paged_search(struct pull *p, const char *base, const char *filter,
                         char **attrs, bool show_deleted)
 {
     LDAP *ld = p->src->ld;
     const struct ldap_config *cfg = p->src->cfg;
     LDAPControlA show = { (PCHAR)SHOW_DELETED_OID, { 0, NULL }, TRUE };
-    LDAPControlA *sctrls[] = { show_deleted ? &show : NULL, NULL };
-    log_debug("search base=%s filter=%s", base, filter);
-    PLDAPSearch search = ldap_search_init_pageA(ld, (PCHAR)base, LDAP_SCOPE_SUBTREE, (PCHAR)filter,
-                                                attrs, 0, sctrls, NULL, (ULONG)cfg->timeout, 0, NULL);
-    if (!search)
-        return report(p->src, LdapGetLastError(), "search");
+    struct berval empty = { 0, NULL }, *cookie = NULL;
     int ret = 0;
-    for (;;) {
-        struct l_timeval tv = { cfg->timeout, 0 };
-        ULONG total = 0;
-        LDAPMessage *res = NULL;
-        ULONG rc = ldap_get_next_page_s(ld, search, &tv, (ULONG)cfg->page_size, &total, &res);
-        if (rc == LDAP_NO_RESULTS_RETURNED) {   /* the cookie was empty: done */
-            if (res)
-                ldap_msgfree(res);
+    log_debug("search base=%s filter=%s", base, filter);
+    do {
+        LDAPControlA *page = NULL;
+        ULONG rc = ldap_create_page_controlA(ld, (ULONG)cfg->page_size, cookie ? cookie : &empty,
+                                             TRUE, &page);
+        if (rc != LDAP_SUCCESS) {
+            ret = report(p->src, rc, "create the paged-results control");
             break;
         }
+        LDAPControlA *sctrls[] = { page, show_deleted ? &show : NULL, NULL };
+        struct l_timeval tv = { cfg->timeout, 0 };
+        LDAPMessage *res = NULL;
+        rc = ldap_search_ext_sA(ld, (PCHAR)base, LDAP_SCOPE_SUBTREE, (PCHAR)filter, attrs, 0,
+                                sctrls, NULL, &tv, 0, &res);
+        ldap_control_freeA(page);
+        if (cookie)
+            ber_bvfree(cookie);
+        cookie = NULL;
         if (rc != LDAP_SUCCESS) {
             ret = search_failed(p, base, rc, res);
             if (res)
@@ -888,11 +893,24 @@ static int paged_search(struct pull *p, const char *base, const char *filter,
         for (LDAPMessage *e = ldap_first_entry(ld, res); e && !ret; e = ldap_next_entry(ld, e))
             if (handle_entry(p, e))
                 ret = -1;
+        if (!ret) {
+            ULONG err = LDAP_SUCCESS;
+            LDAPControlA **rctrls = NULL;
+            rc = ldap_parse_resultA(ld, res, &err, NULL, NULL, NULL, &rctrls, FALSE);
+            ULONG total;
+            /* no page control in the answer: the server sent everything */
+            if (rc == LDAP_SUCCESS && rctrls
+                && ldap_parse_page_controlA(ld, rctrls, &total, &cookie) != LDAP_SUCCESS)
+                cookie = NULL;
+            if (rc != LDAP_SUCCESS)
+                ret = report(p->src, rc, "read the paged-results cookie");
+            if (rctrls)
+                ldap_controls_freeA(rctrls);
+        }
         ldap_msgfree(res);
-        if (ret)
-            break;
-    }
-    ldap_search_abandon_page(ld, search);
+    } while (!ret && cookie && cookie->bv_len > 0);
+    if (cookie)
+        ber_bvfree(cookie);
     return ret;
 }
 
