@@ -882,3 +882,22 @@ long platform_pid(void)
 {
     return (long)GetCurrentProcessId();
 }
+
+int platform_mkdir(const char *path)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    /* the 0700 of POSIX: the owner's DACL of the files, inherited by what
+     * is created inside (the "P" keeps C:\ProgramData's Users read out) */
+    SECURITY_ATTRIBUTES sa;
+    bool have_sa = owner_only(&sa);
+    BOOL ok = CreateDirectoryW(w, have_sa ? &sa : NULL);
+    DWORD err = GetLastError();
+    if (have_sa)
+        free_owner_only(&sa);
+    free(w);
+    if (ok || err == ERROR_ALREADY_EXISTS)
+        return 0;
+    return log_error("cannot create directory %s: %s", path, win_strerror(err));
+}
