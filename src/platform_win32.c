@@ -888,8 +888,9 @@ int platform_mkdir(const char *path)
     wchar_t *w = wpath(path);
     if (!w)
         return -1;
-    /* the 0700 of POSIX: the owner's DACL of the files, inherited by what
-     * is created inside (the "P" keeps C:\ProgramData's Users read out) */
+    /* the 0700 of POSIX: the owner-only DACL of the files (the "P" keeps
+     * C:\ProgramData's inherited Users read out); files made inside get
+     * their own from platform_file_open */
     SECURITY_ATTRIBUTES sa;
     bool have_sa = owner_only(&sa);
     BOOL ok = CreateDirectoryW(w, have_sa ? &sa : NULL);
