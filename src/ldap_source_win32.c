@@ -483,24 +483,18 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
     if (ldap_set_option(src->ld, LDAP_OPT_AREC_EXCLUSIVE, LDAP_OPT_ON) != LDAP_SUCCESS)
         log_debug("ldap: LDAP_OPT_AREC_EXCLUSIVE not supported here; %s is used as given", src->host);
     if (src->tls) {
-        /* Our verification where the client takes it (Windows' wldap32 always
-         * does). Without it the client verifies on its own: Windows against
-         * its store and the host name; Wine's wldap32, which has no such
-         * option, through OpenLDAP with its default TLS_REQCERT demand. What
-         * it cannot do is trust ca_file alone: refuse rather than silently
-         * trust another set of CAs. */
+        /* Always our verification: Windows' wldap32 takes the callback.
+         * A client that does not (Wine's wldap32) is refused: Wine's was
+         * seen to accept a certificate from an untrusted CA, and the
+         * header's promise is no unverified connection. */
         VERIFYSERVERCERT *cb = (VERIFYSERVERCERT *)(void *)verify_server_cert;
         ULONG rc = ldap_set_option(src->ld, LDAP_OPT_SERVER_CERTIFICATE, (void *)cb);
-        if (rc != LDAP_SUCCESS && cfg->ca_file) {
-            log_error("ldap: this LDAP client cannot check the server certificate against ca_file %s "
-                      "(LDAP_OPT_SERVER_CERTIFICATE: %s; Wine's wldap32?); import that CA into the "
-                      "Windows certificate store (Trusted Root Certification Authorities) and remove "
-                      "ca_file", cfg->ca_file, err_text(rc));
+        if (rc != LDAP_SUCCESS) {
+            log_error("ldap: this LDAP client cannot check the server certificate of %s "
+                      "(LDAP_OPT_SERVER_CERTIFICATE: %s; Wine's wldap32?); run dualsync on "
+                      "Windows itself, or the Linux build", cfg->uri, err_text(rc));
             goto fail;
         }
-        if (rc != LDAP_SUCCESS)
-            log_debug("ldap: no certificate callback (%s); the LDAP client verifies %s itself",
-                      err_text(rc), src->host);
         /* ldap_sslinit(..., 1) already asked for TLS; Wine refuses to set it
          * again, Windows takes it */
         if (ldaps && ldap_set_option(src->ld, LDAP_OPT_SSL, LDAP_OPT_ON) != LDAP_SUCCESS)
