@@ -26,8 +26,9 @@ endif
 
 # The platform: one file per OS-specific job, platform_posix.c or
 # platform_win32.c (STYLE.md: no #ifdef _WIN32 elsewhere). The Windows build
-# reads AD through wldap32 (ldap_source_win32.c) instead of OpenLDAP, and its
-# libraries come from scripts/build-windows.sh (build-win/deps.mak).
+# reads AD through wldap32 (ldap_source_win32.c, picked up by WIN32_ONLY) instead
+# of OpenLDAP; both readers share ldap_watermark.c. Its libraries come from
+# scripts/build-windows.sh (build-win/deps.mak).
 PLATFORM      := posix
 POSIX_ONLY    := src/ldap_source.c src/tls_probe.c
 WIN32_ONLY    := $(wildcard src/*_win32.c)
@@ -120,8 +121,9 @@ UNIT_DEPS_rules    := $(BUILD)/rules.o $(BUILD)/decision.o
 UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
 UNIT_DEPS_groups   := $(BUILD)/groups.o
+UNIT_DEPS_ldap_watermark := $(BUILD)/ldap_watermark.o $(BUILD)/adobject.o
 UNIT_DEPS_util     :=
-UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O)
+UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \
                       $(BUILD)/cloud.o
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
@@ -130,7 +132,7 @@ UNIT_DEPS_graph    := $(GRAPH_OBJS)
 REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(BUILD)/report_html.o \
                $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
                $(PLATFORM_O) $(BUILD)/cloud.o
-UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o
+UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_O)
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

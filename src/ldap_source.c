@@ -419,26 +419,7 @@ void ldap_source_close(struct ldap_source *src)
     free(src);
 }
 
-/* ------------------------------------------------------------ watermark */
-
-int ldap_watermark_parse(const char *text, struct ldap_watermark *wm)
-{
-    unsigned char g[16];
-    if (!str_starts_with(text, "usn:") || strlen(text) < 4 + 36 + 2 || text[40] != ':')
-        return -1;
-    char inv[37];
-    memcpy(inv, text + 4, 36);
-    inv[36] = '\0';
-    if (ad_guid_from_text(inv, g) || parse_u64(text + 41, &wm->usn))
-        return -1;
-    memcpy(wm->invocation_id, inv, sizeof(inv));
-    return 0;
-}
-
-char *ldap_watermark_format(const struct ldap_watermark *wm)
-{
-    return xasprintf("usn:%s:%llu", wm->invocation_id, (unsigned long long)wm->usn);
-}
+/* ------------------------------------------------------------ invocationId */
 
 /* The invocationId of the DC we talk to: a USN watermark is only valid on it. */
 static int read_invocation_id(struct ldap_source *src, const char *dsa, char out[37])

@@ -882,3 +882,23 @@ long platform_pid(void)
 {
     return (long)GetCurrentProcessId();
 }
+
+int platform_mkdir(const char *path)
+{
+    wchar_t *w = wpath(path);
+    if (!w)
+        return -1;
+    /* the 0700 of POSIX: the owner-only DACL of the files (the "P" keeps
+     * C:\ProgramData's inherited Users read out); files made inside get
+     * their own from platform_file_open */
+    SECURITY_ATTRIBUTES sa;
+    bool have_sa = owner_only(&sa);
+    BOOL ok = CreateDirectoryW(w, have_sa ? &sa : NULL);
+    DWORD err = GetLastError();
+    if (have_sa)
+        free_owner_only(&sa);
+    free(w);
+    if (ok || err == ERROR_ALREADY_EXISTS)
+        return 0;
+    return log_error("cannot create directory %s: %s", path, win_strerror(err));
+}

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "testplat.h"
 #include "util.h"
 
 static char dir[] = "/tmp/dualsync-test-audit-XXXXXX";
@@ -182,7 +183,7 @@ static void read_fields_survives_damage(void **state)
     uint64_t rng = 42;
     /* thousands of refusals: their messages are not the point here */
     fflush(stderr);
-    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+    int saved = dup(2), devnull = open(testplat_null_device(), O_WRONLY);
     assert_true(saved >= 0 && devnull >= 0);
     dup2(devnull, 2);
     for (int round = 0; round < 3000; round++) {

@@ -19,4 +19,8 @@ int testplat_run(const char *cmdline);
  * reads back as readable by Everyone. */
 const char *testplat_cannot_narrow(void);
 
+/* The null device: "/dev/null" on POSIX, "NUL" on Windows (a path that
+ * names a device there whatever the directory). */
+const char *testplat_null_device(void);
+
 #endif

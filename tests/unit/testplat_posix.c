@@ -32,3 +32,8 @@ const char *testplat_cannot_narrow(void)
 {
     return NULL;
 }
+
+const char *testplat_null_device(void)
+{
+    return "/dev/null";
+}

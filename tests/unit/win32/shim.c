@@ -239,3 +239,8 @@ const char *testplat_cannot_narrow(void)
                "Everyone): narrowing cannot be observed";
     return NULL;
 }
+
+const char *testplat_null_device(void)
+{
+    return "NUL";
+}
