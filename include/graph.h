@@ -258,6 +258,26 @@ const struct graph_user *graph_users_find(const struct graph_users *u, const cha
  * the status of the request that failed. */
 enum graph_status graph_list_synced_users(struct graph *g, struct graph_users *out);
 
+/* The same users for a few immutable ids only: GET /users?$filter=
+ * onPremisesImmutableId in ('a','b',...) with GRAPH_IN_MAX values each (the
+ * directory's limit on `in` values; a default, non-advanced filter, reference
+ * §2.3), sent together in $batch envelopes: ceil(n / 15) requests instead of a
+ * listing of the whole population. Only users with onPremisesSyncEnabled
+ * true are kept, as in the listing. Fills *out (must be empty) sorted by
+ * onPremisesImmutableId; ids not found are simply absent. Returns GRAPH_OK or
+ * the status of the request that failed (then *out is empty). */
+#define GRAPH_IN_MAX 15
+enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char *const *ids, size_t n,
+                                                    struct graph_users *out);
+/* Whether looking `lookups` users up that way takes no more GETs than the
+ * listing of a tenant of about `population` synced users (999 a page). */
+bool graph_lookup_pays(size_t lookups, size_t population);
+/* The relative URLs of that lookup, per values to a URL (the OData literals
+ * with quotes doubled, percent-encoded so that base64's + / = survive).
+ * Returns a NULL-terminated array (caller frees each and the array); *nurls
+ * receives ceil(n / per). */
+char **graph_immutable_id_urls(const char *const *ids, size_t n, size_t per, size_t *nurls);
+
 /* /users/delta. delta_link: the link stored from the previous round, or NULL
  * for a first (full) round. Fills *changes (must be empty; unsorted: entries
  * in the order received, "@removed" ones with removed set), and *new_link

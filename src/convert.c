@@ -627,6 +627,46 @@ static bool needs_graph(const struct item *it, const struct convert_options *o)
            || (it->kind == PLAN_REVERT && o->allow_revert);
 }
 
+/* Lookup or listing: graph_lookup_pays, or a test's choice
+ * (DUALSYNC_TEST_USER_LOOKUP=list|filter). */
+static bool use_lookup(size_t lookups, size_t population)
+{
+    const char *force = getenv("DUALSYNC_TEST_USER_LOOKUP");
+    if (force && !strcmp(force, "list"))
+        return false;
+    if (force && !strcmp(force, "filter"))
+        return true;
+    return graph_lookup_pays(lookups, population);
+}
+
+/* The cloud users of the items that need Graph: looked up by immutableId
+ * when they are few next to the population (a delta cycle), else the one
+ * listing of every synced user. Either way *users holds the same users for
+ * those items. */
+static enum graph_status find_cloud_users(struct ctx *c, struct item *items, size_t n,
+                                          struct graph_users *users)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += needs_graph(&items[i], c->o);
+    /* the population: what AD holds, or the mapping file knows, whichever is more */
+    size_t population = objset_count(c->w->objs);
+    if (mapstore_count(c->ms) > population)
+        population = mapstore_count(c->ms);
+    if (!use_lookup(k, population))
+        return graph_list_synced_users(c->g, users);
+    const char **ids = xcalloc(k ? k : 1, sizeof(*ids));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (needs_graph(&items[i], c->o))
+            ids[m++] = items[i].anchor;
+    log_verbose("tenant %s: %zu users to look up among about %zu: by onPremisesImmutableId",
+                c->tc->name, k, population);
+    enum graph_status st = graph_find_users_by_immutable_ids(c->g, ids, m, users);
+    free(ids);
+    return st;
+}
+
 int convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
                    struct convert_result *res)
 {
@@ -714,7 +754,7 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
             goto out;
         }
         struct graph_users users = GRAPH_USERS_INIT;
-        enum graph_status gs = graph_list_synced_users(c.g, &users);
+        enum graph_status gs = find_cloud_users(&c, items, n, &users);
         if (gs != GRAPH_OK) {
             const char *why = NULL;
             graph_stopped(c.g, &why);

@@ -214,6 +214,16 @@ static void log_page_error(struct graph *g, const char *what, const struct graph
         log_error("tenant %s: %s failed", g->name, what);
 }
 
+/* Sort by immutableId and warn about duplicates (graph_users_find matches one). */
+static void users_index(struct graph *g, struct graph_users *out)
+{
+    qsort(out->v, out->n, sizeof(*out->v), cmp_user);
+    for (size_t i = 1; i < out->n; i++)
+        if (out->v[i].immutable_id && !cmp_immutable(out->v[i - 1].immutable_id, out->v[i].immutable_id))
+            log_warn("tenant %s: users %s and %s share onPremisesImmutableId %s; only one is "
+                     "matched to AD", g->name, out->v[i - 1].id, out->v[i].id, out->v[i].immutable_id);
+}
+
 enum graph_status graph_list_synced_users(struct graph *g, struct graph_users *out)
 {
     /* onPremisesSyncEnabled eq true is a default (non-advanced) filter
@@ -228,12 +238,123 @@ enum graph_status graph_list_synced_users(struct graph *g, struct graph_users *o
         graph_users_release(out);
         return (enum graph_status)rc;
     }
-    qsort(out->v, out->n, sizeof(*out->v), cmp_user);
-    for (size_t i = 1; i < out->n; i++)
-        if (out->v[i].immutable_id && !cmp_immutable(out->v[i - 1].immutable_id, out->v[i].immutable_id))
-            log_warn("tenant %s: users %s and %s share onPremisesImmutableId %s; only one is "
-                     "matched to AD", g->name, out->v[i - 1].id, out->v[i].id, out->v[i].immutable_id);
+    users_index(g, out);
     log_verbose("tenant %s: %zu synced users", g->name, out->n);
+    return GRAPH_OK;
+}
+
+/* One OData string literal in a URL: quotes doubled inside (OData), then
+ * everything but unreserved characters percent-encoded, so that the + / =
+ * of base64 survive (reference §2.2 caveats: + would read as a space). */
+static void add_literal(struct strbuf *sb, const char *s)
+{
+    strbuf_addstr(sb, "%27");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'')
+            strbuf_addstr(sb, "%27%27");
+        else if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            strbuf_addch(sb, (char)c);
+        else
+            strbuf_addf(sb, "%%%02X", c);
+    }
+    strbuf_addstr(sb, "%27");
+}
+
+bool graph_lookup_pays(size_t lookups, size_t population)
+{
+    /* GETs of GRAPH_IN_MAX ids, 20 to a $batch envelope, against the pages
+     * of 999 of the full listing, one after the other (each needs the last
+     * one's nextLink): the lookup when it takes no more GETs */
+    size_t gets = (lookups + GRAPH_IN_MAX - 1) / GRAPH_IN_MAX;
+    size_t pages = population / 999 + 1;
+    return gets <= pages;
+}
+
+char **graph_immutable_id_urls(const char *const *ids, size_t n, size_t per, size_t *nurls)
+{
+    if (per < 1)
+        per = 1;
+    size_t k = (n + per - 1) / per;
+    char **urls = xcalloc(k + 1, sizeof(*urls));
+    for (size_t u = 0; u < k; u++) {
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_addstr(&sb, "/users?$filter=onPremisesImmutableId%20in%20(");
+        for (size_t i = u * per; i < n && i < (u + 1) * per; i++) {
+            if (i > u * per)
+                strbuf_addch(&sb, ',');
+            add_literal(&sb, ids[i]);
+        }
+        strbuf_addstr(&sb, ")&$select=" USER_SELECT "&$top=999");
+        urls[u] = strbuf_detach(&sb);
+    }
+    *nurls = k;
+    return urls;
+}
+
+enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char *const *ids, size_t n,
+                                                    struct graph_users *out)
+{
+    size_t k;
+    char **urls = graph_immutable_id_urls(ids, n, GRAPH_IN_MAX, &k);
+    struct graph_request *reqs = xcalloc(k ? k : 1, sizeof(*reqs));
+    for (size_t i = 0; i < k; i++) {
+        graph_req_get(&reqs[i], urls[i]);
+        free(urls[i]);
+    }
+    free(urls);
+    /* one GET per GRAPH_IN_MAX ids, sent together in $batch envelopes */
+    enum graph_status st = k ? graph_run(g, reqs, k, NULL, NULL) : GRAPH_OK;
+    for (size_t i = 0; i < k && st == GRAPH_OK; i++) {
+        if (reqs[i].status != GRAPH_OK) {
+            st = reqs[i].status;
+            log_error("tenant %s: looking synced users up by onPremisesImmutableId failed: %s",
+                      g->name, reqs[i].error ? reqs[i].error : graph_status_name(st));
+            break;
+        }
+        const cJSON *values = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "value");
+        if (!cJSON_IsArray(values)) {
+            log_error("tenant %s: a lookup by onPremisesImmutableId returned no \"value\"", g->name);
+            st = GRAPH_FAILED;
+            break;
+        }
+        graph_users_add_page(out, values);
+        /* at most GRAPH_IN_MAX users on a page of up to 999: never paged, but follow if so */
+        const cJSON *next = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "@odata.nextLink");
+        if (cJSON_IsString(next) && !graph_link_ok(g->graph_host, next->valuestring)) {
+            log_error("tenant %s: a lookup's nextLink does not point to https://%s/; refused",
+                      g->name, g->graph_host);
+            st = GRAPH_FAILED;
+        } else if (cJSON_IsString(next)) {
+            struct graph_page_error e;
+            int rc = graph_get_pages(g, next->valuestring, collect_users, out, NULL, &e);
+            if (rc != GRAPH_OK) {
+                if (rc == GRAPH_FAILED)
+                    log_page_error(g, "looking synced users up", &e);
+                st = (enum graph_status)rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        graph_request_release(&reqs[i]);
+    free(reqs);
+    if (st != GRAPH_OK) {
+        graph_users_release(out);
+        return st;
+    }
+    /* the same set as the listing's: synced users only (onPremisesSyncEnabled eq true
+     * would be one more filter clause than `in` may use) */
+    size_t w = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->v[i].sync_enabled)
+            out->v[w++] = out->v[i];
+        else
+            user_release(&out->v[i]);
+    }
+    out->n = w;
+    users_index(g, out);
+    log_verbose("tenant %s: %zu of %zu synced users found by onPremisesImmutableId in %zu lookups",
+                g->name, out->n, n, k);
     return GRAPH_OK;
 }
 

@@ -268,7 +268,9 @@ class Graph:
             flt = gs_odata.compile_filter(tenant.md, "user", USER_LABEL, opts["$filter"], advanced,
                                           sim.cfg.get("max_filter_clauses", 15))
             log["filter"] = opts["$filter"]
-        users = tenant.sorted_users()
+        keys = gs_odata.indexed_values(flt.ast, "onPremisesImmutableId") if flt is not None else None
+        # an indexed lookup narrows the candidates; the filter still decides
+        users = tenant.users_by_immutable_ids(keys) if keys is not None else tenant.sorted_users()
         if flt is not None:
             users = [u for u in users if flt(u.p)]
         order = opts.get("$orderby")

@@ -422,6 +422,23 @@ class _FakeProp:
         self.collection = False
 
 
+def indexed_values(ast, prop):
+    """The values a filter pins `prop` to (`prop eq v`, `prop in (...)`, or either
+    as a conjunct of `and`), for an index lookup; None when it does not."""
+    k = ast[0]
+    def is_str(lit):
+        return lit[0] == "lit" and isinstance(lit[1], str)
+    if k == "cmp" and ast[1] == "eq" and isinstance(ast[2], str) and ast[2].lower() == prop.lower() \
+            and is_str(ast[3]):
+        return [ast[3][1]]
+    if k == "in" and isinstance(ast[1], str) and ast[1].lower() == prop.lower() and all(is_str(l) for l in ast[2]):
+        return [l[1] for l in ast[2]]
+    if k == "and":
+        left = indexed_values(ast[1], prop)
+        return left if left is not None else indexed_values(ast[2], prop)
+    return None
+
+
 def compile_filter(md, type_name, resource_label, text, advanced, max_clauses):
     ast = parse_filter(text)
     ctx = FilterContext(md, type_name, resource_label, advanced, max_clauses)

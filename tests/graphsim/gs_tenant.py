@@ -105,6 +105,7 @@ class Tenant:
         self.deleted = {}
         self.idx_upn = {}
         self._sorted = None      # cached id order of self.users
+        self._idx_immutable = None  # lowercase onPremisesImmutableId -> ids, built on demand
         self.seq = 0
         self.created = sim.clock.now() - 86400 * 400
         self.org_last_sync = None
@@ -113,6 +114,7 @@ class Tenant:
         self.invitations_sent = 0
         for u in cfg.get("users", []):
             self.seed_user(u)
+        self.users_by_immutable_ids(())   # the index, as the directory has it
 
     # ---- domains ----------------------------------------------------------
     def all_domains(self):
@@ -142,6 +144,8 @@ class Tenant:
         old = u.p.get(name)
         u.p[name] = copy.deepcopy(value)
         u.chg[name] = seq if seq is not None else self.bump()
+        if name == "onPremisesImmutableId":
+            self._idx_immutable = None
         if name == "userPrincipalName" and u.id in self.users:
             if old and self.idx_upn.get(old.lower()) == u.id:
                 del self.idx_upn[old.lower()]
@@ -155,8 +159,26 @@ class Tenant:
             self._sorted = sorted(self.users)
         return [self.users[i] for i in self._sorted if i in self.users]
 
+    def users_by_immutable_ids(self, values):
+        """The users whose onPremisesImmutableId is one of values (case-insensitive),
+        in the listing order: the directory's index on the property, so that a
+        lookup costs what it costs in Entra ID, not a scan of the tenant."""
+        if self._idx_immutable is None:
+            idx = {}
+            for uid, u in self.users.items():
+                v = u.p.get("onPremisesImmutableId")
+                if isinstance(v, str):
+                    idx.setdefault(v.lower(), []).append(uid)
+            self._idx_immutable = idx
+        ids = set()
+        for v in values:
+            if isinstance(v, str):
+                ids.update(self._idx_immutable.get(v.lower(), ()))
+        return [self.users[i] for i in sorted(ids) if i in self.users]
+
     def _reindex(self):
         self._sorted = None
+        self._idx_immutable = None
         self.idx_upn = {u.p.get("userPrincipalName", "").lower(): uid for uid, u in self.users.items()}
 
     def new_user(self, props, connector=False):
@@ -184,6 +206,9 @@ class Tenant:
             u.chg[k] = seq
         self.users[uid] = u
         self._sorted = None
+        imm = p.get("onPremisesImmutableId")
+        if self._idx_immutable is not None and isinstance(imm, str):
+            self._idx_immutable.setdefault(imm.lower(), []).append(uid)
         self.idx_upn[(p.get("userPrincipalName") or "").lower()] = uid
         return u
 

@@ -59,6 +59,17 @@ import json, sys
 print(sum(1 for e in map(json.loads, sys.stdin)
           if e.get("kind") == "graph" and e["method"] in ("POST", "PATCH", "DELETE") and not e["path"].endswith("/$batch")))'
 }
+# lookups_since SEQ: "F L": GETs of users by onPremisesImmutableId in (...) and
+# GETs of the full listing of synced users (first pages) logged after line SEQ
+lookups_since() {
+    tail -n +$(($1 + 1)) "$SIM/requests.jsonl" | python3 -c '
+import json, sys
+E = [e for e in map(json.loads, sys.stdin) if e.get("kind") == "graph" and e["method"] == "GET"
+     and e["path"].endswith("/users")]
+q = lambda e: e.get("query") or ""
+print(sum(1 for e in E if "onPremisesImmutableId%20in" in q(e)),
+      sum(1 for e in E if "onPremisesSyncEnabled%20eq%20true" in q(e) and "skiptoken" not in q(e).lower()))'
+}
 # invited_twice: users with more than one successful invitation (must be 0)
 invited_twice() {
     python3 -c '

@@ -131,9 +131,12 @@ rc=$?
     && grep -q "^$anchor	invited" "$M/gcch.map" \
     && pass "revert refused without --allow-revert (exit 1, says how, nothing written)" \
     || fail "revert without --allow-revert: exit $rc: $(cat "$OUT/rev1.err")"
+s=$(log_seq)
 D run --tenant gcch --allow-revert > "$OUT/rev2.out" 2>&1
 grep -q "^$anchor	reverted" "$M/gcch.map" && pass "--allow-revert: the user is reverted ($uid)" \
     || fail "--allow-revert: $(grep "^$anchor" "$M/gcch.map") $(cat "$OUT/rev2.out")"
+# one object among thousands: looked up by onPremisesImmutableId, no listing of the tenant
+equal "a delta of one: one lookup by immutableId, no full listing" "1 0" "$(lookups_since "$s")"
 restore; trap 'sim_stop' EXIT
 
 # --- faults: 10 % 429/503 and 2 % dropped connections (half of them after the
@@ -144,8 +147,15 @@ connect commercial gcch
 sim POST /_sim/faults '{"rate_429": 0.05, "rate_503": 0.05, "rate_drop": 0.01, "rate_drop_after": 0.01, "retry_after": 0.05}' >/dev/null
 M2=$OUT/mappings-faults; rm -rf "$M2"
 mkconvconf "$OUT/f.conf" "$M2"
-"$DUALSYNC" -c "$OUT/f.conf" run --no-progress --max-changes 100000 > "$OUT/faults.out" 2>"$OUT/faults.err"
+# users looked up by immutableId (15 to a GET, in $batch: the delta's way)
+# under faults, against the listing of the run without faults
+s=$(log_seq)
+DUALSYNC_TEST_USER_LOOKUP=filter "$DUALSYNC" -c "$OUT/f.conf" run --no-progress --max-changes 100000 \
+    > "$OUT/faults.out" 2>"$OUT/faults.err"
 rc=$?
+set -- $(lookups_since "$s")
+[ "$1" -ge $(( (pg + pc) / 15 )) ] && [ "$2" = 0 ] && pass "faults: users looked up by immutableId ($1 GETs), no listing" \
+    || fail "faults: lookups by immutableId / listings: $1 / $2"
 "$DUALSYNC" -c "$OUT/f.conf" run --no-progress --max-changes 100000 > "$OUT/faults2.out" 2>>"$OUT/faults.err"
 sim POST /_sim/faults '{"reset": true}' >/dev/null
 # HTTP-level faults carry "fault"; a fault inside a $batch is an item answered 429/503

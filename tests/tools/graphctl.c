@@ -20,6 +20,7 @@
 #include "cloud.h"
 #include "graph.h"
 #include "log.h"
+#include "platform.h"
 #include "util.h"
 
 static void usage(void)
@@ -29,7 +30,8 @@ static void usage(void)
           "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
           "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
           "       [--backoff S] [-v|--debug] COMMAND [ARGS]\n"
-          "commands: token check list delta org domains user invite set-type revert get\n",
+          "commands: token check list delta org domains user invite set-type revert get\n"
+          "          lookup FILE (immutable ids), cycle filter|list FILE (what convert sends for them)\n",
           stderr);
     exit(2);
 }
@@ -248,6 +250,63 @@ int main(int argc, char **argv)
         free(next);
         free(link);
         graph_users_release(&ch);
+    } else if (!strcmp(cmd, "lookup") || !strcmp(cmd, "cycle")) {
+        /* lookup FILE: graph_find_users_by_immutable_ids for the ids in FILE.
+         * cycle filter|list FILE: the Graph side of convert for a delta whose
+         * objects have those immutable ids, every one a conversion: find the
+         * users (by filter, or by the full listing), read the verified
+         * domains, invite those found (tests/bench/bench_delta.sh). */
+        bool cycle = !strcmp(cmd, "cycle");
+        if (optind + (cycle ? 1 : 0) >= argc)
+            usage();
+        bool by_list = cycle && !strcmp(argv[optind], "list");
+        if (cycle && !by_list && strcmp(argv[optind], "filter"))
+            usage();
+        double t0 = platform_monotonic();
+        size_t n;
+        char **ids = read_lines(argv[optind + (cycle ? 1 : 0)], &n);
+        struct graph_users u = GRAPH_USERS_INIT;
+        enum graph_status st = by_list ? graph_list_synced_users(g, &u)
+                                       : graph_find_users_by_immutable_ids(g, (const char *const *)ids, n, &u);
+        rc = exit_for(st);
+        size_t found = 0;
+        struct graph_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
+        for (size_t i = 0; !rc && i < n; i++) {
+            const struct graph_user *x = graph_users_find(&u, ids[i]);
+            if (!x)
+                continue;
+            if (!cycle)
+                printf("user %s %s %s\n", x->immutable_id, x->id, x->mail ? x->mail : "-");
+            struct graph_invitation inv = {
+                .user_id = x->id, .email = x->mail ? x->mail : "",
+                .redirect_url = "https://myapps.microsoft.com", .send_message = false,
+            };
+            graph_req_invite(&reqs[found++], &inv);
+        }
+        printf("found %zu of %zu\n", found, n);
+        if (!rc && cycle) {
+            char **d;
+            size_t nd;
+            rc = exit_for(graph_verified_domains(g, &d, &nd));
+            graph_strv_free(d);
+            if (!rc) {
+                graph_run(g, reqs, found, NULL, NULL);
+                size_t ok = 0;
+                for (size_t i = 0; i < found; i++)
+                    ok += reqs[i].status == GRAPH_OK;
+                printf("invited %zu\n", ok);
+                rc = ok == found ? 0 : 1;
+            }
+        }
+        for (size_t i = 0; i < found; i++)
+            graph_request_release(&reqs[i]);
+        free(reqs);
+        for (size_t i = 0; i < n; i++)
+            free(ids[i]);
+        free(ids);
+        graph_users_release(&u);
+        printf("seconds %.3f\n", platform_monotonic() - t0);
+        print_stats(g);
     } else if (!strcmp(cmd, "user")) {
         if (optind >= argc)
             usage();

@@ -790,6 +790,74 @@ static void users_found_by_immutable_id(void **state)
     assert_null(graph_users_find(&u, NULL));
 }
 
+static void immutable_id_lookup_urls_chunked_and_encoded(void **state)
+{
+    (void)state;
+    /* 31 ids: 15 + 15 + 1, each literal quoted, base64's + / = percent-encoded */
+    const char *ids[31];
+    char buf[31][32];
+    for (int i = 0; i < 31; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "id%02d+/=", i);
+        ids[i] = buf[i];
+    }
+    ids[0] = "MyIRAFVEd2aImaq7zN3u/w==";
+    ids[30] = "o'brien";
+    size_t k;
+    char **urls = graph_immutable_id_urls(ids, 31, GRAPH_IN_MAX, &k);
+    assert_int_equal(k, 3);
+    assert_null(urls[3]);
+    assert_true(!strncmp(urls[0], "/users?$filter=onPremisesImmutableId%20in%20(%27MyIRAFVEd2aImaq7zN3u%2Fw%3D%3D%27,"
+                                  "%27id01%2B%2F%3D%27,", 95));
+    assert_non_null(strstr(urls[0], ",%27id14%2B%2F%3D%27)&$select="));
+    assert_null(strstr(urls[0], "id15"));
+    assert_true(!strncmp(urls[1], "/users?$filter=onPremisesImmutableId%20in%20(%27id15%2B%2F%3D%27,", 65));
+    /* an OData quote inside the literal is doubled (reference §2.2) */
+    assert_true(!strncmp(urls[2], "/users?$filter=onPremisesImmutableId%20in%20(%27o%27%27brien%27)&$select=id,", 75));
+    assert_non_null(strstr(urls[2], "onPremisesImmutableId,onPremisesUserPrincipalName,"));
+    assert_non_null(strstr(urls[2], "&$top=999"));
+    for (size_t i = 0; i < k; i++) {
+        /* no raw + / = ' or space left in the filter part */
+        const char *f = urls[i] + strlen("/users?"), *end = strstr(f, "&$select=");
+        assert_non_null(end);
+        for (const char *c = f + strlen("$filter="); c < end; c++)
+            assert_null(strchr("+/=' ", *c));
+        /* at most 15 values: commas between them */
+        size_t commas = 0;
+        for (const char *c = f; c < end; c++)
+            commas += *c == ',';
+        assert_true(commas < GRAPH_IN_MAX);
+        free(urls[i]);
+    }
+    free(urls);
+    /* exactly 15, 16, none */
+    urls = graph_immutable_id_urls(ids, 15, GRAPH_IN_MAX, &k);
+    assert_int_equal(k, 1);
+    free(urls[0]);
+    free(urls);
+    urls = graph_immutable_id_urls(ids, 16, GRAPH_IN_MAX, &k);
+    assert_int_equal(k, 2);
+    assert_non_null(strstr(urls[1], "(%27id15%2B%2F%3D%27)"));
+    free(urls[0]);
+    free(urls[1]);
+    free(urls);
+    urls = graph_immutable_id_urls(ids, 0, GRAPH_IN_MAX, &k);
+    assert_int_equal(k, 0);
+    assert_null(urls[0]);
+    free(urls);
+}
+
+static void lookup_chosen_only_when_it_takes_fewer_requests(void **state)
+{
+    (void)state;
+    /* 100 changes: 7 GETs (one $batch), against 101 pages at 100,000 or 11 at 10,000 */
+    assert_true(graph_lookup_pays(100, 100000));
+    assert_true(graph_lookup_pays(100, 10000));
+    assert_true(graph_lookup_pays(10, 40));          /* 1 GET either way */
+    assert_false(graph_lookup_pays(100, 1000));      /* 7 GETs against 2 pages */
+    assert_false(graph_lookup_pays(20000, 100000));  /* a first run: the listing */
+    assert_true(graph_lookup_pays(0, 0));
+}
+
 static void open_refuses_bad_parameters(void **state)
 {
     (void)state;
@@ -836,6 +904,8 @@ int main(void)
         cmocka_unit_test(invitation_always_names_the_user),
         cmocka_unit_test(user_type_and_revert_requests),
         cmocka_unit_test(users_found_by_immutable_id),
+        cmocka_unit_test(immutable_id_lookup_urls_chunked_and_encoded),
+        cmocka_unit_test(lookup_chosen_only_when_it_takes_fewer_requests),
         cmocka_unit_test(open_refuses_bad_parameters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
