@@ -14,6 +14,8 @@ LAB=${DUALSYNC_LAB:-/tmp/dualsync-demo-lab}
 USERS=${LAB_USERS:-2000}
 if [ -z "${DUALSYNC_LAB:-}" ]; then
     trap 'tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || true' EXIT
+    # the demo changes AD: every demo starts from a freshly provisioned lab
+    tests/lab/ad-stop.sh "$LAB" --purge >/dev/null 2>&1 || true
     echo "== starting the lab AD in $LAB (Samba AD DC, loopback only)"
     tests/lab/ad-start.sh "$LAB" >/dev/null
 fi
