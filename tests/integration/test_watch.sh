@@ -1,0 +1,68 @@
+#!/bin/bash
+# dualsync watch: a batch at start, another after each new Connect cycle
+# (organization.onPremisesLastSyncDateTime moves), none without one; SIGTERM
+# ends it between batches with nothing left in doubt.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/convert_lib.sh"
+# a small scope that already holds the new hire of later on
+FILTER="(|$(scope_filter 150)(sAMAccountName=watch$$))"
+sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
+wpid=
+hire_dn="CN=Watch New Hire $$,OU=US,OU=Contoso,$AD_BASE_DN"
+trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; ldap_admin ldapdelete "$hire_dn" >/dev/null 2>&1; sim_stop' EXIT
+M=$OUT/mappings
+rm -rf "$M"
+mkconvconf "$OUT/w.conf" "$M"
+connect commercial gcch && pass "Connect cycles into both tenants" || fail "connect: $(cat "$OUT"/cycle-*.json)"
+
+batches() { grep -c '^tenant gcch (usgov-high), run ' "$OUT/watch.out"; }
+# until CONDITION holds, for at most 60 s (a bound, not a timing assertion)
+wait_until() { local i; for i in $(seq 1 300); do eval "$1" && return 0; sleep 0.2; done; return 1; }
+
+"$DUALSYNC" -c "$OUT/w.conf" watch --interval 1 --max-changes 100000 --no-progress > "$OUT/watch.out" 2>&1 &
+wpid=$!
+wait_until '[ "$(batches)" -ge 1 ]' && pass "watch: the first batch at start" \
+    || fail "watch: no first batch: $(tail -5 "$OUT/watch.out")"
+n1=$(count_state invited "$M/gcch.map")
+[ "$n1" -gt 0 ] && pass "first batch converted $n1 users in gcch" || fail "first batch converted nobody"
+
+# several polls without a new cycle: no batch (the poll reads only /organization)
+s=$(log_seq)
+polls() { tail -n +"$((s + 1))" "$SIM/requests.jsonl" | grep -c '"path": "/v1.0/organization"'; }
+# three more polls of both tenants
+wait_until '[ "$(polls)" -ge 6 ]' && pass "watch polls organization.onPremisesLastSyncDateTime ($(polls) reads)" \
+    || fail "watch: no polls"
+equal "no new Connect cycle: no batch" 1 "$(batches)"
+equal "no new Connect cycle: no Graph write" 0 "$(writes_since "$s")"
+
+# a new hire, then a Connect cycle: watch sees it and converts the hire in gcch
+ldap_admin ldapadd >/dev/null <<LDIF
+dn: $hire_dn
+objectClass: user
+sAMAccountName: watch$$
+userPrincipalName: watch$$@contoso.example
+mail: watch$$@contoso.example
+c: US
+company: Contoso
+extensionAttribute1: commercial
+extensionAttribute2: us-person
+userAccountControl: 512
+LDIF
+sleep 1.1   # onPremisesLastSyncDateTime has one-second resolution: the next cycle must differ
+connect commercial gcch
+wait_until '[ "$(batches)" -ge 2 ]' && pass "watch: a batch after the new Connect cycle" \
+    || fail "watch: no batch after the cycle: $(tail -5 "$OUT/watch.out")"
+# (the commercial cycle may start a batch before gcch's cycle has synced the
+# hire: then it is pending, and the batch after gcch's cycle converts it)
+wait_until 'grep -q "	invited	external-member	.*watch$$@contoso.example" "$M/gcch.map"' \
+    && pass "the new hire is converted in gcch (external member)" || fail "new hire: $(grep "watch$$" "$M/gcch.map")"
+
+kill -TERM "$wpid"
+wait "$wpid"
+rc=$?
+wpid=
+{ [ "$rc" = 0 ] || [ "$rc" = 1 ]; } && grep -q 'stopped by a signal, between batches' "$OUT/watch.out" \
+    && pass "SIGTERM: watch ends between batches (exit $rc)" || fail "SIGTERM: exit $rc: $(tail -3 "$OUT/watch.out")"
+ls "$M"/*.journal >/dev/null 2>&1 && fail "a journal was left behind" || pass "no journal left: nothing in doubt"
+equal "nobody invited twice" 0 "$(invited_twice)"
+finish
