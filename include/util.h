@@ -65,6 +65,13 @@ char *arena_strdup(struct arena *a, const char *s);
 void arena_reset(struct arena *a);
 void arena_release(struct arena *a);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard
+ * Hinnant's algorithms): no timegm/gmtime, which are not portable (timegm) or
+ * depend on the TZ database, and cost far more than the rest of a mapping
+ * record or a report line. */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 /* Standard base64 (RFC 4648, with padding) of len bytes; caller frees. */
 char *base64_encode(const unsigned char *data, size_t len);
 

@@ -442,24 +442,14 @@ enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
 /* ------------------------------------------------------------------------
  * Organization and domains */
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm): a
- * UTC time without timegm, which is not portable. */
-static long days_from_civil(long y, long m, long d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static time_t parse_iso8601(const char *s)
 {
     int y, mo, d, h, mi, sec;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6
+        || mo < 1 || mo > 12 || d < 1 || d > 31)
         return 0;
-    return (time_t)(days_from_civil(y, mo, d) * 86400L + h * 3600L + mi * 60L + sec);
+    /* a UTC time without timegm, which is not portable */
+    return (time_t)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600L + mi * 60L + sec);
 }
 
 enum graph_status graph_get_organization(struct graph *g, struct graph_organization *out)
