@@ -133,17 +133,25 @@ int audit_close(struct audit *a)
     return rc;
 }
 
-int audit_read(const char *path, audit_entry_fn *fn, void *ctx)
+/* The whole audit file into text: 0, 1 when there is no file (it reads as
+ * empty), or -1 (logged). */
+static int read_trail(const char *path, struct strbuf *text)
 {
-    struct strbuf text = STRBUF_INIT;
     struct platform_file_id id;
     int exists = platform_file_identity(path, &id);
     if (exists < 0)
         return -1;
     if (exists == 1)
-        return 0;
-    if (platform_read_file(path, &text, &id))
-        return -1;
+        return 1;
+    return platform_read_file(path, text, &id) ? -1 : 0;
+}
+
+int audit_read(const char *path, audit_entry_fn *fn, void *ctx)
+{
+    struct strbuf text = STRBUF_INIT;
+    int got = read_trail(path, &text);
+    if (got)
+        return got < 0 ? -1 : 0;
     int rc = 0;
     size_t line = 0;
     char *p = text.buf, *end = text.buf + text.len;
@@ -315,14 +323,9 @@ static int flat_object(char *p, char *end, struct audit_field *f, size_t *n)
 int audit_read_fields(const char *path, audit_fields_fn *fn, void *ctx)
 {
     struct strbuf text = STRBUF_INIT;
-    struct platform_file_id id;
-    int exists = platform_file_identity(path, &id);
-    if (exists < 0)
-        return -1;
-    if (exists == 1)
-        return 0;
-    if (platform_read_file(path, &text, &id))
-        return -1;
+    int got = read_trail(path, &text);
+    if (got)
+        return got < 0 ? -1 : 0;
     int rc = 0;
     size_t line = 0;
     struct audit_field fields[MAX_FIELDS];
