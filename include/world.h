@@ -43,6 +43,16 @@ int pick_tenants(const struct config *cfg, const char *name, size_t *first, size
  * tenant's invite_address_attribute), or NULL. Owned by the world. */
 const char *invite_address(const struct world *w, size_t i, size_t t);
 
+/* Decide object i for tenant t and plan it against the tenant's records: fills
+ * s (the policy's view of the object), res, a and *address (invite_address).
+ * Returns the object's immutableId text, which the caller frees. */
+struct plan_action;
+struct policy_result;
+struct policy_subject;
+char *world_plan_object(const struct world *w, struct planner *p, size_t i, size_t t,
+                        struct policy_subject *s, struct policy_result *res,
+                        struct plan_action *a, const char **address);
+
 /* Where the decision came from: "rule 6 (FILE:52)", "default". */
 void rule_where(const struct world *w, size_t t, int rule, char *buf, size_t size);
 

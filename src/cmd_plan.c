@@ -206,13 +206,9 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
         struct policy_subject s;
         struct policy_result res;
         struct plan_action a;
-        objset_subject(w->objs, i, &s);
-        policy_decide(w->pol, &s, t, &res);
+        const char *address;
+        free(world_plan_object(w, p, i, t, &s, &res, &a, &address));
         const struct objset_entry *e = objset_get(w->objs, i);
-        const char *address = invite_address(w, i, t);
-        char *anchor = ad_immutable_id(e->anchor);
-        planner_object(p, anchor, e->cls, res.decision, address, &a);
-        free(anchor);
         counts.decisions[res.decision]++;
         counts.actions[a.kind]++;
         if (a.kind == PLAN_NONE)

@@ -577,12 +577,8 @@ static struct item *collect(struct ctx *c, size_t t, size_t *nout)
         struct policy_subject s;
         struct policy_result res;
         struct plan_action a;
-        objset_subject(w->objs, i, &s);
-        policy_decide(w->pol, &s, t, &res);
-        const struct objset_entry *e = objset_get(w->objs, i);
-        const char *address = invite_address(w, i, t);
-        char *anchor = ad_immutable_id(e->anchor);
-        planner_object(p, anchor, e->cls, res.decision, address, &a);
+        const char *address;
+        char *anchor = world_plan_object(w, p, i, t, &s, &res, &a, &address);
         c->res->planned[a.kind]++;
         if (a.kind == PLAN_NONE) {
             free(anchor);

@@ -116,6 +116,19 @@ int pick_tenants(const struct config *cfg, const char *name, size_t *first, size
     return 0;
 }
 
+char *world_plan_object(const struct world *w, struct planner *p, size_t i, size_t t,
+                        struct policy_subject *s, struct policy_result *res,
+                        struct plan_action *a, const char **address)
+{
+    objset_subject(w->objs, i, s);
+    policy_decide(w->pol, s, t, res);
+    const struct objset_entry *e = objset_get(w->objs, i);
+    *address = invite_address(w, i, t);
+    char *anchor = ad_immutable_id(e->anchor);
+    planner_object(p, anchor, e->cls, res->decision, *address, a);
+    return anchor;
+}
+
 /* The invitation's address for entry i in tenant t, or NULL. */
 const char *invite_address(const struct world *w, size_t i, size_t t)
 {
