@@ -450,24 +450,34 @@ static void on_patch(void *vctx, size_t i, struct graph_request *q)
     c->res->failed++;
 }
 
-static void patch_all(struct ctx *c, struct item **list, size_t n)
+/* One Graph call per item, in chunks: each chunk's intents are journaled
+ * first (run_chunk), then build makes each item's request and done records
+ * its outcome. intent names the journal op, action the batch in messages. */
+static void run_simple(struct ctx *c, struct item **list, size_t n, const char *intent,
+                       const char *action, void (*build)(struct graph_request *, const struct item *),
+                       graph_done_fn *done)
 {
     for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
         size_t k = n - off < CHUNK ? n - off : CHUNK;
         struct batch b = { c, list + off, NULL, k, NULL, 0, NULL, NULL };
-        if (run_chunk(c, &b, "set-user-type") != GRAPH_OK)
+        if (run_chunk(c, &b, intent) != GRAPH_OK)
             return;
         struct graph_request *reqs = xcalloc(k, sizeof(*reqs));
         for (size_t i = 0; i < k; i++)
-            graph_req_set_user_type(&reqs[i], list[off + i]->cloud->id, user_type_name(list[off + i]->want));
-        struct simple_batch sb = { c, list + off, "set-usertype" };
-        graph_run(c->g, reqs, k, on_patch, &sb);
+            build(&reqs[i], list[off + i]);
+        struct simple_batch sb = { c, list + off, action };
+        graph_run(c->g, reqs, k, done, &sb);
         for (size_t i = 0; i < k; i++)
             graph_request_release(&reqs[i]);
         free(reqs);
         if (graph_stopped(c->g, NULL) != GRAPH_OK)
             return;
     }
+}
+
+static void build_patch(struct graph_request *r, const struct item *it)
+{
+    graph_req_set_user_type(r, it->cloud->id, user_type_name(it->want));
 }
 
 static void on_revert(void *vctx, size_t i, struct graph_request *q)
@@ -502,24 +512,9 @@ static void on_revert(void *vctx, size_t i, struct graph_request *q)
     c->res->failed++;
 }
 
-static void revert_all(struct ctx *c, struct item **list, size_t n)
+static void build_revert(struct graph_request *r, const struct item *it)
 {
-    for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
-        size_t k = n - off < CHUNK ? n - off : CHUNK;
-        struct batch b = { c, list + off, NULL, k, NULL, 0, NULL, NULL };
-        if (run_chunk(c, &b, "revert") != GRAPH_OK)
-            return;
-        struct graph_request *reqs = xcalloc(k, sizeof(*reqs));
-        for (size_t i = 0; i < k; i++)
-            graph_req_convert_to_internal(&reqs[i], list[off + i]->cloud->id);
-        struct simple_batch sb = { c, list + off, "revert" };
-        graph_run(c->g, reqs, k, on_revert, &sb);
-        for (size_t i = 0; i < k; i++)
-            graph_request_release(&reqs[i]);
-        free(reqs);
-        if (graph_stopped(c->g, NULL) != GRAPH_OK)
-            return;
-    }
+    graph_req_convert_to_internal(r, it->cloud->id);
 }
 
 /* ------------------------------------------------------------ the tenant */
@@ -838,9 +833,9 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
         } else {
             invite_all(&c, invite, ninvite, patch, &npatch);
             if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
-                patch_all(&c, patch, npatch);
+                run_simple(&c, patch, npatch, "set-user-type", "set-usertype", build_patch, on_patch);
             if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
-                revert_all(&c, revert, nrevert);
+                run_simple(&c, revert, nrevert, "revert", "revert", build_revert, on_revert);
         }
         free(invite);
         free(patch);
