@@ -12,7 +12,10 @@
  *    whose answer was lost may have been carried out: it ends
  *    GRAPH_UNCERTAIN for the caller to read the user back, so that nobody is
  *    invited twice. A connection that failed before the request went out is
- *    always retried.
+ *    always retried. libcurl itself must not resend either: it silently
+ *    sends a request again on a fresh connection when a reused one closes
+ *    before any answer byte, which for an invitation whose work was done
+ *    invites twice (no_silent_resend).
  *  - 401: the token was refused (expired, revoked): fetch a new one, once.
  *  - 403 "invitations are blocked": stop the tenant at once. Any other 403
  *    means the app lacks a permission: that is the tenant's, not the
@@ -490,6 +493,18 @@ static void xfer_free(struct xfer *x)
     free(x);
 }
 
+/* Keep libcurl from sending h's request a second time by itself (see the
+ * retry rules above): libcurl 8.16 has an option for it; before that, only
+ * a connection never used before is free of the silent resend. */
+static void no_silent_resend(CURL *h)
+{
+#if LIBCURL_VERSION_NUM >= 0x081000
+    if (curl_easy_setopt(h, CURLOPT_FORBID_RETRY_ON_REUSE, 1L) == CURLE_OK)
+        return;
+#endif
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+}
+
 static void start(struct run *run, struct xfer *x, const char *token)
 {
     struct graph *g = run->g;
@@ -516,6 +531,11 @@ static void start(struct run *run, struct xfer *x, const char *token)
     if (!x->easy)
         die("libcurl cannot create a handle");
     graph_easy_setup(g, x->easy);
+    for (size_t k = 0; k < x->n; k++)
+        if (!run->reqs[x->idx[k]].idempotent) {
+            no_silent_resend(x->easy);
+            break;
+        }
     struct strbuf auth = STRBUF_INIT;
     strbuf_addf(&auth, "Authorization: Bearer %s", token);
     x->headers = curl_slist_append(NULL, auth.buf);

@@ -308,6 +308,19 @@ if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(i
     ok "lost answer to an invitation: uncertain, not sent twice; reading the user back shows it went through"
 else notok "lost answer to an invitation (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 
+# --- 13b. the same on a connection already used (convert's case: lookups, then
+# invitations). libcurl silently resends a request whose reused connection
+# closed before any answer byte; for an invitation that would invite twice.
+slice 132 132 lost2
+faults '{"reset": true, "rate_drop_after": 1.0, "paths": "^/v1.0/invitations"}'
+m=$(mark)
+res $SECRET --batch 1 --in-flight 1 --first-get /organization invite "$T/lost2" >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(inv) == 1' >"$T/res.txt"; then
+    ok "lost answer on a reused connection: uncertain, the invitation sent once (no silent resend by libcurl)"
+else notok "lost answer on a reused connection (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+
 # --- 14. userType by PATCH, in a $batch
 cut -d' ' -f1 "$T/batch1" | head -n 25 >"$T/types"
 m=$(mark)

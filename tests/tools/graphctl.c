@@ -29,9 +29,11 @@ static void usage(void)
           "[--key-file F] [--rs256])\n"
           "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
           "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
-          "       [--backoff S] [-v|--debug] COMMAND [ARGS]\n"
+          "       [--backoff S] [--first-get PATH] [-v|--debug] COMMAND [ARGS]\n"
           "commands: token check list delta org domains user invite set-type revert get\n"
-          "          lookup FILE (immutable ids), cycle filter|list FILE (what convert sends for them)\n",
+          "          lookup FILE (immutable ids), cycle filter|list FILE (what convert sends for them)\n"
+          "--first-get PATH: GET PATH before the command, so that the command's requests\n"
+          "                  go out on a connection already used (as in convert)\n",
           stderr);
     exit(2);
 }
@@ -122,8 +124,9 @@ static int run_requests(struct graph *g, struct graph_request *reqs, size_t n)
 int main(int argc, char **argv)
 {
     struct graph_params p = { .cloud = CLOUD_GLOBAL, .name = "test" };
+    const char *first_get = NULL;
     enum { O_CLOUD = 256, O_TENANT, O_CLIENT, O_SECRET, O_CERT, O_KEY, O_RS256, O_CA, O_CONNECT,
-           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME };
+           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME, O_FIRST };
     static const struct option longopts[] = {
         { "cloud", required_argument, NULL, O_CLOUD },
         { "tenant-id", required_argument, NULL, O_TENANT },
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "backoff", required_argument, NULL, O_BACKOFF },
         { "name", required_argument, NULL, O_NAME },
+        { "first-get", required_argument, NULL, O_FIRST },
         { "debug", no_argument, NULL, O_DEBUG },
         { "verbose", no_argument, NULL, 'v' },
         { NULL, 0, NULL, 0 },
@@ -165,6 +169,7 @@ int main(int argc, char **argv)
         case O_CA: p.ca_file = optarg; break;
         case O_CONNECT: p.connect_to = optarg; break;
         case O_NAME: p.name = optarg; break;
+        case O_FIRST: first_get = optarg; break;
         case O_BATCH: case O_FLIGHT: case O_TRIES: case O_WL: case O_RL: case O_TIMEOUT:
             if (parse_int(optarg, 0, 1000000, &v))
                 die("bad number %s", optarg);
@@ -190,6 +195,14 @@ int main(int argc, char **argv)
     if (graph_open(&p, &g))
         return 2;
     int rc = 0;
+    if (first_get) {
+        struct graph_request r;
+        graph_req_get(&r, first_get);
+        enum graph_status fs = graph_call(g, &r);
+        graph_request_release(&r);
+        if (fs != GRAPH_OK)
+            die("--first-get %s: %s", first_get, graph_status_name(fs));
+    }
     if (!strcmp(cmd, "token")) {
         rc = exit_for(graph_authenticate(g));
         if (!rc)
