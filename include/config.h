@@ -42,6 +42,8 @@ struct ldap_config {
     char **attributes;         /* extra attributes to read, beyond the built-in set */
     size_t nattributes;
     char *watermark_file;      /* where `pull` keeps its delta watermark, or NULL */
+    char **watch_groups;       /* not from the file: groups the rules name (world.c), */
+    size_t nwatch_groups;      /* whose changes a delta must notice (ldap_source.h) */
     struct scope scope;
 };
 

@@ -43,9 +43,13 @@ struct ldap_pull_stats {
     uint64_t objects;         /* handed to the callback */
     uint64_t skipped;         /* read but outside the OU scope (full pull) */
     uint64_t deleted;         /* tombstones (delta) */
+    uint64_t out_of_scope;    /* delta: changed, outside the scope now (left it, or never in it) */
     uint64_t pages;
     uint64_t ranged_fetches;  /* extra searches for "attr;range=" values */
     bool delta;               /* false: a full pull was made */
+    bool watched_group_unread; /* delta: a group of cfg->watch_groups (or nested in one)
+                                * changed and lies outside the scope: memberships through
+                                * it changed without a trace in the members' uSNChanged */
 };
 
 /* Called once per object. obj and everything it points to is valid only during
@@ -56,10 +60,12 @@ typedef int (*ad_object_cb)(const struct ad_object *obj, void *ctx);
 int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out);
 
 /* since == NULL: a full pull of every object in scope. Otherwise only objects
- * changed after since (objects that left the OU scope come with in_scope false,
- * tombstones with deleted true); a full pull is made instead, and said so in
- * stats->delta, when the DC changed or a scoping group changed. next receives
- * the watermark for the next delta. */
+ * changed after since: those in scope; tombstones of objects that were (deleted
+ * true); and every other object of the classes changed anywhere in the domain
+ * (in_scope false, GUID and DN only: it left the scope, or never was in it).
+ * A full pull is made instead, and said so in stats->delta, when a delta
+ * cannot be exact: the DC changed, a scoping group changed, an OU or container
+ * changed (ldap_pull.c). next receives the watermark for the next delta. */
 int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since,
                      ad_object_cb cb, void *ctx, struct ldap_watermark *next,
                      struct ldap_pull_stats *stats);

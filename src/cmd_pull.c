@@ -207,7 +207,7 @@ static void print_summary(struct summary *sm, const struct ldap_pull_stats *st)
         printf("  with a malformed mS-DS-ConsistencyGuid (not 16 bytes): %llu\n",
                (unsigned long long)sm->bad_consistency_guid);
     if (st->delta)
-        printf("  deleted   %8llu\n  left scope%8llu\n", (unsigned long long)sm->deleted,
+        printf("  deleted   %8llu\n  changed outside the scope (left it, or never in it) %llu\n", (unsigned long long)sm->deleted,
                (unsigned long long)sm->left_scope);
     /* compact the table, then sort it by DN for a stable listing */
     size_t n = 0;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "ldap_source.h"
+#include "ldap_source_p.h"
 #include "log.h"
 #include "platform.h"
 #include "scope.h"
@@ -38,11 +39,6 @@ static const char *const base_attrs[] = {
     "extensionAttribute15",
 };
 
-/* What a tombstone still carries (MS-ADTS 3.1.1.5.5.1.1). */
-static const char *const tombstone_attrs[] = {
-    "objectClass", "objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "isDeleted",
-    "lastKnownParent", "uSNChanged", "whenChanged", "sAMAccountName", "userPrincipalName", NULL,
-};
 
 /* ---------------------------------------------------------------- errors */
 
@@ -447,18 +443,6 @@ static int read_invocation_id(struct ldap_source *src, const char *dsa, char out
 
 /* ---------------------------------------------------------------- entries */
 
-struct pull {
-    struct ldap_source *src;
-    ad_object_cb cb;
-    void *ctx;
-    struct ldap_pull_stats *stats;
-    bool delta;
-    struct ad_object obj;       /* reused for every entry; its strings live in arena */
-    struct arena arena;         /* reset for every entry: no malloc/free per value */
-    struct ad_attr *attrs;      /* obj.attrs, capacity kept across entries */
-    size_t attrs_alloc;
-    bool has_guid;              /* this entry had a 16-byte objectGUID */
-};
 
 /* "member;range=0-1499" → base "member", returns the first index after the
  * range or 0 when the range ends with '*'; -1 when the name has no range. */
@@ -632,7 +616,6 @@ static int handle_entry(struct pull *p, LDAPMessage *e)
 {
     LDAP *ld = p->src->ld;
     struct ad_object *o = &p->obj;
-    const struct scope *scope = &p->src->cfg->scope;
     arena_reset(&p->arena);
     memset(o, 0, sizeof(*o));
     o->attrs = p->attrs;
@@ -656,35 +639,12 @@ static int handle_entry(struct pull *p, LDAPMessage *e)
     ber_free(ber, 0);
     if (ret)
         return ret;
-    if (cls < 0)
-        return 0;    /* e.g. a computer that matched a custom filter */
-    if (!p->has_guid) {
-        log_warn("%s: no objectGUID; skipped (check the bind account can read it)", o->dn);
-        return 0;
-    }
-    o->cls = (enum ad_class)cls;
-    if (!o->parent_dn)
-        o->parent_dn = arena_strndup(&p->arena, ad_dn_parent(o->dn), strlen(ad_dn_parent(o->dn)));
-    /* OU scope: a live object by its DN; a tombstone by where it used to live */
-    if (o->deleted) {
-        o->in_scope = scope_contains_dn(scope, o->parent_dn);
-        if (!o->in_scope)
-            return 0;
-        p->stats->deleted++;
-    } else {
-        o->in_scope = scope_contains_dn(scope, o->dn);
-        if (!o->in_scope && !p->delta) {
-            p->stats->skipped++;
-            return 0;
-        }
-    }
-    p->stats->objects++;
-    return p->cb(o, p->ctx) ? -1 : 0;
+    return pull_deliver(p, cls);
 }
 
 /* One paged search over base; entries stream to handle_entry as they arrive. */
-static int paged_search(struct pull *p, const char *base, const char *filter,
-                        char **attrs, bool show_deleted)
+int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char **attrs,
+                      bool show_deleted)
 {
     LDAP *ld = p->src->ld;
     const struct ldap_config *cfg = p->src->cfg;
@@ -790,100 +750,52 @@ static int paged_search(struct pull *p, const char *base, const char *filter,
     return ret;
 }
 
-/* Has any group that defines the scope (or one nested in it) changed? Then
- * membership may have changed without touching the users' uSNChanged. */
-static int scope_groups_changed(struct pull *p, uint64_t since, bool *changed)
+/* ---------------------------------------------------------------- for ldap_pull.c */
+
+const struct ldap_config *lsrc_config(const struct ldap_source *src)
 {
-    const struct scope *s = &p->src->cfg->scope;
-    struct strbuf f = STRBUF_INIT;
-    strbuf_addf(&f, "(&(objectClass=group)(uSNChanged>=%llu)", (unsigned long long)since + 1);
-    if (s->nmember_of > 1)
-        strbuf_addstr(&f, "(|");
-    for (size_t i = 0; i < s->nmember_of; i++) {
-        strbuf_addstr(&f, "(|(distinguishedName=");
-        ldap_filter_escape(&f, s->member_of[i], strlen(s->member_of[i]));
-        strbuf_addstr(&f, ")(memberOf:1.2.840.113556.1.4.1941:=");
-        ldap_filter_escape(&f, s->member_of[i], strlen(s->member_of[i]));
-        strbuf_addstr(&f, "))");
-    }
-    if (s->nmember_of > 1)
-        strbuf_addch(&f, ')');
-    strbuf_addch(&f, ')');
-    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, just the DNs */
-    LDAPMessage *res = NULL;
-    struct timeval tv = { p->src->cfg->timeout, 0 };
-    int rc = ldap_search_ext_s(p->src->ld, p->src->naming_context, LDAP_SCOPE_SUBTREE, f.buf,
-                               attrs, 0, NULL, NULL, &tv, 1, &res);
-    strbuf_release(&f);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        ldap_msgfree(res);
-        return report(p->src, rc, "check the scoping groups for changes");
-    }
-    *changed = ldap_count_entries(p->src->ld, res) > 0;
-    ldap_msgfree(res);
-    return 0;
+    return src->cfg;
 }
 
-int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since,
-                     ad_object_cb cb, void *ctx, struct ldap_watermark *next,
-                     struct ldap_pull_stats *stats)
+const char *lsrc_naming_context(const struct ldap_source *src)
 {
-    const struct ldap_config *cfg = src->cfg;
-    const struct scope *s = &cfg->scope;
-    struct pull p = { .src = src, .cb = cb, .ctx = ctx, .stats = stats };
-    memset(stats, 0, sizeof(*stats));
+    return src->naming_context;
+}
 
-    /* Read the watermark first: whatever changes while we read has a higher USN
-     * and is read again next time, so nothing falls between two pulls. */
+char **lsrc_attrs(const struct ldap_source *src)
+{
+    return src->attrs;
+}
+
+int lsrc_read_watermark(struct ldap_source *src, struct ldap_watermark *wm)
+{
     char *dsa = NULL;
-    struct ldap_watermark wm;
-    if (read_root_dse(src, &dsa, &wm.usn))
+    if (read_root_dse(src, &dsa, &wm->usn))
         return -1;
-    int rc = read_invocation_id(src, dsa, wm.invocation_id);
+    int rc = read_invocation_id(src, dsa, wm->invocation_id);
     free(dsa);
-    if (rc)
-        return -1;
+    return rc;
+}
 
-    p.delta = since != NULL;
-    if (since && strcasecmp(since->invocation_id, wm.invocation_id) != 0) {
-        log_info("the domain controller changed (invocationId %s, was %s): doing a full pull",
-                 wm.invocation_id, since->invocation_id);
-        p.delta = false;
+int lsrc_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn)
+{
+    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, just the DNs */
+    LDAPMessage *res = NULL;
+    struct timeval tv = { src->cfg->timeout, 0 };
+    *dn = NULL;
+    log_debug("search base=%s filter=%s (one)", src->naming_context, filter);
+    int rc = ldap_search_ext_s(src->ld, src->naming_context, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
+                               NULL, NULL, &tv, 1, &res);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+        ldap_msgfree(res);
+        return report(src, rc, doing);
     }
-    if (p.delta && since->usn > wm.usn) {
-        log_info("the watermark (USN %llu) is ahead of the domain controller (USN %llu), "
-                 "restored from backup?: doing a full pull", (unsigned long long)since->usn,
-                 (unsigned long long)wm.usn);
-        p.delta = false;
+    LDAPMessage *e = ldap_first_entry(src->ld, res);
+    if (e) {
+        char *d = ldap_get_dn(src->ld, e);
+        *dn = xstrdup(d ? d : "?");
+        ldap_memfree(d);
     }
-    if (p.delta && s->nmember_of) {
-        bool changed = true;
-        if (scope_groups_changed(&p, since->usn, &changed))
-            return -1;
-        if (changed) {
-            log_info("a scoping group changed since the last pull: doing a full pull");
-            p.delta = false;
-        }
-    }
-    stats->delta = p.delta;
-    uint64_t from = p.delta ? since->usn : 0;
-
-    int ret = 0;
-    char *filter = scope_filter(s, from);
-    for (size_t i = 0; i < s->nbase_dns && !ret; i++)
-        ret = paged_search(&p, s->base_dns[i], filter, src->attrs, false);
-    free(filter);
-    if (!ret && p.delta) {
-        /* tombstones live in CN=Deleted Objects of the naming context, not under
-         * the base DNs: search the whole context and judge by lastKnownParent */
-        filter = scope_deleted_filter(s, from);
-        ret = paged_search(&p, src->naming_context, filter, (char **)tombstone_attrs, true);
-        free(filter);
-    }
-    arena_release(&p.arena);
-    free(p.attrs);
-    if (ret)
-        return -1;
-    *next = wm;
+    ldap_msgfree(res);
     return 0;
 }

@@ -16,7 +16,8 @@ userAccountControl: 512
 
 LDIF
 }
-cleanup() { ldap_admin ldapdelete -r "$T" >/dev/null 2>&1; }
+O="OU=dualsync-delta-out-$$,$AD_BASE_DN"
+cleanup() { ldap_admin ldapdelete -r "$T" >/dev/null 2>&1; ldap_admin ldapdelete -r "$O" >/dev/null 2>&1; }
 cleanup
 { printf 'dn: %s\nobjectClass: organizationalUnit\n\n' "$T"
   printf 'dn: OU=Excluded,%s\nobjectClass: organizationalUnit\n\n' "$T"
@@ -74,6 +75,25 @@ grep -q '^pull: delta, 0 objects' "$OUT/last.out" && pass "and then nothing agai
 check "pull --full ignores the watermark" "$DUALSYNC" -c "$OUT/delta.conf" pull --full
 grep -q '^pull: full' "$OUT/last.out" && grep -q '^  users  *2 ' "$OUT/last.out" \
     && pass "full pull: bravo and delta (alpha excluded, charlie gone)" || fail "$(cat "$OUT/last.out")"
+
+# beyond the OU scope: the filter, a move out of the base DN, an OU renamed
+WM2="$OUT/delta2.wm"; rm -f "$WM2"
+mkconf "$OUT/delta2.conf" "base_dn = $T" "exclude_ou = OU=Excluded,$T" "classes = user" \
+    "filter = (department=Before)" "watermark_file = $WM2"
+"$DUALSYNC" -c "$OUT/delta2.conf" pull >/dev/null 2>&1
+printf 'dn: %s\nobjectClass: organizationalUnit\n\n' "$O" | ldap_admin ldapadd >/dev/null   # a new OU: no full pull
+printf 'dn: CN=delta,%s\nchangetype: modify\nreplace: department\ndepartment: After\n' "$T" | ldap_admin ldapmodify >/dev/null
+check "a user no longer matching the filter" "$DUALSYNC" -c "$OUT/delta2.conf" pull --format ndjson
+python3 -c 'import json,sys; o=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(not (len(o) == 1 and "CN=delta," in o[0]["dn"] and not o[0]["inScope"]))' "$OUT/last.out" \
+    && pass "a user no longer matching the filter comes with inScope false" || fail "filter leaver: $(cat "$OUT/last.out")"
+printf 'dn: CN=bravo,%s\nchangetype: modrdn\nnewrdn: CN=bravo\ndeleteoldrdn: 1\nnewsuperior: %s\n' "$T" "$O" | ldap_admin ldapmodify >/dev/null
+check "a user moved out of the base DN" "$DUALSYNC" -c "$OUT/delta.conf" pull --format ndjson
+python3 -c 'import json,sys; o=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(not any(x["dn"].startswith("CN=bravo,OU=dualsync-delta-out") and not x["inScope"] for x in o))' "$OUT/last.out" \
+    && pass "a user moved out of the base DN comes with inScope false" || fail "moved out of the base: $(cat "$OUT/last.out")"
+printf 'dn: OU=Excluded,%s\nchangetype: modrdn\nnewrdn: OU=Excluded2\ndeleteoldrdn: 1\n' "$T" | ldap_admin ldapmodify >/dev/null
+check "an OU renamed" "$DUALSYNC" -c "$OUT/delta.conf" pull
+grep -q '^pull: full' "$OUT/last.out" && pass "an OU renamed: a full pull (its objects moved without changing)" \
+    || fail "OU renamed: $(head -1 "$OUT/last.out")"
 
 echo garbage > "$WM"
 cp "$WM" "$OUT/wm.before"

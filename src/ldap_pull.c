@@ -1,0 +1,249 @@
+/* ldap_pull.c - which searches a pull makes, and the scope of what they
+ * return (ldap_source.h); shared by the OpenLDAP and the wldap32 backends.
+ *
+ * A full pull is one paged search per base DN with the scope's filter.
+ *
+ * A delta pull reads what changed after the watermark's USN, and must say
+ * everything a kept copy of the scope needs to stay equal to a full pull:
+ *  1. objects in scope that changed (the scope's filter, uSNChanged >= USN+1);
+ *  2. tombstones (show-deleted, judged by lastKnownParent);
+ *  3. every object of the classes that changed anywhere in the domain but
+ *     was not in (1): it is outside the scope now (moved out of the base
+ *     DNs, no longer matching the filter, left the scoping group), handed on
+ *     with in_scope false, GUID and DN only;
+ *  4. changes no USN of an object shows, which make a delta inexact. It then
+ *     falls back to a full pull: the DC changed (invocationId), the
+ *     watermark is ahead of the DC (a restore), a scoping group changed
+ *     (membership is a link on the group, not on the member), or an OU or
+ *     container that existed before changed (renaming or moving one moves
+ *     every object under it without changing their uSNChanged; any other
+ *     change to it costs a full pull too, as no attribute says which).
+ * And one such change the caller must judge: a group among cfg->watch_groups
+ * (or nested in one) changed but was not read in (1). Its members learn of
+ * it only through memberOf, whose changes do not show in their USN either;
+ * stats->watched_group_unread says so. */
+#include "compat.h"
+
+#include <strings.h>
+
+#include "config.h"
+#include "ldap_source_p.h"
+#include "log.h"
+#include "scope.h"
+
+/* What a tombstone still carries (MS-ADTS 3.1.1.5.5.1.1). */
+const char *const pull_tombstone_attrs[] = {
+    "objectClass", "objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "isDeleted",
+    "lastKnownParent", "uSNChanged", "whenChanged", "sAMAccountName", "userPrincipalName", NULL,
+};
+
+/* Enough to know an object and its class. */
+const char *const pull_leaver_attrs[] = { "objectClass", "objectGUID", "uSNChanged", NULL };
+
+static int cmp_guid(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static bool seen(const struct pull *p, const unsigned char guid[16])
+{
+    return p->nseen && bsearch(guid, p->seen, p->nseen, sizeof(*p->seen), cmp_guid) != NULL;
+}
+
+int pull_deliver(struct pull *p, int cls)
+{
+    struct ad_object *o = &p->obj;
+    const struct scope *scope = &p->cfg->scope;
+    if (cls < 0)
+        return 0;    /* e.g. a computer that matched a custom filter */
+    if (!p->has_guid) {
+        log_warn("%s: no objectGUID; skipped (check the bind account can read it)", o->dn);
+        return 0;
+    }
+    o->cls = (enum ad_class)cls;
+    if (!o->parent_dn)
+        o->parent_dn = arena_strndup(&p->arena, ad_dn_parent(o->dn), strlen(ad_dn_parent(o->dn)));
+    switch (p->phase) {
+    case PHASE_SCOPE:
+        /* OU scope: a live object by its DN */
+        o->in_scope = scope_contains_dn(scope, o->dn);
+        if (!o->in_scope && !p->delta) {
+            p->stats->skipped++;
+            return 0;
+        }
+        if (p->delta) {
+            GROW(p->seen, p->seen_alloc, p->nseen + 1);
+            memcpy(p->seen[p->nseen++], o->guid, 16);
+        }
+        break;
+    case PHASE_TOMBSTONES:
+        /* a tombstone by where it used to live */
+        o->in_scope = scope_contains_dn(scope, o->parent_dn);
+        if (!o->in_scope)
+            return 0;
+        p->stats->deleted++;
+        break;
+    case PHASE_WATCHED:
+        if (!seen(p, o->guid) && !p->stats->watched_group_unread) {
+            log_verbose("%s changed but is outside the scope: the memberships through it "
+                        "are known only from memberOf", o->dn);
+            p->stats->watched_group_unread = true;
+        }
+        return 0;
+    case PHASE_LEAVERS:
+        if (seen(p, o->guid))
+            return 0;
+        o->in_scope = false;
+        p->stats->out_of_scope++;
+        break;
+    }
+    p->stats->objects++;
+    return p->cb(o, p->ctx) ? -1 : 0;
+}
+
+/* "(&(objectClass=group)(uSNChanged>=N)(|(distinguishedName=G)(memberOf:chain:=G)...))":
+ * the groups among dns, or nested in one of them, changed after since. */
+static char *groups_changed_filter(char *const *dns, size_t n, uint64_t since)
+{
+    struct strbuf f = STRBUF_INIT;
+    strbuf_addf(&f, "(&(objectClass=group)(uSNChanged>=%llu)", (unsigned long long)since + 1);
+    if (n > 1)
+        strbuf_addstr(&f, "(|");
+    for (size_t i = 0; i < n; i++) {
+        /* LDAP_MATCHING_RULE_IN_CHAIN (MS-ADTS 3.1.1.3.4.4.3) walks nested groups */
+        strbuf_addstr(&f, "(|(distinguishedName=");
+        ldap_filter_escape(&f, dns[i], strlen(dns[i]));
+        strbuf_addstr(&f, ")(memberOf:1.2.840.113556.1.4.1941:=");
+        ldap_filter_escape(&f, dns[i], strlen(dns[i]));
+        strbuf_addstr(&f, "))");
+    }
+    if (n > 1)
+        strbuf_addch(&f, ')');
+    strbuf_addch(&f, ')');
+    return strbuf_detach(&f);
+}
+
+/* Reasons of (4) above: NULL when a delta from since is exact, else why not
+ * (a static text or *why_dn names the object). -1 when a search failed. */
+static int delta_inexact(struct pull *p, const struct ldap_watermark *since,
+                         const struct ldap_watermark *now, const char **why, char **why_dn)
+{
+    const struct scope *s = &p->cfg->scope;
+    *why = NULL;
+    *why_dn = NULL;
+    if (strcasecmp(since->invocation_id, now->invocation_id) != 0) {
+        log_info("the domain controller changed (invocationId %s, was %s): doing a full pull",
+                 now->invocation_id, since->invocation_id);
+        *why = "dc";
+        return 0;
+    }
+    if (since->usn > now->usn) {
+        log_info("the watermark (USN %llu) is ahead of the domain controller (USN %llu), "
+                 "restored from backup?: doing a full pull", (unsigned long long)since->usn,
+                 (unsigned long long)now->usn);
+        *why = "restore";
+        return 0;
+    }
+    if (s->nmember_of) {
+        char *f = groups_changed_filter(s->member_of, s->nmember_of, since->usn);
+        int rc = lsrc_find_one(p->src, f, "check the scoping groups for changes", why_dn);
+        free(f);
+        if (rc)
+            return -1;
+        if (*why_dn) {
+            log_info("a scoping group changed since the last pull (%s): doing a full pull", *why_dn);
+            *why = "scoping group";
+            return 0;
+        }
+    }
+    /* an OU created since holds only objects moved or added since: those
+     * changed, so the delta has them (with their DN as of now) */
+    char f[200];
+    snprintf(f, sizeof(f), "(&(|(objectClass=organizationalUnit)(objectClass=container))"
+             "(uSNChanged>=%llu)(!(uSNCreated>=%llu)))", (unsigned long long)since->usn + 1,
+             (unsigned long long)since->usn + 1);
+    if (lsrc_find_one(p->src, f, "check the OUs for changes", why_dn))
+        return -1;
+    if (*why_dn) {
+        log_info("%s changed since the last pull (a rename or move would move the objects "
+                 "under it without changing them): doing a full pull", *why_dn);
+        *why = "container";
+    }
+    return 0;
+}
+
+/* Delta, (3): changed objects of the classes anywhere in the domain that
+ * (1) did not return, and (4b): watched groups changed but not read. */
+static int leavers(struct pull *p, uint64_t from)
+{
+    const struct ldap_config *cfg = p->cfg;
+    qsort(p->seen, p->nseen, sizeof(*p->seen), cmp_guid);
+    struct scope classes_only = { .classes = { 0 } };
+    memcpy(classes_only.classes, cfg->scope.classes, sizeof(classes_only.classes));
+    char *filter = scope_filter(&classes_only, from);
+    p->phase = PHASE_LEAVERS;
+    int ret = lsrc_paged_search(p, lsrc_naming_context(p->src), filter, (char **)pull_leaver_attrs,
+                                false);
+    free(filter);
+    if (ret || !cfg->nwatch_groups)
+        return ret;
+    /* a group of the rules that changed is exact only if (1) read it */
+    filter = groups_changed_filter(cfg->watch_groups, cfg->nwatch_groups, from);
+    p->phase = PHASE_WATCHED;
+    ret = lsrc_paged_search(p, lsrc_naming_context(p->src), filter, (char **)pull_leaver_attrs,
+                            false);
+    free(filter);
+    return ret;
+}
+
+int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since,
+                     ad_object_cb cb, void *ctx, struct ldap_watermark *next,
+                     struct ldap_pull_stats *stats)
+{
+    const struct ldap_config *cfg = lsrc_config(src);
+    const struct scope *s = &cfg->scope;
+    struct pull p = { .src = src, .cfg = cfg, .cb = cb, .ctx = ctx, .stats = stats };
+    memset(stats, 0, sizeof(*stats));
+
+    /* Read the watermark first: whatever changes while we read has a higher USN
+     * and is read again next time, so nothing falls between two pulls. */
+    struct ldap_watermark wm;
+    if (lsrc_read_watermark(src, &wm))
+        return -1;
+    p.delta = since != NULL;
+    if (p.delta) {
+        const char *why;
+        char *why_dn;
+        if (delta_inexact(&p, since, &wm, &why, &why_dn))
+            return -1;
+        free(why_dn);
+        p.delta = why == NULL;
+    }
+    stats->delta = p.delta;
+    uint64_t from = p.delta ? since->usn : 0;
+
+    int ret = 0;
+    char *filter = scope_filter(s, from);
+    p.phase = PHASE_SCOPE;
+    for (size_t i = 0; i < s->nbase_dns && !ret; i++)
+        ret = lsrc_paged_search(&p, s->base_dns[i], filter, lsrc_attrs(src), false);
+    free(filter);
+    if (!ret && p.delta) {
+        /* tombstones live in CN=Deleted Objects of the naming context, not under
+         * the base DNs: search the whole context and judge by lastKnownParent */
+        filter = scope_deleted_filter(s, from);
+        p.phase = PHASE_TOMBSTONES;
+        ret = lsrc_paged_search(&p, lsrc_naming_context(src), filter,
+                                (char **)pull_tombstone_attrs, true);
+        free(filter);
+    }
+    if (!ret && p.delta)
+        ret = leavers(&p, from);
+    arena_release(&p.arena);
+    free(p.attrs);
+    free(p.seen);
+    if (ret)
+        return -1;
+    *next = wm;
+    return 0;
+}
