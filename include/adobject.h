@@ -44,6 +44,11 @@ struct ad_object {
     struct ad_attr *attrs;     /* every other requested attribute, textual */
 };
 
+/* Objects handed on one by one (a pull, a kept copy). obj and everything it
+ * points to is valid only during the call. Return 0 to go on, non-zero to
+ * stop (a pull then fails). */
+typedef int (*ad_object_cb)(const struct ad_object *obj, void *ctx);
+
 const char *ad_class_name(enum ad_class cls);
 
 /* The attribute by name (case-insensitive) or NULL; ad_object_get gives its

@@ -48,13 +48,11 @@ struct ldap_pull_stats {
     uint64_t ranged_fetches;  /* extra searches for "attr;range=" values */
     bool delta;               /* false: a full pull was made */
     bool watched_group_unread; /* delta: a group of cfg->watch_groups (or nested in one)
-                                * changed and lies outside the scope: memberships through
-                                * it changed without a trace in the members' uSNChanged */
+                                * changed and lies outside the scope, or a group outside
+                                * the scope was deleted: memberships through it changed
+                                * without a trace in the members' uSNChanged */
 };
 
-/* Called once per object. obj and everything it points to is valid only during
- * the call. Return 0 to go on, non-zero to stop the pull (it then fails). */
-typedef int (*ad_object_cb)(const struct ad_object *obj, void *ctx);
 
 /* cfg must outlive the source. Returns 0 and *out, or -1 (logged). */
 int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out);

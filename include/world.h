@@ -33,6 +33,12 @@ struct world {
  * tenant, bad rules) or EXIT_STOPPED (AD could not be read: nothing may be
  * written then). */
 int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next);
+/* The same through the kept copy of AD at path (snapshot.h): only what changed
+ * since it was written is read (a USN delta), unless full, the copy is
+ * missing or unusable, or the delta cannot be exact (ldap_source.h); then AD
+ * is read in full. save: write the copy back (not in a dry run). */
+int world_load_kept(struct world *w, struct config *cfg, const char *path, bool full, bool save,
+                    bool progress, struct ldap_watermark *next);
 void world_free(struct world *w);
 
 /* The tenants to work on: all, or the one --tenant names ([*first, *end)).

@@ -1,19 +1,16 @@
 /* cmd_run.c - `dualsync convert`, `dualsync run` and `dualsync watch`.
  *
- * convert and run do the same batch: read AD in full, decide and plan per
- * tenant against its mapping file, and execute the plan through Graph
- * (convert.h); run adds the summary and the report. watch runs one batch at
- * start, then one after each new Connect cycle of any tenant, as Graph's
+ * convert and run do the same batch: read AD, decide and plan per tenant
+ * against its mapping file, and execute the plan through Graph (convert.h);
+ * run adds the summary and the report. watch runs one batch at start, then
+ * one after each new Connect cycle of any tenant, as Graph's
  * organization.onPremisesLastSyncDateTime shows it (reference §2.6).
  *
- * Why AD is read in full every time: the policy decides on the whole set
- * (nested group membership is known only after the last group is read, and
- * a record whose object was not read is taken as gone), so a delta alone
- * cannot feed it. The delta is used where it is exact: when AD changed
- * nothing since every tenant's recorded watermark and no tenant has anything
- * to check again (no pending, blocked or in-doubt record), the batch ends
- * there without a full read and without Graph. The Graph side always follows
- * the changes: with nothing to do in a tenant, no request is sent. */
+ * AD is read through the copy kept in MAPPINGS_DIR/ad.snapshot (snapshot.h):
+ * only what changed since the last batch comes over LDAP, and the policy
+ * still decides on the whole set, as after a full read. The Graph side
+ * follows the changes too: with nothing to do in a tenant, no request is
+ * sent. */
 #include "compat.h"
 
 #include <cjson/cJSON.h>
@@ -47,58 +44,6 @@ static char *watermark_text(const struct ldap_watermark *wm)
 {
     return wm->invocation_id[0] ? ldap_watermark_format(wm) : xstrdup("");
 }
-
-static int count_cb(const struct ad_object *o, void *ctx)
-{
-    (void)o;
-    ++*(uint64_t *)ctx;
-    return 0;
-}
-
-/* Does a delta from the tenants' watermarks show nothing to do? Only when
- * every tenant's mapping file holds the same watermark, none has a record to
- * check again, and AD changed nothing since. Reads the files read-only. */
-static bool nothing_changed(struct config *cfg, size_t first, size_t end)
-{
-    char *wm = NULL;
-    bool quiet = true;
-    for (size_t t = first; t < end && quiet; t++) {
-        const struct tenant_config *tc = &cfg->tenants[t];
-        struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
-        struct mapstore *ms;
-        if (mapstore_open(tc->mapping_file, &who, MAPSTORE_READ_ONLY | MAPSTORE_CREATE, &ms)) {
-            quiet = false;
-            break;
-        }
-        const struct map_intent *doubt;
-        const char *h = mapstore_header(ms)->watermark;
-        if (!*h || mapstore_in_doubt(ms, &doubt) || (wm && strcmp(wm, h)))
-            quiet = false;
-        size_t pos = 0;
-        const struct map_record *r;
-        while (quiet && (r = mapstore_next(ms, &pos)))
-            if (r->state == MAP_STATE_PENDING || r->state == MAP_STATE_BLOCKED)
-                quiet = false;
-        if (!wm)
-            wm = xstrdup(h);
-        mapstore_close(ms);
-    }
-    if (quiet && wm) {
-        struct ldap_watermark since, next;
-        struct ldap_pull_stats st;
-        struct ldap_source *src;
-        uint64_t changed = 0;
-        quiet = !ldap_watermark_parse(wm, &since) && !ldap_source_open(&cfg->ldap, &src);
-        if (quiet) {
-            quiet = !ldap_source_pull(src, &since, count_cb, &changed, &next, &st) && st.delta
-                    && changed == 0 && st.deleted == 0;
-            ldap_source_close(src);
-        }
-    }
-    free(wm);
-    return quiet;
-}
-
 
 /* A dry run's figures as JSON (--report with --dry-run: no audit entry was
  * written, so the report module has nothing to render). */
@@ -150,15 +95,12 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
 {
     char *run_id = xasprintf("%lld-%ld", (long long)time(NULL), platform_pid());
     int rc;
-    if (!cli->full && !strcmp(cli->command, "run") && nothing_changed(cfg, first, end)) {
-        log_info("nothing changed in AD since the last run and nothing to check again: done");
-        free(run_id);
-        return EXIT_DONE;
-    }
     struct world w;
     struct ldap_watermark wm;
     memset(&wm, 0, sizeof(wm));
-    rc = world_load(&w, cfg, cli->progress, &wm);
+    char *kept = xasprintf("%s/ad.snapshot", cfg->mappings_dir);
+    rc = world_load_kept(&w, cfg, kept, cli->full, !cli->dry_run, cli->progress, &wm);
+    free(kept);
     if (rc) {
         /* AD could not be read (in full): nothing may be written anywhere */
         world_free(&w);

@@ -845,6 +845,9 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < l->nattributes; i++)
         free(l->attributes[i]);
     free(l->attributes);
+    for (size_t i = 0; i < l->nwatch_groups; i++)
+        free(l->watch_groups[i]);
+    free(l->watch_groups);
     scope_clear(&l->scope);
     for (size_t i = 0; i < cfg->ntenants; i++)
         tenant_free(&cfg->tenants[i]);

@@ -19,7 +19,8 @@
  *     every object under it without changing their uSNChanged; any other
  *     change to it costs a full pull too, as no attribute says which).
  * And one such change the caller must judge: a group among cfg->watch_groups
- * (or nested in one) changed but was not read in (1). Its members learn of
+ * (or nested in one) changed but was not read in (1), or a group outside the
+ * scope was deleted (it may have been nested in one). Its members learn of
  * it only through memberOf, whose changes do not show in their USN either;
  * stats->watched_group_unread says so. */
 #include "compat.h"
@@ -79,6 +80,13 @@ int pull_deliver(struct pull *p, int cls)
     case PHASE_TOMBSTONES:
         /* a tombstone by where it used to live */
         o->in_scope = scope_contains_dn(scope, o->parent_dn);
+        if (!o->in_scope && o->cls == AD_CLASS_GROUP && p->cfg->nwatch_groups
+            && !p->stats->watched_group_unread) {
+            /* it may have been nested in a group of the rules: its members
+             * left that group with no trace in the delta */
+            log_verbose("a group outside the scope was deleted (last in %s)", o->parent_dn);
+            p->stats->watched_group_unread = true;
+        }
         if (!o->in_scope)
             return 0;
         p->stats->deleted++;

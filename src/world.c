@@ -11,7 +11,9 @@
 #include "objset.h"
 #include "planner.h"
 #include "policy.h"
+#include "platform.h"
 #include "rules.h"
+#include "snapshot.h"
 #include "util.h"
 #include "world.h"
 
@@ -39,9 +41,9 @@ static int on_object(const struct ad_object *obj, void *vctx)
     return 0;
 }
 
-/* Compile the rules, make sure the reader asks for every attribute they read,
- * pull everything and resolve memberships. */
-int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next_out)
+/* Compile the rules and make sure the reader asks for every attribute they
+ * read and watches the groups they name. */
+static int prepare(struct world *w, struct config *cfg)
 {
     memset(w, 0, sizeof(*w));
     w->cfg = cfg;
@@ -61,28 +63,214 @@ int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_w
         if (policy_attr_index(w->pol, a) < 0)
             add_unique(&w->extra, &w->nextra, a);
     }
+    for (size_t g = 0; g < policy_ngroups(w->pol); g++)
+        add_unique(&l->watch_groups, &l->nwatch_groups, policy_group_dn(w->pol, g));
     if (policy_ngroups(w->pol) && !l->scope.classes[AD_CLASS_GROUP])
         log_warn("the rules use memberof but [ldap] classes leaves groups out: only direct "
                  "membership (each object's memberOf) is known; add group to classes");
     w->objs = objset_new(w->pol, w->extra, w->nextra);
+    return EXIT_DONE;
+}
 
+static void loaded(struct world *w, uint64_t read)
+{
+    objset_finish(w->objs);
+    log_verbose("read %llu objects; kept %zu in %zu KiB", (unsigned long long)read,
+                objset_count(w->objs), objset_bytes(w->objs) / 1024);
+}
+
+int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next_out)
+{
+    int rc = prepare(w, cfg);
+    if (rc)
+        return rc;
     struct ldap_source *src;
-    if (ldap_source_open(l, &src))
+    if (ldap_source_open(&cfg->ldap, &src))
         return EXIT_STOPPED;
     struct pull_ctx ctx = { w->objs, progress ? progress_start("reading AD", 0) : NULL, 0 };
     struct ldap_watermark next;
     struct ldap_pull_stats st;
-    int rc = ldap_source_pull(src, NULL, on_object, &ctx, &next, &st);
+    rc = ldap_source_pull(src, NULL, on_object, &ctx, &next, &st);
     progress_done(ctx.progress);
     ldap_source_close(src);
     if (rc)
         return EXIT_STOPPED;
     if (next_out)
         *next_out = next;
-    objset_finish(w->objs);
-    log_verbose("read %llu objects; kept %zu in %zu KiB", (unsigned long long)st.objects,
-                objset_count(w->objs), objset_bytes(w->objs) / 1024);
+    loaded(w, st.objects);
     return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------ AD kept between runs */
+
+/* What a pull from the kept copy's watermark gathers: while the reader does
+ * a delta, copies of the changes (applied only once the delta proves exact);
+ * when it does a full pull, every object straight into a new copy. */
+struct kept_ctx {
+    struct snapshot **snap;
+    const char *fingerprint;
+    char **keep;
+    size_t nkeep;
+    const struct ldap_pull_stats *st;
+    struct ad_object **changes;
+    size_t nchanges, alloc;
+    bool fresh;                 /* *snap was replaced by an empty one */
+    struct progress *progress;
+    uint64_t seen;
+};
+
+static int on_kept(const struct ad_object *obj, void *vctx)
+{
+    struct kept_ctx *k = vctx;
+    progress_update(k->progress, ++k->seen);
+    if (k->st->delta) {
+        GROW(k->changes, k->alloc, k->nchanges + 1);
+        k->changes[k->nchanges++] = ad_object_copy(obj);
+        return 0;
+    }
+    if (!k->fresh) {
+        snapshot_free(*k->snap);
+        *k->snap = snapshot_new(k->keep, k->nkeep, k->fingerprint);
+        k->fresh = true;
+    }
+    snapshot_apply(*k->snap, obj);
+    return 0;
+}
+
+static void drop_changes(struct kept_ctx *k)
+{
+    for (size_t i = 0; i < k->nchanges; i++)
+        ad_object_free(k->changes[i]);
+    free(k->changes);
+    k->changes = NULL;
+    k->nchanges = k->alloc = 0;
+}
+
+/* One pull into *snap: from since (NULL: in full). *delta_out: a delta was
+ * applied. Returns 0, or -1 (logged: AD could not be read). */
+static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct ldap_watermark *since,
+                     struct ldap_watermark *next, bool *delta_out)
+{
+    struct ldap_pull_stats st;
+    k->st = &st;
+    k->fresh = false;
+    int rc = ldap_source_pull(src, since, on_kept, k, next, &st);
+    *delta_out = false;
+    if (rc) {
+        drop_changes(k);
+        return -1;
+    }
+    if (st.delta && st.watched_group_unread) {
+        log_info("a group the rules name changed outside the scope (its members' memberOf "
+                 "changed with no trace in the delta): reading AD in full");
+        drop_changes(k);
+        return pull_kept(src, k, NULL, next, delta_out);
+    }
+    if (st.delta) {
+        for (size_t i = 0; i < k->nchanges; i++)
+            snapshot_apply(*k->snap, k->changes[i]);
+        log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope) "
+                    "applied to the kept copy", k->nchanges, (unsigned long long)st.deleted,
+                    (unsigned long long)st.out_of_scope);
+        drop_changes(k);
+        *delta_out = true;
+    } else if (!k->fresh) {
+        /* a full pull that found nothing */
+        snapshot_free(*k->snap);
+        *k->snap = snapshot_new(k->keep, k->nkeep, k->fingerprint);
+    }
+    return 0;
+}
+
+static int feed(const struct ad_object *obj, void *vctx)
+{
+    objset_add(vctx, obj);
+    return 0;
+}
+
+/* Test hook (DUALSYNC_TEST_KEPT_VERIFY): after a delta, read AD in full as
+ * well and compare: the kept copy must equal it. */
+static int verify_kept(struct ldap_source *src, const struct kept_ctx *k, const struct snapshot *snap)
+{
+    struct snapshot *full = snapshot_new(k->keep, k->nkeep, k->fingerprint);
+    struct kept_ctx f = { &full, k->fingerprint, k->keep, k->nkeep };
+    struct ldap_watermark next;
+    bool delta;
+    int rc = pull_kept(src, &f, NULL, &next, &delta);
+    struct strbuf why = STRBUF_INIT;
+    if (!rc && !snapshot_equal(snap, full, &why))
+        rc = log_error("DUALSYNC_TEST_KEPT_VERIFY: the kept copy of AD differs from a full read: %s",
+                       why.buf);
+    else if (!rc)
+        log_info("DUALSYNC_TEST_KEPT_VERIFY: the kept copy of AD equals a full read (%zu objects)",
+                 snapshot_count(full));
+    strbuf_release(&why);
+    snapshot_free(full);
+    return rc;
+}
+
+int world_load_kept(struct world *w, struct config *cfg, const char *path, bool full, bool save,
+                    bool progress, struct ldap_watermark *next_out)
+{
+    int rc = prepare(w, cfg);
+    if (rc)
+        return rc;
+    struct ldap_config *l = &cfg->ldap;
+    /* what objset reads of an object, and what the rules and invitations name */
+    char **keep = NULL;
+    size_t nkeep = 0;
+    static const char *const always[] = { "sAMAccountName", "userPrincipalName", "mail", "member",
+                                          "memberOf" };
+    for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+        add_unique(&keep, &nkeep, always[i]);
+    for (size_t i = 0; i < l->nattributes; i++)
+        add_unique(&keep, &nkeep, l->attributes[i]);
+    struct strbuf fp = STRBUF_INIT;
+    snapshot_fingerprint(&l->scope, keep, nkeep, &fp);
+    struct snapshot *snap = snapshot_new(keep, nkeep, fp.buf);
+    struct ldap_watermark since;
+    bool have = false;
+    if (!full) {
+        const char *wm_text = NULL;
+        have = snapshot_load(snap, path, &wm_text) == 0 && !ldap_watermark_parse(wm_text, &since);
+        if (!have) {
+            snapshot_free(snap);
+            snap = snapshot_new(keep, nkeep, fp.buf);
+        }
+    }
+    struct ldap_source *src = NULL;
+    struct kept_ctx k = { &snap, fp.buf, keep, nkeep, NULL, NULL, 0, 0, false,
+                          progress ? progress_start(have ? "reading AD changes" : "reading AD", 0) : NULL,
+                          0 };
+    struct ldap_watermark next;
+    bool delta = false;
+    rc = ldap_source_open(l, &src) ? -1 : pull_kept(src, &k, have ? &since : NULL, &next, &delta);
+    progress_done(k.progress);
+    if (!rc && delta && getenv("DUALSYNC_TEST_KEPT_VERIFY"))
+        rc = verify_kept(src, &k, snap);
+    ldap_source_close(src);
+    if (!rc) {
+        log_verbose("AD: %s; %zu objects in scope", delta ? "the kept copy and a delta" : "read in full",
+                    snapshot_count(snap));
+        snapshot_each(snap, feed, w->objs);
+        if (save) {
+            char *text = ldap_watermark_format(&next);
+            /* a cache: when it cannot be written, the old one (an older
+             * watermark) still gives an exact delta next time */
+            if (platform_mkdir(cfg->mappings_dir) == 0)
+                snapshot_save(snap, path, text);
+            free(text);
+        }
+        if (next_out)
+            *next_out = next;
+        loaded(w, snapshot_count(snap));
+    }
+    snapshot_free(snap);
+    strbuf_release(&fp);
+    for (size_t i = 0; i < nkeep; i++)
+        free(keep[i]);
+    free(keep);
+    return rc ? EXIT_STOPPED : EXIT_DONE;
 }
 
 void world_free(struct world *w)

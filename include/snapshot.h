@@ -1,0 +1,72 @@
+/* snapshot.h - AD as dualsync last read it, kept between runs, so that a run
+ * reads only what changed since (a USN delta) instead of the whole scope.
+ *
+ * The policy decides on the whole object set (nested membership is known
+ * only once every group is read; an object that was not read is gone), so a
+ * delta cannot feed it alone; applied to the kept set, it gives what a full
+ * read would. The file is a cache: a missing, damaged, or stale one (another
+ * scope or other attributes in the configuration) costs one full read, never
+ * a wrong decision. It holds names and addresses: written 0600, like the
+ * mapping files.
+ *
+ * Calling sequence:
+ *     struct snapshot *s = snapshot_new(keep, nkeep, fingerprint);
+ *     rc = snapshot_load(s, path, &watermark_text);   0 loaded, 1 none usable
+ *     snapshot_apply(s, obj) ...                      each object of a delta
+ *     snapshot_each(s, cb, ctx);                      every object, as a full read
+ *     snapshot_save(s, path, watermark_text);
+ *     snapshot_free(s);
+ * Loaded strings point into the file's buffer and applied ones into an
+ * arena: an object handed to cb lives until snapshot_free. */
+#ifndef DUALSYNC_SNAPSHOT_H
+#define DUALSYNC_SNAPSHOT_H
+
+#include "compat.h"
+#include "adobject.h"
+
+struct snapshot;
+struct strbuf;
+
+/* keep: the attributes kept of each object (besides the decoded fields:
+ * class, DN, GUIDs, SID, userAccountControl, uSNChanged, whenChanged), as
+ * the reader spells them, case-insensitive. fingerprint: what the kept copy
+ * depends on (snapshot_fingerprint); a file made for another is not used. */
+struct snapshot *snapshot_new(char *const *keep, size_t nkeep, const char *fingerprint);
+void snapshot_free(struct snapshot *s);
+
+/* The fingerprint of a scope and an attribute list (SHA-256 over both, with
+ * the format's version), appended to out as hex. */
+struct scope;
+void snapshot_fingerprint(const struct scope *scope, char *const *keep, size_t nkeep,
+                          struct strbuf *out);
+
+/* Read path into the empty s. Returns 0 and *watermark (owned by s), or 1
+ * when there is nothing usable: no file, another fingerprint, or a damaged
+ * one (said at verbose level, or as a warning when damaged). */
+int snapshot_load(struct snapshot *s, const char *path, const char **watermark);
+
+/* One object of a pull: kept (added, or replacing the one with its
+ * objectGUID), or forgotten when it is a tombstone or outside the scope. A
+ * renamed or moved object's new DN replaces its old one in the member and
+ * memberOf values of the kept objects. */
+void snapshot_apply(struct snapshot *s, const struct ad_object *obj);
+
+/* Objects kept. */
+size_t snapshot_count(const struct snapshot *s);
+
+/* Each kept object to cb, in a stable order, as a full read hands them on.
+ * memberOf values naming a group that is itself kept are left out: that
+ * group's member values say the same and are current, while an object's
+ * memberOf may be older (a membership is a link on the group; changing it
+ * leaves the member's uSNChanged alone). Stops at cb's first non-zero and
+ * returns it. */
+int snapshot_each(const struct snapshot *s, ad_object_cb cb, void *ctx);
+
+/* Do a and b keep the same objects with the same values (multi-valued
+ * attributes compared as sets)? If not, the first difference goes to why. */
+bool snapshot_equal(const struct snapshot *a, const struct snapshot *b, struct strbuf *why);
+
+/* Write every kept object and watermark to path atomically (0600). */
+int snapshot_save(const struct snapshot *s, const char *path, const char *watermark);
+
+#endif

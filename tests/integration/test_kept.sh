@@ -1,0 +1,202 @@
+#!/bin/bash
+# The copy of AD kept between runs (MAPPINGS_DIR/ad.snapshot): after a first
+# full read, each run reads only what changed (a USN delta) and applies it to
+# the copy. Under DUALSYNC_TEST_KEPT_VERIFY every delta run also reads AD in
+# full and compares: the kept copy must equal it after each kind of change —
+# modified, new, deleted, renamed within the scope (its group memberships
+# follow the new DN), moved out of the base DN, removed from and added to a
+# group the rules name, nested. Changes no delta can see exactly make a full
+# read (a group the rules name changed outside the scope; an OU renamed), and
+# so does a damaged or stale copy. A dry run leaves the copy alone.
+# Works in its own OU under the Contoso Defense base.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/convert_lib.sh"
+sim_start "$OUT/sim" || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
+D_BASE="OU=Contoso Defense,$AD_BASE_DN"
+T="OU=dualsync-kept-$$,$D_BASE"
+O="OU=dualsync-kept-out-$$,$AD_BASE_DN"     # outside the base DNs
+cleanup() { ldap_admin ldapdelete -r "$T" >/dev/null 2>&1; ldap_admin ldapdelete -r "$O" >/dev/null 2>&1; }
+trap 'cleanup; sim_stop' EXIT
+cleanup
+user() {  # NAME OU → LDIF of an enabled user, at home in commercial, a US person
+    cat <<LDIF
+dn: CN=$1,$2
+objectClass: user
+sAMAccountName: k$$-$1
+userPrincipalName: k$$-$1@fabrikam-defense.example
+mail: k$$-$1@fabrikam-defense.example
+extensionAttribute1: commercial
+extensionAttribute2: non-us-person
+userAccountControl: 512
+
+LDIF
+}
+group() {  # NAME OU MEMBER-DN...
+    local n=$1 ou=$2; shift 2
+    printf 'dn: CN=%s,%s\nobjectClass: group\nsAMAccountName: k%s-%s\n' "$n" "$ou" "$$" "$n"
+    for m in "$@"; do printf 'member: %s\n' "$m"; done
+    echo
+}
+{ printf 'dn: %s\nobjectClass: organizationalUnit\n\n' "$T"
+  printf 'dn: %s\nobjectClass: organizationalUnit\n\n' "$O"
+  printf 'dn: OU=US,%s\nobjectClass: organizationalUnit\n\n' "$T"
+  printf 'dn: OU=UK,%s\nobjectClass: organizationalUnit\n\n' "$T"
+  for u in u1 u2 u3 u4 u5 u6; do user $u "OU=US,$T"; done
+  group Team "$T" "CN=u1,OU=US,$T" "CN=u5,OU=US,$T"
+  group Outside "$O" "CN=u2,OU=US,$T"
+  group Cleared "$T" "CN=Team,$T" "CN=Outside,$O"
+} > "$OUT/setup.ldif"
+check "set up an OU with six users and nested groups (one outside the base)" \
+    ldap_admin ldapadd -c -f "$OUT/setup.ldif"
+
+M=$OUT/mappings
+rm -rf "$M"
+mkconvconf "$OUT/k.conf" "$M"
+# the scope is the test OU; in gcch, the members of Cleared (nested) are
+# external members whatever their citizenship flag says
+sed -i -e '/^base_dn = /d' -e '/^filter = /d' "$OUT/k.conf"
+sed -i "s|^\[ldap\]|[ldap]\nbase_dn = $T|" "$OUT/k.conf"
+sed -i "/^\[tenant gcch\]/,\$ s|^rule = extensionAttribute2 = us-person -> external-member|rule = memberof \"CN=Cleared,$T\" -> external-member\n&|" "$OUT/k.conf"
+K=$M/ad.snapshot
+run() { DUALSYNC_TEST_KEPT_VERIFY=1 "$DUALSYNC" -c "$OUT/k.conf" run --no-progress --max-changes 1000 -v \
+    > "$OUT/last.out" 2>&1; }
+verified() { grep -q "DUALSYNC_TEST_KEPT_VERIFY: the kept copy of AD equals a full read" "$OUT/last.out"; }
+delta_run() { grep -q "AD: the kept copy and a delta" "$OUT/last.out"; }
+full_run() { grep -q "AD: read in full" "$OUT/last.out"; }
+decision() {  # USER → its decision in gcch's mapping file
+    awk -F'\t' -v u="k$$-$1@fabrikam-defense.example" 'f && $7 == u { print $3 } /^$/ { f = 1 }' "$M/gcch.map"
+}
+ldif() { ldap_admin ldapmodify -f /dev/stdin >/dev/null; }
+
+run
+full_run && [ -f "$K" ] && pass "first run: AD read in full, the copy kept in ad.snapshot" \
+    || fail "first run: $(tail -5 "$OUT/last.out")"
+[ "$(stat -c %a "$K" 2>/dev/null)" = 600 ] && pass "ad.snapshot is 0600" || fail "mode $(stat -c %a "$K")"
+equal "u1 (in Team, in Cleared) is an external member in gcch" external-member "$(decision u1)"
+equal "u2 (in Outside, out of scope, in Cleared) is an external member" external-member "$(decision u2)"
+equal "u6 (in no group) is an external guest" external-guest "$(decision u6)"
+
+run
+delta_run && verified && pass "a run with nothing changed: a delta, equal to a full read" \
+    || fail "nothing changed: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
+
+# round 1: modified, new, deleted, renamed (a member of Team), group changes
+ldif <<LDIF
+dn: CN=u3,OU=US,$T
+changetype: modify
+replace: extensionAttribute2
+extensionAttribute2: us-person
+
+dn: CN=u5,OU=US,$T
+changetype: modrdn
+newrdn: CN=u5
+deleteoldrdn: 1
+newsuperior: OU=UK,$T
+
+dn: CN=Team,$T
+changetype: modify
+delete: member
+member: CN=u1,OU=US,$T
+-
+add: member
+member: CN=u6,OU=US,$T
+LDIF
+user u7 "OU=UK,$T" | ldap_admin ldapadd >/dev/null
+ldap_admin ldapdelete "CN=u4,OU=US,$T"
+run
+delta_run && verified && pass "modified, new, deleted, moved, group members changed: the delta equals a full read" \
+    || fail "round 1: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+equal "u1 left Team: an external guest now" external-guest "$(decision u1)"
+equal "u6 joined Team: an external member now" external-member "$(decision u6)"
+equal "u5 moved to OU=UK: still in Team through its new DN" external-member "$(decision u5)"
+equal "u3 became a US person: an external member" external-member "$(decision u3)"
+equal "u7, new: an external guest" external-guest "$(decision u7)"
+equal "u4, deleted: gone" gone "$(awk -F'\t' -v u="k$$-u4@fabrikam-defense.example" 'f && $7 == u { print $2 } /^$/ { f = 1 }' "$M/gcch.map")"
+
+# round 2: moved out of the base DN; a member of Team deleted
+ldap_admin ldapdelete "CN=u6,OU=US,$T"
+ldif <<LDIF
+dn: CN=u3,OU=US,$T
+changetype: modrdn
+newrdn: CN=u3
+deleteoldrdn: 1
+newsuperior: $O
+LDIF
+run
+delta_run && verified && pass "a user moved out of the base DN, a group member deleted: the delta equals a full read" \
+    || fail "round 2: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+grep -q "u3,OU=US" "$K" && fail "u3 still kept" || pass "u3 is no longer kept"
+
+# round 3: a group the rules name, outside the scope, changed: a full read
+ldif <<LDIF
+dn: CN=Outside,$O
+changetype: modify
+add: member
+member: CN=u7,OU=UK,$T
+LDIF
+run
+full_run && grep -q "a group the rules name changed outside the scope" "$OUT/last.out" \
+    && pass "a group of the rules changed outside the scope: AD read in full" \
+    || fail "round 3: $(grep -i 'AD:\|group' "$OUT/last.out")"
+equal "u7 joined Outside (nested in Cleared): an external member" external-member "$(decision u7)"
+
+# round 3b: that group deleted: its members left Cleared, no trace in a delta
+ldap_admin ldapdelete "CN=Outside,$O"
+run
+full_run && grep -q "a group the rules name changed outside the scope" "$OUT/last.out" \
+    && pass "a group outside the scope deleted: AD read in full" \
+    || fail "round 3b: $(grep -i 'AD:\|group' "$OUT/last.out")"
+equal "u7 left Cleared with Outside: an external guest again" external-guest "$(decision u7)"
+
+# round 4: an OU renamed moves its users without changing them: a full read
+ldif <<LDIF
+dn: OU=UK,$T
+changetype: modrdn
+newrdn: OU=GB
+deleteoldrdn: 1
+LDIF
+run
+full_run && grep -q "OU=GB,$T changed since the last pull" "$OUT/last.out" \
+    && pass "an OU renamed: AD read in full" || fail "round 4: $(grep -i 'AD:\|changed' "$OUT/last.out")"
+run
+delta_run && verified && pass "and a delta again after it" || fail "after round 4: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
+
+# a dry run reads the copy and leaves it alone
+sum=$(md5sum < "$K")
+ldif <<LDIF
+dn: CN=u2,OU=US,$T
+changetype: modify
+replace: extensionAttribute2
+extensionAttribute2: us-person
+LDIF
+"$DUALSYNC" -c "$OUT/k.conf" run --dry-run --no-progress -v > "$OUT/last.out" 2>&1
+delta_run && [ "$sum" = "$(md5sum < "$K")" ] && pass "--dry-run: a delta, and ad.snapshot untouched" \
+    || fail "dry run: $(grep -i 'AD:' "$OUT/last.out")"
+
+# a damaged copy: a warning, a full read, and a good copy again
+python3 - "$K" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 0xff
+open(sys.argv[1], "wb").write(bytes(b))
+PY
+run
+full_run && grep -q "ad.snapshot is damaged (its checksum does not match" "$OUT/last.out" \
+    && pass "a damaged copy: named, AD read in full" || fail "damaged: $(grep -i 'AD:\|damaged' "$OUT/last.out")"
+run
+delta_run && verified && pass "the copy was rewritten: a delta again" || fail "after damage: $(grep -i 'AD:' "$OUT/last.out")"
+echo "not a snapshot" > "$K"
+run
+full_run && grep -q "not a dualsync snapshot" "$OUT/last.out" && pass "a file that is no snapshot: named, AD read in full" \
+    || fail "garbage: $(grep -i 'AD:\|snapshot' "$OUT/last.out")"
+
+# the rules read another attribute: the copy lacks it, so AD is read in full
+sed -i "/^\[tenant gcch\]/,\$ s|^rule = class user -> external-guest|rule = department = Kept-Test -> exclude\n&|" "$OUT/k.conf"
+run
+full_run && pass "the rules read another attribute: AD read in full" || fail "fingerprint: $(grep -i 'AD:' "$OUT/last.out")"
+run
+delta_run && verified && pass "then deltas again" || fail "after the rule change: $(grep -i 'AD:' "$OUT/last.out")"
+
+# --full ignores the copy
+"$DUALSYNC" -c "$OUT/k.conf" run --full --no-progress -v > "$OUT/last.out" 2>&1
+full_run && pass "run --full reads AD in full" || fail "--full: $(grep -i 'AD:' "$OUT/last.out")"
+finish
