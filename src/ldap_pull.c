@@ -204,6 +204,17 @@ static int leavers(struct pull *p, uint64_t from)
     return ret;
 }
 
+/* The DC's watermark: highestCommittedUSN and the invocationId it belongs to. */
+static int read_watermark(struct ldap_source *src, struct ldap_watermark *wm)
+{
+    char *dsa = NULL;
+    if (lsrc_read_root_dse(src, &dsa, &wm->usn))
+        return -1;
+    int rc = lsrc_read_invocation_id(src, dsa, wm->invocation_id);
+    free(dsa);
+    return rc;
+}
+
 int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since,
                      ad_object_cb cb, void *ctx, struct ldap_watermark *next,
                      struct ldap_pull_stats *stats)
@@ -216,7 +227,7 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
     /* Read the watermark first: whatever changes while we read has a higher USN
      * and is read again next time, so nothing falls between two pulls. */
     struct ldap_watermark wm;
-    if (lsrc_read_watermark(src, &wm))
+    if (read_watermark(src, &wm))
         return -1;
     p.delta = since != NULL;
     if (p.delta) {

@@ -306,7 +306,7 @@ static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
     return s;
 }
 
-static int read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn)
+int lsrc_read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn)
 {
     char *attrs[] = { "defaultNamingContext", "dsServiceName", "highestCommittedUSN", NULL };
     LDAPMessage *res = NULL;
@@ -418,7 +418,7 @@ void ldap_source_close(struct ldap_source *src)
 /* ------------------------------------------------------------ invocationId */
 
 /* The invocationId of the DC we talk to: a USN watermark is only valid on it. */
-static int read_invocation_id(struct ldap_source *src, const char *dsa, char out[37])
+int lsrc_read_invocation_id(struct ldap_source *src, const char *dsa, char out[37])
 {
     char *attrs[] = { "invocationId", NULL };
     LDAPMessage *res = NULL;
@@ -765,16 +765,6 @@ const char *lsrc_naming_context(const struct ldap_source *src)
 char **lsrc_attrs(const struct ldap_source *src)
 {
     return src->attrs;
-}
-
-int lsrc_read_watermark(struct ldap_source *src, struct ldap_watermark *wm)
-{
-    char *dsa = NULL;
-    if (read_root_dse(src, &dsa, &wm->usn))
-        return -1;
-    int rc = read_invocation_id(src, dsa, wm->invocation_id);
-    free(dsa);
-    return rc;
 }
 
 int lsrc_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn)

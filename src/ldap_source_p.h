@@ -46,9 +46,11 @@ extern const char *const pull_tombstone_attrs[];
 extern const char *const pull_leaver_attrs[];
 
 /* The backend's part. Each logs its failures once and returns -1. */
-/* The DC's watermark (rootDSE highestCommittedUSN, invocationId); also
- * learns the naming context. */
-int lsrc_read_watermark(struct ldap_source *src, struct ldap_watermark *wm);
+/* rootDSE: the DC's dsServiceName (*dsa, caller frees) and
+ * highestCommittedUSN; also learns the naming context. */
+int lsrc_read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn);
+/* The invocationId of the DC's NTDS settings object dsa, as GUID text. */
+int lsrc_read_invocation_id(struct ldap_source *src, const char *dsa, char out[37]);
 const struct ldap_config *lsrc_config(const struct ldap_source *src);
 const char *lsrc_naming_context(const struct ldap_source *src);
 char **lsrc_attrs(const struct ldap_source *src);

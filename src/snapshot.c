@@ -86,26 +86,23 @@ static void index_grow(struct snapshot *s)
         s->index[slot_of(s, s->objs[i].o.guid)] = (uint32_t)(i + 1);
 }
 
-/* A set of DNs, case-insensitive (ASCII), for the groups kept and the renames. */
+/* A set of DNs, case-insensitive (ASCII): the groups kept. */
 struct dnset {
     const char **dn;
-    const void **val;
     size_t cap, n;
 };
 
-static void dnset_put(struct dnset *d, const char *dn, const void *val)
+static void dnset_put(struct dnset *d, const char *dn)
 {
     if ((d->n + 1) * 2 > d->cap) {
         struct dnset old = *d;
         d->cap = d->cap ? d->cap * 2 : 64;
         d->dn = xcalloc(d->cap, sizeof(*d->dn));
-        d->val = xcalloc(d->cap, sizeof(*d->val));
         d->n = 0;
         for (size_t i = 0; i < old.cap; i++)
             if (old.dn[i])
-                dnset_put(d, old.dn[i], old.val[i]);
+                dnset_put(d, old.dn[i]);
         free(old.dn);
-        free(old.val);
     }
     size_t j = (size_t)hash_dn(dn) & (d->cap - 1);
     while (d->dn[j] && strcasecmp(d->dn[j], dn))
@@ -113,26 +110,19 @@ static void dnset_put(struct dnset *d, const char *dn, const void *val)
     if (!d->dn[j])
         d->n++;
     d->dn[j] = dn;
-    d->val[j] = val;
 }
 
-static const void *dnset_get(const struct dnset *d, const char *dn)
+static bool dnset_has(const struct dnset *d, const char *dn)
 {
     if (!d->n)
-        return NULL;
+        return false;
     size_t j = (size_t)hash_dn(dn) & (d->cap - 1);
     while (d->dn[j]) {
         if (!strcasecmp(d->dn[j], dn))
-            return d->val[j];
+            return true;
         j = (j + 1) & (d->cap - 1);
     }
-    return NULL;
-}
-
-static void dnset_free(struct dnset *d)
-{
-    free(d->dn);
-    free(d->val);
+    return false;
 }
 
 /* The DNs of the groups kept. */
@@ -140,7 +130,7 @@ static void kept_groups(const struct snapshot *s, struct dnset *groups)
 {
     for (size_t i = 0; i < s->n; i++)
         if (s->objs[i].live && s->objs[i].o.cls == AD_CLASS_GROUP)
-            dnset_put(groups, s->objs[i].o.dn, s->objs[i].o.dn);
+            dnset_put(groups, s->objs[i].o.dn);
 }
 
 /* ------------------------------------------------------------ life */
@@ -334,7 +324,7 @@ int snapshot_each(const struct snapshot *s, ad_object_cb cb, void *ctx)
         const struct ad_attr *mo = ad_object_attr(o, "memberOf");
         size_t drop = 0;
         for (size_t v = 0; mo && v < mo->nvals; v++)
-            drop += dnset_get(&groups, mo->vals[v]) != NULL;
+            drop += dnset_has(&groups, mo->vals[v]);
         if (!drop) {
             rc = cb(o, ctx);
             continue;
@@ -348,14 +338,14 @@ int snapshot_each(const struct snapshot *s, ad_object_cb cb, void *ctx)
         struct ad_attr *vm = &attrs[mo - o->attrs];
         vm->nvals = 0;
         for (size_t v = 0; v < mo->nvals; v++)
-            if (!dnset_get(&groups, mo->vals[v]))
+            if (!dnset_has(&groups, mo->vals[v]))
                 vals[vm->nvals++] = mo->vals[v];
         vm->vals = vals;
         rc = cb(&view, ctx);
     }
     free(attrs);
     free(vals);
-    dnset_free(&groups);
+    free(groups.dn);
     return rc;
 }
 
@@ -372,7 +362,7 @@ static char **sorted_values(const struct ad_attr *a, const struct dnset *skip, s
     char **v = xcalloc(a->nvals + 1, sizeof(*v));
     *n = 0;
     for (size_t i = 0; i < a->nvals; i++)
-        if (!skip || !dnset_get(skip, a->vals[i]))
+        if (!skip || !dnset_has(skip, a->vals[i]))
             v[(*n)++] = a->vals[i];
     qsort(v, *n, sizeof(*v), cmp_str);
     return v;
@@ -428,7 +418,7 @@ bool snapshot_equal(const struct snapshot *a, const struct snapshot *b, struct s
         const struct kept *k = b->cap && b->index[j] ? &b->objs[b->index[j] - 1] : NULL;
         if (!k || !k->live) {
             strbuf_addf(why, "%s is kept only in the first", x->dn);
-            dnset_free(&groups);
+            free(groups.dn);
             return false;
         }
         const struct ad_object *y = &k->o;
@@ -449,11 +439,11 @@ bool snapshot_equal(const struct snapshot *a, const struct snapshot *b, struct s
             what = attrs_within(y, x, &groups);
         if (what) {
             strbuf_addf(why, "%s: %s differs", x->dn, what);
-            dnset_free(&groups);
+            free(groups.dn);
             return false;
         }
     }
-    dnset_free(&groups);
+    free(groups.dn);
     return true;
 }
 

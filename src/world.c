@@ -263,7 +263,7 @@ int world_load_kept(struct world *w, struct config *cfg, const char *path, bool 
         }
         if (next_out)
             *next_out = next;
-        loaded(w, snapshot_count(snap));
+        loaded(w, k.seen);
     }
     snapshot_free(snap);
     strbuf_release(&fp);
