@@ -253,7 +253,9 @@ int world_load_kept(struct world *w, struct config *cfg, const char *path, bool 
         log_verbose("AD: %s; %zu objects in scope", delta ? "the kept copy and a delta" : "read in full",
                     snapshot_count(snap));
         snapshot_each(snap, feed, w->objs);
-        if (save) {
+        /* a delta that found nothing leaves the copy as it is: the older
+         * watermark gives the same (empty) delta next time */
+        if (save && (!delta || k.seen)) {
             char *text = ldap_watermark_format(&next);
             /* a cache: when it cannot be written, the old one (an older
              * watermark) still gives an exact delta next time */
