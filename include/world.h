@@ -1,8 +1,8 @@
-/* world.h - AD read in full, held compactly and decided per tenant: what
- * plan, explain, convert and run share.
+/* world.h - AD read, held compactly and decided per tenant: what plan,
+ * explain, convert and run share.
  *
  *     struct world w;
- *     rc = world_load(&w, cfg, progress, &watermark);   pull everything (an exit_code)
+ *     rc = world_load(&w, cfg, full, save, progress, &watermark);   (an exit code)
  *     ... objset_subject / policy_decide / planner_object per tenant ...
  *     world_free(&w);                                     also after a failed load
  *
@@ -28,17 +28,16 @@ struct world {
     size_t nextra;
 };
 
-/* Compile the rules and pull every object in scope. next (may be NULL) gets
- * the source's watermark after the pull. Returns EXIT_DONE, EXIT_USAGE (no
- * tenant, bad rules) or EXIT_STOPPED (AD could not be read: nothing may be
- * written then). */
-int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next);
-/* The same through the kept copy of AD at path (snapshot.h): only what changed
- * since it was written is read (a USN delta), unless full, the copy is
- * missing or unusable, or the delta cannot be exact (ldap_source.h); then AD
- * is read in full. save: write the copy back (not in a dry run). */
-int world_load_kept(struct world *w, struct config *cfg, const char *path, bool full, bool save,
-                    bool progress, struct ldap_watermark *next);
+/* Compile the rules and read every object in scope, through the copy of AD
+ * kept in MAPPINGS_DIR/ad.snapshot (snapshot.h): only what changed since it
+ * was written is read (a USN delta), unless full, the copy is missing or
+ * unusable, or the delta cannot be exact (ldap_source.h); then AD is read in
+ * full. save: write the copy back (convert and run; not plan, explain or a
+ * dry run). next (may be NULL) gets the source's watermark after the read.
+ * Returns EXIT_DONE, EXIT_USAGE (no tenant, bad rules) or EXIT_STOPPED (AD
+ * could not be read: nothing may be written then). */
+int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
+               struct ldap_watermark *next);
 void world_free(struct world *w);
 
 /* The tenants to work on: all, or the one --tenant names ([*first, *end)).

@@ -34,7 +34,7 @@ static const struct opt opts[] = {
     { "format", 'f', ARG_STRING, O_FORMAT, "pull,plan,explain,report",
       "output: pull: summary (default) or ndjson; plan: table (default), json or csv; "
       "explain: text (default) or json; report: csv (default), json or html" },
-    { "full", 0, ARG_BOOL, O_FULL, "pull,convert,run,watch",
+    { "full", 0, ARG_BOOL, O_FULL, "pull,plan,explain,convert,run,watch",
       "read AD in full, ignoring the delta watermark (pull) or the kept copy of AD" },
     { "help", 'h', ARG_NONE, O_HELP, NULL, "show this help" },
     { "interval", 0, ARG_STRING, O_INTERVAL, "watch",

@@ -248,7 +248,7 @@ int cmd_plan(const struct cli *cli, struct config *cfg)
     if (pick_tenants(cfg, cli->tenant, &first, &end))
         return EXIT_USAGE;
     struct world w;
-    int rc = world_load(&w, cfg, cli->progress, NULL);
+    int rc = world_load(&w, cfg, cli->full, false, cli->progress, NULL);
     if (rc) {
         world_free(&w);
         return rc;
@@ -460,7 +460,7 @@ int cmd_explain(const struct cli *cli, struct config *cfg)
     if (pick_tenants(cfg, cli->tenant, &first, &end))
         return EXIT_USAGE;
     struct world w;
-    int rc = world_load(&w, cfg, cli->progress, NULL);
+    int rc = world_load(&w, cfg, cli->full, false, cli->progress, NULL);
     if (rc) {
         world_free(&w);
         return rc;

@@ -98,9 +98,7 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
     struct world w;
     struct ldap_watermark wm;
     memset(&wm, 0, sizeof(wm));
-    char *kept = xasprintf("%s/ad.snapshot", cfg->mappings_dir);
-    rc = world_load_kept(&w, cfg, kept, cli->full, !cli->dry_run, cli->progress, &wm);
-    free(kept);
+    rc = world_load(&w, cfg, cli->full, !cli->dry_run, cli->progress, &wm);
     if (rc) {
         /* AD could not be read (in full): nothing may be written anywhere */
         world_free(&w);

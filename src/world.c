@@ -1,5 +1,5 @@
-/* world.c - what plan, explain, convert and run share: AD read in full and
- * decided per tenant (world.h). */
+/* world.c - what plan, explain, convert and run share: AD read (through the
+ * copy kept between runs) and decided per tenant (world.h). */
 #include "compat.h"
 
 #include "adobject.h"
@@ -25,20 +25,6 @@ static void add_unique(char ***list, size_t *n, const char *name)
             return;
     *list = xrealloc(*list, (*n + 1) * sizeof(**list));
     (*list)[(*n)++] = xstrdup(name);
-}
-
-struct pull_ctx {
-    struct objset *objs;
-    struct progress *progress;
-    uint64_t seen;
-};
-
-static int on_object(const struct ad_object *obj, void *vctx)
-{
-    struct pull_ctx *ctx = vctx;
-    objset_add(ctx->objs, obj);
-    progress_update(ctx->progress, ++ctx->seen);
-    return 0;
 }
 
 /* Compile the rules and make sure the reader asks for every attribute they
@@ -77,28 +63,6 @@ static void loaded(struct world *w, uint64_t read)
     objset_finish(w->objs);
     log_verbose("read %llu objects; kept %zu in %zu KiB", (unsigned long long)read,
                 objset_count(w->objs), objset_bytes(w->objs) / 1024);
-}
-
-int world_load(struct world *w, struct config *cfg, bool progress, struct ldap_watermark *next_out)
-{
-    int rc = prepare(w, cfg);
-    if (rc)
-        return rc;
-    struct ldap_source *src;
-    if (ldap_source_open(&cfg->ldap, &src))
-        return EXIT_STOPPED;
-    struct pull_ctx ctx = { w->objs, progress ? progress_start("reading AD", 0) : NULL, 0 };
-    struct ldap_watermark next;
-    struct ldap_pull_stats st;
-    rc = ldap_source_pull(src, NULL, on_object, &ctx, &next, &st);
-    progress_done(ctx.progress);
-    ldap_source_close(src);
-    if (rc)
-        return EXIT_STOPPED;
-    if (next_out)
-        *next_out = next;
-    loaded(w, st.objects);
-    return EXIT_DONE;
 }
 
 /* ------------------------------------------------------------ AD kept between runs */
@@ -209,12 +173,13 @@ static int verify_kept(struct ldap_source *src, const struct kept_ctx *k, const 
     return rc;
 }
 
-int world_load_kept(struct world *w, struct config *cfg, const char *path, bool full, bool save,
-                    bool progress, struct ldap_watermark *next_out)
+int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
+               struct ldap_watermark *next_out)
 {
     int rc = prepare(w, cfg);
     if (rc)
         return rc;
+    char *path = xasprintf("%s/ad.snapshot", cfg->mappings_dir);
     struct ldap_config *l = &cfg->ldap;
     /* what objset reads of an object, and what the rules and invitations name */
     char **keep = NULL;
@@ -272,6 +237,7 @@ int world_load_kept(struct world *w, struct config *cfg, const char *path, bool 
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
     free(keep);
+    free(path);
     return rc ? EXIT_STOPPED : EXIT_DONE;
 }
 
