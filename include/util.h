@@ -19,6 +19,10 @@ char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
 void grow_array(void **items, size_t *alloc, size_t need, size_t elem_size);
 #define GROW(arr, alloc, need) grow_array((void **)&(arr), &(alloc), (need), sizeof(*(arr)))
 
+/* qsort that takes an empty array as it may come (NULL, 0): C leaves
+ * qsort(NULL, 0, ...) undefined. */
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* A growable NUL-terminated byte buffer. Zero-initialise (STRBUF_INIT) before
  * use; strbuf_release frees it; strbuf_detach hands the string to the caller. */
 struct strbuf {

@@ -214,7 +214,7 @@ static void print_summary(struct summary *sm, const struct ldap_pull_stats *st)
     for (size_t i = 0; i < sm->cap; i++)
         if (sm->ous[i].dn)
             sm->ous[n++] = sm->ous[i];
-    qsort(sm->ous, n, sizeof(*sm->ous), cmp_ou);
+    sort_array(sm->ous, n, sizeof(*sm->ous), cmp_ou);
     if (n)
         printf("by container:%*s users contacts   groups\n", 1, "");
     for (size_t i = 0; i < n; i++)

@@ -217,7 +217,7 @@ static void log_page_error(struct graph *g, const char *what, const struct graph
 /* Sort by immutableId and warn about duplicates (graph_users_find matches one). */
 static void users_index(struct graph *g, struct graph_users *out)
 {
-    qsort(out->v, out->n, sizeof(*out->v), cmp_user);
+    sort_array(out->v, out->n, sizeof(*out->v), cmp_user);
     for (size_t i = 1; i < out->n; i++)
         if (out->v[i].immutable_id && !cmp_immutable(out->v[i - 1].immutable_id, out->v[i].immutable_id))
             log_warn("tenant %s: users %s and %s share onPremisesImmutableId %s; only one is "

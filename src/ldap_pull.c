@@ -185,7 +185,7 @@ static int delta_inexact(struct pull *p, const struct ldap_watermark *since,
 static int leavers(struct pull *p, uint64_t from)
 {
     const struct ldap_config *cfg = p->cfg;
-    qsort(p->seen, p->nseen, sizeof(*p->seen), cmp_guid);
+    sort_array(p->seen, p->nseen, sizeof(*p->seen), cmp_guid);
     struct scope classes_only = { .classes = { 0 } };
     memcpy(classes_only.classes, cfg->scope.classes, sizeof(classes_only.classes));
     char *filter = scope_filter(&classes_only, from);

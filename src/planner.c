@@ -64,7 +64,7 @@ struct planner *planner_new(const struct map_record *const *records, size_t n)
     p->claimed = xcalloc(n ? n : 1, sizeof(*p->claimed));
     for (size_t i = 0; i < n; i++)
         p->index[i] = records[i];
-    qsort(p->index, n, sizeof(*p->index), cmp_record);
+    sort_array(p->index, n, sizeof(*p->index), cmp_record);
     return p;
 }
 

@@ -172,7 +172,7 @@ static uint32_t compile_cond(struct policy *pol, const struct cond *c, size_t te
             v->len = (uint32_t)strlen(v->folded);
         }
         if (c->op == COND_IN)
-            qsort(pol->values + a, b, sizeof(*pol->values), cmp_pvalue);
+            sort_array(pol->values + a, b, sizeof(*pol->values), cmp_pvalue);
         break;
     case COND_MATCH: {
         idx = (uint16_t)intern(&pol->attrs, &pol->nattrs, &pol->aattrs, c->name);

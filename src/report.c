@@ -624,13 +624,13 @@ static void finish_tenant(struct gather *g)
         }
         t->reasons[k].count++;
     }
-    qsort(t->rows, t->nrows, sizeof(*t->rows), cmp_row);
+    sort_array(t->rows, t->nrows, sizeof(*t->rows), cmp_row);
     if (t->nreasons)
-        qsort(t->reasons, t->nreasons, sizeof(*t->reasons), cmp_reason);
+        sort_array(t->reasons, t->nreasons, sizeof(*t->reasons), cmp_reason);
     /* merge the days (the trail is in time order, but a clock step back or
      * two runs' entries interleaved could break runs of one day) */
     if (t->ndays) {
-        qsort(t->days, t->ndays, sizeof(*t->days), cmp_day);
+        sort_array(t->days, t->ndays, sizeof(*t->days), cmp_day);
         size_t k = 0;
         for (size_t i = 1; i < t->ndays; i++) {
             if (t->days[i].day == t->days[k].day)

@@ -189,7 +189,7 @@ void snapshot_fingerprint(const struct scope *sc, char *const *keep, size_t nkee
     strbuf_addf(&t, "filter\t%s\n", sc->filter ? sc->filter : "");
     char **sorted = xcalloc(nkeep + 1, sizeof(*sorted));
     memcpy(sorted, keep, nkeep * sizeof(*sorted));
-    qsort(sorted, nkeep, sizeof(*sorted), cmp_names);
+    sort_array(sorted, nkeep, sizeof(*sorted), cmp_names);
     for (size_t i = 0; i < nkeep; i++)
         strbuf_addf(&t, "keep\t%s\n", sorted[i]);
     free(sorted);
@@ -364,7 +364,7 @@ static char **sorted_values(const struct ad_attr *a, const struct dnset *skip, s
     for (size_t i = 0; i < a->nvals; i++)
         if (!skip || !dnset_has(skip, a->vals[i]))
             v[(*n)++] = a->vals[i];
-    qsort(v, *n, sizeof(*v), cmp_str);
+    sort_array(v, *n, sizeof(*v), cmp_str);
     return v;
 }
 

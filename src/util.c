@@ -68,6 +68,12 @@ char *xasprintf(const char *fmt, ...)
     return strbuf_detach(&sb);
 }
 
+void sort_array(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 void grow_array(void **items, size_t *alloc, size_t need, size_t elem_size)
 {
     if (need <= *alloc)
