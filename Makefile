@@ -134,6 +134,7 @@ REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(
                $(PLATFORM_O) $(BUILD)/cloud.o
 UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_O)
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
+UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))
@@ -221,6 +222,16 @@ $(BUILD)/bench/bench_report: $(BUILD)/bench/bench_report.o $(BUILD)/tools/report
 bench-report: $(BUILD)/bench/bench_report all
 	tests/bench/bench_report.sh $(BUILD)/bench/bench_report $(BENCH_ARGS)
 
+# The copy of AD kept between runs: 100,000 users and 200 groups applied, saved,
+# loaded, handed on, saved again, a delta applied (tests/bench/RESULTS.md).
+SNAPSHOT_OBJS := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(BUILD)/platform_posix.o $(BASE_OBJS)
+
+$(BUILD)/bench/bench_snapshot: $(BUILD)/bench/bench_snapshot.o $(SNAPSHOT_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-snapshot: $(BUILD)/bench/bench_snapshot
+	$(BUILD)/bench/bench_snapshot $(BENCH_ARGS)
+
 # libFuzzer on the mapping file and journal parsers (clang; not part of check).
 FUZZ_SECONDS ?= 60
 fuzz-mapstore:
@@ -256,6 +267,10 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 # libFuzzer on what the Graph client parses from the network (clang; not part of check).
 fuzz-graph:
 	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
+
+# libFuzzer on the loader of the copy of AD kept between runs (clang; not part of check).
+fuzz-snapshot:
+	tests/fuzz/run-snapshot.sh $(FUZZ_SECONDS)
 
 # Installation (doc/deployment.md). PREFIX for the program, its manual and
 # examples; the units go where systemd looks for those of packages
@@ -303,7 +318,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
 
-.PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report fuzz \
-        fuzz-mapstore fuzz-graph clean tools test-graph windows windows-deps windows-unit install uninstall
+.PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
+        fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

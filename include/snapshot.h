@@ -12,7 +12,7 @@
  * Calling sequence:
  *     struct snapshot *s = snapshot_new(keep, nkeep, fingerprint);
  *     rc = snapshot_load(s, path, &watermark_text);   0 loaded, 1 none usable
- *     snapshot_apply(s, obj) ...                      each object of a delta
+ *     snapshot_apply_delta(s, objs, n);               the objects of a delta
  *     snapshot_each(s, cb, ctx);                      every object, as a full read
  *     snapshot_save(s, path, watermark_text);
  *     snapshot_free(s);
@@ -41,14 +41,20 @@ void snapshot_fingerprint(const struct scope *scope, char *const *keep, size_t n
                           struct strbuf *out);
 
 /* Read path into the empty s. Returns 0 and *watermark (owned by s), or 1
- * when there is nothing usable: no file, another fingerprint, or a damaged
- * one (said at verbose level, or as a warning when damaged). */
+ * when there is nothing usable: no file, an unreadable one (logged), another
+ * fingerprint, or a damaged one (said at verbose level, or as a warning when
+ * damaged). */
 int snapshot_load(struct snapshot *s, const char *path, const char **watermark);
 
-/* One object of a pull: kept (added, or replacing the one with its
- * objectGUID), or forgotten when it is a tombstone or outside the scope. A
- * renamed or moved object's new DN replaces its old one in the member and
- * memberOf values of the kept objects. */
+/* The objects of one delta, together: each kept (added, or replacing the
+ * one with its objectGUID) or forgotten when it is a tombstone or outside
+ * the scope. In the member and memberOf values of the kept objects the delta
+ * did not bring, a renamed or moved object's new DN replaces its old one and
+ * a deleted object's DN is dropped, as AD does with links without changing
+ * the other end. (Applied one by one, a delta would undo its own current
+ * values: a DN freed by a deletion or a rename and taken by a new object.) */
+void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n);
+/* One object: a delta of one (each object of a full read into an empty copy). */
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj);
 
 /* Objects kept. */

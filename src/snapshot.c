@@ -30,6 +30,7 @@
 struct kept {
     struct ad_object o;
     bool live;
+    bool touched;              /* brought anew by the delta being applied */
 };
 
 struct rename {
@@ -86,23 +87,27 @@ static void index_grow(struct snapshot *s)
         s->index[slot_of(s, s->objs[i].o.guid)] = (uint32_t)(i + 1);
 }
 
-/* A set of DNs, case-insensitive (ASCII): the groups kept. */
+/* DNs, case-insensitive (ASCII), each with a target: the groups kept (to
+ * themselves), or what became of the DNs of a delta (the new DN, or NULL). */
 struct dnset {
     const char **dn;
+    const char **to;
     size_t cap, n;
 };
 
-static void dnset_put(struct dnset *d, const char *dn)
+static void dnset_put(struct dnset *d, const char *dn, const char *to)
 {
     if ((d->n + 1) * 2 > d->cap) {
         struct dnset old = *d;
         d->cap = d->cap ? d->cap * 2 : 64;
         d->dn = xcalloc(d->cap, sizeof(*d->dn));
+        d->to = xcalloc(d->cap, sizeof(*d->to));
         d->n = 0;
         for (size_t i = 0; i < old.cap; i++)
             if (old.dn[i])
-                dnset_put(d, old.dn[i]);
+                dnset_put(d, old.dn[i], old.to[i]);
         free(old.dn);
+        free(old.to);
     }
     size_t j = (size_t)hash_dn(dn) & (d->cap - 1);
     while (d->dn[j] && strcasecmp(d->dn[j], dn))
@@ -110,19 +115,35 @@ static void dnset_put(struct dnset *d, const char *dn)
     if (!d->dn[j])
         d->n++;
     d->dn[j] = dn;
+    d->to[j] = to;
 }
 
-static bool dnset_has(const struct dnset *d, const char *dn)
+/* Is dn in d? *to (if not NULL) gets its target. */
+static bool dnset_find(const struct dnset *d, const char *dn, const char **to)
 {
     if (!d->n)
         return false;
     size_t j = (size_t)hash_dn(dn) & (d->cap - 1);
     while (d->dn[j]) {
-        if (!strcasecmp(d->dn[j], dn))
+        if (!strcasecmp(d->dn[j], dn)) {
+            if (to)
+                *to = d->to[j];
             return true;
+        }
         j = (j + 1) & (d->cap - 1);
     }
     return false;
+}
+
+static bool dnset_has(const struct dnset *d, const char *dn)
+{
+    return dnset_find(d, dn, NULL);
+}
+
+static void dnset_free(struct dnset *d)
+{
+    free(d->dn);
+    free(d->to);
 }
 
 /* The DNs of the groups kept. */
@@ -130,7 +151,7 @@ static void kept_groups(const struct snapshot *s, struct dnset *groups)
 {
     for (size_t i = 0; i < s->n; i++)
         if (s->objs[i].live && s->objs[i].o.cls == AD_CLASS_GROUP)
-            dnset_put(groups, s->objs[i].o.dn);
+            dnset_put(groups, s->objs[i].o.dn, s->objs[i].o.dn);
 }
 
 /* ------------------------------------------------------------ life */
@@ -251,14 +272,16 @@ static void copy_in(struct snapshot *s, struct ad_object *dst, const struct ad_o
     }
 }
 
-/* Put to in place of from in the member and memberOf values of every kept
- * object, or drop from when to is NULL (AD removes a deleted object's links
- * without changing the other end's uSNChanged). Rare (a rename, a move, a
- * deletion), so a pass over everything. */
-static void rename_refs(struct snapshot *s, const char *from, const char *to)
+/* In the member and memberOf values of every kept object the delta did not
+ * bring anew, put what became of each DN in moved: its new DN, or nothing
+ * (AD removes a deleted object's links without changing the other end's
+ * uSNChanged, and keeps a link to a renamed or moved one under its new DN).
+ * Objects the delta brought have these values as of now already. One pass,
+ * only when something moved or was deleted. */
+static void follow_moves(struct snapshot *s, const struct dnset *moved)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (!s->objs[i].live)
+        if (!s->objs[i].live || s->objs[i].touched)
             continue;
         struct ad_object *o = &s->objs[i].o;
         for (size_t k = 0; k < o->nattrs; k++) {
@@ -267,7 +290,8 @@ static void rename_refs(struct snapshot *s, const char *from, const char *to)
                 continue;
             size_t w = 0;
             for (size_t v = 0; v < at->nvals; v++) {
-                if (strcasecmp(at->vals[v], from))
+                const char *to;
+                if (!dnset_find(moved, at->vals[v], &to))
                     at->vals[w++] = at->vals[v];
                 else if (to)
                     at->vals[w++] = (char *)to;
@@ -277,22 +301,28 @@ static void rename_refs(struct snapshot *s, const char *from, const char *to)
     }
 }
 
-void snapshot_apply(struct snapshot *s, const struct ad_object *obj)
+static struct kept *find(struct snapshot *s, const unsigned char guid[16], size_t *slot)
 {
     index_grow(s);
-    size_t j = slot_of(s, obj->guid);
-    struct kept *k = s->index[j] ? &s->objs[s->index[j] - 1] : NULL;
+    *slot = slot_of(s, guid);
+    return s->index[*slot] ? &s->objs[s->index[*slot] - 1] : NULL;
+}
+
+static void apply_one(struct snapshot *s, const struct ad_object *obj)
+{
+    size_t j;
+    struct kept *k = find(s, obj->guid, &j);
     if (obj->deleted || !obj->in_scope) {
         if (k && k->live) {
             k->live = false;
             s->live--;
-            /* one that left the scope is still a member of its groups */
-            if (obj->deleted)
-                rename_refs(s, k->o.dn, NULL);
         }
+        /* where it is now, so that a later move is followed; a deleted
+         * one's DN may go to another object */
+        if (k)
+            k->o.dn = obj->deleted ? NULL : arena_strdup(&s->arena, obj->dn);
         return;
     }
-    const char *old_dn = k && k->live ? k->o.dn : NULL;
     if (!k) {
         GROW(s->objs, s->alloc, s->n + 1);
         k = &s->objs[s->n++];
@@ -303,8 +333,41 @@ void snapshot_apply(struct snapshot *s, const struct ad_object *obj)
         s->live++;
     copy_in(s, &k->o, obj);
     k->live = true;
-    if (old_dn && strcasecmp(old_dn, k->o.dn))
-        rename_refs(s, old_dn, k->o.dn);
+}
+
+void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n)
+{
+    struct dnset moved = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        const struct ad_object *o = objs[i];
+        size_t j;
+        struct kept *k = find(s, o->guid, &j);
+        if (!k)
+            continue;
+        k->touched = true;
+        /* a tombstone's DN is in Deleted Objects; a leaver's is where it is
+         * now; one that left the scope before (not live) may be moved again */
+        if (o->deleted && k->live)
+            dnset_put(&moved, k->o.dn, NULL);
+        else if (!o->deleted && k->o.dn && strcmp(k->o.dn, o->dn))
+            dnset_put(&moved, k->o.dn, arena_strdup(&s->arena, o->dn));
+    }
+    if (moved.n)
+        follow_moves(s, &moved);
+    dnset_free(&moved);
+    for (size_t i = 0; i < n; i++)
+        apply_one(s, objs[i]);
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        struct kept *k = find(s, objs[i]->guid, &j);
+        if (k)
+            k->touched = false;
+    }
+}
+
+void snapshot_apply(struct snapshot *s, const struct ad_object *obj)
+{
+    snapshot_apply_delta(s, &obj, 1);
 }
 
 /* ------------------------------------------------------------ handing on */
@@ -345,7 +408,7 @@ int snapshot_each(const struct snapshot *s, ad_object_cb cb, void *ctx)
     }
     free(attrs);
     free(vals);
-    free(groups.dn);
+    dnset_free(&groups);
     return rc;
 }
 
@@ -418,7 +481,7 @@ bool snapshot_equal(const struct snapshot *a, const struct snapshot *b, struct s
         const struct kept *k = b->cap && b->index[j] ? &b->objs[b->index[j] - 1] : NULL;
         if (!k || !k->live) {
             strbuf_addf(why, "%s is kept only in the first", x->dn);
-            free(groups.dn);
+            dnset_free(&groups);
             return false;
         }
         const struct ad_object *y = &k->o;
@@ -439,11 +502,11 @@ bool snapshot_equal(const struct snapshot *a, const struct snapshot *b, struct s
             what = attrs_within(y, x, &groups);
         if (what) {
             strbuf_addf(why, "%s: %s differs", x->dn, what);
-            free(groups.dn);
+            dnset_free(&groups);
             return false;
         }
     }
-    free(groups.dn);
+    dnset_free(&groups);
     return true;
 }
 
@@ -478,7 +541,7 @@ int snapshot_save(const struct snapshot *s, const char *path, const char *waterm
     struct strbuf b = STRBUF_INIT;
     strbuf_addstr(&b, MAGIC);
     put_str(&b, s->fingerprint);
-    put_str(&b, watermark);
+    put_str(&b, watermark ? watermark : "");
     put_u64(&b, s->live);
     for (size_t i = 0; i < s->n; i++) {
         if (!s->objs[i].live)
@@ -580,9 +643,9 @@ static int damaged(struct snapshot *s, const char *path, const struct cur *c, co
 
 int snapshot_load(struct snapshot *s, const char *path, const char **watermark)
 {
-    int rc = platform_read_file(path, &s->file, NULL);
-    if (rc)
-        return rc < 0 ? -1 : 1;
+    /* unreadable (logged) or missing: a full read makes a new one */
+    if (platform_read_file(path, &s->file, NULL))
+        return 1;
     struct cur c = { s->file.buf, s->file.buf + s->file.len, false };
     size_t ml = strlen(MAGIC);
     if (s->file.len < ml + SUM_LEN || memcmp(s->file.buf, MAGIC, ml))
@@ -606,8 +669,8 @@ int snapshot_load(struct snapshot *s, const char *path, const char **watermark)
         strbuf_reset(&s->file);
         return 1;
     }
-    /* every object takes at least 64 bytes: a count beyond that is damage */
-    if (count > (uint64_t)(c.end - c.p) / 64)
+    /* every object takes at least 63 bytes: a count beyond that is damage */
+    if (count > (uint64_t)(c.end - c.p) / 63)
         return damaged(s, path, &c, "an object count larger than the file");
     s->objs = xcalloc(count ? count : 1, sizeof(*s->objs));
     s->alloc = count ? count : 1;

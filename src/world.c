@@ -131,8 +131,7 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
         return pull_kept(src, k, NULL, next, delta_out);
     }
     if (st.delta) {
-        for (size_t i = 0; i < k->nchanges; i++)
-            snapshot_apply(*k->snap, k->changes[i]);
+        snapshot_apply_delta(*k->snap, (const struct ad_object *const *)k->changes, k->nchanges);
         log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope) "
                     "applied to the kept copy", k->nchanges, (unsigned long long)st.deleted,
                     (unsigned long long)st.out_of_scope);
