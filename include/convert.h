@@ -39,6 +39,7 @@ struct convert_options {
     bool allow_revert;         /* external → internal member (beta API) */
     const char *run_id;        /* for the audit trail */
     const char *watermark;     /* the source's position after this run's pull, for the header */
+    bool check_all;            /* check every blocked user again, changed in Graph or not (--full) */
 };
 
 /* What happened in one tenant, for the run's summary and report. */

@@ -288,6 +288,10 @@ char **graph_immutable_id_urls(const char *const *ids, size_t n, size_t per, siz
 enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
                                     struct graph_users *changes, char **new_link, bool *full);
 
+/* A delta link from now, without reading any user ($deltatoken=latest): the
+ * next graph_users_delta from it gives the changes made after this call. */
+enum graph_status graph_users_delta_latest(struct graph *g, char **new_link);
+
 /* One user by object id, with the same properties: to find out what became
  * of a GRAPH_UNCERTAIN invitation (externalUserState PendingAcceptance or
  * Accepted: it went through) before sending it again. GRAPH_FAILED with

@@ -106,7 +106,8 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
         return rc;
     }
     char *wm_text = watermark_text(&wm);
-    struct convert_options o = { cli->dry_run, cli->max_changes, cli->allow_revert, run_id, wm_text };
+    struct convert_options o = { cli->dry_run, cli->max_changes, cli->allow_revert, run_id, wm_text,
+                                 cli->full };
     struct convert_result *res = xcalloc(end - first, sizeof(*res));
     rc = EXIT_DONE;
     for (size_t t = first; t < end; t++) {

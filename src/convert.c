@@ -38,6 +38,7 @@ struct item {
     char reason[256];
     const struct graph_user *cloud;    /* found by immutableId, or NULL */
     bool recheck;                      /* a blocked or pending record checked again */
+    bool deferred;                     /* blocked, and its cloud user unchanged: not checked */
 };
 
 struct ctx {
@@ -614,8 +615,95 @@ static struct item *collect(struct ctx *c, size_t t, size_t *nout)
 
 static bool needs_graph(const struct item *it, const struct convert_options *o)
 {
-    return it->kind == PLAN_CONVERT || it->kind == PLAN_SET_USERTYPE
-           || (it->kind == PLAN_REVERT && o->allow_revert);
+    return !it->deferred && (it->kind == PLAN_CONVERT || it->kind == PLAN_SET_USERTYPE
+                             || (it->kind == PLAN_REVERT && o->allow_revert));
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_strp_nocase(const void *a, const void *b)
+{
+    return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Blocked records are checked again only when their cloud user changed
+ * since the last run: what unblocks one (Connect exporting mail, a rule
+ * that stops writing onPremisesUserPrincipalName, the user's first sync)
+ * changes the user, and Graph's /users/delta from the link kept in the
+ * mapping header lists those users, in requests that follow the changes
+ * rather than the population. Marks the others deferred. *new_link: the
+ * link to keep once the tenant is done, or NULL (nothing changed: the old
+ * one serves; unused for 7 days, Graph lets it expire, and the next round
+ * reads every user once). Every blocked record is
+ * checked when the tenant has no link yet (one is taken from now), when
+ * the link expired (the round was a full one), when delta fails (logged),
+ * and with --full (check_all): the remedy for what changes no user, such as
+ * a domain verified. */
+static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool check_all,
+                            char **new_link)
+{
+    size_t blocked = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct map_record *r = items[i].recheck ? mapstore_find(c->ms, items[i].anchor) : NULL;
+        blocked += r && r->state == MAP_STATE_BLOCKED;
+    }
+    const char *link = mapstore_header(c->ms)->delta_link;
+    struct graph_users changes = GRAPH_USERS_INIT;
+    bool full = true;
+    enum graph_status st = link[0] ? graph_users_delta(c->g, link, &changes, new_link, &full)
+                                   : graph_users_delta_latest(c->g, new_link);
+    if (st != GRAPH_OK) {
+        log_warn("tenant %s: the users changed since the last run are unknown (/users/delta: %s): "
+                 "checking every blocked user again", c->tc->name, graph_status_name(st));
+        graph_users_release(&changes);
+        return;
+    }
+    if (!full && !changes.n) {
+        /* nothing changed: the link kept gives the same, and the mapping
+         * file stays as it is (a second run right after writes nothing) */
+        free(*new_link);
+        *new_link = NULL;
+    }
+    if (check_all || full || !blocked) {
+        if (blocked)
+            log_verbose("tenant %s: checking all %zu blocked users again%s", c->tc->name, blocked,
+                        check_all ? " (--full)" : "");
+        graph_users_release(&changes);
+        return;
+    }
+    /* the changed users, by onPremisesImmutableId and by id */
+    char **ids = xcalloc(changes.n + 1, sizeof(*ids)), **anchors = xcalloc(changes.n + 1, sizeof(*anchors));
+    size_t nids = 0, nanchors = 0;
+    for (size_t i = 0; i < changes.n; i++) {
+        if (changes.v[i].id)
+            ids[nids++] = changes.v[i].id;
+        if (changes.v[i].immutable_id)
+            anchors[nanchors++] = changes.v[i].immutable_id;
+    }
+    sort_array(ids, nids, sizeof(*ids), cmp_strp_nocase);
+    sort_array(anchors, nanchors, sizeof(*anchors), cmp_strp);
+    size_t deferred = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        const struct map_record *r = it->recheck ? mapstore_find(c->ms, it->anchor) : NULL;
+        if (!r || r->state != MAP_STATE_BLOCKED || it->kind != PLAN_CONVERT)
+            continue;
+        const char *key = it->anchor, *cid = r->cloud_id;
+        bool changed = (nanchors && bsearch(&key, anchors, nanchors, sizeof(*anchors), cmp_strp))
+                       || (cid && *cid && nids && bsearch(&cid, ids, nids, sizeof(*ids), cmp_strp_nocase));
+        if (!changed) {
+            it->deferred = true;
+            deferred++;
+        }
+    }
+    log_verbose("tenant %s: %zu users changed in Graph since the last run; %zu of %zu blocked users "
+                "checked again", c->tc->name, changes.n, blocked - deferred, blocked);
+    free(ids);
+    free(anchors);
+    graph_users_release(&changes);
 }
 
 /* Lookup or listing: graph_lookup_pays, or a test's choice
@@ -666,6 +754,7 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
     res->tenant = tc->name;
     double t0 = platform_monotonic();
     struct ctx c = { w, tc, o, res, NULL, NULL, NULL, (int64_t)time(NULL), false, NULL };
+    char *delta_link = NULL;   /* Graph's, to keep once the tenant is done */
 
     struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
     unsigned flags = MAPSTORE_CREATE | (o->dry_run ? MAPSTORE_READ_ONLY : 0);
@@ -744,6 +833,14 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
             stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
             goto out;
         }
+        defer_unchanged(&c, items, n, o->check_all, &delta_link);
+        need_graph = false;
+        for (size_t i = 0; i < n; i++) {
+            need_graph |= needs_graph(&items[i], o);
+            res->blocked += items[i].deferred;
+        }
+    }
+    if ((need_graph || ndoubt) && !c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK) {
         struct graph_users users = GRAPH_USERS_INIT;
         enum graph_status gs = find_cloud_users(&c, items, n, &users);
         if (gs != GRAPH_OK) {
@@ -841,6 +938,8 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
         free(patch);
         free(revert);
         graph_users_release(&users);
+    }
+    if (c.g && res->exit_code != EXIT_STOPPED) {
         const char *why = NULL;
         enum graph_status st = graph_stopped(c.g, &why);
         if (st != GRAPH_OK)
@@ -858,6 +957,11 @@ out:
         && strcmp(mapstore_header(c.ms)->watermark, o->watermark)
         && mapstore_set_watermark(c.ms, o->watermark))
         c.fatal = true;
+    /* and Graph's delta link "the users as of here are checked": likewise */
+    if (!c.fatal && res->exit_code != EXIT_STOPPED && !o->dry_run && delta_link
+        && mapstore_set_delta_link(c.ms, delta_link))
+        c.fatal = true;
+    free(delta_link);
     if (c.fatal) {
         stop(res, "tenant %s: a write of its mapping file or audit trail failed; stopped: the next "
              "run recovers from what reached the disk", tc->name);

@@ -439,6 +439,28 @@ enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
     return GRAPH_OK;
 }
 
+enum graph_status graph_users_delta_latest(struct graph *g, char **new_link)
+{
+    /* "sync from now": no users, only the link (reference §2.5) */
+    static const char latest[] = "/users/delta?$deltatoken=latest&$select=" USER_SELECT;
+    struct graph_users none = GRAPH_USERS_INIT;
+    struct graph_page_error e;
+    *new_link = NULL;
+    int rc = graph_get_pages(g, latest, collect_users, &none, new_link, &e);
+    graph_users_release(&none);
+    if (rc == GRAPH_FAILED)
+        log_page_error(g, "reading /users/delta?$deltatoken=latest", &e);
+    if (rc == GRAPH_OK && !*new_link) {
+        log_error("tenant %s: /users/delta?$deltatoken=latest gave no @odata.deltaLink", g->name);
+        rc = GRAPH_FAILED;
+    }
+    if (rc != GRAPH_OK) {
+        free(*new_link);
+        *new_link = NULL;
+    }
+    return (enum graph_status)rc;
+}
+
 /* ------------------------------------------------------------------------
  * Organization and domains */
 

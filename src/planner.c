@@ -170,7 +170,7 @@ void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
                                  "convert looks the user up before inviting again");
             return;
         case MAP_STATE_BLOCKED:
-            convert(a, address, "blocked last time (%s); convert checks again",
+            convert(a, address, "blocked last time (%s); convert checks again if its cloud user changed",
                 *r->last_error ? r->last_error : "no reason recorded");
             return;
         case MAP_STATE_REVERTED:
