@@ -279,18 +279,26 @@ bool graph_lookup_pays(size_t lookups, size_t population);
 char **graph_immutable_id_urls(const char *const *ids, size_t n, size_t per, size_t *nurls);
 
 /* /users/delta. delta_link: the link stored from the previous round, or NULL
- * for a first (full) round. Fills *changes (must be empty; unsorted: entries
+ * for a first (full) round; select: the properties of a first round (NULL:
+ * those graph_user holds; a stored link keeps the select it was made with). Fills *changes (must be empty; unsorted: entries
  * in the order received, "@removed" ones with removed set), and *new_link
  * (caller frees) with the link to store for the next round. *full is set when
  * the round was a full one: no link given, or the service answered 410 Gone
  * or said the link expired (delta links live 7 days), so that *changes holds
  * the whole state and the caller must treat users it does not see as gone. */
-enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
+enum graph_status graph_users_delta(struct graph *g, const char *delta_link, const char *select,
                                     struct graph_users *changes, char **new_link, bool *full);
 
 /* A delta link from now, without reading any user ($deltatoken=latest): the
- * next graph_users_delta from it gives the changes made after this call. */
-enum graph_status graph_users_delta_latest(struct graph *g, char **new_link);
+ * next graph_users_delta from it gives the changes made after this call.
+ * select (NULL: the properties graph_user holds) is what the link watches:
+ * changes to other properties do not show (reference §2.5). */
+enum graph_status graph_users_delta_latest(struct graph *g, const char *select, char **new_link);
+
+/* The properties whose changes can unblock a conversion (a mail exported, an
+ * onPremisesUserPrincipalName cleared); an invitation changes none of them,
+ * so a delta on these does not list the users a run converted. */
+#define GRAPH_SELECT_BLOCKERS "id,onPremisesImmutableId,mail,onPremisesUserPrincipalName"
 
 /* One user by object id, with the same properties: to find out what became
  * of a GRAPH_UNCERTAIN invitation (externalUserState PendingAcceptance or

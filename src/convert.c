@@ -653,8 +653,10 @@ static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool ch
     const char *link = mapstore_header(c->ms)->delta_link;
     struct graph_users changes = GRAPH_USERS_INIT;
     bool full = true;
-    enum graph_status st = link[0] ? graph_users_delta(c->g, link, &changes, new_link, &full)
-                                   : graph_users_delta_latest(c->g, new_link);
+    /* watching only what can unblock: the users a run converts do not show */
+    enum graph_status st = link[0] ? graph_users_delta(c->g, link, GRAPH_SELECT_BLOCKERS, &changes,
+                                                       new_link, &full)
+                                   : graph_users_delta_latest(c->g, GRAPH_SELECT_BLOCKERS, new_link);
     if (st != GRAPH_OK) {
         log_warn("tenant %s: the users changed since the last run are unknown (/users/delta: %s): "
                  "checking every blocked user again", c->tc->name, graph_status_name(st));

@@ -402,10 +402,21 @@ static bool needs_resync(const struct graph_page_error *e)
     return false;
 }
 
-enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
+static enum graph_status users_delta(struct graph *g, const char *delta_link, const char *first,
+                                     struct graph_users *changes, char **new_link, bool *full);
+
+enum graph_status graph_users_delta(struct graph *g, const char *delta_link, const char *select,
                                     struct graph_users *changes, char **new_link, bool *full)
 {
-    static const char first[] = "/users/delta?$select=" USER_SELECT;
+    char *first = xasprintf("/users/delta?$select=%s", select ? select : USER_SELECT);
+    enum graph_status st = users_delta(g, delta_link, first, changes, new_link, full);
+    free(first);
+    return st;
+}
+
+static enum graph_status users_delta(struct graph *g, const char *delta_link, const char *first,
+                                     struct graph_users *changes, char **new_link, bool *full)
+{
     *new_link = NULL;
     *full = delta_link == NULL;
     if (delta_link && !graph_link_ok(g->graph_host, delta_link)) {
@@ -439,14 +450,15 @@ enum graph_status graph_users_delta(struct graph *g, const char *delta_link,
     return GRAPH_OK;
 }
 
-enum graph_status graph_users_delta_latest(struct graph *g, char **new_link)
+enum graph_status graph_users_delta_latest(struct graph *g, const char *select, char **new_link)
 {
     /* "sync from now": no users, only the link (reference §2.5) */
-    static const char latest[] = "/users/delta?$deltatoken=latest&$select=" USER_SELECT;
+    char *latest = xasprintf("/users/delta?$deltatoken=latest&$select=%s", select ? select : USER_SELECT);
     struct graph_users none = GRAPH_USERS_INIT;
     struct graph_page_error e;
     *new_link = NULL;
     int rc = graph_get_pages(g, latest, collect_users, &none, new_link, &e);
+    free(latest);
     graph_users_release(&none);
     if (rc == GRAPH_FAILED)
         log_page_error(g, "reading /users/delta?$deltatoken=latest", &e);

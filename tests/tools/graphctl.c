@@ -247,7 +247,7 @@ int main(int argc, char **argv)
         struct graph_users ch = GRAPH_USERS_INIT;
         char *next = NULL;
         bool full = false;
-        enum graph_status st = graph_users_delta(g, link, &ch, &next, &full);
+        enum graph_status st = graph_users_delta(g, link, NULL, &ch, &next, &full);
         rc = exit_for(st);
         if (!rc) {
             size_t removed = 0;
