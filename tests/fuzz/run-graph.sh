@@ -15,19 +15,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/tests/out/fuzz-graph
 cd "$ROOT"
 
-if ! command -v clang >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q clang >/dev/null
-fi
+. tests/fuzz/lib.sh
+need_clang
 
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
-clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude tests/fuzz/fuzz_graph.c src/graph.c src/graph_auth.c src/graph_check.c src/graph_json.c \
+fuzz_build "$OUT/fuzz_graph" tests/fuzz/fuzz_graph.c src/graph.c src/graph_auth.c src/graph_check.c src/graph_json.c \
     src/graph_pace.c src/graph_users.c src/platform_posix.c src/cloud.c src/util.c src/log.c \
-    $(pkg-config --cflags --libs libcurl libcjson openssl) -lm -o "$OUT/fuzz_graph"
+    $(pkg-config --cflags --libs libcurl libcjson openssl) -lm
 
 # Seeds: the first byte picks the parser (see fuzz_graph.c).
 seed() { printf "\\$(printf %03o "$1")%s" "$3" >"$OUT/seeds/$2"; }

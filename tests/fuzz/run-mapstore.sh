@@ -14,19 +14,14 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/tests/out/fuzz-mapstore
 cd "$ROOT"
 
-if ! command -v clang >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q clang >/dev/null
-fi
+. tests/fuzz/lib.sh
+need_clang
 
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
-clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c \
+fuzz_build "$OUT/fuzz_mapstore" tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c \
     src/platform_posix.c src/cloud.c src/util.c src/log.c \
-    $(pkg-config --cflags --libs libcrypto) -o "$OUT/fuzz_mapstore"
+    $(pkg-config --cflags --libs libcrypto)
 
 # Seeds: the first byte picks the mode (0 map, 1 journal, 2 both).
 ID=0f2c5a4e-1111-2222-3333-444455556666

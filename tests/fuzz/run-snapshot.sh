@@ -16,18 +16,13 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$ROOT/tests/out/fuzz-snapshot
 cd "$ROOT"
 
-if ! command -v clang >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q clang >/dev/null
-fi
+. tests/fuzz/lib.sh
+need_clang
 
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
-clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Iinclude tests/fuzz/fuzz_snapshot.c src/snapshot.c src/adobject.c src/platform_posix.c \
-    src/util.c src/log.c $(pkg-config --cflags --libs libcrypto) -o "$OUT/fuzz_snapshot"
+fuzz_build "$OUT/fuzz_snapshot" tests/fuzz/fuzz_snapshot.c src/snapshot.c src/adobject.c src/platform_posix.c \
+    src/util.c src/log.c $(pkg-config --cflags --libs libcrypto)
 
 # the seeds: valid files written through snapshot_save (-runs=0: nothing else)
 FUZZ_SNAPSHOT_SEEDS=$OUT/seeds "$OUT/fuzz_snapshot" -runs=0 "$OUT/seeds" >/dev/null 2>&1

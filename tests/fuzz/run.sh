@@ -9,13 +9,8 @@ set -eu
 SECONDS_TO_RUN=${1:-60}
 case "$SECONDS_TO_RUN" in *[!0-9]*|'') echo "usage: tests/fuzz/run.sh [SECONDS]" >&2; exit 2;; esac
 cd "$(dirname "$0")/../.."
-if ! command -v clang >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" = 0 ] || SUDO=sudo
-    echo "fuzz: installing clang (libFuzzer comes with it)" >&2
-    $SUDO apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q clang >/dev/null
-fi
+. tests/fuzz/lib.sh
+need_clang
 make fuzz
 mkdir -p tests/out/fuzz-config/corpus
 # -close_fd_mask=2: the loader reports every config error on stderr; keep the
