@@ -125,13 +125,13 @@ UNIT_DEPS_ldap_watermark := $(BUILD)/ldap_watermark.o $(BUILD)/adobject.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \
-                      $(BUILD)/cloud.o
+                      $(BUILD)/cloud.o $(BUILD)/decision.o
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
               $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(PLATFORM_O)
 UNIT_DEPS_graph    := $(GRAPH_OBJS)
 REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(BUILD)/report_html.o \
                $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
-               $(PLATFORM_O) $(BUILD)/cloud.o
+               $(PLATFORM_O) $(BUILD)/cloud.o $(BUILD)/decision.o
 UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_O)
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
@@ -188,10 +188,13 @@ deps-test:
 # The Windows cross build and its unit tests under Wine come last: their
 # libraries are built once from Debian's source packages (about 5 minutes
 # cold, cached in /var/cache/dualsync-mingw).
+# With SANITIZE=1 the integration tests run ./dualsync-san; leaks inside
+# system libraries are suppressed (tests/lsan.supp), never ours.
 check: deps-test
 	$(MAKE) all unit tools
-	tests/integration/run.sh
-	$(MAKE) windows windows-unit
+	DUALSYNC=$(CURDIR)/$(BIN) GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl BUILD_DIR=$(BUILD) \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/integration/run.sh
+	$(MAKE) SANITIZE= windows windows-unit
 
 demo: deps
 	$(MAKE) all
@@ -202,7 +205,7 @@ bench: deps all
 
 # Mapping store benchmark: load and commit 1,000,000 records (tests/bench/RESULTS.md).
 MAPSTORE_OBJS := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(BUILD)/platform_posix.o \
-                 $(BUILD)/cloud.o $(BASE_OBJS)
+                 $(BUILD)/cloud.o $(BUILD)/decision.o $(BASE_OBJS)
 
 $(BUILD)/bench/%.o: tests/bench/%.c | $(BUILD)
 	@mkdir -p $(BUILD)/bench
@@ -293,7 +296,7 @@ install: $(BIN)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DATADIR)
-	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/dualsync$(EXE)
 	$(INSTALL) -m 644 doc/dualsync.1 $(DESTDIR)$(MANDIR)/man1/dualsync.1
 	$(INSTALL) -m 644 doc/dualsync.conf.5 $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5
 	$(INSTALL) -m 644 doc/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
@@ -309,7 +312,7 @@ install: $(BIN)
 	$(INSTALL) -m 644 scripts/Register-DualsyncTask.ps1 $(DESTDIR)$(DATADIR)/Register-DualsyncTask.ps1
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(BIN) $(DESTDIR)$(MANDIR)/man1/dualsync.1 \
+	rm -f $(DESTDIR)$(BINDIR)/dualsync$(EXE) $(DESTDIR)$(MANDIR)/man1/dualsync.1 \
 	    $(DESTDIR)$(MANDIR)/man5/dualsync.conf.5 $(DESTDIR)$(COMPLETIONDIR)/dualsync \
 	    $(DESTDIR)$(SYSUSERSDIR)/dualsync.conf $(DESTDIR)$(TMPFILESDIR)/dualsync.conf \
 	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))

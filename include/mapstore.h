@@ -56,21 +56,13 @@
 #define DUALSYNC_MAPSTORE_H
 
 #include "compat.h"
+#include "decision.h"
 
 #include "cloud.h"
 
 /* What the policy decided for the object in this tenant. The words are those
  * of the config language and of the policy's enum decision (decision.h), in
  * the same order: member, external-member, external-guest, contact, exclude. */
-enum map_decision {
-    MAP_DECISION_MEMBER,           /* home tenant: Connect's internal member stays */
-    MAP_DECISION_EXTERNAL_MEMBER,  /* convert to external (B2B), userType Member */
-    MAP_DECISION_EXTERNAL_GUEST,   /* convert to external (B2B), userType Guest */
-    MAP_DECISION_CONTACT,          /* Connect syncs a contact; left alone */
-    MAP_DECISION_EXCLUDE,          /* not dualsync's business in this tenant */
-    MAP_DECISION_COUNT
-};
-
 /* The cloud user's userType as last seen or set: "", "Member", "Guest". */
 enum map_user_type {
     MAP_USER_TYPE_NONE,
@@ -93,10 +85,9 @@ enum map_state {
 /* The words of the file format ("external-guest", "Guest", "invited"): static
  * strings. The parse functions return 0 and *out, or -1 for an unknown word
  * (case-sensitive: the file is written by dualsync). */
-const char *map_decision_name(enum map_decision d);
 const char *map_user_type_name(enum map_user_type t);
 const char *map_state_name(enum map_state s);
-int map_decision_parse(const char *word, enum map_decision *out);
+int map_decision_parse(const char *word, enum decision *out);
 int map_user_type_parse(const char *word, enum map_user_type *out);
 int map_state_parse(const char *word, enum map_state *out);
 
@@ -108,7 +99,7 @@ int map_state_parse(const char *word, enum map_state *out);
 struct map_record {
     const char *anchor;        /* key: the immutableId (base64 of the 16 anchor bytes) or a custom anchor */
     enum map_state state;
-    enum map_decision decision;
+    enum decision decision;
     enum map_user_type user_type;
     const char *cloud_id;      /* the user's object id in the tenant, "" if not found yet */
     const char *object_guid;   /* AD objectGUID as text */

@@ -52,10 +52,7 @@ struct plan_counts {
 /* "none", "convert", "set-usertype", "revert", "forget", "blocked". */
 const char *plan_action_name(enum plan_action_kind k);
 
-/* The policy's words and the mapping file's are the same five decisions and
- * the same userTypes: these convert between the two enums. */
-enum map_decision planner_map_decision(enum decision d);
-enum decision planner_decision(enum map_decision d);
+/* The policy's userTypes as the mapping file keeps them. */
 enum map_user_type planner_map_user_type(enum user_type t);
 
 struct planner;

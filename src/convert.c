@@ -84,7 +84,7 @@ static struct map_record base_record(struct ctx *c, const struct item *it, char 
         r.dn = e->dn;
         if (e->upn)
             r.upn = e->upn;
-        r.decision = planner_map_decision(it->decision);
+        r.decision = it->decision;
         r.rule = it->rule;
     }
     if (it->cloud && it->cloud->id)

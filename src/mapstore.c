@@ -406,7 +406,7 @@ static int check_record(const struct mapstore *ms, const struct map_record *r)
 {
     if (!r->anchor || !*r->anchor)
         return log_error("mapping store %s: record with an empty anchor refused", ms->path);
-    if ((unsigned)r->state >= MAP_STATE_COUNT || (unsigned)r->decision >= MAP_DECISION_COUNT ||
+    if ((unsigned)r->state >= MAP_STATE_COUNT || (unsigned)r->decision >= DECISION_COUNT ||
         (unsigned)r->user_type >= MAP_USER_TYPE_COUNT)
         return log_error("mapping store %s: record %s: state, decision or userType out of range",
                          ms->path, r->anchor);

@@ -10,14 +10,6 @@
 #include "mapstore_p.h"
 #include "util.h"
 
-static const char *const decision_words[MAP_DECISION_COUNT] = {
-    [MAP_DECISION_MEMBER] = "member",
-    [MAP_DECISION_EXTERNAL_MEMBER] = "external-member",
-    [MAP_DECISION_EXTERNAL_GUEST] = "external-guest",
-    [MAP_DECISION_CONTACT] = "contact",
-    [MAP_DECISION_EXCLUDE] = "exclude",
-};
-
 /* Graph's spelling of userType; "" is a user whose userType we do not know
  * (or a record that has no cloud user yet) */
 static const char *const user_type_words[MAP_USER_TYPE_COUNT] = {
@@ -34,11 +26,6 @@ static const char *const state_words[MAP_STATE_COUNT] = {
     [MAP_STATE_REVERTED] = "reverted",
     [MAP_STATE_GONE] = "gone",
 };
-
-const char *map_decision_name(enum map_decision d)
-{
-    return (unsigned)d < MAP_DECISION_COUNT ? decision_words[d] : "?";
-}
 
 const char *map_user_type_name(enum map_user_type t)
 {
@@ -58,13 +45,15 @@ static int find_word(const char *const *words, int n, const char *word)
     return -1;
 }
 
-int map_decision_parse(const char *word, enum map_decision *out)
+/* The policy's words, exactly as written (decision_parse takes any case) */
+int map_decision_parse(const char *word, enum decision *out)
 {
-    int i = find_word(decision_words, MAP_DECISION_COUNT, word);
-    if (i < 0)
-        return -1;
-    *out = (enum map_decision)i;
-    return 0;
+    for (int d = 0; d < DECISION_COUNT; d++)
+        if (!strcmp(decision_name((enum decision)d), word)) {
+            *out = (enum decision)d;
+            return 0;
+        }
+    return -1;
 }
 
 int map_user_type_parse(const char *word, enum map_user_type *out)
@@ -352,7 +341,7 @@ void map_record_format(struct strbuf *sb, const struct map_record *r, bool plain
     *p++ = '\t';
     WORD(map_state_name(r->state));
     *p++ = '\t';
-    WORD(map_decision_name(r->decision));
+    WORD(decision_name(r->decision));
     *p++ = '\t';
     WORD(map_user_type_name(r->user_type));
     *p++ = '\t';

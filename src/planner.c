@@ -21,28 +21,6 @@ const char *plan_action_name(enum plan_action_kind k)
     return (unsigned)k < PLAN_ACTION_COUNT ? names[k] : "unknown";
 }
 
-enum map_decision planner_map_decision(enum decision d)
-{
-    switch (d) {
-    case DECISION_MEMBER: return MAP_DECISION_MEMBER;
-    case DECISION_EXTERNAL_MEMBER: return MAP_DECISION_EXTERNAL_MEMBER;
-    case DECISION_EXTERNAL_GUEST: return MAP_DECISION_EXTERNAL_GUEST;
-    case DECISION_CONTACT: return MAP_DECISION_CONTACT;
-    default: return MAP_DECISION_EXCLUDE;
-    }
-}
-
-enum decision planner_decision(enum map_decision d)
-{
-    switch (d) {
-    case MAP_DECISION_MEMBER: return DECISION_MEMBER;
-    case MAP_DECISION_EXTERNAL_MEMBER: return DECISION_EXTERNAL_MEMBER;
-    case MAP_DECISION_EXTERNAL_GUEST: return DECISION_EXTERNAL_GUEST;
-    case MAP_DECISION_CONTACT: return DECISION_CONTACT;
-    default: return DECISION_EXCLUDE;
-    }
-}
-
 enum map_user_type planner_map_user_type(enum user_type t)
 {
     return t == USER_TYPE_MEMBER ? MAP_USER_TYPE_MEMBER
@@ -233,7 +211,7 @@ bool planner_next_vanished(struct planner *p, struct plan_action *a)
             continue;
         memset(a, 0, sizeof(*a));
         a->record = r;
-        a->decision = planner_decision(r->decision);
+        a->decision = r->decision;
         set(a, PLAN_FORGET, "in the mapping (%s) but no longer read from AD: deleted, moved out "
                             "of scope or filtered; the record becomes gone", state(r));
         return true;

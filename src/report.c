@@ -347,7 +347,7 @@ struct gather {
 
 static bool record_is_conversion(const struct map_record *rec)
 {
-    return rec->decision == MAP_DECISION_EXTERNAL_MEMBER || rec->decision == MAP_DECISION_EXTERNAL_GUEST ||
+    return rec->decision == DECISION_EXTERNAL_MEMBER || rec->decision == DECISION_EXTERNAL_GUEST ||
            rec->state == MAP_STATE_INVITED || rec->state == MAP_STATE_ACCEPTED ||
            rec->state == MAP_STATE_BLOCKED || rec->state == MAP_STATE_REVERTED;
 }
@@ -370,7 +370,7 @@ static struct report_row *row_of_record(struct gather *g, const struct map_recor
     struct report_row *row = new_row(g, rec->anchor);
     row->has_record = true;
     row->state = rec->state;
-    row->decision = map_decision_name(rec->decision);
+    row->decision = decision_name(rec->decision);
     row->user_type = map_user_type_name(rec->user_type);
     row->cloud_id = rec->cloud_id;
     row->object_guid = rec->object_guid;

@@ -106,7 +106,7 @@ static void make_record(size_t i, struct map_record *r, char *buf, size_t size)
     p += strlen(p) + 1;
     r->last_error = p;
     r->state = i % 3 ? MAP_STATE_INVITED : MAP_STATE_PENDING;
-    r->decision = strcmp(c, "US") ? MAP_DECISION_EXTERNAL_GUEST : MAP_DECISION_EXTERNAL_MEMBER;
+    r->decision = strcmp(c, "US") ? DECISION_EXTERNAL_GUEST : DECISION_EXTERNAL_MEMBER;
     r->user_type = strcmp(c, "US") ? MAP_USER_TYPE_GUEST : MAP_USER_TYPE_MEMBER;
     r->rule = strcmp(c, "US") ? "non-us-guest" : "us-member";
     r->first_change = 1714564800 + (int64_t)i;

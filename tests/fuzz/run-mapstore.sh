@@ -19,7 +19,7 @@ need_clang
 
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
-fuzz_build "$OUT/fuzz_mapstore" tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c \
+fuzz_build "$OUT/fuzz_mapstore" tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c src/decision.c \
     src/platform_posix.c src/cloud.c src/util.c src/log.c \
     $(pkg-config --cflags --libs libcrypto)
 

@@ -7,7 +7,7 @@
 # and on the simulator's request log. Ends with "N passed, N failed".
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${1:-$ROOT/build/graphctl}
+CTL=${1:-${GRAPHCTL:-$ROOT/build/graphctl}}
 GS=${GRAPHSIM_DIR:-$ROOT/tests/graphsim}
 case "$CTL" in /*) ;; *) CTL=$ROOT/$CTL ;; esac
 [ -x "$CTL" ] || { echo "test_graph: $CTL not built (make tools)" >&2; exit 2; }

@@ -7,8 +7,9 @@
 # Needs no lab: the fixture is made by build/report-fixture.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-FIXTURE=$ROOT/build/report-fixture
-[ -x "$FIXTURE" ] || make -s -C "$ROOT" build/report-fixture >/dev/null
+BUILD_DIR=${BUILD_DIR:-build}
+FIXTURE=$ROOT/$BUILD_DIR/report-fixture
+[ -x "$FIXTURE" ] || make -s -C "$ROOT" "$BUILD_DIR/report-fixture" >/dev/null
 FX=$OUT/fx
 rm -rf "$FX"
 check "fixture: two tenants, mapping files and audit trails" "$FIXTURE" "$FX"

@@ -157,31 +157,31 @@ int report_fixture_small(const char *dir, struct config *cfg)
         }
     const struct fixture_tenant *gcch = &small_tenants[0], *com = &small_tenants[1];
     const struct obj g[] = {
-        { { ZOE, MAP_STATE_ACCEPTED, MAP_DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_GUEST,
+        { { ZOE, MAP_STATE_ACCEPTED, DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_GUEST,
             "9c2a4f0e-1d7b-4e8a-b1c3-5f6a7b8c9d0e", "d4258ee0-c963-4c75-b6a7-4afc70761ae3",
             "zoe.angstrom@corp.example", "non-us-guest", D1, D2 + H,
             "2b0a1c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
             "CN=\xc3\x85ngstr\xc3\xb6m\\, Zo\xc3\xab,OU=Users,OU=SE,OU=Contoso,DC=corp,DC=example", "" }, NULL },
-        { { LI, MAP_STATE_INVITED, MAP_DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
+        { { LI, MAP_STATE_INVITED, DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
             "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "8e1f3c2a-77b0-4c5e-9d6f-1a2b3c4d5e6f",
             "li.lei@corp.example", "us-member", D2, D2,
             "7c6b5a49-3827-4615-a4b3-c2d1e0f9a8b7",
             "CN=\xe6\x9d\x8e\xe9\x9b\xb7,OU=Users,OU=CN,OU=Contoso,DC=corp,DC=example", "" }, NULL },
-        { { MAL, MAP_STATE_BLOCKED, MAP_DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_MEMBER,
+        { { MAL, MAP_STATE_BLOCKED, DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_MEMBER,
             "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d", "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d",
             "mallory@corp.example", "non-us-guest", D2, D2, "",
             "CN=Mallory,OU=Users,OU=FR,OU=Contoso,DC=corp,DC=example", UPN_BLOCKED }, NULL },
-        { { JJ, MAP_STATE_REVERTED, MAP_DECISION_MEMBER, MAP_USER_TYPE_MEMBER,
+        { { JJ, MAP_STATE_REVERTED, DECISION_MEMBER, MAP_USER_TYPE_MEMBER,
             "6b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e", "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
             "john.smith@corp.example", "home-by-upn", D1, D2 + 2 * H, "",
             "CN=Smith\\, John,OU=Users,OU=US,OU=Contoso,DC=corp,DC=example", "" }, NULL },
-        { { EVE, MAP_STATE_GONE, MAP_DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_GUEST,
+        { { EVE, MAP_STATE_GONE, DECISION_EXTERNAL_GUEST, MAP_USER_TYPE_GUEST,
             "7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f", "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
             "eve@corp.example", "non-us-guest", D1, D2 + 3 * H,
             "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
             "CN=Eve,OU=Users,OU=DE,OU=Contoso,DC=corp,DC=example", "" }, NULL },
         /* at home in gcch: not a conversion, not reported */
-        { { HOME, MAP_STATE_PENDING, MAP_DECISION_MEMBER, MAP_USER_TYPE_MEMBER,
+        { { HOME, MAP_STATE_PENDING, DECISION_MEMBER, MAP_USER_TYPE_MEMBER,
             "8d9e0f1a-2b3c-4d4e-8f5a-6b7c8d9e0f1a", "3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a",
             "home.user@fabrikam-defense.example", "home", D1, D1, "",
             "CN=Home User,OU=Users,OU=US,OU=Contoso Defense,DC=corp,DC=example", "" }, NULL },
@@ -229,11 +229,11 @@ int report_fixture_small(const char *dir, struct config *cfg)
                    "External collaboration settings" },
     };
     const struct obj c[] = {
-        { { ANA, MAP_STATE_ACCEPTED, MAP_DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
+        { { ANA, MAP_STATE_ACCEPTED, DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
             "aa1e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "ab1f3c2a-77b0-4c5e-9d6f-1a2b3c4d5e6f",
             "ana.garcia@fabrikam-defense.example", "gcch-home", D1, D2, "ac6b5a49-3827-4615-a4b3-c2d1e0f9a8b7",
             "CN=Ana Garc\xc3\xad" "a,OU=Users,OU=US,OU=Contoso Defense,DC=corp,DC=example", "" }, NULL },
-        { { BOB, MAP_STATE_BLOCKED, MAP_DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
+        { { BOB, MAP_STATE_BLOCKED, DECISION_EXTERNAL_MEMBER, MAP_USER_TYPE_MEMBER,
             "", "bb1f3c2a-77b0-4c5e-9d6f-1a2b3c4d5e6f",
             "bob.lee@fabrikam-defense.example", "gcch-home", D2, D2, "",
             "CN=Bob Lee,OU=Users,OU=US,OU=Contoso Defense,DC=corp,DC=example",
@@ -323,7 +323,7 @@ int report_fixture_big(const char *dir, size_t accounts, size_t entries, struct 
         char *guid = xasprintf("%08zx-c963-4c75-b6a7-%012zx", i, i * 104729);
         char *inv = st == MAP_STATE_ACCEPTED || st == MAP_STATE_INVITED ? xasprintf("%08zx-4e5f-4a6b-8c7d-9e0f1a2b3c4d", i) : NULL;
         struct map_record rec = {
-            anchor[i], st, st == MAP_STATE_REVERTED ? MAP_DECISION_MEMBER : MAP_DECISION_EXTERNAL_GUEST,
+            anchor[i], st, st == MAP_STATE_REVERTED ? DECISION_MEMBER : DECISION_EXTERNAL_GUEST,
             MAP_USER_TYPE_GUEST, cid, guid, upn[i], rules[i % ARRAY_SIZE(rules)],
             start + (int64_t)(i * 90 * 86400 / accounts), start + (int64_t)(i * 90 * 86400 / accounts) + 600,
             inv ? inv : "", dn,

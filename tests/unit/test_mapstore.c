@@ -154,7 +154,7 @@ static struct mapstore *open_rw(const struct fixture *fx)
 static struct map_record record(const char *anchor, enum map_state state)
 {
     struct map_record r = {
-        .anchor = anchor, .state = state, .decision = MAP_DECISION_EXTERNAL_GUEST,
+        .anchor = anchor, .state = state, .decision = DECISION_EXTERNAL_GUEST,
         .user_type = MAP_USER_TYPE_MEMBER, .cloud_id = "7a1c2b3d-0000-4000-8000-00000000000a",
         .object_guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301", .upn = "alice@corp.example",
         .rule = "non-us-guest", .first_change = 1714564800, .last_change = 1714568400,
@@ -276,7 +276,7 @@ static void round_trip_hostile_text(void **state)
     put(ms, a);
     struct map_record b = record("custom-anchor:\\weird\t", MAP_STATE_PENDING);
     b.user_type = MAP_USER_TYPE_NONE;
-    b.decision = MAP_DECISION_MEMBER;
+    b.decision = DECISION_MEMBER;
     b.cloud_id = NULL;                       /* NULL is "" */
     b.first_change = b.last_change = 0;      /* not set */
     put(ms, b);
