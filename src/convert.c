@@ -642,14 +642,20 @@ static int cmp_strp_nocase(const void *a, const void *b)
  * the link expired (the round was a full one), when delta fails (logged),
  * and with --full (check_all): the remedy for what changes no user, such as
  * a domain verified. */
+/* The record of it if it is a blocked one that convert would check again. */
+static const struct map_record *blocked_recheck(struct ctx *c, const struct item *it)
+{
+    const struct map_record *r = it->recheck && it->kind == PLAN_CONVERT
+                                 ? mapstore_find(c->ms, it->anchor) : NULL;
+    return r && r->state == MAP_STATE_BLOCKED ? r : NULL;
+}
+
 static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool check_all,
                             char **new_link)
 {
     size_t blocked = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct map_record *r = items[i].recheck ? mapstore_find(c->ms, items[i].anchor) : NULL;
-        blocked += r && r->state == MAP_STATE_BLOCKED;
-    }
+    for (size_t i = 0; i < n; i++)
+        blocked += blocked_recheck(c, &items[i]) != NULL;
     const char *link = mapstore_header(c->ms)->delta_link;
     struct graph_users changes = GRAPH_USERS_INIT;
     bool full = true;
@@ -690,8 +696,8 @@ static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool ch
     size_t deferred = 0;
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
-        const struct map_record *r = it->recheck ? mapstore_find(c->ms, it->anchor) : NULL;
-        if (!r || r->state != MAP_STATE_BLOCKED || it->kind != PLAN_CONVERT)
+        const struct map_record *r = blocked_recheck(c, it);
+        if (!r)
             continue;
         const char *key = it->anchor, *cid = r->cloud_id;
         bool changed = (nanchors && bsearch(&key, anchors, nanchors, sizeof(*anchors), cmp_strp))

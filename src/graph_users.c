@@ -403,18 +403,6 @@ static bool needs_resync(const struct graph_page_error *e)
 }
 
 static enum graph_status users_delta(struct graph *g, const char *delta_link, const char *first,
-                                     struct graph_users *changes, char **new_link, bool *full);
-
-enum graph_status graph_users_delta(struct graph *g, const char *delta_link, const char *select,
-                                    struct graph_users *changes, char **new_link, bool *full)
-{
-    char *first = xasprintf("/users/delta?$select=%s", select ? select : USER_SELECT);
-    enum graph_status st = users_delta(g, delta_link, first, changes, new_link, full);
-    free(first);
-    return st;
-}
-
-static enum graph_status users_delta(struct graph *g, const char *delta_link, const char *first,
                                      struct graph_users *changes, char **new_link, bool *full)
 {
     *new_link = NULL;
@@ -448,6 +436,15 @@ static enum graph_status users_delta(struct graph *g, const char *delta_link, co
         return GRAPH_FAILED;
     }
     return GRAPH_OK;
+}
+
+enum graph_status graph_users_delta(struct graph *g, const char *delta_link, const char *select,
+                                    struct graph_users *changes, char **new_link, bool *full)
+{
+    char *first = xasprintf("/users/delta?$select=%s", select ? select : USER_SELECT);
+    enum graph_status st = users_delta(g, delta_link, first, changes, new_link, full);
+    free(first);
+    return st;
 }
 
 enum graph_status graph_users_delta_latest(struct graph *g, const char *select, char **new_link)
