@@ -1,40 +1,79 @@
 #!/bin/sh
-# Install everything dualsync needs to build, test and run its lab on Debian/Ubuntu.
-# Idempotent: installs only what is missing. Needs root (or sudo) for apt-get.
-#   scripts/install-deps.sh            build + lab dependencies (make demo, make bench)
-#   scripts/install-deps.sh --test     and what only the tests need (make check)
-#   scripts/install-deps.sh --check    exit 1 if anything is missing, install nothing
+# Install everything dualsync needs to build, test and run its lab on Debian 12
+# (bookworm) or a later Debian/Ubuntu. Idempotent: installs only what is missing.
+# Needs root (or sudo) for apt-get. The one list of what the project needs from
+# the OS: the lab scripts and the tests call it with --check before they start,
+# so a missing tool is named at once, with its package.
+#   scripts/install-deps.sh            build + lab (make demo, make bench)
+#   scripts/install-deps.sh --lab      the lab only (tests/lab/ad-start.sh)
+#   scripts/install-deps.sh --test     build + lab + what only the tests need (make check)
+#   scripts/install-deps.sh --check    install nothing; name what is missing, exit 1 if anything is
 set -eu
 check=0
 test=0
+lab_only=0
 for a in "$@"; do
     case $a in
     --check) check=1 ;;
     --test) test=1 ;;
-    *) echo "usage: $0 [--test] [--check]" >&2; exit 2 ;;
+    --lab) lab_only=1 ;;
+    *) echo "usage: $0 [--lab|--test] [--check]" >&2; exit 2 ;;
     esac
 done
 
 # Build: compiler, pkg-config and the -dev packages of every library we link.
 BUILD="build-essential pkg-config libldap2-dev libsasl2-dev libkrb5-dev libcurl4-openssl-dev
 libcjson-dev libinih-dev libssl-dev libcmocka-dev"
-# Lab: a real Samba AD DC, Kerberos and LDAP clients, SASL GSSAPI plugin, openssl for the test CA.
+# Lab: a real Samba AD DC, Kerberos and LDAP clients, SASL GSSAPI plugin, openssl
+# for the test CA; python3 runs the seed and the Graph simulator (standard
+# library only), curl asks the simulator from the shell scripts.
 LAB="samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldap-utils
-ldb-tools libsasl2-modules-gssapi-mit openssl python3 iproute2 valgrind"
-
+ldb-tools libsasl2-modules-gssapi-mit samba-common-bin openssl python3 iproute2 procps curl"
+# Tools the demo and the benchmarks call besides.
+RUN="valgrind"
 # Tests only (large: not for demo or bench): headless Chromium opens the HTML
 # report (tests/integration/test_report.sh), with fonts for Latin and CJK
-# names (Chromium brings none; DejaVu and WenQuanYi Micro Hei are small).
+# names (Chromium brings none; DejaVu and WenQuanYi Micro Hei are small);
+# man-db and systemd for the install test (man pages, systemd-analyze verify).
 TEST="chromium fonts-dejavu-core fonts-wqy-microhei man-db systemd"
-[ "$test" = 1 ] || TEST=""
 
-missing=""
-for p in $BUILD $LAB $TEST; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
+# The commands the scripts call, each with the package that brings it: a
+# package can be half there (removed files, a broken install), and a command
+# is what a script meets. Commands of Debian's essential set (coreutils, sed,
+# grep, ...) are not listed.
+CMDS_BUILD="cc:build-essential make:make pkg-config:pkg-config"
+CMDS_LAB="samba:samba samba-tool:samba-common-bin ldbsearch:ldb-tools kinit:krb5-user
+klist:krb5-user ldapsearch:ldap-utils ldapmodify:ldap-utils openssl:openssl python3:python3
+ip:iproute2 pgrep:procps curl:curl"
+CMDS_RUN="valgrind:valgrind"
+CMDS_TEST="chromium:chromium man:man-db systemd-analyze:systemd"
+
+if [ "$lab_only" = 1 ]; then
+    PKGS=$LAB CMDS=$CMDS_LAB
+else
+    PKGS="$BUILD $LAB $RUN" CMDS="$CMDS_BUILD $CMDS_LAB $CMDS_RUN"
+    [ "$test" = 1 ] && PKGS="$PKGS $TEST" CMDS="$CMDS $CMDS_TEST"
+fi
+
+# missing_now: the packages not installed, and those whose command is gone
+missing_now() {
+    m=""
+    for p in $PKGS; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || m="$m $p"
+    done
+    for c in $CMDS; do
+        command -v "${c%%:*}" >/dev/null 2>&1 || case " $m " in *" ${c#*:} "*) ;; *) m="$m ${c#*:}" ;; esac
+    done
+    echo "$m"
+}
+
+missing=$(missing_now)
 [ -z "$missing" ] && exit 0
 if [ "$check" = 1 ]; then
-    echo "missing packages:$missing" >&2
+    for c in $CMDS; do
+        command -v "${c%%:*}" >/dev/null 2>&1 || echo "missing command: ${c%%:*} (Debian package ${c#*:})" >&2
+    done
+    echo "missing packages:$missing; install them with: scripts/install-deps.sh$([ "$test" = 1 ] && echo ' --test')" >&2
     exit 1
 fi
 
@@ -50,8 +89,21 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     made_policy=1
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+rc=0
+$SUDO apt-get update -q >/dev/null || rc=$?
+if [ "$rc" = 0 ]; then
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null || rc=$?
+fi
 [ "$made_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+if [ "$rc" != 0 ]; then
+    echo "install-deps: apt-get failed (exit $rc) installing:$missing" >&2
+    exit 1
+fi
+# what apt said it installed must now be there: name anything that is not
+still=$(missing_now)
+if [ -n "$still" ]; then
+    echo "install-deps: still missing after apt-get:$still" >&2
+    exit 1
+fi
 echo "install-deps: done" >&2

@@ -38,28 +38,8 @@ HOST_F=$(hostname -f 2>/dev/null || hostname)
 [ "$(id -u)" = 0 ] || die "must run as root (samba binds privileged ports)"
 
 # ------------------------------------------------------------------ packages
-PKGS="samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldap-utils
-ldb-tools libsasl2-modules-gssapi-mit openssl python3 iproute2 procps"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    log "installing:$missing"
-    made_policy=0
-    # keep apt from starting the distribution's smbd/nmbd/winbind/samba-ad-dc services
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing >/dev/null
-    [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-    log "packages installed"
-fi
+# the one list of what the lab needs is scripts/install-deps.sh
+"$LAB_DIR/../../scripts/install-deps.sh" --lab || die "the lab's packages could not be installed"
 
 stamp() { mkdir -p "$STAMPS"; touch "$STAMPS/$1"; }
 stamped() { [ -e "$STAMPS/$1" ]; }
