@@ -917,7 +917,7 @@ def cmd_connect_cycle(args):
 
 def cmd_call(args):
     payload = json.loads(args.json) if args.json else None
-    st, out = sim_call(args.state_dir, args.method.upper(), args.path, payload, args.port)
+    st, out = sim_call(args.state_dir, args.method.upper(), args.path, payload, args.port, args.timeout)
     print(json.dumps(out, indent=2, ensure_ascii=False) if not isinstance(out, str) else out)
     return 0 if 200 <= st < 300 else 1
 
@@ -949,6 +949,7 @@ def main(argv=None):
     k = sub.add_parser("call", help="call a /_sim hook")
     k.add_argument("--state-dir", required=True)
     k.add_argument("--port", type=int)
+    k.add_argument("--timeout", type=float, default=900, help="seconds to wait for the answer")
     k.add_argument("method")
     k.add_argument("path")
     k.add_argument("json", nargs="?")

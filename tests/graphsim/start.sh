@@ -1,6 +1,6 @@
 #!/bin/sh
 # Start graphsim in the background and wait until it answers over TLS, verified
-# with its own CA through curl --connect-to (no /etc/hosts).
+# with its own CA (graphsim.py call: Python's ssl, no other tool needed).
 #   tests/graphsim/start.sh STATEDIR CONFIG [PORT] [extra graphsim serve options...]
 # PORT 0 (or "auto") picks a free port; the port in use is written to STATEDIR/port.
 # Extra options, e.g.: --seed 7 --time-scale 0.01 --token-lifetime 60
@@ -36,9 +36,8 @@ while :; do
     fi
     if [ -s "$STATE/port" ] && [ -s "$STATE/ca.pem" ]; then
         P=$(cat "$STATE/port")
-        if curl -fsS --max-time 2 --cacert "$STATE/ca.pem" \
-            --connect-to "graph.microsoft.com:443:127.0.0.1:$P" \
-            https://graph.microsoft.com/_sim/health >/dev/null 2>&1; then
+        if "$PY" "$HERE/graphsim.py" call --state-dir "$STATE" --port "$P" --timeout 2 \
+            GET /_sim/health >/dev/null 2>&1; then
             break
         fi
     fi

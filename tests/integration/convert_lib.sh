@@ -40,14 +40,19 @@ for t in c["tenants"]:
         a["secret_file"] = base + a["secret_file"]; a["certificate"] = base + a["certificate"]
 json.dump(c, open(dst, "w"), indent=1)
 PY
-    "$GS/start.sh" "$dir/gs" "$dir/sim.json" 0 --time-scale 0.01 >/dev/null 2>"$dir/start.err" || return 1
+    SIM=$dir/gs
+    if ! "$GS/start.sh" "$dir/gs" "$dir/sim.json" 0 --time-scale 0.01 >/dev/null 2>"$dir/start.err"; then
+        echo "sim_start: the Graph simulator did not start:" >&2
+        cat "$dir/start.err" >&2
+        return 1
+    fi
     local p; p=$(cat "$dir/gs/port")
     export DUALSYNC_GRAPH_CA_FILE=$dir/gs/ca.pem
     export DUALSYNC_GRAPH_CONNECT_TO="login.microsoftonline.com:443:127.0.0.1:$p,graph.microsoft.com:443:127.0.0.1:$p,login.microsoftonline.us:443:127.0.0.1:$p,graph.microsoft.us:443:127.0.0.1:$p"
     export DUALSYNC_GRAPH_TIME_SCALE=0.01
-    SIM=$dir/gs
 }
-sim_stop() { "$GS/stop.sh" "$SIM" >/dev/null 2>&1 || true; }
+# a no-op when no simulator was started (an EXIT trap may run before sim_start)
+sim_stop() { [ -z "${SIM:-}" ] || "$GS/stop.sh" "$SIM" >/dev/null 2>&1 || true; }
 sim() { python3 "$GS/graphsim.py" call --state-dir "$SIM" "$@"; }
 # connect TENANT...: a Connect cycle into each
 connect() { local t; for t in "$@"; do sim POST "/_sim/$t/connect-cycle" '{}' > "$OUT/cycle-$t.json" || return 1; done; }
