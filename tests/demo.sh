@@ -12,8 +12,25 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 LAB=${DUALSYNC_LAB:-/tmp/dualsync-demo-lab}
 USERS=${LAB_USERS:-2000}
+# every tool the demo calls, named with its package before anything starts
+scripts/install-deps.sh --check || exit 2
+# whatever ends the demo (a failure, a signal), nothing it started stays
+# running: the simulator, the lab it started (or the AD changes it made to a
+# lab it was given), then anything else by the reap token (tests/reap.sh)
+. tests/reap.sh
+reap_init
+demo_cleanup() {
+    if declare -F sim_stop >/dev/null; then sim_stop; fi
+    if [ -z "${DUALSYNC_LAB:-}" ]; then
+        tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || true
+    elif declare -F undo_ad >/dev/null; then
+        undo_ad
+    fi
+    reap_left demo
+}
+trap demo_cleanup EXIT
+trap 'exit 143' TERM INT HUP
 if [ -z "${DUALSYNC_LAB:-}" ]; then
-    trap 'tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || true' EXIT
     # the demo changes AD: every demo starts from a freshly provisioned lab
     tests/lab/ad-stop.sh "$LAB" --purge >/dev/null 2>&1 || true
     echo "== starting the lab AD in $LAB (Samba AD DC, loopback only)"
@@ -63,7 +80,6 @@ export OUT=$DEMO
 # the whole organization (tests narrow it with a sAMAccountName filter for speed;
 # the demo's AD changes must be in scope to show the delta)
 FILTER=${DEMO_FILTER:-(sAMAccountName=*)}
-trap 'sim_stop; [ -z "${DUALSYNC_LAB:-}" ] && tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || undo_ad' EXIT
 rm -rf "$DEMO/sim" "$DEMO/mappings"
 sim_start "$DEMO/sim" false
 mkconvconf "$DEMO/defense.conf" "$DEMO/mappings"

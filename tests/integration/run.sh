@@ -17,7 +17,15 @@ LAB_SEED=${LAB_SEED:-1}
 OUTROOT=$ROOT/tests/out
 rm -rf "$OUTROOT"
 mkdir -p "$OUTROOT"
+# every tool the tests call, named with its package before anything starts
+scripts/install-deps.sh --test --check || exit 2
 
+# whatever ends this run (a failure, a signal), nothing it started stays running
+. tests/reap.sh
+reap_init
+stop_lab() { :; }
+trap 'stop_lab; reap_left run.sh' EXIT
+trap 'exit 143' TERM INT HUP
 started=0
 if [ -n "${DUALSYNC_LAB:-}" ]; then
     export LAB=$DUALSYNC_LAB
@@ -25,7 +33,6 @@ if [ -n "${DUALSYNC_LAB:-}" ]; then
 else
     export LAB=/tmp/dualsync-check-lab
     stop_lab() { tests/lab/ad-stop.sh "$LAB" >/dev/null 2>&1 || true; }
-    trap stop_lab EXIT
     tests/lab/ad-start.sh "$LAB" > "$OUTROOT/lab-start.log" 2>&1 \
         || { cat "$OUTROOT/lab-start.log" >&2; echo "run.sh: the lab AD did not start" >&2; exit 1; }
     started=1
