@@ -8,13 +8,14 @@
 #   DUALSYNC_LAB=PREFIX   use (and leave running) a lab that is already up there
 #   LAB_USERS=2000 LAB_SEED=1   size and seed of the organization to load
 #   DUALSYNC=path         the binary under test (default ./dualsync)
+#   DUALSYNC_TEST_OUT=DIR where the tests write (default tests/out; emptied first)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 export DUALSYNC=${DUALSYNC:-$ROOT/dualsync}
 LAB_USERS=${LAB_USERS:-2000}
 LAB_SEED=${LAB_SEED:-1}
-OUTROOT=$ROOT/tests/out
+OUTROOT=${DUALSYNC_TEST_OUT:-$ROOT/tests/out}
 rm -rf "$OUTROOT"
 mkdir -p "$OUTROOT"
 # every tool the tests call, named with its package before anything starts
