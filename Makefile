@@ -111,7 +111,8 @@ $(BUILD) $(BUILD)/unit:
 
 # Unit tests: tests/unit/test_<module>.c links only its module and the
 # modules below it, listed here.
-BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o
+# (log.o reads the clock through platform.h, so the platform comes with it)
+BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o $(PLATFORM_O)
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \

@@ -1,10 +1,10 @@
 #include "compat.h"
 
 #include <stdarg.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "platform.h"
 #include "util.h"
 
 static enum log_level level = LOG_NORMAL;
@@ -68,7 +68,7 @@ void die(const char *fmt, ...)
 struct progress {
     char *what;
     uint64_t total, done;
-    struct timespec last;
+    double last; /* platform_monotonic() of the last draw */
     bool drawn;
 };
 
@@ -102,10 +102,8 @@ void progress_update(struct progress *p, uint64_t done)
     if (!p)
         return;
     p->done = done;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000;
-    if (ms < 200)
+    double now = platform_monotonic();
+    if (now - p->last < 0.2)
         return;
     p->last = now;
     draw(p);
