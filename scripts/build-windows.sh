@@ -38,7 +38,7 @@ PRINT=0
 [ "${1:-}" = "--print" ] && PRINT=1
 
 # A recipe revision per library: bump it when its build steps below change.
-R_INIH=1 R_CJSON=1 R_CMOCKA=2 R_TRE=1 R_OPENSSL=2 R_CURL=2
+R_INIH=1 R_CJSON=1 R_CMOCKA=2 R_TRE=2 R_OPENSSL=3 R_CURL=3
 
 say() { printf 'build-windows: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -184,6 +184,19 @@ CC=$HOST-gcc
 AR=$HOST-ar
 WCFLAGS="-O2 -g"
 
+need_def() { # FILE MACRO...: configure must have defined each MACRO
+    f=$1 && shift
+    for m in "$@"; do
+        grep -q "^#define $m\b" "$f" || { echo "$f: $m is not defined; the configure options no longer decide it"; exit 1; }
+    done
+}
+no_def() { # FILE MACRO...: configure must have left each MACRO undefined
+    f=$1 && shift
+    for m in "$@"; do
+        ! grep -q "^#define $m\b" "$f" || { echo "$f: $m is defined; the configure options no longer decide it"; exit 1; }
+    done
+}
+
 # ---- the recipes ------------------------------------------------------------
 
 build_inih() { # one file; the defaults of ini.h are Debian's meson defaults
@@ -260,8 +273,17 @@ EOF
 build_tre() { # POSIX regex for the rule language (regcomp, REG_EXTENDED|REG_ICASE)
     p=$1
     b=$CACHE/build/tre && rm -rf "$b" && mkdir -p "$b" && cd "$b"
+    # Byte-wise matching, as TRE's configure chooses on MinGW by itself
+    # ("wcsrtombs and wcstombs don't seem to work at all on MinGW"): said
+    # here, and checked below, rather than left to its detection.
     "$SRCDIR/configure" -q --host=$HOST --prefix="$p" --disable-shared --enable-static \
-        --disable-nls --disable-agrep CFLAGS="$WCFLAGS" >/dev/null
+        --disable-dependency-tracking --disable-nls --disable-agrep \
+        --disable-wchar --disable-multibyte --without-libutf8 \
+        --without-libiconv-prefix --without-libintl-prefix \
+        CFLAGS="$WCFLAGS" >/dev/null
+    no_def lib/tre-config.h TRE_WCHAR TRE_MULTIBYTE TRE_USE_SYSTEM_REGEX_H HAVE_LIBUTF8_H
+    need_def lib/tre-config.h TRE_APPROX
+    no_def config.h ENABLE_NLS
     make -s -j"$JOBS" -C lib >/dev/null
     make -s -C lib install >/dev/null
     make -s install-pkgconfigDATA >/dev/null 2>&1 || true
@@ -280,6 +302,8 @@ build_openssl() { # libcrypto only: no TLS here (libcurl uses Schannel)
         no-aria no-bf no-blake2 no-camellia no-cast no-chacha no-ec2m no-gost no-idea no-md4 \
         no-mdc2 no-ocb no-rc4 no-rmd160 no-scrypt no-seed no-siphash no-siv no-sm2 no-sm3 \
         no-sm4 no-whirlpool -O2 >/dev/null
+    grep -q '"thread_scheme" => "winthreads"' configdata.pm \
+        || { echo "configdata.pm: OpenSSL does not use Windows threads"; exit 1; }
     make -s -j"$JOBS" build_generated >/dev/null
     make -s -j"$JOBS" libcrypto.a >/dev/null 2>&1 || make -j"$JOBS" libcrypto.a
     mkdir -p "$p/lib" "$p/include"
@@ -295,14 +319,26 @@ build_openssl() { # libcrypto only: no TLS here (libcurl uses Schannel)
 build_curl() { # HTTPS with Schannel and nothing else
     p=$1
     b=$CACHE/build/curl && rm -rf "$b" && mkdir -p "$b" && cd "$b"
+    # Threads: the threaded resolver, on Windows threads (--disable-pthreads).
+    # curl 7.88's configure otherwise takes POSIX threads wherever it finds a
+    # pthread.h, and mingw-w64 ships winpthreads' (undefined pthread_join at
+    # the link of dualsync.exe). Not --disable-threaded-resolver: the
+    # synchronous resolver cannot be interrupted on Windows (no SIGALRM), so a
+    # hanging DNS lookup would ignore the transfer's timeouts.
     "$SRCDIR/configure" -q --host=$HOST --prefix="$p" --disable-shared --enable-static \
+        --disable-dependency-tracking --disable-maintainer-mode \
         --with-schannel --without-zlib --without-brotli --without-zstd \
         --without-libpsl --without-libidn2 --without-nghttp2 --without-libssh2 \
-        --without-librtmp --disable-ldap --disable-ldaps --disable-ftp --disable-file \
+        --without-librtmp --without-libgsasl --without-ca-bundle --without-ca-path \
+        --disable-ldap --disable-ldaps --disable-ftp --disable-file \
         --disable-dict --disable-telnet --disable-tftp --disable-pop3 --disable-imap \
         --disable-smb --disable-smtp --disable-gopher --disable-mqtt --disable-rtsp \
         --disable-manual --disable-ntlm --disable-unix-sockets \
+        --disable-pthreads --enable-threaded-resolver \
         CFLAGS="$WCFLAGS" >/dev/null
+    need_def lib/curl_config.h USE_THREADS_WIN32 USE_SCHANNEL
+    no_def lib/curl_config.h USE_THREADS_POSIX HAVE_PTHREAD_H HAVE_CLOCK_GETTIME_MONOTONIC \
+        USE_OPENSSL HAVE_LIBZ USE_LIBPSL USE_LIBIDN2 USE_NGHTTP2 CURL_CA_BUNDLE CURL_CA_PATH
     make -s -j"$JOBS" -C lib >/dev/null
     make -s -C lib install >/dev/null
     make -s -C include install >/dev/null
