@@ -36,27 +36,42 @@ EXE           :=
 RUN_TEST      :=
 ifeq ($(TARGET),windows)
 MINGW         ?= x86_64-w64-mingw32
-CC            := $(MINGW)-gcc
-WINDRES       := $(MINGW)-windres
 BUILD         := build-win
 PLATFORM      := win32
 EXE           := .exe
 -include build-win/deps.mak
+# The compiler the libraries were built with (deps.mak: the win32 thread
+# model by name, not whichever one update-alternatives points at), also as
+# windres's preprocessor.
+CC            := $(or $(WIN_CC),$(MINGW)-gcc-win32)
+WINDRES       := $(MINGW)-windres --preprocessor=$(CC) --preprocessor-arg=-E \
+                 --preprocessor-arg=-xc --preprocessor-arg=-DRC_INVOKED
 PKG_CONFIG    := PKG_CONFIG_LIBDIR=$(WIN_PKG_CONFIG_LIBDIR) pkg-config --static
 PKGS          := libcurl libcjson inih libcrypto tre
 # MinGW's own stdio (C99 formats: %zu, %lld) instead of msvcrt's, and the
 # POSIX *_r time functions of its <time.h>
 CFLAGS        += -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_THREAD_SAFE_FUNCTIONS=200112L -DNO_MEMRCHR
+# The same dualsync.exe from any clone and any library cache (doc/windows-build.md):
+# the debug information names neither the project's directory nor the cache's
+# (deps.mak), and the PE header has no link time.
+CFLAGS        += -ffile-prefix-map=$(CURDIR)=. $(WIN_PREFIX_MAP)
+LDFLAGS       += -Wl,--no-insert-timestamp
 # -static: one .exe without MinGW's runtime DLLs beside it
 LDFLAGS       += -static
 LDLIBS        += -lwldap32 -lcrypt32 -lsecur32 -lws2_32 -ladvapi32 -lshell32
+# deps.mak changes only with the libraries: then everything is built again
+# against their headers (an object left from other libraries would also name
+# their directory in its debug information)
+.EXTRA_PREREQS := $(wildcard build-win/deps.mak)
 # the unit tests get the few POSIX calls they use from a test-only shim
 UNIT_CFLAGS   = -include tests/unit/win32/shim.h -Itests/unit/win32/include \
                 $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 UNIT_SHIM     := $(BUILD)/unit/shim.o
 WINE          ?= wine
 WINEPREFIX    ?= $(CURDIR)/$(BUILD)/wine
-RUN_TEST      := WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all $(WINE)
+# no Mono or Gecko in the prefix: the tests need neither, and Wine would
+# otherwise look for them (and offer to download them) when it makes the prefix
+RUN_TEST      := WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml= $(WINE)
 endif
 PLATFORM_O    := $(BUILD)/platform_$(PLATFORM).o
 # what tests need from the OS beyond platform.h (tests/unit/testplat.h)
