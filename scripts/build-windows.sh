@@ -232,12 +232,17 @@ build_openssl() { # libcrypto only: no TLS here (libcurl uses Schannel)
     # its errors) are then relative, and its build information
     # (crypto/buildinf.h: the compiler flags) names no directory of ours;
     # no -g, so no debug information either.
-    # --prefix and --openssldir are what the library looks in on Windows (for
-    # openssl.cnf): admin-only folders there, never a path of the build
-    # machine (the default, /usr/local/ssl, would be \usr\local\ssl on the
-    # current drive, which any user may create: CVE-2019-1552).
+    # OPENSSLDIR is where the library looks on Windows (for openssl.cnf):
+    # upstream's Windows default, C:/Program Files/Common Files/SSL, an
+    # admin-only folder, never a path of the build machine (the default,
+    # /usr/local/ssl, would be \usr\local\ssl on the current drive, which any
+    # user may create: CVE-2019-1552). Configure runs on Linux, where
+    # "C:/..." is a relative path: it would append an absolute --openssldir
+    # to the prefix, so the prefix is the parent and --openssldir relative.
+    # (ENGINESDIR and MODULESDIR below the prefix are unused: no-engine,
+    # no-module, no-dso.)
     ./Configure mingw64 --cross-compile-prefix=$HOST- CC=gcc-win32 ARFLAGS=rD \
-        --prefix="C:/Program Files/dualsync" --openssldir="C:/Program Files/Common Files/SSL" \
+        --prefix="C:/Program Files/Common Files" --openssldir=SSL \
         --libdir=lib threads \
         no-shared no-tests no-module no-engine no-legacy no-dso no-ssl no-tls no-dtls \
         no-srp no-psk no-comp no-ocsp no-ts no-cms no-ct no-async no-cmp no-srtp no-sctp \
@@ -246,6 +251,8 @@ build_openssl() { # libcrypto only: no TLS here (libcurl uses Schannel)
         no-sm4 no-whirlpool no-zlib -O2 >/dev/null
     grep -q '"thread_scheme" => "winthreads"' configdata.pm \
         || { echo "configdata.pm: OpenSSL does not use Windows threads"; exit 1; }
+    grep -qx 'OPENSSLDIR=C:/Program Files/Common Files/SSL' Makefile \
+        || { echo "Makefile: OPENSSLDIR is not C:/Program Files/Common Files/SSL"; exit 1; }
     make -s -j"$JOBS" build_generated >/dev/null
     make -s -j"$JOBS" libcrypto.a >/dev/null 2>&1 || make -j"$JOBS" libcrypto.a
     mkdir -p "$p/lib" "$p/include"
