@@ -48,11 +48,17 @@ int snapshot_load(struct snapshot *s, const char *path, const char **watermark);
 
 /* The objects of one delta, together: each kept (added, or replacing the
  * one with its objectGUID) or forgotten when it is a tombstone or outside
- * the scope. In the member and memberOf values of the kept objects the delta
- * did not bring, a renamed or moved object's new DN replaces its old one and
- * a deleted object's DN is dropped, as AD does with links without changing
- * the other end. (Applied one by one, a delta would undo its own current
- * values: a DN freed by a deletion or a rename and taken by a new object.) */
+ * the scope. In the values of the kept objects the delta did not bring, AD's
+ * changes that leave the referring object's uSNChanged alone are made: a
+ * renamed or moved object's new DN replaces its old one in every attribute;
+ * a deleted object's DN is dropped from the linked attributes (member,
+ * memberOf, manager, managedBy, ...) and replaced by its tombstone's DN in
+ * any other. The old DN is the kept one, or, for a tombstone of an object
+ * never kept (a manager outside the scope), its RDN under lastKnownParent.
+ * An object never kept that was renamed or moved outside the scope brings
+ * no old DN: a value naming it is left as it was. (Applied one by one, a
+ * delta would undo its own current values: a DN freed by a deletion or a
+ * rename and taken by a new object.) */
 void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n);
 /* One object: a delta of one (each object of a full read into an empty copy). */
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj);

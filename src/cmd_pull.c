@@ -167,7 +167,7 @@ static int on_object(const struct ad_object *o, void *vctx)
         if (ferror(stdout))
             return log_error("cannot write to standard output: %s", strerror(errno));
     }
-    if (o->deleted) {
+    if (o->deleted && o->in_scope) {
         sm->deleted++;
         return 0;
     }

@@ -6,7 +6,9 @@
  * A delta pull reads what changed after the watermark's USN, and must say
  * everything a kept copy of the scope needs to stay equal to a full pull:
  *  1. objects in scope that changed (the scope's filter, uSNChanged >= USN+1);
- *  2. tombstones (show-deleted, judged by lastKnownParent);
+ *  2. tombstones (show-deleted, judged by lastKnownParent), those outside
+ *     the scope too (in_scope false): what a kept object names in a DN
+ *     value (a manager, a group in memberOf) may have been deleted there;
  *  3. every object of the classes that changed anywhere in the domain but
  *     was not in (1): it is outside the scope now (moved out of the base
  *     DNs, no longer matching the filter, left the scoping group), handed on
@@ -87,9 +89,14 @@ int pull_deliver(struct pull *p, int cls)
             log_verbose("a group outside the scope was deleted (last in %s)", o->parent_dn);
             p->stats->watched_group_unread = true;
         }
-        if (!o->in_scope)
-            return 0;
-        p->stats->deleted++;
+        /* one outside the scope is handed on too (in_scope false): a kept
+         * object may name it in a DN value (its manager, a group in its
+         * memberOf), and AD drops or changes that value without changing
+         * the kept object's uSNChanged */
+        if (o->in_scope)
+            p->stats->deleted++;
+        else
+            p->stats->out_of_scope++;
         break;
     case PHASE_WATCHED:
         if (!seen(p, o->guid) && !p->stats->watched_group_unread) {

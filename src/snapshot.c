@@ -272,13 +272,59 @@ static void copy_in(struct snapshot *s, struct ad_object *dst, const struct ad_o
     }
 }
 
-/* In the member and memberOf values of every kept object the delta did not
- * bring anew, put what became of each DN in moved: its new DN, or nothing
- * (AD removes a deleted object's links without changing the other end's
- * uSNChanged, and keeps a link to a renamed or moved one under its new DN).
- * Objects the delta brought have these values as of now already. One pass,
- * only when something moved or was deleted. */
-static void follow_moves(struct snapshot *s, const struct dnset *moved)
+/* Linked attributes (MS-ADTS 3.1.1.1.6) a rule may read. AD removes a
+ * value of one when its target is deleted; any other DN value (secretary,
+ * seeAlso: no linkID) then names the target's tombstone. Both follow a
+ * rename or a move. Neither changes the referring object's uSNChanged.
+ * Samba 4.17 does the same (seen with ldapsearch before and after). The
+ * schema says which attributes are linked (a linkID); reading it needs a
+ * search in the configuration partition that the readers do not make, so
+ * the linked attributes of users, contacts and groups are named here. */
+static bool linked_attr(const char *name)
+{
+    static const char *const linked[] = { "member", "memberOf", "manager", "directReports",
+                                          "managedBy", "managedObjects" };
+    for (size_t i = 0; i < ARRAY_SIZE(linked); i++)
+        if (!strcasecmp(name, linked[i]))
+            return true;
+    return false;
+}
+
+/* The DN a deleted object had: its tombstone's RDN without the
+ * "\0ADEL:<objectGUID>" AD appends (MS-ADTS 3.1.1.5.5.1.2), under its
+ * lastKnownParent. NULL when the tombstone's DN is not of that form. */
+static const char *tombstone_old_dn(struct arena *a, const struct ad_object *o)
+{
+    if (!o->dn || !o->parent_dn || !*o->parent_dn)
+        return NULL;
+    const char *end = ad_dn_parent(o->dn), *mark = strstr(o->dn, "\\0ADEL:");
+    if (!mark)
+        mark = strstr(o->dn, "\\0aDEL:");
+    if (!mark || !*end || mark >= end)
+        return NULL;
+    struct strbuf b = STRBUF_INIT;
+    strbuf_add(&b, o->dn, (size_t)(mark - o->dn));
+    strbuf_addch(&b, ',');
+    strbuf_addstr(&b, o->parent_dn);
+    const char *dn = arena_strdup(a, b.buf);
+    strbuf_release(&b);
+    return dn;
+}
+
+/* What became of the DNs a delta names: renamed maps an old DN to the new
+ * one, deleted to the tombstone's DN. */
+struct moves {
+    struct dnset renamed, deleted;
+};
+
+/* In the values of every kept object the delta did not bring anew, put what
+ * became of each DN the delta moved or deleted (see linked_attr). Any kept
+ * attribute's value equal to such a DN is taken for a DN value: the reader
+ * does not know the schema's syntaxes (2.5.5.1), and a text value that
+ * spells an object's full DN is not expected. Objects the delta brought
+ * have these values as of now already. One pass, only when something moved
+ * or was deleted. */
+static void follow_moves(struct snapshot *s, const struct moves *m)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (!s->objs[i].live || s->objs[i].touched)
@@ -286,14 +332,15 @@ static void follow_moves(struct snapshot *s, const struct dnset *moved)
         struct ad_object *o = &s->objs[i].o;
         for (size_t k = 0; k < o->nattrs; k++) {
             struct ad_attr *at = &o->attrs[k];
-            if (strcasecmp(at->name, "member") && strcasecmp(at->name, "memberOf"))
-                continue;
+            bool linked = linked_attr(at->name);
             size_t w = 0;
             for (size_t v = 0; v < at->nvals; v++) {
                 const char *to;
-                if (!dnset_find(moved, at->vals[v], &to))
+                if (dnset_find(&m->renamed, at->vals[v], &to))
+                    at->vals[w++] = (char *)to;
+                else if (!dnset_find(&m->deleted, at->vals[v], &to))
                     at->vals[w++] = at->vals[v];
-                else if (to)
+                else if (!linked)
                     at->vals[w++] = (char *)to;
             }
             at->nvals = w;
@@ -337,24 +384,27 @@ static void apply_one(struct snapshot *s, const struct ad_object *obj)
 
 void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n)
 {
-    struct dnset moved = { 0 };
+    struct moves m = { { 0 }, { 0 } };
     for (size_t i = 0; i < n; i++) {
         const struct ad_object *o = objs[i];
         size_t j;
         struct kept *k = find(s, o->guid, &j);
-        if (!k)
-            continue;
-        k->touched = true;
-        /* a tombstone's DN is in Deleted Objects; a leaver's is where it is
-         * now; one that left the scope before (not live) may be moved again */
-        if (o->deleted && k->live)
-            dnset_put(&moved, k->o.dn, NULL);
-        else if (!o->deleted && k->o.dn && strcmp(k->o.dn, o->dn))
-            dnset_put(&moved, k->o.dn, arena_strdup(&s->arena, o->dn));
+        if (k)
+            k->touched = true;
+        /* the DN it had: as kept (live, or where it went when it left the
+         * scope), or, for a tombstone never kept, rebuilt from the tombstone */
+        const char *old = k ? k->o.dn : o->deleted ? tombstone_old_dn(&s->arena, o) : NULL;
+        if (!old)
+            continue;   /* never kept and not deleted: see snapshot.h */
+        if (o->deleted)
+            dnset_put(&m.deleted, old, arena_strdup(&s->arena, o->dn));
+        else if (strcmp(old, o->dn))
+            dnset_put(&m.renamed, old, arena_strdup(&s->arena, o->dn));
     }
-    if (moved.n)
-        follow_moves(s, &moved);
-    dnset_free(&moved);
+    if (m.renamed.n || m.deleted.n)
+        follow_moves(s, &m);
+    dnset_free(&m.renamed);
+    dnset_free(&m.deleted);
     for (size_t i = 0; i < n; i++)
         apply_one(s, objs[i]);
     for (size_t i = 0; i < n; i++) {

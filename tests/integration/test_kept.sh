@@ -5,7 +5,9 @@
 # full and compares: the kept copy must equal it after each kind of change —
 # modified, new, deleted, renamed within the scope (its group memberships
 # follow the new DN), moved out of the base DN, removed from and added to a
-# group the rules name, nested. Changes no delta can see exactly make a full
+# group the rules name, nested; a manager deleted (inside and outside the
+# scope), renamed, moved within and out of the scope (its reports' manager
+# values follow it, as AD's links do, with no change to the reports). Changes no delta can see exactly make a full
 # read (a group the rules name changed outside the scope; an OU renamed), and
 # so does a damaged or stale copy. A dry run leaves the copy alone.
 # Works in its own OU under the Contoso Defense base.
@@ -31,6 +33,10 @@ userAccountControl: 512
 
 LDIF
 }
+report() {  # NAME OU MANAGER-DN → a user with that manager, one the manager rule reads
+    user "$1" "$2" | sed -e '/^$/d'
+    printf 'manager: %s\nextensionAttribute3: managed\n\n' "$3"
+}
 group() {  # NAME OU MEMBER-DN...
     local n=$1 ou=$2; shift 2
     printf 'dn: CN=%s,%s\nobjectClass: group\nsAMAccountName: k%s-%s\n' "$n" "$ou" "$$" "$n"
@@ -42,11 +48,19 @@ group() {  # NAME OU MEMBER-DN...
   printf 'dn: OU=US,%s\nobjectClass: organizationalUnit\n\n' "$T"
   printf 'dn: OU=UK,%s\nobjectClass: organizationalUnit\n\n' "$T"
   for u in u1 u2 u3 u4 u5 u6; do user $u "OU=US,$T"; done
+  # managers: b1 of three, b2 (outside the base DN) of one, b3 b4 b5 of one each
+  for b in b1 b3 b4 b5; do user $b "OU=US,$T"; done
+  user b2 "$O"
+  for r in r1 r2 r3; do report $r "OU=US,$T" "CN=b1,OU=US,$T"; done
+  report r4 "OU=US,$T" "CN=b2,$O"
+  report r5 "OU=US,$T" "CN=b3,OU=US,$T"
+  report r6 "OU=US,$T" "CN=b4,OU=US,$T"
+  report r7 "OU=US,$T" "CN=b5,OU=US,$T"
   group Team "$T" "CN=u1,OU=US,$T" "CN=u5,OU=US,$T"
   group Outside "$O" "CN=u2,OU=US,$T"
   group Cleared "$T" "CN=Team,$T" "CN=Outside,$O"
 } > "$OUT/setup.ldif"
-check "set up an OU with six users and nested groups (one outside the base)" \
+check "set up an OU with users, managers and nested groups (one outside the base)" \
     ldap_admin ldapadd -c -f "$OUT/setup.ldif"
 
 M=$OUT/mappings
@@ -56,7 +70,7 @@ mkconvconf "$OUT/k.conf" "$M"
 # external members whatever their citizenship flag says
 sed -i -e '/^base_dn = /d' -e '/^filter = /d' "$OUT/k.conf"
 sed -i "s|^\[ldap\]|[ldap]\nbase_dn = $T|" "$OUT/k.conf"
-sed -i "/^\[tenant gcch\]/,\$ s|^rule = extensionAttribute2 = us-person -> external-member|rule = memberof \"CN=Cleared,$T\" -> external-member\n&|" "$OUT/k.conf"
+sed -i "/^\[tenant gcch\]/,\$ s|^rule = extensionAttribute2 = us-person -> external-member|rule = extensionAttribute3 = managed and not has manager -> exclude\nrule = memberof \"CN=Cleared,$T\" -> external-member\n&|" "$OUT/k.conf"
 K=$M/ad.snapshot
 run() { DUALSYNC_TEST_KEPT_VERIFY=1 "$DUALSYNC" -c "$OUT/k.conf" run --no-progress --max-changes 1000 -v \
     > "$OUT/last.out" 2>&1; }
@@ -126,6 +140,45 @@ run
 delta_run && verified && pass "a user moved out of the base DN, a group member deleted: the delta equals a full read" \
     || fail "round 2: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
 grep -q "u3,OU=US" "$K" && fail "u3 still kept" || pass "u3 is no longer kept"
+
+# round 2b: managers deleted. AD (Samba 4.17 as well) removes a deleted
+# object's manager links from its reports and leaves their uSNChanged alone
+equal "r1 (managed by b1) is an external guest" external-guest "$(decision r1)"
+ldap_admin ldapdelete "CN=b1,OU=US,$T"
+ldap_admin ldapdelete "CN=b2,$O"
+run
+delta_run && verified && pass "a manager of three deleted, one outside the base DN: the delta equals a full read" \
+    || fail "round 2b: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+"$DUALSYNC" -c "$OUT/k.conf" explain --tenant gcch "k$$-r1@fabrikam-defense.example" > "$OUT/explain.out" 2>&1
+grep -q "CN=b1" "$OUT/explain.out" && fail "explain r1 still names the deleted manager" \
+    || pass "explain r1 no longer names the deleted manager"
+grep -q "=> exclude" "$OUT/explain.out" && pass "r1, its manager deleted: excluded (not has manager)" \
+    || fail "r1 not excluded: $(grep '=>' "$OUT/explain.out")"
+
+# round 2c: managers renamed, moved within the scope, moved out of the base
+# DN: their reports' manager values follow (AD shows the new DN, the
+# reports' uSNChanged unchanged)
+ldif <<LDIF
+dn: CN=b3,OU=US,$T
+changetype: modrdn
+newrdn: CN=b3-renamed
+deleteoldrdn: 1
+
+dn: CN=b4,OU=US,$T
+changetype: modrdn
+newrdn: CN=b4
+deleteoldrdn: 1
+newsuperior: OU=UK,$T
+
+dn: CN=b5,OU=US,$T
+changetype: modrdn
+newrdn: CN=b5
+deleteoldrdn: 1
+newsuperior: $O
+LDIF
+run
+delta_run && verified && pass "managers renamed, moved, moved out of the base DN: the delta equals a full read" \
+    || fail "round 2c: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
 
 # round 3: a group the rules name, outside the scope, changed: a full read
 ldif <<LDIF

@@ -2,7 +2,8 @@
  * round trip, every refusal to load (missing, another fingerprint, each byte
  * flipped, each length cut, garbage, and malformed files that carry a valid
  * checksum), the delta rules of snapshot_apply (replace, forget, renames and
- * deletions in member/memberOf), what snapshot_each hands on, and
+ * deletions in every DN value: member, memberOf, manager, and a non-linked
+ * one), what snapshot_each hands on, and
  * snapshot_equal. Objects are built here, not read from AD. Three delta_*
  * tests show bugs of snapshot_apply and are skipped (cmocka reports them as
  * skipped) until it is fixed. */
@@ -882,6 +883,144 @@ static void apply_deletion_drops_links_leaving_keeps_them(void **state)
     snapshot_free(s);
 }
 
+/* ---- DN values of every kept attribute follow their targets ------------- */
+
+#define BOSS_DN "CN=Boss,OU=Users," OU
+#define FARBOSS_DN "CN=Far Boss,OU=Elsewhere,DC=corp,DC=example"
+#define TOMB(rdn, g) rdn "\\0ADEL:" g ",CN=Deleted Objects,DC=corp,DC=example"
+
+static char *keep_dn[] = { "sAMAccountName", "member", "memberOf", "manager", "secretary" };
+
+/* Boss (id 20) manages r1 and r2 (ids 21, 22) and is their secretary too;
+ * Far Boss, outside the scope (never kept), manages r3 (id 23) and is in
+ * r3's secretary. */
+static struct snapshot *managed(void)
+{
+    struct snapshot *s = snapshot_new(keep_dn, ARRAY_SIZE(keep_dn), FP);
+    apply(s, obj_new(AD_CLASS_USER, 20, BOSS_DN));
+    static const char *const reports[] = { "CN=r1,OU=Users," OU, "CN=r2,OU=Users," OU };
+    for (unsigned i = 0; i < 2; i++) {
+        struct ad_object *r = obj_new(AD_CLASS_USER, 21 + i, reports[i]);
+        attr(r, "manager", BOSS_DN, NULL);
+        attr(r, "secretary", BOSS_DN, FAR_DN, NULL);
+        apply(s, r);
+    }
+    struct ad_object *r3 = obj_new(AD_CLASS_USER, 23, "CN=r3,OU=Users," OU);
+    attr(r3, "manager", FARBOSS_DN, NULL);
+    attr(r3, "secretary", FARBOSS_DN, NULL);
+    attr(r3, "memberOf", OUTSIDE_DN, NULL);
+    apply(s, r3);
+    return s;
+}
+
+static void delta1(struct snapshot *s, struct ad_object *o)
+{
+    const struct ad_object *objs[] = { o };
+    snapshot_apply_delta(s, objs, 1);
+    ad_object_free(o);
+}
+
+/* A deleted manager: AD removes the value of a linked attribute (manager,
+ * member, memberOf) without raising the reports' uSNChanged, and shows a
+ * non-linked DN value (secretary) as the tombstone's DN. Seen in Samba 4.17:
+ * ldapsearch before and after the delete. */
+static void delta_manager_deleted(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    struct ad_object *b = obj_new(AD_CLASS_USER, 20, TOMB("CN=Boss", "0b0b0b0b-0000-4000-8000-000000000020"));
+    b->deleted = true;
+    b->parent_dn = xstrdup("OU=Users," OU);
+    delta1(s, b);
+    assert_int_equal(snapshot_count(s), 3);
+    struct seen seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "manager", NULL);
+    expect_values(seen_dn(&seen, "CN=r2,OU=Users," OU), "manager", NULL);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "secretary",
+                  TOMB("CN=Boss", "0b0b0b0b-0000-4000-8000-000000000020"), FAR_DN, NULL);
+    expect_values(seen_dn(&seen, "CN=r3,OU=Users," OU), "manager", FARBOSS_DN, NULL);
+    seen_free(&seen);
+    snapshot_free(s);
+}
+
+/* A manager outside the scope, never kept, deleted: its old DN is the
+ * tombstone's RDN without "\0ADEL:<guid>" under lastKnownParent. The same for
+ * a group outside the scope in memberOf. */
+static void delta_unkept_deleted(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    struct ad_object *b = obj_new(AD_CLASS_USER, 30, TOMB("CN=Far Boss", "0b0b0b0b-0000-4000-8000-000000000030"));
+    b->deleted = true;
+    b->in_scope = false;
+    b->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    struct ad_object *g = obj_new(AD_CLASS_GROUP, 31, TOMB("CN=Outside Group", "0b0b0b0b-0000-4000-8000-000000000031"));
+    g->deleted = true;
+    g->in_scope = false;
+    g->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    const struct ad_object *objs[] = { b, g };
+    snapshot_apply_delta(s, objs, 2);
+    ad_object_free(b);
+    ad_object_free(g);
+    assert_int_equal(snapshot_count(s), 4);
+    struct seen seen = each(s);
+    const struct ad_object *r3 = seen_dn(&seen, "CN=r3,OU=Users," OU);
+    expect_values(r3, "manager", NULL);
+    expect_values(r3, "memberOf", NULL);
+    expect_values(r3, "secretary", TOMB("CN=Far Boss", "0b0b0b0b-0000-4000-8000-000000000030"), NULL);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "manager", BOSS_DN, NULL);
+    seen_free(&seen);
+    snapshot_free(s);
+}
+
+/* A manager renamed, then moved out of the scope: every DN value naming it
+ * (manager, secretary) takes its new DN, as AD shows it. */
+static void delta_manager_renamed_and_moved(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    const char *renamed = "CN=Boss (new),OU=Users," OU, *moved = "CN=Boss (new),OU=Elsewhere,DC=corp,DC=example";
+    delta1(s, obj_new(AD_CLASS_USER, 20, renamed));
+    struct seen seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "manager", renamed, NULL);
+    expect_values(seen_dn(&seen, "CN=r2,OU=Users," OU), "secretary", renamed, FAR_DN, NULL);
+    seen_free(&seen);
+    struct ad_object *b = obj_new(AD_CLASS_USER, 20, moved);
+    b->in_scope = false;
+    delta1(s, b);
+    assert_int_equal(snapshot_count(s), 3);
+    seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r2,OU=Users," OU), "manager", moved, NULL);
+    seen_free(&seen);
+    /* and deleted out there: not kept, but its last DN is known */
+    b = obj_new(AD_CLASS_USER, 20, TOMB("CN=Boss (new)", "0b0b0b0b-0000-4000-8000-000000000020"));
+    b->deleted = true;
+    b->in_scope = false;
+    b->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    delta1(s, b);
+    seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r2,OU=Users," OU), "manager", NULL);
+    seen_free(&seen);
+    snapshot_free(s);
+}
+
+/* A tombstone whose DN lacks AD's mark says nothing of its old DN: nothing
+ * is rewritten (rather than a guess). */
+static void delta_tombstone_without_mark(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    struct ad_object *b = obj_new(AD_CLASS_USER, 30, "CN=Far Boss,CN=Deleted Objects,DC=corp,DC=example");
+    b->deleted = true;
+    b->in_scope = false;
+    b->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    delta1(s, b);
+    struct seen seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r3,OU=Users," OU), "manager", FARBOSS_DN, NULL);
+    seen_free(&seen);
+    snapshot_free(s);
+}
+
 /* A delta applied in the order ldap_pull hands it on must leave what a full
  * read gives: the full read is built here as its own snapshot. */
 static void expect_full_read(const struct snapshot *kept, const struct snapshot *full)
@@ -1291,6 +1430,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(apply_forgets_tombstones_and_leavers, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_rename_rewrites_member_and_memberof, setup, teardown),
         cmocka_unit_test(apply_deletion_drops_links_leaving_keeps_them),
+        cmocka_unit_test(delta_manager_deleted),
+        cmocka_unit_test(delta_unkept_deleted),
+        cmocka_unit_test(delta_manager_renamed_and_moved),
+        cmocka_unit_test(delta_tombstone_without_mark),
         cmocka_unit_test(delta_recreated_at_same_dn),
         cmocka_unit_test(delta_rename_then_new_at_old_dn),
         cmocka_unit_test(delta_member_moved_out_and_back),
