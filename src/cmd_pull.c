@@ -68,6 +68,8 @@ struct pull_ctx {
     struct progress *progress;
     uint64_t seen;
     struct strbuf line;   /* the ndjson line being built, reused */
+    struct strbuf *out;   /* -o FILE: the whole output, written once complete;
+                           * NULL: stdout, line by line */
 };
 
 /* JSON string per RFC 8259 §7: quote, backslash and control characters
@@ -108,7 +110,7 @@ static void json_kv(struct strbuf *sb, const char *key, const char *value)
     json_str(sb, value);
 }
 
-static void print_ndjson(struct strbuf *sb, const struct ad_object *o)
+static void print_ndjson(struct strbuf *sb, const struct ad_object *o, struct strbuf *out)
 {
     char guid[37];
     enum ad_anchor_source src;
@@ -152,7 +154,10 @@ static void print_ndjson(struct strbuf *sb, const struct ad_object *o)
         strbuf_addch(sb, ']');
     }
     strbuf_addstr(sb, "}}\n");
-    fwrite(sb->buf, 1, sb->len, stdout);
+    if (out)
+        strbuf_add(out, sb->buf, sb->len);
+    else
+        fwrite(sb->buf, 1, sb->len, stdout);
     free(immutable_id);
 }
 
@@ -163,7 +168,7 @@ static int on_object(const struct ad_object *o, void *vctx)
     ctx->seen++;
     progress_update(ctx->progress, ctx->seen);
     if (ctx->cli->format == FORMAT_NDJSON) {
-        print_ndjson(&ctx->line, o);
+        print_ndjson(&ctx->line, o, ctx->out);
         if (ferror(stdout))
             return log_error("cannot write to standard output: %s", strerror(errno));
     }
@@ -192,35 +197,35 @@ static int cmp_ou(const void *a, const void *b)
     return strcasecmp(x->dn, y->dn);
 }
 
-static void print_summary(struct summary *sm, const struct ldap_pull_stats *st)
+static void print_summary(struct summary *sm, const struct ldap_pull_stats *st, struct strbuf *out)
 {
-    printf("pull: %s, %llu objects read in %llu pages (%llu ranged reads)\n",
-           st->delta ? "delta" : "full", (unsigned long long)st->objects,
-           (unsigned long long)st->pages, (unsigned long long)st->ranged_fetches);
-    printf("  users     %8llu  (disabled %llu)\n", (unsigned long long)sm->by_class[AD_CLASS_USER],
-           (unsigned long long)sm->disabled_users);
-    printf("  contacts  %8llu\n", (unsigned long long)sm->by_class[AD_CLASS_CONTACT]);
-    printf("  groups    %8llu\n", (unsigned long long)sm->by_class[AD_CLASS_GROUP]);
-    printf("  without mS-DS-ConsistencyGuid (anchor from objectGUID): %llu\n",
-           (unsigned long long)sm->no_consistency_guid);
+    strbuf_addf(out, "pull: %s, %llu objects read in %llu pages (%llu ranged reads)\n",
+                st->delta ? "delta" : "full", (unsigned long long)st->objects,
+                (unsigned long long)st->pages, (unsigned long long)st->ranged_fetches);
+    strbuf_addf(out, "  users     %8llu  (disabled %llu)\n", (unsigned long long)sm->by_class[AD_CLASS_USER],
+                (unsigned long long)sm->disabled_users);
+    strbuf_addf(out, "  contacts  %8llu\n", (unsigned long long)sm->by_class[AD_CLASS_CONTACT]);
+    strbuf_addf(out, "  groups    %8llu\n", (unsigned long long)sm->by_class[AD_CLASS_GROUP]);
+    strbuf_addf(out, "  without mS-DS-ConsistencyGuid (anchor from objectGUID): %llu\n",
+                (unsigned long long)sm->no_consistency_guid);
     if (sm->bad_consistency_guid)
-        printf("  with a malformed mS-DS-ConsistencyGuid (not 16 bytes): %llu\n",
-               (unsigned long long)sm->bad_consistency_guid);
+        strbuf_addf(out, "  with a malformed mS-DS-ConsistencyGuid (not 16 bytes): %llu\n",
+                    (unsigned long long)sm->bad_consistency_guid);
     if (st->delta)
-        printf("  deleted   %8llu\n  changed outside the scope (left it, or never in it) %llu\n", (unsigned long long)sm->deleted,
-               (unsigned long long)sm->left_scope);
+        strbuf_addf(out, "  deleted   %8llu\n  changed outside the scope (left it, or never in it) %llu\n", (unsigned long long)sm->deleted,
+                    (unsigned long long)sm->left_scope);
     /* compact the table, then sort it by DN for a stable listing */
     size_t n = 0;
     for (size_t i = 0; i < sm->cap; i++)
         if (sm->ous[i].dn)
-            sm->ous[n++] = sm->ous[i];
+                 sm->ous[n++] = sm->ous[i];
     sort_array(sm->ous, n, sizeof(*sm->ous), cmp_ou);
     if (n)
-        printf("by container:%*s users contacts   groups\n", 1, "");
+        strbuf_addf(out, "by container:%*s users contacts   groups\n", 1, "");
     for (size_t i = 0; i < n; i++)
-        printf("  %8llu %8llu %8llu  %s\n", (unsigned long long)sm->ous[i].n[AD_CLASS_USER],
-               (unsigned long long)sm->ous[i].n[AD_CLASS_CONTACT],
-               (unsigned long long)sm->ous[i].n[AD_CLASS_GROUP], sm->ous[i].dn);
+        strbuf_addf(out, "  %8llu %8llu %8llu  %s\n", (unsigned long long)sm->ous[i].n[AD_CLASS_USER],
+                    (unsigned long long)sm->ous[i].n[AD_CLASS_CONTACT],
+                    (unsigned long long)sm->ous[i].n[AD_CLASS_GROUP], sm->ous[i].dn);
     sm->nous = n;
     sm->cap = n;
 }
@@ -265,10 +270,23 @@ int cmd_pull(const struct cli *cli, struct config *cfg)
     if (wm_path && !cli->full && load_watermark(wm_path, &since, &have_since))
         return EXIT_USAGE;
 
+    /* -o FILE: where it is, before AD is read */
+    enum platform_path_kind kind = PLATFORM_PATH_NONE;
+    if (cli->output && strcmp(cli->output, "-")) {
+        if (platform_path_kind(cli->output, &kind))
+            return EXIT_USAGE;
+        if (kind == PLATFORM_PATH_DIR) {
+            log_error("-o %s: is a directory; name a file in it", cli->output);
+            return EXIT_USAGE;
+        }
+    }
     struct ldap_source *src;
     if (ldap_source_open(&cfg->ldap, &src))
         return EXIT_STOPPED;
+    struct strbuf out = STRBUF_INIT;
     struct pull_ctx ctx = { .cli = cli };
+    if (cli->output && strcmp(cli->output, "-"))
+        ctx.out = &out;
     if (cli->progress)
         ctx.progress = progress_start("reading AD", 0);
     struct ldap_pull_stats st;
@@ -276,15 +294,35 @@ int cmd_pull(const struct cli *cli, struct config *cfg)
     progress_done(ctx.progress);
     strbuf_release(&ctx.line);
     ldap_source_close(src);
+    if (!rc && cli->format != FORMAT_NDJSON) {
+        if (ctx.out) {
+            print_summary(&ctx.sm, &st, &out);
+        } else {
+            print_summary(&ctx.sm, &st, &ctx.line);
+            fwrite(ctx.line.buf, 1, ctx.line.len, stdout);
+            strbuf_release(&ctx.line);
+        }
+    }
+    summary_free(&ctx.sm);
+    /* stdout gets the objects as they come: only exit status 0 says it is
+     * complete. -o FILE gets them only when the pull is: a regular file is
+     * replaced atomically (on any error before, the old one is untouched, or
+     * there is none); a pipe or a device can only be written into. */
+    if (!rc && ctx.out) {
+        if (kind != PLATFORM_PATH_OTHER) {
+            rc = platform_write_file_atomic(cli->output, out.buf, out.len);
+        } else {
+            FILE *f = fopen(cli->output, "wb");
+            size_t n = f ? fwrite(out.buf, 1, out.len, f) : 0;
+            if (!f || fclose(f) || n != out.len)
+                rc = log_error("cannot write %s: %s", cli->output, strerror(errno));
+        }
+    }
+    strbuf_release(&out);
     if (fflush(stdout) != 0)
         rc = log_error("cannot write to standard output: %s", strerror(errno));
-    if (rc) {
-        summary_free(&ctx.sm);
+    if (rc)
         return EXIT_STOPPED;
-    }
-    if (cli->format != FORMAT_NDJSON)
-        print_summary(&ctx.sm, &st);
-    summary_free(&ctx.sm);
     /* only a complete pull moves the watermark: a failed one must be redone */
     if (wm_path) {
         char *text = ldap_watermark_format(&next);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # dualsync pull against the real Samba AD lab: counts and values against the
 # seed's manifest, binds (simple over LDAPS and StartTLS, Kerberos from a ccache
-# and from a keytab, GSSAPI sign+seal on 389), delta and tombstones, scope.
+# and from a keytab, GSSAPI sign+seal on 389), delta and tombstones, scope;
+# a dropped connection leaves -o FILE as it was.
 . "$(dirname "$0")/lib.sh"
 B=$AD_BASE_DN
 C1="base_dn = OU=Contoso,$B"
@@ -18,6 +19,12 @@ python3 "$(dirname "$0")/pull_vs_manifest.py" "$LAB/manifest.json" "$OUT/full.nd
 cat "$OUT/cmp"
 pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
 
+check "pull --format ndjson -o FILE" "$DUALSYNC" -c "$OUT/full.conf" pull --format ndjson -o "$OUT/full-o.ndjson"
+[ ! -s "$OUT/last.out" ] && [ "$(sort "$OUT/full-o.ndjson" | md5sum)" = "$(sort "$OUT/full.ndjson" | md5sum)" ] \
+    && [ "$(stat -c %a "$OUT/full-o.ndjson")" = 600 ] \
+    && pass "-o FILE (0600) holds what stdout got, and stdout nothing" || fail "-o FILE differs from stdout"
+check "pull summary -o FILE" "$DUALSYNC" -c "$OUT/full.conf" pull -o "$OUT/summary.txt"
+grep -q "^pull: full" "$OUT/summary.txt" && pass "the summary went to -o FILE" || fail "summary -o: $(head -2 "$OUT/summary.txt")"
 check "pull summary" "$DUALSYNC" -c "$OUT/full.conf" pull
 equal "summary: users" "$(manifest "m['counts']['user']")" "$(awk '$1=="users"{print $2}' "$OUT/last.out")"
 equal "summary: disabled" "$(manifest "m['disabled_users']")" "$(sed -n 's/.*(disabled \([0-9]*\)).*/\1/p' "$OUT/last.out")"
@@ -129,6 +136,24 @@ mkconf "$OUT/drop.conf" "uri = ldaps://127.0.0.1:6361" "$C1" "$C2" "watermark_fi
 refuses "connection dropped mid-read" 3 "was lost after" "$DUALSYNC" -c "$OUT/drop.conf" pull --full
 cmp -s "$OUT/wm-drop" "$OUT/wm-drop.before" && pass "dropped connection: watermark byte-identical" \
     || fail "dropped connection: watermark changed"
+# on stdout the objects go out as they come: only exit status 0 says complete
+refuses "dropped connection, ndjson on stdout: exit 3" 3 "was lost after" \
+    "$DUALSYNC" -c "$OUT/drop.conf" pull --full --format ndjson
+[ "$(wc -l < "$OUT/last.out")" -gt 0 ] && pass "on stdout a failed pull leaves partial lines, so only exit 0 means complete ($(wc -l < "$OUT/last.out") lines)" \
+    || fail "dropped connection: no partial output on stdout (the proxy drops too early?)"
+# -o FILE: the file only when the pull is complete
+echo "the old output" > "$OUT/drop.ndjson"
+cp "$OUT/drop.ndjson" "$OUT/drop.ndjson.before"
+refuses "dropped connection, pull -o FILE: exit 3" 3 "was lost after" \
+    "$DUALSYNC" -c "$OUT/drop.conf" pull --full --format ndjson -o "$OUT/drop.ndjson"
+cmp -s "$OUT/drop.ndjson" "$OUT/drop.ndjson.before" && [ ! -s "$OUT/last.out" ] \
+    && pass "dropped connection: -o FILE byte-identical, nothing on stdout" \
+    || fail "dropped connection: -o FILE changed ($(wc -l < "$OUT/drop.ndjson") lines) or stdout written"
+refuses "dropped connection, pull -o NEW-FILE: exit 3" 3 "was lost after" \
+    "$DUALSYNC" -c "$OUT/drop.conf" pull --full -o "$OUT/drop-new.txt"
+[ ! -e "$OUT/drop-new.txt" ] && ! ls "$OUT"/drop-new.txt.* >/dev/null 2>&1 \
+    && pass "dropped connection: no file and no temporary left for -o NEW-FILE" \
+    || fail "dropped connection: $(ls "$OUT"/drop-new.txt*) written"
 proxy_stop 6361
 
 proxy 6363 --size-limit 500
