@@ -82,6 +82,21 @@ int rules_parse_condition(const char *text, struct cond **cond, struct rules_err
 /* Parse an outcome alone (default). Returns 0 or -1 with *err. */
 int rules_parse_outcome(const char *text, enum decision *outcome, struct rules_error *err);
 
+/* Bounds on a `matches` pattern, checked before regcomp ever sees it (doc/config.md,
+ * "Regular expressions"). glibc and TRE neither backtrack nor bound their
+ * input: what costs is a counted repetition, which both compile by copying
+ * what it repeats once per count ('(.*){1,32000}' took 23.7 GB), and a
+ * back-reference, whose matching is exponential. */
+#define RULES_REGEX_MAX_LEN     256   /* bytes of the pattern */
+#define RULES_REGEX_MAX_COUNT   100   /* m and n of {m}, {m,}, {m,n} */
+#define RULES_REGEX_MAX_GROUPS  8     /* ( ) nested in each other */
+#define RULES_REGEX_MAX_COPIES  256   /* atoms once every count is written out */
+
+/* Returns 0 when `pattern` is inside those bounds, else -1 with *err: its
+ * offset is the byte of the pattern that crosses one. Does not compile it:
+ * syntax errors are regcomp's to report. */
+int rules_regex_check(const char *pattern, struct rules_error *err);
+
 void cond_free(struct cond *c);
 
 /* Append the condition in canonical form (parsing it again gives the same

@@ -191,7 +191,15 @@ static uint32_t compile_cond(struct policy *pol, const struct cond *c, size_t te
         pol->patterns[pol->nregexes] = xstrdup(c->values[0]);
         pol->pattern_attrs[pol->nregexes] = idx;
         GROW(pol->regexes, pol->aregexes, pol->nregexes + 1);
-        if (regcomp(&pol->regexes[pol->nregexes], c->values[0], REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+        /* the parser refused patterns beyond the bounds already; a tree built
+         * any other way must not reach regcomp with one either (rules.h) */
+        struct rules_error bound;
+        if (rules_regex_check(c->values[0], &bound)) {
+            log_error("policy: the regular expression '%s': %s", c->values[0], bound.message);
+            pol->failed = true;
+            regcomp(&pol->regexes[pol->nregexes], "$^", REG_EXTENDED | REG_NOSUB);
+        } else if (regcomp(&pol->regexes[pol->nregexes], c->values[0],
+                           REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
             log_error("policy: cannot compile the regular expression '%s'", c->values[0]);
             pol->failed = true;
             /* an always-failing stand-in keeps the indices consistent for policy_free */

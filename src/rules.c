@@ -189,6 +189,203 @@ static char *tok_value(const struct parser *p, const struct token *t)
     return strbuf_detach(&sb);
 }
 
+/* ------------------------------------------------------ regex bounds */
+
+static int regex_refuse(struct rules_error *err, size_t offset, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+static int regex_refuse(struct rules_error *err, size_t offset, const char *fmt, ...)
+{
+    err->offset = offset;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The end of the bracket expression that opens at s[i] (POSIX: a ']' right
+ * after '[' or '[^' is a member; [:class:], [=x=] and [.x.] hold their own
+ * ']'). An unterminated one ends the pattern: regcomp will say so. */
+static size_t bracket_end(const char *s, size_t i)
+{
+    i++;
+    if (s[i] == '^')
+        i++;
+    if (s[i] == ']')
+        i++;
+    while (s[i] && s[i] != ']') {
+        if (s[i] == '[' && (s[i + 1] == ':' || s[i + 1] == '=' || s[i + 1] == '.')) {
+            char close = s[i + 1];
+            const char *e = s + i + 2;
+            while (*e && !(e[0] == close && e[1] == ']'))
+                e++;
+            if (!*e)
+                return strlen(s);
+            i = (size_t)(e - s) + 2;
+            continue;
+        }
+        i++;
+    }
+    return s[i] ? i + 1 : i;
+}
+
+/* What one ( ) level has seen so far. Sizes count atoms once every count is
+ * written out; "nullable" is whether it can match the empty string. */
+struct regex_level {
+    size_t size;            /* of the whole level */
+    size_t last;            /* of its last atom (0: none yet, after '(' or '|') */
+    bool last_nullable;     /* that atom can match nothing */
+    bool before_nullable;   /* this branch up to that atom can */
+    bool branch_nullable;   /* this branch so far can */
+    bool alt_nullable;      /* an earlier branch (before a '|') can */
+};
+
+static void regex_atom(struct regex_level *l, size_t size, bool nullable)
+{
+    l->size += size;
+    l->last = size;
+    l->last_nullable = nullable;
+    l->before_nullable = l->branch_nullable;
+    l->branch_nullable = l->branch_nullable && nullable;
+}
+
+/* Both engines compile a counted repetition by copying what it repeats (x{m,n}
+ * into n copies, x+ into two), so the measure of what regcomp builds is the
+ * number of atoms once every count is written out. And glibc's closure
+ * computation is exponential when a repetition repeats something that can
+ * match nothing: '(x?{2,5}){10,}' takes 4 s in regcomp, each further count
+ * four times more. Neither means anything a plain pattern cannot say. */
+int rules_regex_check(const char *pattern, struct rules_error *err)
+{
+    const char *s = pattern;
+    size_t len = strlen(s);
+    if (len > RULES_REGEX_MAX_LEN)
+        return regex_refuse(err, RULES_REGEX_MAX_LEN, "the regular expression is %zu bytes long, "
+                            "more than %d; match a shorter pattern", len, RULES_REGEX_MAX_LEN);
+    struct regex_level level[RULES_REGEX_MAX_GROUPS + 1];
+    int depth = 0;
+    level[0] = (struct regex_level){ .branch_nullable = true };
+    size_t i = 0;
+    while (s[i]) {
+        struct regex_level *l = &level[depth];
+        size_t at = i, factor = 0;
+        bool optional = false;      /* the repetition may match zero times */
+        switch (s[i]) {
+        case '(':
+            if (depth == RULES_REGEX_MAX_GROUPS)
+                return regex_refuse(err, at, "groups nest deeper than %d levels in the regular "
+                                    "expression", RULES_REGEX_MAX_GROUPS);
+            level[++depth] = (struct regex_level){ .branch_nullable = true };
+            i++;
+            continue;
+        case ')':
+            if (depth) {
+                bool nullable = l->alt_nullable || l->branch_nullable;
+                size_t inner = l->size;
+                depth--;
+                regex_atom(&level[depth], inner ? inner : 1, nullable);
+                i++;
+                continue;
+            }
+            regex_atom(l, 1, false);    /* unmatched: an ordinary character to glibc */
+            i++;
+            continue;
+        case '|':
+            l->alt_nullable = l->alt_nullable || l->branch_nullable;
+            l->branch_nullable = true;
+            l->last = 0;
+            i++;
+            continue;
+        case '^': case '$':
+            regex_atom(l, 1, true);
+            i++;
+            continue;
+        case '*': case '?':
+            factor = 1;                 /* one copy, looped or skipped */
+            optional = true;
+            i++;
+            break;
+        case '+':
+            factor = 2;                 /* x+ is compiled as xx* */
+            i++;
+            break;
+        case '{': {
+            /* {m}, {m,}, {m,n} (and glibc's {,n}); anything else is regcomp's to judge */
+            size_t j = i + 1, m = 0, n = 0, m_at = j, n_at = j;
+            bool has_m = false, has_n = false, comma = false;
+            for (; s[j] >= '0' && s[j] <= '9'; j++, has_m = true)
+                m = m > RULES_REGEX_MAX_COUNT ? m : m * 10 + (size_t)(s[j] - '0');
+            if (s[j] == ',') {
+                comma = true;
+                n_at = ++j;
+                for (; s[j] >= '0' && s[j] <= '9'; j++, has_n = true)
+                    n = n > RULES_REGEX_MAX_COUNT ? n : n * 10 + (size_t)(s[j] - '0');
+            }
+            if (s[j] != '}' || (!has_m && !has_n)) {
+                regex_atom(l, 1, false);
+                i++;
+                continue;
+            }
+            if (m > RULES_REGEX_MAX_COUNT || n > RULES_REGEX_MAX_COUNT) {
+                size_t num = m > RULES_REGEX_MAX_COUNT ? m_at : n_at;
+                return regex_refuse(err, num, "the repetition count %.*s is larger than %d (the "
+                                    "regex engine makes a copy of what it repeats for each count); "
+                                    "write + or * for an open-ended number",
+                                    (int)strspn(s + num, "0123456789"), s + num,
+                                    RULES_REGEX_MAX_COUNT);
+            }
+            factor = has_n ? n : comma ? m + 1 : m;
+            if (!factor)
+                factor = 1;
+            optional = m == 0;
+            i = j + 1;
+            break;
+        }
+        case '[':
+            i = bracket_end(s, i);
+            regex_atom(l, 1, false);
+            continue;
+        case '\\':
+            if (s[i + 1] >= '1' && s[i + 1] <= '9')
+                return regex_refuse(err, at, "back-references (\\1 to \\9) are not allowed in a "
+                                    "regular expression: matching them can take exponential time");
+            /* glibc's \b \B \< \> \` \' match a position, not a character */
+            regex_atom(l, 1, s[i + 1] && strchr("bB<>`'", s[i + 1]));
+            i += s[i + 1] ? 2 : 1;
+            continue;
+        default:
+            regex_atom(l, 1, false);
+            i++;
+            continue;
+        }
+        /* a repetition; with nothing before it regcomp reports the error */
+        if (!l->last)
+            continue;
+        if (l->last_nullable)
+            return regex_refuse(err, at, "'%.*s' repeats something that can match nothing (like "
+                                "(a*)* or (x?){2,5}), which costs regcomp exponential time; "
+                                "repeat what must match at least one character",
+                                (int)(i - at), s + at);
+        l->size += l->last * (factor - 1);
+        l->last *= factor;
+        if (optional) {
+            l->last_nullable = true;
+            l->branch_nullable = l->before_nullable;
+        }
+        /* the outer levels' sizes are multiplied by their own counts later:
+         * the sum only grows from here */
+        size_t total = 0;
+        for (int d = 0; d <= depth; d++)
+            total += level[d].size;
+        if (total > RULES_REGEX_MAX_COPIES)
+            return regex_refuse(err, at, "the counts multiply to %zu copies of the pattern's "
+                                "parts, more than %d; lower the counts or nest fewer of them",
+                                total, RULES_REGEX_MAX_COPIES);
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------------------- parser */
 
 static struct cond *node(enum cond_op op, size_t offset)
@@ -197,6 +394,20 @@ static struct cond *node(enum cond_op op, size_t offset)
     c->op = op;
     c->offset = offset;
     return c;
+}
+
+/* Where byte i of the value whose token starts at `at` is in the text (the
+ * inverse of tok_value, which drops the quotes and the \\ of \" and \\\\). */
+static size_t value_byte_offset(const struct parser *p, size_t at, size_t i)
+{
+    const char *s = p->text + at;
+    if (s[0] != '"' && s[0] != '\'')
+        return at + i;
+    size_t j = 1;
+    for (size_t k = 0; k < i && s[j]; k++, j++)
+        if (s[0] == '"' && s[j] == '\\' && (s[j + 1] == '"' || s[j + 1] == '\\'))
+            j++;
+    return at + j;
 }
 
 static void add_value(struct cond *c, char *v, size_t offset)
@@ -430,6 +641,11 @@ static struct cond *parse_predicate(struct parser *p)
             break;
         add_value(c, v, at);
         if (cop == COND_MATCH) {
+            struct rules_error bound;
+            if (rules_regex_check(v, &bound)) {
+                error_at(p, value_byte_offset(p, at, bound.offset), "%s", bound.message);
+                break;
+            }
             regex_t re;
             int rc = regcomp(&re, v, REG_EXTENDED | REG_ICASE | REG_NOSUB);
             if (rc) {

@@ -341,6 +341,23 @@ static void rule_errors_with_caret(void **state)
     config_free(&cfg);
 }
 
+/* A regex beyond the documented bounds is refused at load, at its spot. */
+static void regex_refused_at_its_column(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char *err = load(LDAP_OK
+                     "[tenant a]\ncloud = global\n" TENANT_IDS         /* 4 */
+                     "client_secret_file = /nonexistent/a\n"
+                     "rule = displayName matches '(.*){1,32000}[bc]' -> exclude\n",   /* 9 */
+                     &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "9:36: the repetition count 32000 is larger than 100");
+    free(err);
+    config_free(&cfg);
+}
+
 static void tenant_errors(void **state)
 {
     (void)state;
@@ -432,6 +449,7 @@ int main(void)
         cmocka_unit_test(tenant_section),
         cmocka_unit_test(rule_errors_with_caret),
         cmocka_unit_test(tenant_errors),
+        cmocka_unit_test(regex_refused_at_its_column),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

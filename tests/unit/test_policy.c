@@ -347,6 +347,24 @@ static void predicates(void **state)
     config_free(&cfg);
 }
 
+/* A condition tree that did not come through the parser meets the same regex
+ * bounds before regcomp ('(.*){1,32000}' took 23.7 GB there, issue 15; this
+ * one is cheap to compile, so only the bounds can refuse it). */
+static void regex_bounds_before_regcomp(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct policy *pol;
+    load_rules("rule = title matches '^vp' -> member", &cfg, &pol);
+    policy_free(pol);
+    struct cond *c = cfg.tenants[0].rules[0].cond;
+    assert_int_equal(c->op, COND_MATCH);
+    free(c->values[0]);
+    c->values[0] = xstrdup("^x{1,101}$");
+    assert_null(policy_compile(&cfg));
+    config_free(&cfg);
+}
+
 void on_rule(int rule, bool matched, const char *reads, void *ctx)
 {
     strbuf_addf(ctx, "%d %s: %s\n", rule + 1, matched ? "yes" : "no", reads);
@@ -359,6 +377,7 @@ int main(void)
         cmocka_unit_test(mesh),
         cmocka_unit_test(single_resource_tenant),
         cmocka_unit_test(predicates),
+        cmocka_unit_test(regex_bounds_before_regcomp),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

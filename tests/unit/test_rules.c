@@ -156,6 +156,95 @@ static void deep_nesting(void **state)
     strbuf_release(&sb);
 }
 
+/* A regular expression is bounded before regcomp sees it: glibc and TRE copy
+ * what a count repeats, so '(.*){1,32000}' took 23.7 GB (issue 15). Each
+ * refusal points at the offending spot of the pattern. */
+static void regex_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t offset;
+        const char *message;
+    } refused[] = {
+        { "displayName matches '(.*){1,32000}[bc]' -> exclude", 28,
+          "the repetition count 32000 is larger than 100" },
+        { "displayName matches '(.*){40000}' -> exclude", 26,
+          "the repetition count 40000 is larger than 100" },
+        { "displayName matches 'a{99999999999999999999,}' -> exclude", 23,
+          "the repetition count 99999999999999999999 is larger than 100" },
+        /* double quotes: the offset counts the escape's two bytes */
+        { "displayName matches \"\\\\(a){200}\" -> exclude", 27,
+          "the repetition count 200 is larger than 100" },
+        { "mail matches '((a{100}){100})' -> exclude", 23,
+          "the counts multiply to 10000 copies" },
+        { "mail matches '((((((((((a))))))))))' -> exclude", 22,
+          "groups nest deeper than 8 levels" },
+        { "mail matches '(a)\\1' -> exclude", 17, "back-references" },
+        /* the fuzzer's 17.9 s in regcomp: a count over something that matches nothing */
+        { "mail matches '(x?{2,5}[^a]{0,20}){10,}(.+){10,}[q]' -> exclude", 17,
+          "'{2,5}' repeats something that can match nothing" },
+        { "mail matches '(a*)*' -> exclude", 18, "'*' repeats something that can match nothing" },
+        { "mail matches '(a|b?)+' -> exclude", 20, "'+' repeats something that can match nothing" },
+        { "mail matches '[(][(]((((((((a))))))))x{1,100}' -> exclude", 14 + 6 + 8 + 1 + 8 + 2,
+          "" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+        struct cond *c;
+        enum decision d;
+        struct rules_error err;
+        if (!*refused[i].message) {
+            /* brackets are not groups, and a count of 100 is allowed */
+            if (rules_parse_rule(refused[i].text, &c, &d, &err))
+                fail_msg("'%s' refused: %s", refused[i].text, err.message);
+            cond_free(c);
+            continue;
+        }
+        if (rules_parse_rule(refused[i].text, &c, &d, &err) != -1)
+            fail_msg("'%s' parsed, but should fail with: %s", refused[i].text, refused[i].message);
+        if (strncmp(err.message, refused[i].message, strlen(refused[i].message)))
+            fail_msg("'%s':\n  want '%s'\n  got  '%s'", refused[i].text, refused[i].message,
+                     err.message);
+        if (err.offset != refused[i].offset)
+            fail_msg("'%s': error at %zu, want %zu", refused[i].text, err.offset, refused[i].offset);
+    }
+
+    /* the length: byte 257 is the first one too many */
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addstr(&sb, "mail matches '");
+    for (int i = 0; i < 257; i++)
+        strbuf_addch(&sb, 'a');
+    strbuf_addstr(&sb, "' -> exclude");
+    struct cond *c;
+    enum decision d;
+    struct rules_error err;
+    assert_int_equal(rules_parse_rule(sb.buf, &c, &d, &err), -1);
+    assert_string_equal(err.message, "the regular expression is 257 bytes long, more than 256; "
+                                     "match a shorter pattern");
+    assert_int_equal(err.offset, 14 + 256);
+    strbuf_reset(&sb);
+    strbuf_addstr(&sb, "mail matches '");
+    for (int i = 0; i < 256; i++)
+        strbuf_addch(&sb, 'a');
+    strbuf_addstr(&sb, "' -> exclude");
+    assert_int_equal(rules_parse_rule(sb.buf, &c, &d, &err), 0);
+    cond_free(c);
+    strbuf_release(&sb);
+
+    /* what identity admins write stays well inside */
+    static const char *const fine[] = {
+        "^(svc|adm)[-._][a-z0-9]+$",
+        "^[a-z]{2,3}[0-9]{4,6}@(corp|lab)\\.example$",
+        "^([a-z0-9-]+\\.)+contoso\\.(com|us)$",
+        "^smtp:[^@]+@(fabrikam|contoso)\\.example$",
+        "[[:digit:]]{3}-[[:digit:]]{4}",
+        "[]a]{1,100}",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(fine); i++)
+        if (rules_regex_check(fine[i], &err))
+            fail_msg("'%s' refused at %zu: %s", fine[i], err.offset, err.message);
+}
+
 static void parses_the_language(void **state)
 {
     (void)state;
@@ -270,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_error_message),
         cmocka_unit_test(deep_nesting),
+        cmocka_unit_test(regex_limits),
         cmocka_unit_test(parses_the_language),
         cmocka_unit_test(canonical_form_round_trips),
         cmocka_unit_test(case_folding_is_ascii),
