@@ -68,6 +68,13 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
                      ad_object_cb cb, void *ctx, struct ldap_watermark *next,
                      struct ldap_pull_stats *stats);
 
+/* Is each of the n DNs an object in the naming context? *missing gets the
+ * first one that is not (caller frees), or NULL when all are. DNs outside
+ * the naming context are not looked at. One search per 64 DNs. Returns 0,
+ * or -1 (logged). */
+int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, size_t n,
+                              char **missing);
+
 /* Unbinds and frees; NULL is fine. */
 void ldap_source_close(struct ldap_source *src);
 

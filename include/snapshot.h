@@ -56,10 +56,22 @@ int snapshot_load(struct snapshot *s, const char *path, const char **watermark);
  * any other. The old DN is the kept one, or, for a tombstone of an object
  * never kept (a manager outside the scope), its RDN under lastKnownParent.
  * An object never kept that was renamed or moved outside the scope brings
- * no old DN: a value naming it is left as it was. (Applied one by one, a
- * delta would undo its own current values: a DN freed by a deletion or a
- * rename and taken by a new object.) */
+ * no old DN: a value naming it is left as it was (snapshot_outside_names
+ * says when that may matter). (Applied one by one, a delta would undo its
+ * own current values: a DN freed by a deletion or a rename and taken by a
+ * new object.) */
 void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n);
+
+/* Before objs is applied: when it brings an object that was never kept and
+ * is no tombstone (changed outside the scope, or come into it), that object
+ * may have been renamed or moved from a DN the kept objects name, which the
+ * delta does not tell. Then *dns gets the DNs named in linked attributes
+ * (member, memberOf, manager, ...) that are neither a kept object's nor one
+ * the delta gives: if each is still in AD, the delta is exact. Returns their
+ * number (0: nothing to check, *dns NULL). The caller frees *dns; its
+ * strings belong to s and live until s changes. */
+size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *const *objs,
+                              size_t n, const char ***dns);
 /* One object: a delta of one (each object of a full read into an empty copy). */
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj);
 

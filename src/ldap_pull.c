@@ -57,6 +57,8 @@ int pull_deliver(struct pull *p, int cls)
 {
     struct ad_object *o = &p->obj;
     const struct scope *scope = &p->cfg->scope;
+    if (p->phase == PHASE_EXISTING)
+        return p->cb(o, p->ctx) ? -1 : 0;   /* any class: a DN that is there */
     if (cls < 0)
         return 0;    /* e.g. a computer that matched a custom filter */
     if (!p->has_guid) {
@@ -105,6 +107,8 @@ int pull_deliver(struct pull *p, int cls)
             p->stats->watched_group_unread = true;
         }
         return 0;
+    case PHASE_EXISTING:
+        return 0;   /* handed on above */
     case PHASE_LEAVERS:
         if (seen(p, o->guid))
             return 0;
@@ -272,4 +276,63 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
         return -1;
     *next = wm;
     return 0;
+}
+
+/* ldap_source_first_missing: the DNs asked for, sorted, and which were found. */
+struct existing {
+    const char **dn;
+    bool *found;
+    size_t n;
+};
+
+static int cmp_dn(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int on_existing(const struct ad_object *obj, void *vctx)
+{
+    struct existing *x = vctx;
+    const char **hit = bsearch(&obj->dn, x->dn, x->n, sizeof(*x->dn), cmp_dn);
+    if (hit)
+        x->found[hit - x->dn] = true;
+    return 0;
+}
+
+int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, size_t n,
+                              char **missing)
+{
+    const char *nc = lsrc_naming_context(src);
+    struct existing x = { xcalloc(n + 1, sizeof(*x.dn)), xcalloc(n + 1, sizeof(*x.found)), 0 };
+    for (size_t i = 0; i < n; i++)
+        if (ad_dn_within(dns[i], nc))
+            x.dn[x.n++] = dns[i];
+    sort_array(x.dn, x.n, sizeof(*x.dn), cmp_dn);
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = src, .cfg = lsrc_config(src), .cb = on_existing, .ctx = &x,
+                      .stats = &stats, .phase = PHASE_EXISTING };
+    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, the DN is enough */
+    int ret = 0;
+    /* a few dozen DNs to a search: a filter of a few kilobytes, one round trip */
+    for (size_t i = 0; i < x.n && !ret; i += 64) {
+        struct strbuf f = STRBUF_INIT;
+        strbuf_addstr(&f, "(|");
+        for (size_t j = i; j < x.n && j < i + 64; j++) {
+            strbuf_addstr(&f, "(distinguishedName=");
+            ldap_filter_escape(&f, x.dn[j], strlen(x.dn[j]));
+            strbuf_addch(&f, ')');
+        }
+        strbuf_addch(&f, ')');
+        ret = lsrc_paged_search(&p, nc, f.buf, attrs, false);
+        strbuf_release(&f);
+    }
+    *missing = NULL;
+    for (size_t i = 0; i < x.n && !ret && !*missing; i++)
+        if (!x.found[i])
+            *missing = xstrdup(x.dn[i]);
+    arena_release(&p.arena);
+    free(p.attrs);
+    free(x.dn);
+    free(x.found);
+    return ret ? -1 : 0;
 }

@@ -22,6 +22,7 @@ enum pull_phase {
     PHASE_LEAVERS,      /* delta: objects changed since anywhere in the domain, GUIDs
                          * only: those PHASE_SCOPE did not return have left the scope */
     PHASE_WATCHED,      /* delta: groups of cfg->watch_groups changed since: were they read? */
+    PHASE_EXISTING,     /* ldap_source_first_missing: any entry, its DN to the callback */
 };
 
 struct pull {

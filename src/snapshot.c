@@ -415,6 +415,59 @@ void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *obj
     }
 }
 
+static const struct kept *lookup(const struct snapshot *s, const unsigned char guid[16])
+{
+    if (!s->cap)
+        return NULL;
+    size_t j = slot_of(s, guid);
+    return s->index[j] ? &s->objs[s->index[j] - 1] : NULL;
+}
+
+size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *const *objs,
+                              size_t n, const char ***dns)
+{
+    *dns = NULL;
+    size_t i = 0;
+    while (i < n && (objs[i]->deleted || lookup(s, objs[i]->guid)))
+        i++;
+    if (i == n)
+        return 0;   /* every object the delta brings has a known old DN */
+    /* the DNs that are known: every object kept (or followed out of the
+     * scope), every DN of the delta as of now, and the old DN of its
+     * tombstones */
+    struct dnset known = { 0 }, named = { 0 };
+    struct arena a = { 0 };
+    for (i = 0; i < s->n; i++)
+        if (s->objs[i].o.dn)
+            dnset_put(&known, s->objs[i].o.dn, NULL);
+    for (i = 0; i < n; i++) {
+        const char *old = objs[i]->deleted ? tombstone_old_dn(&a, objs[i]) : objs[i]->dn;
+        if (old)
+            dnset_put(&known, old, NULL);
+    }
+    for (i = 0; i < s->n; i++) {
+        if (!s->objs[i].live)
+            continue;
+        const struct ad_object *o = &s->objs[i].o;
+        for (size_t k = 0; k < o->nattrs; k++)
+            if (linked_attr(o->attrs[k].name))
+                for (size_t v = 0; v < o->attrs[k].nvals; v++)
+                    if (!dnset_has(&known, o->attrs[k].vals[v]))
+                        dnset_put(&named, o->attrs[k].vals[v], NULL);
+    }
+    size_t count = 0;
+    if (named.n) {
+        *dns = xcalloc(named.n, sizeof(**dns));
+        for (i = 0; i < named.cap; i++)
+            if (named.dn[i])
+                (*dns)[count++] = named.dn[i];
+    }
+    dnset_free(&known);
+    dnset_free(&named);
+    arena_release(&a);
+    return count;
+}
+
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj)
 {
     snapshot_apply_delta(s, &obj, 1);

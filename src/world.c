@@ -131,6 +131,29 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
         return pull_kept(src, k, NULL, next, delta_out);
     }
     if (st.delta) {
+        /* a rename or move outside the scope brings no old DN: are the DNs
+         * the copy names outside itself all still there? */
+        const char **names;
+        size_t nnames = snapshot_outside_names(*k->snap, (const struct ad_object *const *)k->changes,
+                                               k->nchanges, &names);
+        char *gone = NULL;
+        if (nnames)
+            log_verbose("AD delta: an object never in the copy changed; looking up the %zu DNs "
+                        "the copy names outside itself", nnames);
+        rc = nnames ? ldap_source_first_missing(src, names, nnames, &gone) : 0;
+        free(names);
+        if (rc) {
+            drop_changes(k);
+            return -1;
+        }
+        if (gone) {
+            log_info("%s, named in the kept copy of AD, is not there any more (renamed or moved "
+                     "outside the scope, where a delta does not say from where): reading AD in full",
+                     gone);
+            free(gone);
+            drop_changes(k);
+            return pull_kept(src, k, NULL, next, delta_out);
+        }
         snapshot_apply_delta(*k->snap, (const struct ad_object *const *)k->changes, k->nchanges);
         log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope) "
                     "applied to the kept copy", k->nchanges, (unsigned long long)st.deleted,

@@ -7,7 +7,8 @@
 # follow the new DN), moved out of the base DN, removed from and added to a
 # group the rules name, nested; a manager deleted (inside and outside the
 # scope), renamed, moved within and out of the scope (its reports' manager
-# values follow it, as AD's links do, with no change to the reports). Changes no delta can see exactly make a full
+# values follow it, as AD's links do, with no change to the reports); a
+# manager outside the scope renamed makes a full read. Changes no delta can see exactly make a full
 # read (a group the rules name changed outside the scope; an OU renamed), and
 # so does a damaged or stale copy. A dry run leaves the copy alone.
 # Works in its own OU under the Contoso Defense base.
@@ -48,7 +49,7 @@ group() {  # NAME OU MEMBER-DN...
   printf 'dn: OU=US,%s\nobjectClass: organizationalUnit\n\n' "$T"
   printf 'dn: OU=UK,%s\nobjectClass: organizationalUnit\n\n' "$T"
   for u in u1 u2 u3 u4 u5 u6; do user $u "OU=US,$T"; done
-  # managers: b1 of three, b2 (outside the base DN) of one, b3 b4 b5 of one each
+  # managers: b1 of three, b2 and b6 (outside the base DN) of one, b3 b4 b5 of one each
   for b in b1 b3 b4 b5; do user $b "OU=US,$T"; done
   user b2 "$O"
   for r in r1 r2 r3; do report $r "OU=US,$T" "CN=b1,OU=US,$T"; done
@@ -56,6 +57,8 @@ group() {  # NAME OU MEMBER-DN...
   report r5 "OU=US,$T" "CN=b3,OU=US,$T"
   report r6 "OU=US,$T" "CN=b4,OU=US,$T"
   report r7 "OU=US,$T" "CN=b5,OU=US,$T"
+  user b6 "$O"
+  report r8 "OU=US,$T" "CN=b6,$O"
   group Team "$T" "CN=u1,OU=US,$T" "CN=u5,OU=US,$T"
   group Outside "$O" "CN=u2,OU=US,$T"
   group Cleared "$T" "CN=Team,$T" "CN=Outside,$O"
@@ -179,6 +182,22 @@ LDIF
 run
 delta_run && verified && pass "managers renamed, moved, moved out of the base DN: the delta equals a full read" \
     || fail "round 2c: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+
+# round 2d: a manager outside the scope, never in the copy, renamed: its
+# old DN is in no delta, so the run finds its report's manager value gone
+# from AD and reads AD in full
+ldif <<LDIF
+dn: CN=b6,$O
+changetype: modrdn
+newrdn: CN=b6-renamed
+deleteoldrdn: 1
+LDIF
+run
+full_run && grep -q "CN=b6,$O, named in the kept copy of AD, is not there any more" "$OUT/last.out" \
+    && pass "a manager outside the scope renamed: named, AD read in full" \
+    || fail "round 2d: $(grep -i 'AD:\|VERIFY\|error\|named' "$OUT/last.out")"
+run
+delta_run && verified && pass "and a delta again after it" || fail "after round 2d: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
 
 # round 3: a group the rules name, outside the scope, changed: a full read
 ldif <<LDIF

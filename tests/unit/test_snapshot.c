@@ -1021,6 +1021,54 @@ static void delta_tombstone_without_mark(void **state)
     snapshot_free(s);
 }
 
+static bool names_has(const char **dns, size_t n, const char *dn)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(dns[i], dn))
+            return true;
+    return false;
+}
+
+/* What a delta cannot tell: an object never kept, renamed outside the scope.
+ * The DNs to look up are those the copy names in linked attributes and
+ * knows nothing of; none when every object of the delta is known. */
+static void outside_names(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    const char **dns;
+    /* a kept object changed, a tombstone never kept: nothing to look up */
+    struct ad_object *r1 = obj_new(AD_CLASS_USER, 21, "CN=r1,OU=Users," OU);
+    struct ad_object *t = obj_new(AD_CLASS_USER, 40, TOMB("CN=Gone", "0b0b0b0b-0000-4000-8000-000000000040"));
+    t->deleted = true;
+    t->in_scope = false;
+    t->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    const struct ad_object *objs[] = { r1, t, NULL };
+    assert_int_equal(snapshot_outside_names(s, objs, 2, &dns), 0);
+    assert_null(dns);
+    /* one never kept changed outside the scope: Far Boss (manager) and the
+     * group in memberOf; not secretary (not linked), not the kept Boss */
+    struct ad_object *far = obj_new(AD_CLASS_USER, 41, "CN=Someone,OU=Elsewhere,DC=corp,DC=example");
+    far->in_scope = false;
+    objs[2] = far;
+    size_t n = snapshot_outside_names(s, objs, 3, &dns);
+    assert_int_equal(n, 2);
+    assert_true(names_has(dns, n, FARBOSS_DN));
+    assert_true(names_has(dns, n, OUTSIDE_DN));
+    free(dns);
+    /* the delta gives Far Boss's DN as of now (a change to it, not a rename) */
+    free(far->dn);
+    far->dn = xstrdup(FARBOSS_DN);
+    n = snapshot_outside_names(s, objs, 3, &dns);
+    assert_int_equal(n, 1);
+    assert_true(names_has(dns, n, OUTSIDE_DN));
+    free(dns);
+    ad_object_free(r1);
+    ad_object_free(t);
+    ad_object_free(far);
+    snapshot_free(s);
+}
+
 /* A delta applied in the order ldap_pull hands it on must leave what a full
  * read gives: the full read is built here as its own snapshot. */
 static void expect_full_read(const struct snapshot *kept, const struct snapshot *full)
@@ -1434,6 +1482,7 @@ int main(void)
         cmocka_unit_test(delta_unkept_deleted),
         cmocka_unit_test(delta_manager_renamed_and_moved),
         cmocka_unit_test(delta_tombstone_without_mark),
+        cmocka_unit_test(outside_names),
         cmocka_unit_test(delta_recreated_at_same_dn),
         cmocka_unit_test(delta_rename_then_new_at_old_dn),
         cmocka_unit_test(delta_member_moved_out_and_back),
