@@ -184,4 +184,12 @@ line=$(grep -n 'external-membr' "$OUT/bad.conf" | cut -d: -f1)
 refuses "a bad rule is reported with file:line:column, before LDAP is touched" 2 \
     "$OUT/bad.conf:$line:43: 'external-membr' is not an outcome" "$DUALSYNC" -c "$OUT/bad.conf" plan
 
+# hostile input (issue 15): refused at load, exit 2, before LDAP is touched
+sed 's/^rule = extensionAttribute2 = us-person -> external-member$/rule = displayName matches '"'"'(.*){1,32000}[bc]'"'"' -> exclude/' \
+    "$OUT/defense.conf" > "$OUT/regex.conf"
+line=$(grep -n '32000' "$OUT/regex.conf" | cut -d: -f1)
+refuses "a regex that would exhaust the machine is refused at its count" 2 \
+    "$OUT/regex.conf:$line:36: the repetition count 32000 is larger than 100" \
+    "$DUALSYNC" -c "$OUT/regex.conf" plan --no-progress
+
 finish
