@@ -141,6 +141,17 @@ static void set_str(char **dst, const char *v)
     *dst = xstrdup(v);
 }
 
+/* The one check of every key that names a secret: a password, a private key,
+ * a keytab. Its mode only, at load (exit 2 with the chmod remedy, before
+ * anything connects); the commands that need the secret read it later. */
+static void set_secret_path(struct parse_state *ps, char **dst, const char *name, const char *v)
+{
+    char why[512];
+    if (platform_check_secret_file(v, why, sizeof(why)))
+        conf_error(ps, "%s %s %s", name, v, why);
+    set_str(dst, v);
+}
+
 static bool is_tenant_section(const char *section)
 {
     section += strspn(section, " \t");
@@ -213,12 +224,12 @@ static int ldap_key(struct parse_state *ps, const char *name, const char *v)
     case K_PASSWORD:
         return conf_error(ps, "a password is never written in the config file; "
                               "put it in a 0600 file and set password_file, or use password_env");
-    case K_PASSWORD_FILE: set_str(&l->password_file, v); break;
+    case K_PASSWORD_FILE: set_secret_path(ps, &l->password_file, name, v); break;
     case K_PASSWORD_ENV: set_str(&l->password_env, v); break;
-    case K_KEYTAB: set_str(&l->keytab, v); break;
+    case K_KEYTAB: set_secret_path(ps, &l->keytab, name, v); break;
     case K_PRINCIPAL: set_str(&l->principal, v); break;
     case K_CLIENT_CERT: set_str(&l->client_cert, v); break;
-    case K_CLIENT_KEY: set_str(&l->client_key, v); break;
+    case K_CLIENT_KEY: set_secret_path(ps, &l->client_key, name, v); break;
     case K_PAGE_SIZE:
         if (parse_int(v, 1, 100000, &l->page_size))
             return conf_error(ps, "page_size must be a number from 1 to 100000, not '%s'", v);
@@ -548,14 +559,6 @@ static void set_guid(struct parse_state *ps, char **dst, const char *name, const
     }
     ad_guid_to_text(g, text);
     set_str(dst, text);
-}
-
-static void set_secret_path(struct parse_state *ps, char **dst, const char *name, const char *v)
-{
-    char why[512];
-    if (platform_check_secret_file(v, why, sizeof(why)))
-        conf_error(ps, "%s %s %s", name, v, why);
-    set_str(dst, v);
 }
 
 static int tenant_key(struct parse_state *ps, const char *name, const char *v)

@@ -191,5 +191,11 @@ line=$(grep -n '32000' "$OUT/regex.conf" | cut -d: -f1)
 refuses "a regex that would exhaust the machine is refused at its count" 2 \
     "$OUT/regex.conf:$line:36: the repetition count 32000 is larger than 100" \
     "$DUALSYNC" -c "$OUT/regex.conf" plan --no-progress
+cp "$AD_PW_FILE" "$OUT/group.pw"; chmod 640 "$OUT/group.pw"
+mkconf "$OUT/grouppw.conf" "bind = simple" "bind_dn = $AD_BIND_UPN" "password_file = $OUT/group.pw"
+line=$(grep -n '^password_file' "$OUT/grouppw.conf" | cut -d: -f1)
+refuses "a password_file the group can read is refused at load, exit 2" 2 \
+    "$OUT/grouppw.conf:$line: password_file $OUT/group.pw is readable by group or others (mode 0640); run: chmod 600 $OUT/group.pw" \
+    "$DUALSYNC" -c "$OUT/grouppw.conf" plan --no-progress
 
 finish

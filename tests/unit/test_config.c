@@ -438,6 +438,62 @@ static void tenant_errors(void **state)
     strbuf_release(&text);
 }
 
+/* Every key that names a secret (a password, a private key, a keytab) is
+ * refused at load when group or others can read the file, the way
+ * client_secret_file always was: exit 2 before anything connects. */
+static void every_secret_file_checked_at_load(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char secret[] = "/tmp/dualsync-test-secret-XXXXXX";
+    int fd = mkstemp(secret);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    assert_int_equal(chmod(secret, 0640), 0);
+    struct strbuf text = STRBUF_INIT;
+    strbuf_addf(&text, "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=corp,DC=example\n"
+                "bind = simple\nbind_dn = svc@CORP.EXAMPLE\n"
+                "password_file = %s\n"                                /* 6 */
+                "keytab = %s\nprincipal = svc@CORP.EXAMPLE\n"         /* 7 */
+                "client_cert = /x.crt\nclient_key = %s\n"             /* 10 */
+                "[tenant a]\ncloud = global\n" TENANT_IDS            /* 11 */
+                "client_cert_file = /x.crt\nclient_key_file = %s\n"   /* 16 */
+                "rule = true -> exclude\n"
+                "[tenant b]\ncloud = global\n" TENANT_IDS            /* 18 */
+                "client_secret_file = %s\n"                           /* 22 */
+                "rule = true -> exclude\n",
+                secret, secret, secret, secret, secret);
+    char *err = load(text.buf, &cfg, &rc);
+    assert_int_equal(rc, -1);
+    static const struct { int line; const char *key; } want[] = {
+        { 6, "password_file" }, { 7, "keytab" }, { 10, "client_key" },
+        { 16, "client_key_file" }, { 22, "client_secret_file" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        /* the reason and remedy are the platform's (test_platform.c) */
+        char *line = xasprintf("%d: %s %s is readable by ", want[i].line, want[i].key, secret);
+        expect(err, line);
+        assert_non_null(strstr(strstr(err, line), "; run: "));
+        free(line);
+    }
+    assert_non_null(strstr(err, "5 errors; nothing was done"));
+    assert_null(strstr(err, "s3cret"));
+    free(err);
+    config_free(&cfg);
+
+    /* 0600 is fine everywhere */
+    assert_int_equal(chmod(secret, 0600), 0);
+    err = load(text.buf, &cfg, &rc);
+    assert_string_equal(err, "");
+    assert_int_equal(rc, 0);
+    free(err);
+    config_free(&cfg);
+    unlink(secret);
+    strbuf_release(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +506,7 @@ int main(void)
         cmocka_unit_test(rule_errors_with_caret),
         cmocka_unit_test(tenant_errors),
         cmocka_unit_test(regex_refused_at_its_column),
+        cmocka_unit_test(every_secret_file_checked_at_load),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
