@@ -75,6 +75,16 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
 int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, size_t n,
                               char **missing);
 
+/* What the schema says of each of the n attributes (lDAPDisplayName, any
+ * case): kinds[i] gets LDAP_ATTR_DN for a DN (attributeSyntax 2.5.5.1),
+ * LDAP_ATTR_DN_LINKED for one with a linkID (AD drops its values when their
+ * target is deleted), LDAP_ATTR_NOT_DN otherwise. One search of the schema
+ * partition (CN=Schema under the configuration partition that holds the
+ * DC's dsServiceName). Returns 0, or -1 (logged; kinds untouched). */
+enum ldap_attr_kind { LDAP_ATTR_UNKNOWN, LDAP_ATTR_NOT_DN, LDAP_ATTR_DN, LDAP_ATTR_DN_LINKED };
+int ldap_source_dn_syntax(struct ldap_source *src, char *const *names, size_t n,
+                          enum ldap_attr_kind *kinds);
+
 /* Unbinds and frees; NULL is fine. */
 void ldap_source_close(struct ldap_source *src);
 

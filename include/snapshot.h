@@ -34,6 +34,20 @@ struct strbuf;
 struct snapshot *snapshot_new(char *const *keep, size_t nkeep, const char *fingerprint);
 void snapshot_free(struct snapshot *s);
 
+/* What the schema says of a kept attribute (name as in keep): set before a
+ * delta is applied, so that its DN values follow their targets exactly.
+ * Without it, the linked attributes of users, contacts and groups are
+ * known by name (member, memberOf, manager, directReports, managedBy,
+ * managedObjects) and any other value equal to a moved DN is taken for a
+ * DN value. */
+enum snapshot_syntax {
+    SNAPSHOT_SYNTAX_UNKNOWN,
+    SNAPSHOT_NOT_DN,
+    SNAPSHOT_DN,            /* attributeSyntax 2.5.5.1 */
+    SNAPSHOT_DN_LINKED,     /* and a linkID */
+};
+void snapshot_set_syntax(struct snapshot *s, const char *name, enum snapshot_syntax syntax);
+
 /* The fingerprint of a scope and an attribute list (SHA-256 over both, with
  * the format's version), appended to out as hex. */
 struct scope;
@@ -53,7 +67,7 @@ int snapshot_load(struct snapshot *s, const char *path, const char **watermark);
  * renamed or moved object's new DN replaces its old one in every attribute;
  * a deleted object's DN is dropped from the linked attributes (member,
  * memberOf, manager, managedBy, ...) and replaced by its tombstone's DN in
- * any other. The old DN is the kept one, or, for a tombstone of an object
+ * the other DN-valued ones (snapshot_set_syntax). The old DN is the kept one, or, for a tombstone of an object
  * never kept (a manager outside the scope), its RDN under lastKnownParent.
  * An object never kept that was renamed or moved outside the scope brings
  * no old DN: a value naming it is left as it was (snapshot_outside_names

@@ -57,8 +57,8 @@ int pull_deliver(struct pull *p, int cls)
 {
     struct ad_object *o = &p->obj;
     const struct scope *scope = &p->cfg->scope;
-    if (p->phase == PHASE_EXISTING)
-        return p->cb(o, p->ctx) ? -1 : 0;   /* any class: a DN that is there */
+    if (p->phase == PHASE_EXISTING || p->phase == PHASE_SCHEMA)
+        return p->cb(o, p->ctx) ? -1 : 0;   /* any class: a DN that is there, a schema entry */
     if (cls < 0)
         return 0;    /* e.g. a computer that matched a custom filter */
     if (!p->has_guid) {
@@ -108,6 +108,7 @@ int pull_deliver(struct pull *p, int cls)
         }
         return 0;
     case PHASE_EXISTING:
+    case PHASE_SCHEMA:
         return 0;   /* handed on above */
     case PHASE_LEAVERS:
         if (seen(p, o->guid))
@@ -334,5 +335,74 @@ int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, s
     free(p.attrs);
     free(x.dn);
     free(x.found);
+    return ret ? -1 : 0;
+}
+
+/* ldap_source_dn_syntax: the names asked for and what the schema says. */
+struct syntaxes {
+    char *const *names;
+    size_t n;
+    enum ldap_attr_kind *kinds;
+};
+
+static int on_attribute_schema(const struct ad_object *obj, void *vctx)
+{
+    struct syntaxes *x = vctx;
+    const char *name = ad_object_get(obj, "lDAPDisplayName");
+    const char *syntax = ad_object_get(obj, "attributeSyntax");
+    if (!name || !syntax)
+        return 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (!strcasecmp(x->names[i], name))
+            x->kinds[i] = strcmp(syntax, "2.5.5.1") ? LDAP_ATTR_NOT_DN
+                        : ad_object_get(obj, "linkID") ? LDAP_ATTR_DN_LINKED : LDAP_ATTR_DN;
+    return 0;
+}
+
+int ldap_source_dn_syntax(struct ldap_source *src, char *const *names, size_t n,
+                          enum ldap_attr_kind *kinds)
+{
+    /* the schema partition is CN=Schema in the configuration partition,
+     * which holds the DC's own object (dsServiceName): a rootDSE read, no
+     * schemaNamingContext needed from the backends */
+    char *dsa = NULL;
+    uint64_t usn;
+    if (lsrc_read_root_dse(src, &dsa, &usn))
+        return -1;
+    const char *conf = NULL;
+    for (const char *c = dsa; *c && !conf; c++)
+        if ((c == dsa || c[-1] == ',') && !strncasecmp(c, "CN=Configuration,", 17))
+            conf = c;
+    if (!conf) {
+        int rc = log_error("%s: the DC's dsServiceName %s lies in no CN=Configuration: "
+                           "cannot find the schema", lsrc_config(src)->uri, dsa);
+        free(dsa);
+        return rc;
+    }
+    char *base = xasprintf("CN=Schema,%s", conf);
+    free(dsa);
+    struct strbuf f = STRBUF_INIT;
+    strbuf_addstr(&f, "(&(objectClass=attributeSchema)(|");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_addstr(&f, "(lDAPDisplayName=");
+        ldap_filter_escape(&f, names[i], strlen(names[i]));
+        strbuf_addch(&f, ')');
+    }
+    strbuf_addstr(&f, "))");
+    enum ldap_attr_kind *found = xcalloc(n + 1, sizeof(*found));
+    struct syntaxes x = { names, n, found };
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = src, .cfg = lsrc_config(src), .cb = on_attribute_schema, .ctx = &x,
+                      .stats = &stats, .phase = PHASE_SCHEMA };
+    char *attrs[] = { "lDAPDisplayName", "attributeSyntax", "linkID", NULL };
+    int ret = n ? lsrc_paged_search(&p, base, f.buf, attrs, false) : 0;
+    strbuf_release(&f);
+    free(base);
+    arena_release(&p.arena);
+    free(p.attrs);
+    if (!ret)
+        for (size_t i = 0; i < n; i++)
+            kinds[i] = found[i] ? found[i] : LDAP_ATTR_NOT_DN;   /* not in the schema: no DN */
+    free(found);
     return ret ? -1 : 0;
 }

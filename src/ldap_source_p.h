@@ -23,6 +23,7 @@ enum pull_phase {
                          * only: those PHASE_SCOPE did not return have left the scope */
     PHASE_WATCHED,      /* delta: groups of cfg->watch_groups changed since: were they read? */
     PHASE_EXISTING,     /* ldap_source_first_missing: any entry, its DN to the callback */
+    PHASE_SCHEMA,       /* ldap_source_dn_syntax: attributeSchema entries to the callback */
 };
 
 struct pull {

@@ -39,6 +39,7 @@ struct rename {
 
 struct snapshot {
     char **keep;
+    enum snapshot_syntax *syntax;   /* of each of keep, from the schema */
     size_t nkeep;
     char *fingerprint;
     struct strbuf file;        /* the loaded file: loaded strings point into it */
@@ -160,6 +161,7 @@ struct snapshot *snapshot_new(char *const *keep, size_t nkeep, const char *finge
 {
     struct snapshot *s = xcalloc(1, sizeof(*s));
     s->keep = xcalloc(nkeep + 1, sizeof(*s->keep));
+    s->syntax = xcalloc(nkeep + 1, sizeof(*s->syntax));
     for (size_t i = 0; i < nkeep; i++)
         s->keep[i] = xstrdup(keep[i]);
     s->nkeep = nkeep;
@@ -174,6 +176,7 @@ void snapshot_free(struct snapshot *s)
     for (size_t i = 0; i < s->nkeep; i++)
         free(s->keep[i]);
     free(s->keep);
+    free(s->syntax);
     free(s->fingerprint);
     strbuf_release(&s->file);
     arena_release(&s->arena);
@@ -277,9 +280,9 @@ static void copy_in(struct snapshot *s, struct ad_object *dst, const struct ad_o
  * seeAlso: no linkID) then names the target's tombstone. Both follow a
  * rename or a move. Neither changes the referring object's uSNChanged.
  * Samba 4.17 does the same (seen with ldapsearch before and after). The
- * schema says which attributes are linked (a linkID); reading it needs a
- * search in the configuration partition that the readers do not make, so
- * the linked attributes of users, contacts and groups are named here. */
+ * schema says which attributes are DN-valued and linked (world.c reads it
+ * for the kept ones: snapshot_set_syntax); when it could not be read, the
+ * linked attributes of users, contacts and groups are known by name. */
 static bool linked_attr(const char *name)
 {
     static const char *const linked[] = { "member", "memberOf", "manager", "directReports",
@@ -288,6 +291,23 @@ static bool linked_attr(const char *name)
         if (!strcasecmp(name, linked[i]))
             return true;
     return false;
+}
+
+void snapshot_set_syntax(struct snapshot *s, const char *name, enum snapshot_syntax syntax)
+{
+    for (size_t i = 0; i < s->nkeep; i++)
+        if (!strcasecmp(s->keep[i], name))
+            s->syntax[i] = syntax;
+}
+
+/* An attribute's syntax: the schema's, or else linked_attr's guess (and a
+ * value equal to a moved DN is taken for a DN: SNAPSHOT_DN). */
+static enum snapshot_syntax syntax_of(const struct snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->nkeep; i++)
+        if (!strcasecmp(s->keep[i], name) && s->syntax[i] != SNAPSHOT_SYNTAX_UNKNOWN)
+            return s->syntax[i];
+    return linked_attr(name) ? SNAPSHOT_DN_LINKED : SNAPSHOT_DN;
 }
 
 /* The DN a deleted object had: its tombstone's RDN without the
@@ -318,10 +338,10 @@ struct moves {
 };
 
 /* In the values of every kept object the delta did not bring anew, put what
- * became of each DN the delta moved or deleted (see linked_attr). Any kept
- * attribute's value equal to such a DN is taken for a DN value: the reader
- * does not know the schema's syntaxes (2.5.5.1), and a text value that
- * spells an object's full DN is not expected. Objects the delta brought
+ * became of each DN the delta moved or deleted (see linked_attr), in the
+ * attributes of DN syntax. Without the schema, any kept attribute's value
+ * equal to such a DN is taken for a DN value: a text value that spells an
+ * object's full DN is not expected. Objects the delta brought
  * have these values as of now already. One pass, only when something moved
  * or was deleted. */
 static void follow_moves(struct snapshot *s, const struct moves *m)
@@ -332,7 +352,10 @@ static void follow_moves(struct snapshot *s, const struct moves *m)
         struct ad_object *o = &s->objs[i].o;
         for (size_t k = 0; k < o->nattrs; k++) {
             struct ad_attr *at = &o->attrs[k];
-            bool linked = linked_attr(at->name);
+            enum snapshot_syntax syntax = syntax_of(s, at->name);
+            if (syntax == SNAPSHOT_NOT_DN)
+                continue;
+            bool linked = syntax == SNAPSHOT_DN_LINKED;
             size_t w = 0;
             for (size_t v = 0; v < at->nvals; v++) {
                 const char *to;
@@ -450,7 +473,7 @@ size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *
             continue;
         const struct ad_object *o = &s->objs[i].o;
         for (size_t k = 0; k < o->nattrs; k++)
-            if (linked_attr(o->attrs[k].name))
+            if (syntax_of(s, o->attrs[k].name) == SNAPSHOT_DN_LINKED)
                 for (size_t v = 0; v < o->attrs[k].nvals; v++)
                     if (!dnset_has(&known, o->attrs[k].vals[v]))
                         dnset_put(&named, o->attrs[k].vals[v], NULL);

@@ -195,6 +195,33 @@ static int verify_kept(struct ldap_source *src, const struct kept_ctx *k, const 
     return rc;
 }
 
+/* Which kept attributes hold DNs, and which of those are links, as the
+ * DC's schema says: a delta makes their values follow renames and
+ * deletions (snapshot_apply_delta). Without it the snapshot knows the
+ * usual links by name, so a failure costs exactness only for other DN
+ * attributes a rule reads. */
+static void set_syntax(struct ldap_source *src, struct snapshot *snap, char **keep, size_t nkeep)
+{
+    enum ldap_attr_kind *kinds = xcalloc(nkeep + 1, sizeof(*kinds));
+    if (ldap_source_dn_syntax(src, keep, nkeep, kinds)) {
+        log_warn("cannot read the schema: DN values of the kept copy of AD are known by the "
+                 "attribute's name (member, memberOf, manager, ...) and by their value");
+    } else {
+        struct strbuf dns = STRBUF_INIT;
+        for (size_t i = 0; i < nkeep; i++) {
+            snapshot_set_syntax(snap, keep[i], kinds[i] == LDAP_ATTR_DN_LINKED ? SNAPSHOT_DN_LINKED
+                                : kinds[i] == LDAP_ATTR_DN ? SNAPSHOT_DN : SNAPSHOT_NOT_DN);
+            if (kinds[i] == LDAP_ATTR_DN || kinds[i] == LDAP_ATTR_DN_LINKED)
+                strbuf_addf(&dns, "%s%s%s", dns.len ? ", " : "", keep[i],
+                            kinds[i] == LDAP_ATTR_DN_LINKED ? " (linked)" : "");
+        }
+        log_verbose("the schema: the kept attributes of DN syntax are %s",
+                    dns.len ? dns.buf : "none");
+        strbuf_release(&dns);
+    }
+    free(kinds);
+}
+
 int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
                struct ldap_watermark *next_out)
 {
@@ -231,7 +258,11 @@ int world_load(struct world *w, struct config *cfg, bool full, bool save, bool p
                           0 };
     struct ldap_watermark next;
     bool delta = false;
-    rc = ldap_source_open(l, &src) ? -1 : pull_kept(src, &k, have ? &since : NULL, &next, &delta);
+    rc = ldap_source_open(l, &src) ? -1 : 0;
+    if (!rc && have)
+        set_syntax(src, snap, keep, nkeep);
+    if (!rc)
+        rc = pull_kept(src, &k, have ? &since : NULL, &next, &delta);
     progress_done(k.progress);
     if (!rc && delta && getenv("DUALSYNC_TEST_KEPT_VERIFY"))
         rc = verify_kept(src, &k, snap);

@@ -53,6 +53,9 @@ group() {  # NAME OU MEMBER-DN...
   for b in b1 b3 b4 b5; do user $b "OU=US,$T"; done
   user b2 "$O"
   for r in r1 r2 r3; do report $r "OU=US,$T" "CN=b1,OU=US,$T"; done
+  # secretary: a DN attribute without a link (AD shows a deleted target's
+  # tombstone there), read through [ldap] attributes
+  printf 'dn: CN=r2,OU=US,%s\nchangetype: modify\nadd: secretary\nsecretary: CN=b1,OU=US,%s\nsecretary: CN=b3,OU=US,%s\n\n' "$T" "$T" "$T" > "$OUT/secretary.ldif"
   report r4 "OU=US,$T" "CN=b2,$O"
   report r5 "OU=US,$T" "CN=b3,OU=US,$T"
   report r6 "OU=US,$T" "CN=b4,OU=US,$T"
@@ -65,6 +68,7 @@ group() {  # NAME OU MEMBER-DN...
 } > "$OUT/setup.ldif"
 check "set up an OU with users, managers and nested groups (one outside the base)" \
     ldap_admin ldapadd -c -f "$OUT/setup.ldif"
+check "r2's secretary: b1 and b3" ldap_admin ldapmodify -f "$OUT/secretary.ldif"
 
 M=$OUT/mappings
 rm -rf "$M"
@@ -72,7 +76,7 @@ mkconvconf "$OUT/k.conf" "$M"
 # the scope is the test OU; in gcch, the members of Cleared (nested) are
 # external members whatever their citizenship flag says
 sed -i -e '/^base_dn = /d' -e '/^filter = /d' "$OUT/k.conf"
-sed -i "s|^\[ldap\]|[ldap]\nbase_dn = $T|" "$OUT/k.conf"
+sed -i "s|^\[ldap\]|[ldap]\nbase_dn = $T\nattributes = secretary|" "$OUT/k.conf"
 sed -i "/^\[tenant gcch\]/,\$ s|^rule = extensionAttribute2 = us-person -> external-member|rule = extensionAttribute3 = managed and not has manager -> exclude\nrule = memberof \"CN=Cleared,$T\" -> external-member\n&|" "$OUT/k.conf"
 K=$M/ad.snapshot
 run() { DUALSYNC_TEST_KEPT_VERIFY=1 "$DUALSYNC" -c "$OUT/k.conf" run --no-progress --max-changes 1000 -v \
@@ -96,6 +100,10 @@ equal "u6 (in no group) is an external guest" external-guest "$(decision u6)"
 run
 delta_run && verified && pass "a run with nothing changed: a delta, equal to a full read" \
     || fail "nothing changed: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
+grep -q "the schema: the kept attributes of DN syntax are .*manager (linked)" "$OUT/last.out" \
+    && grep -q "the schema: the kept attributes of DN syntax are .*secretary[,]*$\|secretary," "$OUT/last.out" \
+    && pass "the DN attributes come from the schema: $(sed -n 's/.*of DN syntax are //p' "$OUT/last.out")" \
+    || fail "schema: $(grep -i 'schema' "$OUT/last.out")"
 
 # round 1: modified, new, deleted, renamed (a member of Team), group changes
 ldif <<LDIF
@@ -150,7 +158,7 @@ equal "r1 (managed by b1) is an external guest" external-guest "$(decision r1)"
 ldap_admin ldapdelete "CN=b1,OU=US,$T"
 ldap_admin ldapdelete "CN=b2,$O"
 run
-delta_run && verified && pass "a manager of three deleted, one outside the base DN: the delta equals a full read" \
+delta_run && verified && pass "a manager of three deleted (and a secretary), one outside the base DN: the delta equals a full read" \
     || fail "round 2b: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
 "$DUALSYNC" -c "$OUT/k.conf" explain --tenant gcch "k$$-r1@fabrikam-defense.example" > "$OUT/explain.out" 2>&1
 grep -q "CN=b1" "$OUT/explain.out" && fail "explain r1 still names the deleted manager" \

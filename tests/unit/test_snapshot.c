@@ -889,7 +889,7 @@ static void apply_deletion_drops_links_leaving_keeps_them(void **state)
 #define FARBOSS_DN "CN=Far Boss,OU=Elsewhere,DC=corp,DC=example"
 #define TOMB(rdn, g) rdn "\\0ADEL:" g ",CN=Deleted Objects,DC=corp,DC=example"
 
-static char *keep_dn[] = { "sAMAccountName", "member", "memberOf", "manager", "secretary" };
+static char *keep_dn[] = { "sAMAccountName", "member", "memberOf", "manager", "secretary", "description" };
 
 /* Boss (id 20) manages r1 and r2 (ids 21, 22) and is their secretary too;
  * Far Boss, outside the scope (never kept), manages r3 (id 23) and is in
@@ -1019,6 +1019,44 @@ static void delta_tombstone_without_mark(void **state)
     expect_values(seen_dn(&seen, "CN=r3,OU=Users," OU), "manager", FARBOSS_DN, NULL);
     seen_free(&seen);
     snapshot_free(s);
+}
+
+/* With the schema's word: a text attribute that spells a DN is left alone,
+ * and a DN attribute is linked only if the schema says so. Without it, the
+ * same text is taken for a DN (the documented guess). */
+static void delta_follows_schema(void **state)
+{
+    (void)state;
+    for (int with_schema = 0; with_schema < 2; with_schema++) {
+        struct snapshot *s = snapshot_new(keep_dn, ARRAY_SIZE(keep_dn), FP);
+        if (with_schema) {
+            snapshot_set_syntax(s, "description", SNAPSHOT_NOT_DN);
+            snapshot_set_syntax(s, "secretary", SNAPSHOT_DN_LINKED);   /* as if it were */
+        }
+        apply(s, obj_new(AD_CLASS_USER, 20, BOSS_DN));
+        struct ad_object *r = obj_new(AD_CLASS_USER, 21, "CN=r1,OU=Users," OU);
+        attr(r, "description", BOSS_DN, NULL);
+        attr(r, "secretary", BOSS_DN, NULL);
+        apply(s, r);
+        delta1(s, obj_new(AD_CLASS_USER, 20, "CN=Boss2,OU=Users," OU));
+        struct seen seen = each(s);
+        const struct ad_object *r1 = seen_dn(&seen, "CN=r1,OU=Users," OU);
+        expect_values(r1, "description", with_schema ? BOSS_DN : "CN=Boss2,OU=Users," OU, NULL);
+        expect_values(r1, "secretary", "CN=Boss2,OU=Users," OU, NULL);
+        seen_free(&seen);
+        struct ad_object *b = obj_new(AD_CLASS_USER, 20, TOMB("CN=Boss2", "0b0b0b0b-0000-4000-8000-000000000020"));
+        b->deleted = true;
+        b->parent_dn = xstrdup("OU=Users," OU);
+        delta1(s, b);
+        seen = each(s);
+        r1 = seen_dn(&seen, "CN=r1,OU=Users," OU);
+        if (with_schema)
+            expect_values(r1, "secretary", NULL);
+        else
+            expect_values(r1, "secretary", TOMB("CN=Boss2", "0b0b0b0b-0000-4000-8000-000000000020"), NULL);
+        seen_free(&seen);
+        snapshot_free(s);
+    }
 }
 
 static bool names_has(const char **dns, size_t n, const char *dn)
@@ -1482,6 +1520,7 @@ int main(void)
         cmocka_unit_test(delta_unkept_deleted),
         cmocka_unit_test(delta_manager_renamed_and_moved),
         cmocka_unit_test(delta_tombstone_without_mark),
+        cmocka_unit_test(delta_follows_schema),
         cmocka_unit_test(outside_names),
         cmocka_unit_test(delta_recreated_at_same_dn),
         cmocka_unit_test(delta_rename_then_new_at_old_dn),
