@@ -80,8 +80,10 @@ void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *obj
  * is no tombstone (changed outside the scope, or come into it), that object
  * may have been renamed or moved from a DN the kept objects name, which the
  * delta does not tell. Then *dns gets the DNs named in linked attributes
- * (member, memberOf, manager, ...) that are neither a kept object's nor one
- * the delta gives: if each is still in AD, the delta is exact. Returns their
+ * (member, memberOf, manager, ...), and in other DN attributes the schema
+ * named (snapshot_set_syntax; tombstones left out), that are neither a kept
+ * object's nor one the delta gives: if each is still in AD, the delta is
+ * exact. Returns their
  * number (0: nothing to check, *dns NULL). The caller frees *dns; its
  * strings belong to s and live until s changes. */
 size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *const *objs,

@@ -300,6 +300,14 @@ void snapshot_set_syntax(struct snapshot *s, const char *name, enum snapshot_syn
             s->syntax[i] = syntax;
 }
 
+static bool schema_says(const struct snapshot *s, const char *name, enum snapshot_syntax syntax)
+{
+    for (size_t i = 0; i < s->nkeep; i++)
+        if (!strcasecmp(s->keep[i], name))
+            return s->syntax[i] == syntax;
+    return false;
+}
+
 /* An attribute's syntax: the schema's, or else linked_attr's guess (and a
  * value equal to a moved DN is taken for a DN: SNAPSHOT_DN). */
 static enum snapshot_syntax syntax_of(const struct snapshot *s, const char *name)
@@ -472,11 +480,20 @@ size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *
         if (!s->objs[i].live)
             continue;
         const struct ad_object *o = &s->objs[i].o;
-        for (size_t k = 0; k < o->nattrs; k++)
-            if (syntax_of(s, o->attrs[k].name) == SNAPSHOT_DN_LINKED)
-                for (size_t v = 0; v < o->attrs[k].nvals; v++)
-                    if (!dnset_has(&known, o->attrs[k].vals[v]))
-                        dnset_put(&named, o->attrs[k].vals[v], NULL);
+        for (size_t k = 0; k < o->nattrs; k++) {
+            const struct ad_attr *at = &o->attrs[k];
+            /* a DN attribute without a link only when the schema says it is
+             * one (else any text would be looked up), and not the
+             * tombstones it may name (not found without show-deleted) */
+            enum snapshot_syntax syntax = syntax_of(s, at->name);
+            bool plain = syntax == SNAPSHOT_DN && schema_says(s, at->name, SNAPSHOT_DN);
+            if (syntax != SNAPSHOT_DN_LINKED && !plain)
+                continue;
+            for (size_t v = 0; v < at->nvals; v++)
+                if (!dnset_has(&known, at->vals[v])
+                    && !(plain && strstr(at->vals[v], "\\0ADEL:")))
+                    dnset_put(&named, at->vals[v], NULL);
+        }
     }
     size_t count = 0;
     if (named.n) {

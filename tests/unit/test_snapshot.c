@@ -1101,6 +1101,12 @@ static void outside_names(void **state)
     assert_int_equal(n, 1);
     assert_true(names_has(dns, n, OUTSIDE_DN));
     free(dns);
+    /* secretary, of DN syntax as the schema says: Far Member (r1's) too */
+    snapshot_set_syntax(s, "secretary", SNAPSHOT_DN);
+    n = snapshot_outside_names(s, objs, 3, &dns);
+    assert_int_equal(n, 2);
+    assert_true(names_has(dns, n, FAR_DN));
+    free(dns);
     ad_object_free(r1);
     ad_object_free(t);
     ad_object_free(far);
