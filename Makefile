@@ -201,6 +201,10 @@ deps:
 deps-test:
 	@scripts/install-deps.sh --test
 
+# what the benchmarks call besides (valgrind)
+deps-bench:
+	@scripts/install-deps.sh --bench
+
 # The Windows cross build and its unit tests under Wine come last: their
 # libraries are built once from Debian's source packages (about 5 minutes
 # cold, cached in /var/cache/dualsync-mingw).
@@ -216,7 +220,7 @@ demo: deps
 	$(MAKE) all
 	tests/demo.sh
 
-bench: deps all
+bench: deps-bench all
 	tests/bench/run.sh
 
 # Mapping store benchmark: load and commit 1,000,000 records (tests/bench/RESULTS.md).
@@ -337,7 +341,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
 
-.PHONY: all unit deps deps-test check demo bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
+.PHONY: all unit deps deps-test deps-bench check demo bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
         fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

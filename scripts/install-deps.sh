@@ -4,20 +4,23 @@
 # Needs root (or sudo) for apt-get. The one list of what the project needs from
 # the OS: the lab scripts and the tests call it with --check before they start,
 # so a missing tool is named at once, with its package.
-#   scripts/install-deps.sh            build + lab (make demo, make bench)
+#   scripts/install-deps.sh            build + lab (make demo)
 #   scripts/install-deps.sh --lab      the lab only (tests/lab/ad-start.sh)
+#   scripts/install-deps.sh --bench    build + lab + what the benchmarks call (make bench)
 #   scripts/install-deps.sh --test     build + lab + what only the tests need (make check)
 #   scripts/install-deps.sh --check    install nothing; name what is missing, exit 1 if anything is
 set -eu
 check=0
 test=0
+bench=0
 lab_only=0
 for a in "$@"; do
     case $a in
     --check) check=1 ;;
     --test) test=1 ;;
+    --bench) bench=1 ;;
     --lab) lab_only=1 ;;
-    *) echo "usage: $0 [--lab|--test] [--check]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--lab|--bench|--test] [--check]" >&2; exit 2 ;;
     esac
 done
 
@@ -29,8 +32,8 @@ libcjson-dev libinih-dev libssl-dev libcmocka-dev"
 # library only), curl asks the simulator from the shell scripts.
 LAB="samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind krb5-user ldap-utils
 ldb-tools libsasl2-modules-gssapi-mit samba-common-bin openssl python3 iproute2 procps curl"
-# Tools the demo and the benchmarks call besides.
-RUN="valgrind"
+# What the benchmarks call besides (callgrind counts for tests/bench/bench_pull.sh).
+BENCH="valgrind"
 # Tests only (large: not for demo or bench): headless Chromium opens the HTML
 # report (tests/integration/test_report.sh), with fonts for Latin and CJK
 # names (Chromium brings none; DejaVu and WenQuanYi Micro Hei are small);
@@ -45,13 +48,14 @@ CMDS_BUILD="cc:build-essential make:make pkg-config:pkg-config"
 CMDS_LAB="samba:samba samba-tool:samba-common-bin ldbsearch:ldb-tools kinit:krb5-user
 klist:krb5-user ldapsearch:ldap-utils ldapmodify:ldap-utils openssl:openssl python3:python3
 ip:iproute2 pgrep:procps curl:curl"
-CMDS_RUN="valgrind:valgrind"
+CMDS_BENCH="valgrind:valgrind"
 CMDS_TEST="chromium:chromium man:man-db systemd-analyze:systemd"
 
 if [ "$lab_only" = 1 ]; then
     PKGS=$LAB CMDS=$CMDS_LAB
 else
-    PKGS="$BUILD $LAB $RUN" CMDS="$CMDS_BUILD $CMDS_LAB $CMDS_RUN"
+    PKGS="$BUILD $LAB" CMDS="$CMDS_BUILD $CMDS_LAB"
+    [ "$bench" = 1 ] && PKGS="$PKGS $BENCH" CMDS="$CMDS $CMDS_BENCH"
     [ "$test" = 1 ] && PKGS="$PKGS $TEST" CMDS="$CMDS $CMDS_TEST"
 fi
 
@@ -73,7 +77,7 @@ if [ "$check" = 1 ]; then
     for c in $CMDS; do
         command -v "${c%%:*}" >/dev/null 2>&1 || echo "missing command: ${c%%:*} (Debian package ${c#*:})" >&2
     done
-    echo "missing packages:$missing; install them with: scripts/install-deps.sh$([ "$test" = 1 ] && echo ' --test')" >&2
+    echo "missing packages:$missing; install them with: $0$([ "$lab_only" = 1 ] && echo ' --lab')$([ "$bench" = 1 ] && echo ' --bench')$([ "$test" = 1 ] && echo ' --test')" >&2
     exit 1
 fi
 
