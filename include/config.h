@@ -92,6 +92,11 @@ struct config {
     size_t ntenants;
 };
 
+/* The longest line the file may have, in bytes: room for any DN AD can hold
+ * (a deep OU tree, escapes) many times over, and a bound on what one line
+ * of a hostile file can make us allocate. A longer line is an error. */
+#define CONFIG_MAX_LINE 65536
+
 /* The tenant by name (case-insensitive), or NULL. */
 struct tenant_config *config_tenant(const struct config *cfg, const char *name);
 

@@ -1,5 +1,6 @@
 #include "compat.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <ini.h>
@@ -41,7 +42,13 @@ struct parse_state {
     int errors;
     bool saw_ldap;
     const char *linebuf;       /* inih's line buffer: the value it hands us points into it */
-    char raw[1024];            /* the current line as read (for caret excerpts) */
+    struct strbuf raw;         /* the current line as read, without its end of line */
+    bool too_long;             /* it had more than CONFIG_MAX_LINE bytes */
+    /* a line too long for inih's buffer: inih sees a stand-in (stand_in) and
+     * the handler takes the value from here */
+    bool long_line;
+    struct strbuf long_value;
+    size_t long_col;           /* where that value starts in raw */
     bool indented;             /* it starts with a blank: inih may take it as a continuation */
     bool key_in_section;       /* a key was seen since the last section header */
     bool in_tenant;            /* inside a [tenant ...] section, even a bad one */
@@ -60,34 +67,127 @@ static int conf_error(struct parse_state *ps, const char *fmt, ...) ATTR_PRINTF(
 static void section_start(struct parse_state *ps, const char *header);
 static void pending_finish(struct parse_state *ps);
 
+/* One line of the file into ps->raw, without its end of line; false at the
+ * end of the file. A line longer than CONFIG_MAX_LINE is read to its end (so
+ * that its rest is not taken for a line of its own) but not kept. */
+static bool read_line(struct parse_state *ps)
+{
+    strbuf_reset(&ps->raw);
+    ps->too_long = false;
+    char chunk[4096];
+    size_t total = 0;
+    bool any = false;
+    while (fgets(chunk, sizeof(chunk), ps->f)) {
+        any = true;
+        size_t n = strlen(chunk);
+        bool eol = n && chunk[n - 1] == '\n';
+        total += n - eol;
+        if (total > CONFIG_MAX_LINE)
+            ps->too_long = true;
+        else
+            strbuf_add(&ps->raw, chunk, n - eol);
+        if (eol)
+            break;
+    }
+    if (ps->raw.len && ps->raw.buf[ps->raw.len - 1] == '\r')
+        ps->raw.buf[--ps->raw.len] = '\0';
+    return any;
+}
+
+/* inih's find_chars_or_comment: the first of `chars`, or the start of a
+ * " ;comment", or the end. */
+static const char *ini_stop(const char *s, const char *chars)
+{
+    bool was_space = false;
+    for (; *s && !(chars && strchr(chars, *s)) && !(was_space && *s == ';'); s++)
+        was_space = isspace((unsigned char)*s);
+    return s;
+}
+
+/* inih reads into a buffer of INI_MAX_LINE bytes, a compile-time constant
+ * (200 in Debian's shared libinih, and in the ini.c the Windows build
+ * compiles), and refuses longer lines; DNs of deep OU trees are longer. So a
+ * line that does not fit is handed to inih as a short stand-in that inih
+ * parses the same way — the key and its '=' as written, or just an indented
+ * word for a continuation — and the handler takes the value, cut as inih
+ * cuts one (a " ;comment" and the blanks around it), from ps->long_value. */
+static void stand_in(struct parse_state *ps, char *buf, size_t size)
+{
+    const char *raw = ps->raw.buf;
+    size_t lead = strspn(raw, " \t");
+    const char *t = raw + lead;
+    if (*t == ';' || *t == '#') {
+        snprintf(buf, size, ";\n");
+        return;
+    }
+    if (*t == '[') {
+        /* no section name is this long: inih sees it cut, and says so */
+        size_t n = strcspn(t, "]");
+        snprintf(buf, size, "%.*s%s\n", (int)(n < size - 4 ? n : size - 4), t,
+                 t[n] ? "]" : "");
+        return;
+    }
+    const char *v, *end;
+    if (ps->indented && ps->key_in_section) {
+        snprintf(buf, size, " x\n");
+        v = t;
+        end = t + strlen(t);
+    } else {
+        const char *eq = ini_stop(t, "=:");
+        size_t klen = (size_t)(eq - raw);
+        if ((*eq != '=' && *eq != ':') || klen + 4 > size) {
+            /* no '=' at all, or a key as long as inih's buffer (no key is):
+             * inih sees the line cut before any '=' and says syntax error */
+            snprintf(buf, size, "%.*s\n", (int)(klen < size - 2 ? klen : size - 2), raw);
+            return;
+        }
+        snprintf(buf, size, "%.*s x\n", (int)klen + 1, raw);
+        end = ini_stop(eq + 1, NULL);
+        for (v = eq + 1; v < end && isspace((unsigned char)*v); v++)
+            ;
+    }
+    while (end > v && isspace((unsigned char)end[-1]))
+        end--;
+    strbuf_reset(&ps->long_value);
+    strbuf_add(&ps->long_value, v, (size_t)(end - v));
+    ps->long_col = (size_t)(v - raw);
+    ps->long_line = true;
+}
+
 static char *reader(char *buf, int size, void *stream)
 {
     struct parse_state *ps = stream;
-    char *r = fgets(buf, size, ps->f);
-    if (!r)
+    if (!read_line(ps))
         return NULL;
     ps->line++;
     ps->linebuf = buf;
-    snprintf(ps->raw, sizeof(ps->raw), "%s", buf);
-    ps->raw[strcspn(ps->raw, "\r\n")] = '\0';
-    ps->indented = buf[0] == ' ' || buf[0] == '\t';
-    const char *t = buf + strspn(buf, " \t");
+    ps->long_line = false;
+    const char *raw = strbuf_str(&ps->raw);
+    ps->indented = raw[0] == ' ' || raw[0] == '\t';
+    const char *t = raw + strspn(raw, " \t");
     /* inih takes an indented line after a key as that key's continuation, even
      * "[...]"; anything else starting with '[' is a section header */
     if (*t == '[' && !(ps->indented && ps->key_in_section))
         section_start(ps, t + 1);
-    size_t len = strlen(buf);
-    if (len && buf[len - 1] != '\n' && !feof(ps->f)) {
-        /* inih reads at most size-1 characters a line: say so rather than
-         * silently treating the rest as a line of its own */
-        int c;
-        while ((c = fgetc(ps->f)) != EOF && c != '\n')
-            ;
-        conf_error(ps, "line longer than %d characters; put list values (base_dn, "
-                       "include_ou, ...) one per line", size - 2);
-        buf[0] = '\0';
+    if (ps->too_long) {
+        conf_error(ps, "line longer than %d bytes, the most a line may have; split it: "
+                       "base_dn, include_ou, ... take one DN per line, and rules go on over "
+                       "indented lines", CONFIG_MAX_LINE);
+        snprintf(buf, (size_t)size, "\n");
+    } else if (ps->raw.len + 2 <= (size_t)size) {
+        snprintf(buf, (size_t)size, "%s\n", raw);
+    } else {
+        stand_in(ps, buf, (size_t)size);
     }
-    return r;
+    return buf;
+}
+
+/* Where `value`, as the handler got it, starts in the raw line. */
+static size_t value_col(const struct parse_state *ps, const char *value)
+{
+    if (ps->long_line)
+        return ps->long_col + (size_t)(value - strbuf_str(&ps->long_value));
+    return (size_t)(value - ps->linebuf);
 }
 
 static int conf_error(struct parse_state *ps, const char *fmt, ...)
@@ -501,8 +601,8 @@ static void pending_add(struct parse_state *ps, const char *value, const char *t
     struct rule_segment *seg = &src->segs[src->nsegs++];
     seg->start = text->len;
     seg->line = ps->line;
-    seg->col = (size_t)(value - ps->linebuf);
-    seg->raw = xstrdup(ps->raw);
+    seg->col = value_col(ps, value);
+    seg->raw = xstrdup(strbuf_str(&ps->raw));
     strbuf_addstr(text, text_part);
 }
 
@@ -730,8 +830,10 @@ static int handler(void *user, const char *section, const char *name, const char
         return 1;
     /* A continuation line: inih hands us the key above it again, with the whole
      * stripped line as the value (a key line's value starts after its '='). */
-    size_t lead = strspn(ps->raw, " \t");
-    if (ps->indented && value >= ps->linebuf && (size_t)(value - ps->linebuf) == lead) {
+    if (ps->long_line)
+        value = strbuf_str(&ps->long_value);
+    size_t lead = strspn(strbuf_str(&ps->raw), " \t");
+    if (ps->indented && value_col(ps, value) == lead) {
         if (ps->pending.key != TK_COUNT) {
             /* inih strips " ;comment" from key lines but not from continuations */
             char *v = xstrdup(value);
@@ -811,6 +913,8 @@ int config_load(const char *path, struct config *cfg)
     if (rc >= 0)
         tenants_finish(&ps);
     strbuf_release(&ps.pending.text);
+    strbuf_release(&ps.raw);
+    strbuf_release(&ps.long_value);
     if (rc > 0) {   /* inih returns the line of its first syntax error: report it too */
         ps.line = rc;
         conf_error(&ps, "syntax error (expected [section], key = value, or a ; comment)");

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "rules.h"
 #include "util.h"
 
 static char conf_path[] = "/tmp/dualsync-test-config-XXXXXX";
@@ -184,6 +185,12 @@ static void missing_pieces(void **state)
     config_free(&cfg);
 }
 
+#define LDAP_OK "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=corp,DC=example\n"
+#define TENANT_IDS "tenant_id = 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b\n" \
+                   "client_id = {0E9D8C7B-6A59-4837-A625-14F3E2D1C0B9}\n"
+
+static void expect(const char *err, const char *want);
+
 static void syntax_error_and_long_line(void **state)
 {
     (void)state;
@@ -197,25 +204,113 @@ static void syntax_error_and_long_line(void **state)
     free(err);
     config_free(&cfg);
 
+    /* beyond the documented maximum: refused with file:line, the rest of the
+     * line is not taken for a line of its own */
     struct strbuf sb = STRBUF_INIT;
     strbuf_addstr(&sb, "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=x\nfilter = (");
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < CONFIG_MAX_LINE; i++)
         strbuf_addch(&sb, 'a');
-    strbuf_addstr(&sb, "=b)\n");
+    strbuf_addstr(&sb, "=b)\ncolour = blue\n");
     err = load(sb.buf, &cfg, &rc);
     assert_int_equal(rc, -1);
-    expect = xasprintf("%s:4: line longer than", conf_path);
+    expect = xasprintf("%s:4: line longer than 65536 bytes", conf_path);
     assert_non_null(strstr(err, expect));
     free(expect);
+    expect = xasprintf("%s:5: unknown key 'colour' in [ldap]", conf_path);
+    assert_non_null(strstr(err, expect));
+    free(expect);
+    assert_non_null(strstr(err, "2 errors; nothing was done"));
     free(err);
     strbuf_release(&sb);
     config_free(&cfg);
 }
 
+/* Deep OU trees make DNs far longer than inih's 200-byte line buffer
+ * (issue 15): a 1,000-character DN works in every DN key and in rules, and
+ * errors on a long line still point at the right column. */
+static void long_lines(void **state)
+{
+    (void)state;
+    struct strbuf dn = STRBUF_INIT;
+    for (int i = 0; dn.len < 1000; i++)
+        strbuf_addf(&dn, "OU=Department %03d of the Research Division,", i);
+    strbuf_addstr(&dn, "DC=corp,DC=example");
+    const char *d = dn.buf;
+    struct strbuf text = STRBUF_INIT;
+    strbuf_addf(&text, "[ldap]\nuri = ldaps://dc1\n"
+                "base_dn = %s   ; a comment after a long value\n"     /* 3 */
+                "include_ou = OU=x,%s\n"
+                "exclude_ou = OU=y,%s\n"
+                "member_of = CN=SG,%s\n"
+                "filter = (&(department=%s)(!(description=%s)))\n"
+                "[tenant a]\ncloud = global\n"                     /* 8 */
+                "tenant_id = 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b\n"
+                "client_id = 0e9d8c7b-6a59-4837-a625-14f3e2d1c0b9\n"
+                "client_secret_file = /nonexistent/a\n"
+                "rule = memberof \"CN=SG,%s\" -> external-guest\n"  /* 13 */
+                "rule = under \"OU=z,%s\"\n"                        /* 14 */
+                "    or memberof \"CN=SG2,%s\" ; why\n"
+                "    -> exclude\n",
+                d, d, d, d, d, d, d, d, d);
+    struct config cfg;
+    int rc;
+    char *err = load(text.buf, &cfg, &rc);
+    assert_string_equal(err, "");
+    assert_int_equal(rc, 0);
+    struct scope *s = &cfg.ldap.scope;
+    assert_int_equal(s->nbase_dns, 1);
+    assert_string_equal(s->base_dns[0], d);
+    char *want = xasprintf("OU=x,%s", d);
+    assert_string_equal(s->include_ous[0], want);
+    free(want);
+    want = xasprintf("OU=y,%s", d);
+    assert_string_equal(s->exclude_ous[0], want);
+    free(want);
+    want = xasprintf("CN=SG,%s", d);
+    assert_string_equal(s->member_of[0], want);
+    assert_int_equal(cfg.tenants[0].nrules, 2);
+    assert_string_equal(cfg.tenants[0].rules[0].cond->name, want);
+    free(want);
+    assert_int_equal(cfg.tenants[0].rules[1].line, 14);
+    want = xasprintf("CN=SG2,%s", d);
+    assert_string_equal(cfg.tenants[0].rules[1].cond->right->name, want);
+    free(want);
+    free(err);
+    config_free(&cfg);
 
-#define LDAP_OK "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=corp,DC=example\n"
-#define TENANT_IDS "tenant_id = 6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b\n" \
-                   "client_id = {0E9D8C7B-6A59-4837-A625-14F3E2D1C0B9}\n"
+    /* around inih's buffer size (200 bytes in Debian's libinih): every
+     * length reads the same */
+    for (size_t n = 150; n < 300; n++) {
+        strbuf_reset(&text);
+        strbuf_addstr(&text, "[ldap]\nuri = ldaps://dc1\nbase_dn = DC=");
+        for (size_t i = 0; i < n; i++)
+            strbuf_addch(&text, (char)('a' + i % 26));
+        strbuf_addstr(&text, "\t\nexclude_ou = OU=x:y,DC=corp\n");
+        err = load(text.buf, &cfg, &rc);
+        assert_string_equal(err, "");
+        assert_int_equal(strlen(cfg.ldap.scope.base_dns[0]), n + 3);
+        assert_string_equal(cfg.ldap.scope.exclude_ous[0], "OU=x:y,DC=corp");
+        free(err);
+        config_free(&cfg);
+    }
+
+    /* a rule error after a long DN: the column (of the '->' after x) counts
+     * from the line's start */
+    strbuf_reset(&text);
+    strbuf_addf(&text, LDAP_OK "[tenant a]\ncloud = global\n" TENANT_IDS
+                "client_secret_file = /nonexistent/a\n"
+                "rule = memberof \"%s\" and x -> member\n", d);   /* 9 */
+    err = load(text.buf, &cfg, &rc);
+    assert_int_equal(rc, -1);
+    char *at = xasprintf("9:%zu: 'x' is an attribute", strlen("rule = memberof \"\" and x ") + dn.len + 1);
+    expect(err, at);
+    free(at);
+    free(err);
+    config_free(&cfg);
+    strbuf_release(&text);
+    strbuf_release(&dn);
+}
+
 
 static void tenant_section(void **state)
 {
@@ -502,6 +597,7 @@ int main(void)
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(missing_pieces),
         cmocka_unit_test(syntax_error_and_long_line),
+        cmocka_unit_test(long_lines),
         cmocka_unit_test(tenant_section),
         cmocka_unit_test(rule_errors_with_caret),
         cmocka_unit_test(tenant_errors),
