@@ -51,6 +51,7 @@ struct parse_state {
     size_t long_col;           /* where that value starts in raw */
     bool indented;             /* it starts with a blank: inih may take it as a continuation */
     bool key_in_section;       /* a key was seen since the last section header */
+    int *base_dn_lines;        /* where each of cfg->ldap.scope.base_dns was set */
     bool in_tenant;            /* inside a [tenant ...] section, even a bad one */
     struct tenant_config *tenant;  /* that tenant, NULL if its header was refused */
     int key_line[TK_COUNT];    /* where each key of the current tenant was set */
@@ -283,6 +284,36 @@ static const struct { const char *name; enum ldap_key key; } ldap_keys[] = {
     { "watermark_file", K_WATERMARK_FILE },
 };
 
+/* Two base DNs where one holds the other (or both are one) would read the
+ * same objects twice. DNs compare as AD compares them: RDN by RDN, ignoring
+ * case and the blanks people type after commas (ad_dn_canonical). */
+static bool base_dn_overlaps(struct parse_state *ps, const char *v)
+{
+    const struct scope *s = &ps->cfg->ldap.scope;
+    char *dn = ad_dn_canonical(v);
+    bool overlap = false;
+    for (size_t i = 0; i < s->nbase_dns && !overlap; i++) {
+        char *other = ad_dn_canonical(s->base_dns[i]);
+        bool inside = ad_dn_within(dn, other), holds = ad_dn_within(other, dn);
+        int line = ps->base_dn_lines[i];
+        if (inside && holds)
+            conf_error(ps, "base_dn %s is the same as the base_dn of line %d; objects would be "
+                           "read twice: remove one", v, line);
+        else if (inside)
+            conf_error(ps, "base_dn %s lies inside the base_dn of line %d (%s); objects would be "
+                           "read twice: remove it (include_ou narrows a base DN)", v, line,
+                       s->base_dns[i]);
+        else if (holds)
+            conf_error(ps, "base_dn %s holds the base_dn of line %d (%s); objects would be read "
+                           "twice: remove that one (include_ou narrows a base DN)", v, line,
+                       s->base_dns[i]);
+        overlap = inside || holds;
+        free(other);
+    }
+    free(dn);
+    return overlap;
+}
+
 static int ldap_key(struct parse_state *ps, const char *name, const char *v)
 {
     struct ldap_config *l = &ps->cfg->ldap;
@@ -340,7 +371,13 @@ static int ldap_key(struct parse_state *ps, const char *name, const char *v)
         break;
     case K_ATTRIBUTES: words_add(&l->attributes, &l->nattributes, v); break;
     case K_WATERMARK_FILE: set_str(&l->watermark_file, v); break;
-    case K_BASE_DN: list_add(&s->base_dns, &s->nbase_dns, v); break;
+    case K_BASE_DN:
+        if (base_dn_overlaps(ps, v))
+            return 1;
+        ps->base_dn_lines = xrealloc(ps->base_dn_lines, (s->nbase_dns + 1) * sizeof(int));
+        ps->base_dn_lines[s->nbase_dns] = ps->line;
+        list_add(&s->base_dns, &s->nbase_dns, v);
+        break;
     case K_INCLUDE_OU: list_add(&s->include_ous, &s->ninclude_ous, v); break;
     case K_EXCLUDE_OU: list_add(&s->exclude_ous, &s->nexclude_ous, v); break;
     case K_MEMBER_OF: list_add(&s->member_of, &s->nmember_of, v); break;
@@ -914,6 +951,7 @@ int config_load(const char *path, struct config *cfg)
         tenants_finish(&ps);
     strbuf_release(&ps.pending.text);
     strbuf_release(&ps.raw);
+    free(ps.base_dn_lines);
     strbuf_release(&ps.long_value);
     if (rc > 0) {   /* inih returns the line of its first syntax error: report it too */
         ps.line = rc;

@@ -589,6 +589,57 @@ static void every_secret_file_checked_at_load(void **state)
     strbuf_release(&text);
 }
 
+/* base_dn values that overlap would read the same objects twice (issue 12):
+ * the same DN again, or one inside another, as AD compares DNs: case
+ * and blanks after commas do not matter. */
+static void overlapping_base_dns(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char *err = load("[ldap]\nuri = ldaps://dc1\n"
+                     "base_dn = OU=Contoso,DC=corp,DC=example\n"             /* 3 */
+                     "base_dn = ou=contoso, dc=CORP, dc=example\n"           /* 4 */
+                     "base_dn = OU=Sales,OU=Contoso,DC=corp,DC=example\n"    /* 5 */
+                     "base_dn = OU=Defense,DC=corp,DC=example\n"             /* 6 */
+                     "base_dn = OU=Contoso Defense,DC=corp,DC=example\n"     /* 7 */
+                     "base_dn = OU=Fabrikam\\,Contoso,DC=corp,DC=example\n", /* 8 */
+                     &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "4: base_dn ou=contoso, dc=CORP, dc=example is the same as the base_dn of "
+                "line 3; objects would be read twice: remove one");
+    expect(err, "5: base_dn OU=Sales,OU=Contoso,DC=corp,DC=example lies inside the base_dn "
+                "of line 3 (OU=Contoso,DC=corp,DC=example); objects would be read twice: "
+                "remove it (include_ou narrows a base DN)");
+    /* a sibling whose name merely ends the same, or an escaped comma, is no overlap */
+    assert_null(strstr(err, ":6: "));
+    assert_null(strstr(err, ":7: "));
+    assert_null(strstr(err, ":8: "));
+    assert_non_null(strstr(err, "2 errors; nothing was done"));
+    free(err);
+    config_free(&cfg);
+
+    err = load("[ldap]\nuri = ldaps://dc1\n"
+               "base_dn = OU=Sales, OU=Contoso, DC=corp, DC=example\n"       /* 3 */
+               "base_dn = DC=Corp,DC=Example\n",                              /* 4 */
+               &cfg, &rc);
+    assert_int_equal(rc, -1);
+    expect(err, "4: base_dn DC=Corp,DC=Example holds the base_dn of line 3 "
+                "(OU=Sales, OU=Contoso, DC=corp, DC=example); objects would be read twice: "
+                "remove that one (include_ou narrows a base DN)");
+    free(err);
+    config_free(&cfg);
+
+    err = load("[ldap]\nuri = ldaps://dc1\n"
+               "base_dn = OU=Contoso,DC=corp,DC=example\n"
+               "base_dn = OU=Contoso Defense,DC=corp,DC=example\n"
+               "base_dn = OU=Fabrikam\\,Contoso,DC=corp,DC=example\n", &cfg, &rc);
+    assert_string_equal(err, "");
+    assert_int_equal(rc, 0);
+    free(err);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +654,7 @@ int main(void)
         cmocka_unit_test(tenant_errors),
         cmocka_unit_test(regex_refused_at_its_column),
         cmocka_unit_test(every_secret_file_checked_at_load),
+        cmocka_unit_test(overlapping_base_dns),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
