@@ -40,8 +40,8 @@ set -eu
 # the mirror holds the source whole:
 # - inih: bookworm's 55-1 is listed, but the mirror has no
 #   libinih_55-1.debian.tar.xz (404), so it cannot be unpacked; trixie's 59-1,
-#   pinned here, is the nearest the mirror serves whole. Its ini.h defaults
-#   are those of 55.
+#   pinned here, is the nearest the mirror serves whole. Its ini.h (with
+#   Debian's patches) differs from libinih-dev 55-1's only in a comment.
 # - openssl: libssl-dev 3.0.22-1~deb12u2 is bookworm-security's, but the
 #   mirror lacks its openssl_3.0.22-1~deb12u2.debian.tar.xz (404); 3.0.20-1~deb12u2
 #   (bookworm) is the newest it serves whole.
