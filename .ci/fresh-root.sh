@@ -14,6 +14,7 @@
 # cache key covers every input (scripts/build-windows.sh).
 #
 # Needs root. Environment: DUALSYNC_CI_SUITE (default bookworm),
+# DUALSYNC_CI_MINGW_CACHE (the host directory shared as that cache),
 # DUALSYNC_CI_KEEP=1 (keep the root for a look: chroot DIR/root bash).
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "fresh-root: must run as root (debootstrap, chroot, mounts)" >&2; exit 2; }
@@ -21,7 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(demo check)
 suite=${DUALSYNC_CI_SUITE:-bookworm}
-mingw_cache=/var/cache/dualsync-mingw
+mingw_cache=${DUALSYNC_CI_MINGW_CACHE:-/var/cache/dualsync-mingw}
 
 say() { printf 'fresh-root: %s\n' "$*" >&2; }
 
