@@ -18,6 +18,7 @@
 #include "planner.h"
 #include "platform.h"
 #include "policy.h"
+#include "rules.h"
 #include "util.h"
 #include "world.h"
 
@@ -116,6 +117,29 @@ static bool put(struct ctx *c, struct map_record *r)
     return changed;
 }
 
+/* The object's displayName for the audit trail (and so the report): AD's,
+ * when the world kept it (a rule reads it, or the world keeps it as an extra
+ * attribute), else the tenant's synced user's, which Connect copies from AD.
+ * NULL when neither is known (a vanished object that was never synced). */
+static const char *display_name(const struct ctx *c, const struct item *it)
+{
+    const struct world *w = c->w;
+    if (it->obj != SIZE_MAX) {
+        const struct policy_values *pv = NULL;
+        int k = policy_attr_index(w->pol, "displayName");
+        if (k >= 0) {
+            pv = &objset_get(w->objs, it->obj)->attrs[k];
+        } else {
+            for (size_t x = 0; x < w->nextra && !pv; x++)
+                if (!rules_strcasecmp(w->extra[x], "displayName"))
+                    pv = objset_extra(w->objs, it->obj, x);
+        }
+        if (pv && pv->n)
+            return pv->vals[0];
+    }
+    return it->cloud ? str_or(it->cloud->display_name, NULL) : NULL;
+}
+
 static void audit(struct ctx *c, const struct item *it, const struct map_record *r, const char *action,
                   const char *outcome, const char *user_type_before, const char *request_id,
                   const char *error)
@@ -129,6 +153,7 @@ static void audit(struct ctx *c, const struct item *it, const struct map_record 
         .anchor = it->anchor,
         .object_guid = r ? r->object_guid : NULL,
         .upn = r ? r->upn : NULL,
+        .display_name = display_name(c, it),
         .dn = r ? r->dn : NULL,
         .cloud_id = r && r->cloud_id && *r->cloud_id ? r->cloud_id : NULL,
         .decision = decision_name(it->decision),

@@ -40,6 +40,23 @@ pc=$(planned commercial); pg=$(planned gcch)
 [ "$pc" -gt 20 ] && [ "$pg" -ge 100 ] && pass "plan: $pc conversions in commercial, $pg in gcch" \
     || fail "plan: too few conversions to test: $pc, $pg"
 
+# --- the report's displayName (issue 15): one user that gcch will convert gets
+# a hostile displayName in AD, which Connect carries to the tenant as well
+HOSTILE='<script>alert(1)</script>'
+hdn=$(python3 - "$OUT/plan.json" "$LAB/manifest.json" <<'PY'
+import json, sys
+p, m = (json.load(open(f)) for f in sys.argv[1:3])
+mail = {u["dn"].lower() for u in m["users"] if u.get("mail")}
+acts = [t for t in p["tenants"] if t["tenant"] == "gcch"][0]["actions"]
+print(next(a["dn"] for a in acts if a["action"] == "convert" and a.get("dn", "").lower() in mail
+           and "\\" not in a["dn"]))
+PY
+)
+printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: %s\n' "$hdn" "$HOSTILE" \
+    | ldap_admin ldapmodify >/dev/null && connect gcch \
+    && pass "a user to be converted in gcch is given the displayName $HOSTILE" \
+    || fail "could not set the displayName of $hdn"
+
 # --- dry run: reads Graph, writes nothing anywhere
 s=$(log_seq)
 D run --dry-run --max-changes 100000 > "$OUT/dry.out" 2>&1
@@ -94,6 +111,56 @@ cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fa
     || fail "gcch audit: $(wc -l < "$M/gcch.audit") lines for $pg actions"
 equal "nobody invited twice" 0 "$(invited_twice)"
 [ "$(stat -c %a "$M/gcch.map")" = 600 ] && pass "mapping file is 0600" || fail "mode $(stat -c %a "$M/gcch.map")"
+# the report shows each converted user's displayName as AD has it, the
+# hostile one as text in the HTML, whose script must not run it
+check "report --format json after the run" D report --tenant gcch --format json -o "$OUT/report.json"
+ldap_admin ldapsearch -LLL -o ldif-wrap=no -E pr=500/noprompt -b "$AD_BASE_DN" "(objectClass=user)" \
+    userPrincipalName displayName > "$OUT/ad-names.ldif"
+python3 - "$OUT/report.json" "$OUT/ad-names.ldif" "$hdn" "$HOSTILE" <<'PY' > "$OUT/cmp"
+import base64, json, sys
+rep, ldif, hdn, hostile = sys.argv[1:5]
+ad, cur = {}, {}
+for line in open(ldif).read().splitlines() + [""]:
+    if not line:
+        if cur.get("userPrincipalName"): ad[cur["userPrincipalName"].lower()] = cur.get("displayName")
+        cur = {}
+    elif ":: " in line:
+        k, v = line.split(":: ", 1); cur[k] = base64.b64decode(v).decode()
+    elif ": " in line:
+        k, v = line.split(": ", 1); cur[k] = v
+accts = [a for t in json.load(open(rep))["tenants"] for a in t["accounts"]]
+conv = [a for a in accts if a.get("state") in ("invited", "pending-acceptance", "accepted", "pendingAcceptance")
+        or a.get("invitationId")]
+named = [a for a in conv if a.get("upn") and a["upn"].lower() in ad]
+ok = named and all(a.get("displayName") == ad[a["upn"].lower()] for a in named)
+print(("PASS" if ok else "FAIL") + " report: every converted user's displayName is AD's (%d of %d checked)%s"
+      % (len(named), len(conv), "" if ok else ": " + json.dumps([(a.get("upn"), a.get("displayName")) for a in named[:3]])))
+h = [a for a in accts if (a.get("dn") or "").lower() == hdn.lower()]
+print(("PASS" if h and h[0].get("displayName") == hostile else "FAIL")
+      + " report: the hostile displayName comes back as it was" + ("" if h and h[0].get("displayName") == hostile
+      else ": %s" % json.dumps(h[:1])))
+PY
+cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
+check "report --format html after the run" D report --tenant gcch --format html -o "$OUT/report.html"
+grep -qF "$HOSTILE" "$OUT/report.html" && fail "html: the hostile displayName is in the page unescaped" \
+    || pass "html: the hostile displayName is not in the page as markup"
+CHROME=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROME" ]; then
+    # as test_report.sh runs it: headless, fresh profile, no network at all
+    profile=$(mktemp -d "$OUT/chrome-profile.XXXXXX")
+    HOME=$profile timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic \
+        --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+        --disable-extensions --disable-default-apps --no-pings --disable-domain-reliability \
+        --disable-breakpad --host-resolver-rules="MAP * ~NOTFOUND" --proxy-server="http://127.0.0.1:9" \
+        --user-data-dir="$profile" --dump-dom "file://$OUT/report.html" > "$OUT/dom.html" 2>>"$OUT/chrome.err"
+    rm -rf "$profile"
+    grep -qF '<td class="name">&lt;script&gt;alert(1)&lt;/script&gt;</td>' "$OUT/dom.html" \
+        && [ "$(grep -c '<script' "$OUT/dom.html")" = "$(grep -c '<script' "$OUT/report.html")" ] \
+        && pass "chromium: the hostile displayName is shown as text, no script added" \
+        || fail "chromium: hostile displayName not rendered as text: $(grep -o '<td class="name">[^<]*script[^<]*' "$OUT/dom.html" | head -2)"
+else
+    fail "chromium is not installed (scripts/install-deps.sh installs it)"
+fi
 
 # --- idempotent: a second run right after writes nothing (Graph's delta
 # link included: it watches only what can unblock, which the conversions of
