@@ -206,8 +206,8 @@ deps-bench:
 	@scripts/install-deps.sh --bench
 
 # The Windows cross build and its unit tests under Wine come last: their
-# libraries are built once from Debian's source packages (about 5 minutes
-# cold, cached in /var/cache/dualsync-mingw).
+# libraries are built once from pinned Debian source packages (about 3 minutes
+# cold, cached in /var/cache/dualsync-mingw; doc/windows-build.md).
 # With SANITIZE=1 the integration tests run ./dualsync-san; leaks inside
 # system libraries are suppressed (tests/lsan.supp), never ours.
 check: deps-test
