@@ -198,4 +198,14 @@ refuses "a password_file the group can read is refused at load, exit 2" 2 \
     "$OUT/grouppw.conf:$line: password_file $OUT/group.pw is readable by group or others (mode 0640); run: chmod 600 $OUT/group.pw" \
     "$DUALSYNC" -c "$OUT/grouppw.conf" plan --no-progress
 
+# a DN far beyond inih's 200-byte line (a deep OU tree) reads as any other
+long="OU=Nowhere"; while [ ${#long} -lt 1000 ]; do long="$long,OU=Level ${#long} of a deep tree"; done
+sed "s|^\[tenant commercial\]|exclude_ou = $long,OU=Contoso,$B\n\n[tenant commercial]|" \
+    "$OUT/defense.conf" > "$OUT/long.conf"
+check "a 1,000-character exclude_ou is read, and plan runs" "$DUALSYNC" -c "$OUT/long.conf" plan --no-progress
+mkconf "$OUT/overlap.conf" "base_dn = OU=Contoso,$B" "base_dn = OU=GB, ou=contoso,$B"
+refuses "a base_dn inside another is refused at load, exit 2" 2 \
+    "$OUT/overlap.conf:$(grep -n '^base_dn = OU=GB' "$OUT/overlap.conf" | cut -d: -f1): base_dn OU=GB, ou=contoso,$B lies inside the base_dn of line" \
+    "$DUALSYNC" -c "$OUT/overlap.conf" plan --no-progress
+
 finish
