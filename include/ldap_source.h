@@ -59,8 +59,10 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out);
 
 /* since == NULL: a full pull of every object in scope. Otherwise only objects
  * changed after since: those in scope; tombstones of objects that were (deleted
- * true); and every other object of the classes changed anywhere in the domain
- * (in_scope false, GUID and DN only: it left the scope, or never was in it).
+ * true), and of the scope's classes elsewhere in the domain (deleted true,
+ * in_scope false: a kept object may name one in a DN value); and every other
+ * object of the classes changed anywhere in the domain (in_scope false, GUID
+ * and DN only: it left the scope, or never was in it).
  * A full pull is made instead, and said so in stats->delta, when a delta
  * cannot be exact: the DC changed, a scoping group changed, an OU or container
  * changed (ldap_pull.c). next receives the watermark for the next delta. */
