@@ -102,7 +102,9 @@ mkconf "$OUT/badpw.conf" "bind = simple" "bind_dn = $AD_BIND_UPN" "password_file
 refuses "wrong password" 3 "refused the credentials" "$DUALSYNC" -c "$OUT/badpw.conf" pull
 grep -q not-the-password "$OUT/last.err" && fail "the password appears in the error" || pass "the password is not in the error"
 chmod 644 "$OUT/bad.pw"
-refuses "a password file readable by others is refused" 3 "chmod 600" "$DUALSYNC" -c "$OUT/badpw.conf" pull
+refuses "a password file readable by others is refused at config load" 2 "chmod 600" "$DUALSYNC" -c "$OUT/badpw.conf" pull
+grep -qF "$OUT/badpw.conf:" "$OUT/last.err" && pass "the refusal names the config file and line" \
+    || fail "the refusal names no config file:line: $(head -c 300 "$OUT/last.err")"
 mkconf "$OUT/nobase.conf" "base_dn = OU=Nowhere,$B"
 refuses "a base DN that does not exist" 3 "base DN OU=Nowhere,$B does not exist" "$DUALSYNC" -c "$OUT/nobase.conf" pull
 
