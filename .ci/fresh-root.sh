@@ -94,8 +94,9 @@ git clone -q "$top" "$root/work/project" || { say "git clone failed"; exit 2; }
 mount -t proc proc "$root/proc" && mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" \
     && mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || { say "mounts failed"; exit 2; }
 mount -t tmpfs -o size=2g,mode=1777 tmpfs "$root/dev/shm"
-mkdir -p "$mingw_cache" "$root$mingw_cache"
-mount --bind "$mingw_cache" "$root$mingw_cache"
+# the host's cache directory, wherever it is, at the path the build uses inside
+mkdir -p "$mingw_cache" "$root/var/cache/dualsync-mingw"
+mount --bind "$mingw_cache" "$root/var/cache/dualsync-mingw"
 
 rc=0
 for t in "${targets[@]}"; do
