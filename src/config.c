@@ -45,10 +45,13 @@ struct parse_state {
     struct strbuf raw;         /* the current line as read, without its end of line */
     bool too_long;             /* it had more than CONFIG_MAX_LINE bytes */
     /* a line too long for inih's buffer: inih sees a stand-in (stand_in) and
-     * the handler takes the value from here */
+     * the handler takes the value from here: the line's value as a key line,
+     * or (indented) the whole line as a continuation, as inih took it */
     bool long_line;
-    struct strbuf long_value;
-    size_t long_col;           /* where that value starts in raw */
+    struct strbuf long_key, long_cont;
+    size_t long_key_col, long_cont_col;    /* where they start in raw */
+    const struct strbuf *long_value;       /* the one the handler took */
+    size_t long_col;
     bool indented;             /* it starts with a blank: inih may take it as a continuation */
     bool key_in_section;       /* a key was seen since the last section header */
     int *base_dn_lines;        /* where each of cfg->ldap.scope.base_dns was set */
@@ -109,9 +112,11 @@ static const char *ini_stop(const char *s, const char *chars)
  * (200 in Debian's shared libinih, and in the ini.c the Windows build
  * compiles), and refuses longer lines; DNs of deep OU trees are longer. So a
  * line that does not fit is handed to inih as a short stand-in that inih
- * parses the same way — the key and its '=' as written, or just an indented
- * word for a continuation — and the handler takes the value, cut as inih
- * cuts one (a " ;comment" and the blanks around it), from ps->long_value. */
+ * parses the way it would parse the line: the key and its '=' as written and
+ * one letter for the value. inih alone knows whether an indented line
+ * continues the key above it (it remembers that key), so both readings are
+ * prepared, each cut as inih cuts one, and the handler takes the one inih
+ * chose (long_value_for). */
 static void stand_in(struct parse_state *ps, char *buf, size_t size)
 {
     const char *raw = ps->raw.buf;
@@ -121,38 +126,43 @@ static void stand_in(struct parse_state *ps, char *buf, size_t size)
         snprintf(buf, size, ";\n");
         return;
     }
-    if (*t == '[') {
+    if (*t == '[' && !ps->indented) {
         /* no section name is this long: inih sees it cut, and says so */
         size_t n = strcspn(t, "]");
         snprintf(buf, size, "%.*s%s\n", (int)(n < size - 4 ? n : size - 4), t,
                  t[n] ? "]" : "");
         return;
     }
-    const char *v, *end;
-    if (ps->indented && ps->key_in_section) {
-        snprintf(buf, size, " x\n");
-        v = t;
-        end = t + strlen(t);
-    } else {
-        const char *eq = ini_stop(t, "=:");
-        size_t klen = (size_t)(eq - raw);
-        if ((*eq != '=' && *eq != ':') || klen + 4 > size) {
-            /* no '=' at all, or a key as long as inih's buffer (no key is):
-             * inih sees the line cut before any '=' and says syntax error */
-            snprintf(buf, size, "%.*s\n", (int)(klen < size - 2 ? klen : size - 2), raw);
-            return;
-        }
-        snprintf(buf, size, "%.*s x\n", (int)klen + 1, raw);
-        end = ini_stop(eq + 1, NULL);
-        for (v = eq + 1; v < end && isspace((unsigned char)*v); v++)
-            ;
+    ps->long_line = true;
+    /* as a continuation: the whole line, blanks around it dropped (the
+     * handler cuts its " ;comment" itself, as for short lines) */
+    const char *end = t + strlen(t);
+    while (end > t && isspace((unsigned char)end[-1]))
+        end--;
+    strbuf_reset(&ps->long_cont);
+    strbuf_add(&ps->long_cont, t, (size_t)(end - t));
+    ps->long_cont_col = lead;
+    /* as a key line */
+    const char *eq = ini_stop(t, "=:");
+    size_t klen = (size_t)(eq - raw);
+    if ((*eq != '=' && *eq != ':') || klen + 4 > size) {
+        /* no '=' at all, or a key as long as inih's buffer (no key is): as
+         * a key line inih sees it cut before any '=' and says syntax error */
+        snprintf(buf, size, "%.*s\n", (int)(klen < size - 2 ? klen : size - 2), raw);
+        strbuf_reset(&ps->long_key);
+        ps->long_key_col = 0;
+        return;
     }
+    snprintf(buf, size, "%.*s x\n", (int)klen + 1, raw);
+    const char *v;
+    end = ini_stop(eq + 1, NULL);
+    for (v = eq + 1; v < end && isspace((unsigned char)*v); v++)
+        ;
     while (end > v && isspace((unsigned char)end[-1]))
         end--;
-    strbuf_reset(&ps->long_value);
-    strbuf_add(&ps->long_value, v, (size_t)(end - v));
-    ps->long_col = (size_t)(v - raw);
-    ps->long_line = true;
+    strbuf_reset(&ps->long_key);
+    strbuf_add(&ps->long_key, v, (size_t)(end - v));
+    ps->long_key_col = (size_t)(v - raw);
 }
 
 static char *reader(char *buf, int size, void *stream)
@@ -183,11 +193,22 @@ static char *reader(char *buf, int size, void *stream)
     return buf;
 }
 
+/* For a stand-in line, the value the handler got from inih → the real one.
+ * inih hands a continuation the line from its first non-blank, a key line
+ * what follows the '='. */
+static const char *long_value_for(struct parse_state *ps, const char *value)
+{
+    bool cont = value == ps->linebuf + strspn(ps->linebuf, " \t");
+    ps->long_value = cont ? &ps->long_cont : &ps->long_key;
+    ps->long_col = cont ? ps->long_cont_col : ps->long_key_col;
+    return strbuf_str(ps->long_value);
+}
+
 /* Where `value`, as the handler got it, starts in the raw line. */
 static size_t value_col(const struct parse_state *ps, const char *value)
 {
     if (ps->long_line)
-        return ps->long_col + (size_t)(value - strbuf_str(&ps->long_value));
+        return ps->long_col + (size_t)(value - strbuf_str(ps->long_value));
     return (size_t)(value - ps->linebuf);
 }
 
@@ -868,7 +889,7 @@ static int handler(void *user, const char *section, const char *name, const char
     /* A continuation line: inih hands us the key above it again, with the whole
      * stripped line as the value (a key line's value starts after its '='). */
     if (ps->long_line)
-        value = strbuf_str(&ps->long_value);
+        value = long_value_for(ps, value);
     size_t lead = strspn(strbuf_str(&ps->raw), " \t");
     if (ps->indented && value_col(ps, value) == lead) {
         if (ps->pending.key != TK_COUNT) {
@@ -952,7 +973,8 @@ int config_load(const char *path, struct config *cfg)
     strbuf_release(&ps.pending.text);
     strbuf_release(&ps.raw);
     free(ps.base_dn_lines);
-    strbuf_release(&ps.long_value);
+    strbuf_release(&ps.long_key);
+    strbuf_release(&ps.long_cont);
     if (rc > 0) {   /* inih returns the line of its first syntax error: report it too */
         ps.line = rc;
         conf_error(&ps, "syntax error (expected [section], key = value, or a ; comment)");
