@@ -118,9 +118,9 @@ static bool put(struct ctx *c, struct map_record *r)
 }
 
 /* The object's displayName for the audit trail (and so the report): AD's,
- * when the world kept it (a rule reads it, or the world keeps it as an extra
- * attribute), else the tenant's synced user's, which Connect copies from AD.
- * NULL when neither is known (a vanished object that was never synced). */
+ * which the world always keeps (as a rule's attribute or an extra one); for
+ * an object no longer in AD, the tenant's synced user's, which Connect copied
+ * from AD. NULL when neither is known (a vanished object never synced). */
 static const char *display_name(const struct ctx *c, const struct item *it)
 {
     const struct world *w = c->w;

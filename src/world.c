@@ -49,6 +49,10 @@ static int prepare(struct world *w, struct config *cfg)
         if (policy_attr_index(w->pol, a) < 0)
             add_unique(&w->extra, &w->nextra, a);
     }
+    /* the audit entry and the reports carry displayName as in AD (doc/report.md) */
+    add_unique(&l->attributes, &l->nattributes, "displayName");
+    if (policy_attr_index(w->pol, "displayName") < 0)
+        add_unique(&w->extra, &w->nextra, "displayName");
     for (size_t g = 0; g < policy_ngroups(w->pol); g++)
         add_unique(&l->watch_groups, &l->nwatch_groups, policy_group_dn(w->pol, g));
     if (policy_ngroups(w->pol) && !l->scope.classes[AD_CLASS_GROUP])
