@@ -34,6 +34,7 @@ POSIX_ONLY    := src/ldap_source.c src/tls_probe.c
 WIN32_ONLY    := $(wildcard src/*_win32.c)
 EXE           :=
 RUN_TEST      :=
+UNIT_END      := :
 ifeq ($(TARGET),windows)
 MINGW         ?= x86_64-w64-mingw32
 BUILD         := build-win
@@ -72,6 +73,9 @@ WINEPREFIX    ?= $(CURDIR)/$(BUILD)/wine
 # no Mono or Gecko in the prefix: the tests need neither, and Wine would
 # otherwise look for them (and offer to download them) when it makes the prefix
 RUN_TEST      := WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml= $(WINE)
+# the prefix's wineserver and its services (services.exe, explorer.exe, ...)
+# outlive the tests: end them, so that make check leaves no process behind
+UNIT_END      := WINEPREFIX=$(WINEPREFIX) wineserver -k 2>/dev/null || :
 endif
 PLATFORM_O    := $(BUILD)/platform_$(PLATFORM).o
 # what tests need from the OS beyond platform.h (tests/unit/testplat.h)
@@ -181,7 +185,7 @@ $(BUILD)/report-fixture: $(BUILD)/tools/report_fixture_main.o $(BUILD)/tools/rep
 tools: $(BUILD)/report-fixture
 
 unit: $(UNIT_BINS)
-	@fail=0; for t in $(UNIT_BINS); do $(RUN_TEST) $$t || fail=1; done; exit $$fail
+	@fail=0; for t in $(UNIT_BINS); do $(RUN_TEST) $$t || fail=1; done; $(UNIT_END); exit $$fail
 
 # The Windows build (doc/deployment.md): the libraries from Debian's source
 # packages, cached in /var/cache/dualsync-mingw; the unit tests run under Wine.
