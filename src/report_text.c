@@ -3,44 +3,103 @@
  * One screen: what this run did (by outcome and action), why objects were
  * blocked, where the tenant stands now, and the first few objects that need
  * a person, with the command that lists them all. Text from AD and Graph is
- * printed with control characters replaced: a display name must not be able
- * to send escape sequences to the administrator's terminal. */
+ * printed through term_safe (report_text.h), the one sanitiser of terminal
+ * output, which lives here. */
 #include "compat.h"
 
 #include "log.h"
 #include "report_p.h"
+#include "report_text.h"
 
 #define SHOW_OBJECTS 5
 #define MAX_TEXT 160   /* bytes of an error shown on one line */
 
-/* s without control characters (C0, DEL, C1) and with bytes that are not
- * UTF-8 as '?', cut after about max bytes with "...". */
-static void clean(struct strbuf *out, const char *s, size_t max)
+/* The code point of the UTF-8 sequence at s and its length, or 0 for a byte
+ * that does not start one (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, unsigned *cp)
 {
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf && (s[1] & 0xc0) == 0x80) {
+        *cp = (c & 0x1f) << 6 | (s[1] & 0x3f);
+        return 2;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+            return 0;
+        *cp = (c & 0x0f) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3f);
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        *cp = (c & 0x07) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3f);
+        return 4;
+    }
+    return 0;
+}
+
+/* A code point that steers the terminal or the order of what it shows
+ * (report_text.h has the list). */
+static bool steers(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e)
+           || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c
+           || cp == 0x2028 || cp == 0x2029;
+}
+
+void term_safe_cut(struct strbuf *out, const char *s, size_t max)
+{
+    if (!s)
+        return;
     const unsigned char *p = (const unsigned char *)s, *start = p;
     while (*p) {
         if ((size_t)(p - start) >= max) {
             strbuf_addstr(out, "...");
             return;
         }
-        size_t n = report_utf8_len(p);
-        bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
-        if (!n || c1 || *p < 0x20 || *p == 0x7f) {
-            strbuf_addch(out, *p == '\t' || *p == '\n' ? ' ' : '?');
-            p += n ? n : 1;
+        unsigned cp;
+        size_t n = utf8_decode(p, &cp);
+        if (!n) {
+            strbuf_addf(out, "\\x%02x", *p++);
             continue;
         }
-        strbuf_add(out, p, n);
+        if (!steers(cp))
+            strbuf_add(out, p, n);
+        else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x1b)
+            strbuf_addstr(out, cp == '\t' ? "\\t" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\e");
+        else if (cp < 0x80)
+            strbuf_addf(out, "\\x%02x", cp);
+        else
+            strbuf_addf(out, "\\u%04x", cp);
         p += n;
     }
+}
+
+void term_safe(struct strbuf *out, const char *s)
+{
+    term_safe_cut(out, s, SIZE_MAX);
+}
+
+const char *term_safe_str(struct strbuf *buf, const char *s)
+{
+    strbuf_reset(buf);
+    term_safe(buf, s);
+    return strbuf_str(buf);
 }
 
 static void tenant_summary(struct strbuf *out, const struct report *r, const struct report_tenant *t)
 {
     strbuf_addstr(out, "tenant ");
-    clean(out, t->name, 64);
+    term_safe_cut(out, t->name, 64);
     strbuf_addf(out, " (%s), run ", t->cloud);
-    clean(out, r->filter.run_id, 64);
+    term_safe_cut(out, r->filter.run_id, 64);
     strbuf_addstr(out, ":\n  this run:");
     bool any = false;
     for (int o = 0; o < REPORT_OUTCOME_COUNT; o++) {
@@ -54,7 +113,7 @@ static void tenant_summary(struct strbuf *out, const struct report *r, const str
             if (!c)
                 continue;
             strbuf_addstr(out, first ? "" : ", ");
-            clean(out, *t->actions[i].action ? t->actions[i].action : "(no action)", 32);
+            term_safe_cut(out, *t->actions[i].action ? t->actions[i].action : "(no action)", 32);
             strbuf_addf(out, " %zu", c);
             first = false;
         }
@@ -66,7 +125,7 @@ static void tenant_summary(struct strbuf *out, const struct report *r, const str
         strbuf_addstr(out, "  blocked now:");
         for (size_t i = 0; i < t->nreasons && i < 3; i++) {
             strbuf_addstr(out, i ? "; " : " ");
-            clean(out, t->reasons[i].reason, 80);
+            term_safe_cut(out, t->reasons[i].reason, 80);
             strbuf_addf(out, " (%zu)", t->reasons[i].count);
         }
         if (t->nreasons > 3)
@@ -94,17 +153,17 @@ static void tenant_summary(struct strbuf *out, const struct report *r, const str
         if (!shown)
             strbuf_addstr(out, "  needs attention:\n");
         strbuf_addstr(out, "    ");
-        clean(out, *row->upn ? row->upn : *row->display_name ? row->display_name : row->anchor, 80);
+        term_safe_cut(out, *row->upn ? row->upn : *row->display_name ? row->display_name : row->anchor, 80);
         strbuf_addf(out, ": %s: ", e->outcome);
-        clean(out, *e->error ? e->error : *row->last_error ? row->last_error : "(no error recorded)", MAX_TEXT);
+        term_safe_cut(out, *e->error ? e->error : *row->last_error ? row->last_error : "(no error recorded)", MAX_TEXT);
         strbuf_addch(out, '\n');
         shown++;
     }
     if (more) {
         strbuf_addf(out, "    and %zu more: dualsync report --tenant ", more);
-        clean(out, t->name, 64);
+        term_safe_cut(out, t->name, 64);
         strbuf_addstr(out, " --run ");
-        clean(out, r->filter.run_id, 64);
+        term_safe_cut(out, r->filter.run_id, 64);
         strbuf_addstr(out, " lists them all\n");
     }
 }

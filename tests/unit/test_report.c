@@ -28,6 +28,7 @@
 #include "log.h"
 #include "platform.h"
 #include "report.h"
+#include "report_text.h"
 #include "testplat.h"
 #include "util.h"
 
@@ -548,6 +549,60 @@ static void parse_states(void **state)
     assert_int_equal(report_parse_states("--state", "blocked,", &m), -1);
 }
 
+/* ---- the terminal sanitiser (report_text.h) ----------------------------- */
+
+static void safe_is(const char *in, const char *want)
+{
+    struct strbuf sb = STRBUF_INIT;
+    term_safe(&sb, in);
+    if (strcmp(strbuf_str(&sb), want))
+        fail_msg("term_safe(\"%s\") gave \"%s\", want \"%s\"", in, strbuf_str(&sb), want);
+    strbuf_release(&sb);
+}
+
+static void term_safe_values(void **state)
+{
+    (void)state;
+    /* escape sequences start with ESC or the C1 CSI, as either encoding */
+    safe_is("a\x1b" "b", "a\\eb");
+    safe_is("\x1b]0;title\a", "\\e]0;title\\x07");          /* OSC: retitles the terminal */
+    safe_is("\x1b[2J", "\\e[2J");                          /* CSI: clears it */
+    safe_is("x\xc2\x9b" "2J", "x\\u009b2J");               /* U+009B, UTF-8 encoded */
+    safe_is("x\x9b" "2J", "x\\x9b2J");                     /* the raw byte, not UTF-8 */
+    safe_is("\xc2\x80\xc2\x9f\xc2\xa0", "\\u0080\\u009f\xc2\xa0");   /* C1 ends at U+009F */
+    /* the other C0 controls and DEL */
+    safe_is("tab\there\nnew\rline", "tab\\there\\nnew\\rline");
+    safe_is("\x01\x08\x1f\x7f", "\\x01\\x08\\x1f\\x7f");
+    /* bidi: overrides, embeddings, isolates, marks; line separators */
+    safe_is("gpj.\xe2\x80\xae" "exe", "gpj.\\u202eexe");
+    safe_is("\xe2\x80\xaa\xe2\x80\xad\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\x8f\xd8\x9c\xe2\x80\xa8",
+            "\\u202a\\u202d\\u2066\\u2069\\u200f\\u061c\\u2028");
+    /* invalid UTF-8: stray continuation, truncated, overlong, surrogate, > U+10FFFF */
+    safe_is("a\x80z", "a\\x80z");
+    safe_is("\xff\xfe", "\\xff\\xfe");
+    safe_is("cut\xe2\x82", "cut\\xe2\\x82");
+    safe_is("\xc0\xaf", "\\xc0\\xaf");
+    safe_is("\xed\xa0\x80", "\\xed\\xa0\\x80");
+    safe_is("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+    /* what people's names and DNs hold passes unchanged */
+    const char *plain[] = {
+        "Nguy\xe1\xbb\x85n V\xc4\x83n An", "\xe6\x9d\x8e\xe9\x9b\xb7", "\xe7\x94\xb0\xe4\xb8\xad \xe5\xa4\xaa\xe9\x83\x8e",
+        "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", "\xf0\x9f\x98\x80",
+        "CN=Lee\\, Bob,OU=US,DC=corp", "<script>&\"'", "",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+        safe_is(plain[i], plain[i]);
+    struct strbuf sb = STRBUF_INIT;
+    term_safe(&sb, NULL);
+    assert_string_equal(strbuf_str(&sb), "");
+    /* cut at a character boundary, never inside one */
+    term_safe_cut(&sb, "\xe6\x9d\x8e\xe9\x9b\xb7\xe6\x9d\x8e", 4);
+    assert_string_equal(strbuf_str(&sb), "\xe6\x9d\x8e\xe9\x9b\xb7...");
+    assert_string_equal(term_safe_str(&sb, "\x1b[31m"), "\\e[31m");
+    assert_string_equal(term_safe_str(&sb, "ok"), "ok");
+    strbuf_release(&sb);
+}
+
 /* ---- the run summary --------------------------------------------------- */
 
 static void run_summary(void **state)
@@ -571,7 +626,8 @@ static void run_summary(void **state)
         "  blocked now: not synced to the tenant yet (1)\n"
         "  tenant now: 1 converted (1 accepted, 0 pending acceptance), 1 blocked, 0 reverted, 0 gone, 0 pending\n"
         "  needs attention:\n"
-        "    bob.lee@fabrikam-defense.example: blocked: not synced to the tenant yet wait for the next Entra Connect cycle\n");
+        /* the error's TAB shown as \t, as every control (term_safe) */
+        "    bob.lee@fabrikam-defense.example: blocked: not synced to the tenant yet\\twait for the next Entra Connect cycle\n");
     free(text);
 
     /* the run's HTML report, written atomically */
@@ -680,6 +736,7 @@ int main(void)
         cmocka_unit_test(filters),
         cmocka_unit_test(parse_time),
         cmocka_unit_test(parse_states),
+        cmocka_unit_test(term_safe_values),
         cmocka_unit_test(run_summary),
         cmocka_unit_test(save),
         cmocka_unit_test(missing_files),
