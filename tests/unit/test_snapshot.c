@@ -4,9 +4,7 @@
  * checksum), the delta rules of snapshot_apply (replace, forget, renames and
  * deletions in every DN value: member, memberOf, manager, and a non-linked
  * one), what snapshot_each hands on, and
- * snapshot_equal. Objects are built here, not read from AD. Three delta_*
- * tests show bugs of snapshot_apply and are skipped (cmocka reports them as
- * skipped) until it is fixed. */
+ * snapshot_equal. Objects are built here, not read from AD. */
 #include "compat.h"
 
 #include <setjmp.h>
