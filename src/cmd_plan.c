@@ -20,6 +20,7 @@
 #include "objset.h"
 #include "planner.h"
 #include "policy.h"
+#include "report_text.h"
 #include "rules.h"
 #include "util.h"
 #include "world.h"
@@ -111,9 +112,15 @@ static void print_row(enum output_format f, const struct row *r, bool first)
         cJSON_free(text);
         cJSON_Delete(j);
     } else {
+        /* the table is for a terminal: AD's values through term_safe */
+        struct strbuf who = STRBUF_INIT, rule = STRBUF_INIT, reason = STRBUF_INIT;
         printf("  %-12s %-6s %-40s %s\n      %s\n", plan_action_name(a->kind),
-               *user_type ? user_type : "-", upn ? upn : r->address ? r->address : dn ? dn : guid,
-               r->rule, r->reason);
+               *user_type ? user_type : "-",
+               term_safe_str(&who, upn ? upn : r->address ? r->address : dn ? dn : guid),
+               term_safe_str(&rule, r->rule), term_safe_str(&reason, r->reason));
+        strbuf_release(&who);
+        strbuf_release(&rule);
+        strbuf_release(&reason);
     }
     free(immutable_id);
 }
@@ -313,8 +320,10 @@ static void on_trace(int rule, bool matched, const char *reads, void *vctx)
                decision_name(r->outcome));
         return;
     }
+    struct strbuf safe = STRBUF_INIT;
     printf("  rule %d, line %d: %s\n      %s: %s\n", rule + 1, r->line, r->text,
-           matched ? "matches" : "no", reads);
+           matched ? "matches" : "no", term_safe_str(&safe, reads));
+    strbuf_release(&safe);
 }
 
 static void explain_one(const struct world *w, size_t i, size_t first, size_t end, bool json)
@@ -327,6 +336,7 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
     char *immutable_id = ad_immutable_id(e->anchor);
     const char *anchor_src = e->anchor_from_consistency_guid ? "mS-DS-ConsistencyGuid" : "objectGUID";
     cJSON *root = NULL, *tenants = NULL;
+    struct strbuf s1 = STRBUF_INIT, s2 = STRBUF_INIT, s3 = STRBUF_INIT;
     if (json) {
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "dn", e->dn);
@@ -343,18 +353,20 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
             cJSON_AddStringToObject(root, "mail", e->mail);
         tenants = cJSON_AddArrayToObject(root, "tenants");
     } else {
-        printf("%s\n", e->dn);
+        /* text is for a terminal: every value from AD through term_safe */
+        printf("%s\n", term_safe_str(&s1, e->dn));
         printf("  %s, %s; objectGUID %s; immutableId %s (from %s)\n", ad_class_name(e->cls),
                e->disabled ? "disabled" : "enabled", guid, immutable_id, anchor_src);
-        printf("  userPrincipalName %s; sAMAccountName %s; mail %s\n", e->upn ? e->upn : "-",
-               e->sam ? e->sam : "-", e->mail ? e->mail : "-");
+        printf("  userPrincipalName %s; sAMAccountName %s; mail %s\n",
+               term_safe_str(&s1, e->upn ? e->upn : "-"), term_safe_str(&s2, e->sam ? e->sam : "-"),
+               term_safe_str(&s3, e->mail ? e->mail : "-"));
         for (size_t k = 0; k < policy_nattrs(w->pol); k++) {
             const struct policy_values *pv = &e->attrs[k];
             printf("  %s:", policy_attr_name(w->pol, k));
             if (!pv->n)
                 printf(" (not set)");
             for (uint32_t v = 0; v < pv->n && v < 5; v++)
-                printf(" \"%s\"", pv->vals[v]);
+                printf(" \"%s\"", term_safe_str(&s1, pv->vals[v]));
             if (pv->n > 5)
                 printf(" and %u more", (unsigned)pv->n - 5);
             putchar('\n');
@@ -363,7 +375,8 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
         for (size_t g = 0; g < policy_ngroups(w->pol); g++) {
             strbuf_reset(&path);
             if (objset_group_path(w->objs, i, g, &path))
-                printf("  member of %s (via %s)\n", policy_group_dn(w->pol, g), path.buf);
+                printf("  member of %s (via %s)\n", term_safe_str(&s1, policy_group_dn(w->pol, g)),
+                       term_safe_str(&s2, path.buf));
         }
         strbuf_release(&path);
     }
@@ -411,15 +424,16 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
             printf("\ntenant %s (%s)\n", tc->name, cloud_name(tc->cloud));
             if (tc->home_when.cond)
                 printf("  home here: %s (home_when, line %d: %s)\n", is_home ? "yes" : "no",
-                       tc->home_when.line, strbuf_str(&home));
+                       tc->home_when.line, term_safe_str(&s1, strbuf_str(&home)));
             policy_trace(w->pol, &s, t, on_trace, &tc_ctx);
             printf("  => %s", decision_name(res.decision));
             if (decision_is_external(res.decision))
                 printf(" (userType %s)", user_type_name(decision_user_type(res.decision)));
-            printf(" by %s\n  action: %s: %s\n", where, plan_action_name(a.kind), a.reason);
+            printf(" by %s\n  action: %s: %s\n", term_safe_str(&s1, where), plan_action_name(a.kind),
+                   term_safe_str(&s2, a.reason));
             if (decision_is_external(res.decision))
                 printf("  invitation address (%s): %s\n", tc->invite_address_attribute,
-                       address ? address : "(not set)");
+                       term_safe_str(&s1, address ? address : "(not set)"));
         }
         if (a.record && !json) {
             char when[32] = "-";
@@ -436,6 +450,9 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
         mapstore_close(ms);
     }
     free(anchor);
+    strbuf_release(&s1);
+    strbuf_release(&s2);
+    strbuf_release(&s3);
     if (json) {
         char *text = cJSON_Print(root);
         puts(text);
@@ -469,18 +486,24 @@ int cmd_explain(const struct cli *cli, struct config *cfg)
     size_t found[10];
     size_t n = objset_find(w.objs, name, found, ARRAY_SIZE(found));
     if (n == 0) {
+        struct strbuf safe = STRBUF_INIT;
         log_error("explain: nothing in scope matches '%s' (looked at %s); check the name, or "
-                  "that the object is under [ldap] base_dn and in scope", name,
+                  "that the object is under [ldap] base_dn and in scope", term_safe_str(&safe, name),
                   strchr(name, '@') ? "userPrincipalName and mail"
                   : strchr(name, '=') ? "DNs" : "sAMAccountName and objectGUID");
+        strbuf_release(&safe);
         rc = EXIT_USAGE;
     } else if (n > 1) {
-        struct strbuf list = STRBUF_INIT;
-        for (size_t k = 0; k < n && k < ARRAY_SIZE(found); k++)
-            strbuf_addf(&list, "\n    %s", objset_get(w.objs, found[k])->dn);
-        log_error("explain: %zu objects match '%s'; name one by its DN or objectGUID:%s", n, name,
-                  list.buf);
+        /* the DNs come from AD, the name from whoever typed it: both through term_safe */
+        struct strbuf list = STRBUF_INIT, safe = STRBUF_INIT;
+        for (size_t k = 0; k < n && k < ARRAY_SIZE(found); k++) {
+            strbuf_addstr(&list, "\n    ");
+            term_safe(&list, objset_get(w.objs, found[k])->dn);
+        }
+        log_error("explain: %zu objects match '%s'; name one by its DN or objectGUID:%s", n,
+                  term_safe_str(&safe, name), list.buf);
         strbuf_release(&list);
+        strbuf_release(&safe);
         rc = EXIT_USAGE;
     } else {
         explain_one(&w, found[0], first, end, json);

@@ -208,4 +208,64 @@ refuses "a base_dn inside another is refused at load, exit 2" 2 \
     "$OUT/overlap.conf:$(grep -n '^base_dn = OU=GB' "$OUT/overlap.conf" | cut -d: -f1): base_dn OU=GB, ou=contoso,$B lies inside the base_dn of line" \
     "$DUALSYNC" -c "$OUT/overlap.conf" plan --no-progress
 
+# terminal escape injection (issue 15): whoever can edit a user in AD chooses
+# its bytes. A displayName and a UPN with ESC, an OSC that retitles the
+# terminal, a CSI that clears it, the C1 CSI (U+009B) and a right-to-left
+# override reach the terminal only as visible escapes; JSON keeps them exact.
+hostile_dn="CN=Hostile Fifteen,OU=Contoso,$B"
+hostile_name=$'Evil\e]0;pwned\a\e[2J\xc2\x9bX\xe2\x80\xaeRLO'
+hostile_upn=$'hostile15\e[2J@fabrikam-defense.example'
+b64() { printf '%s' "$1" | base64 -w0; }
+printf 'dn: %s\nchangetype: delete\n' "$hostile_dn" | ldap_admin ldapmodify >/dev/null 2>&1
+printf 'dn: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: hostile15\nuserPrincipalName:: %s\ndisplayName:: %s\nextensionAttribute2:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
+    "$hostile_dn" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" "$(b64 "$hostile_name")" \
+    "$(printf '"Hostile-15-Pass!"' | iconv -t UTF-16LE | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
+    || fail "cannot add $hostile_dn to the lab"
+# a rule that reads displayName, so that explain shows it
+sed 's/^rule = home gcch -> external-member$/rule = displayName = nobody-at-all -> exclude\n&/' \
+    "$OUT/defense.conf" > "$OUT/hostile.conf"
+terminal_safe() {  # NAME FILE: valid UTF-8 without C0 (but LF), DEL, C1 or bidi controls
+    python3 - "$2" <<'PY' && pass "$1" || fail "$1: $(cat -v "$2" | grep -a -i -m3 'hostile\|evil')"
+import re, sys
+try:
+    t = open(sys.argv[1], "rb").read().decode("utf-8")
+except UnicodeDecodeError as e:
+    sys.exit("not UTF-8: %s" % e)
+bad = re.findall("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", t)
+sys.exit("controls: %r" % bad if bad else 0)
+PY
+}
+check "plan (table) with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" plan --no-progress
+cp "$OUT/last.out" "$OUT/hostile-plan.txt"
+grep -qF 'hostile15\e[2J@fabrikam-defense.example' "$OUT/hostile-plan.txt" \
+    && pass "plan shows the hostile UPN's ESC as \\e" || fail "plan: no hostile15\\e[2J in $OUT/hostile-plan.txt"
+terminal_safe "plan (table) prints no raw ESC, C1 or bidi control" "$OUT/hostile-plan.txt"
+check "explain of a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" explain hostile15 --no-progress
+cp "$OUT/last.out" "$OUT/hostile-explain.txt"
+grep -qF '"Evil\e]0;pwned\x07\e[2J\u009bX\u202eRLO"' "$OUT/hostile-explain.txt" \
+    && pass "explain shows the hostile displayName's controls as escapes" \
+    || fail "explain: the escaped displayName is not in $OUT/hostile-explain.txt"
+terminal_safe "explain prints no raw ESC, C1 or bidi control" "$OUT/hostile-explain.txt"
+check "plan --format json with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" plan --format json --no-progress
+python3 - "$OUT/last.out" "$hostile_upn" <<'PY' && pass "plan --format json keeps the hostile UPN exact" \
+    || fail "plan --format json: the hostile UPN is not kept exact"
+import json, sys
+want = sys.argv[2]
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+got = [a["userPrincipalName"] for t in doc["tenants"] for a in t["actions"]
+       if a.get("sAMAccountName") == "hostile15"]
+sys.exit(0 if got and all(g == want for g in got) else "got %r" % got)
+PY
+"$DUALSYNC" -c "$OUT/hostile.conf" explain hostile15 --format json --no-progress > "$OUT/hostile-explain.json"
+python3 - "$OUT/hostile-explain.json" "$hostile_name" <<'PY' && pass "explain --format json keeps the hostile displayName exact" \
+    || fail "explain --format json: the hostile displayName is not kept exact"
+import json, sys
+want = sys.argv[2]
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+reads = [r["reads"] for t in doc["tenants"] for r in t["trace"]]
+sys.exit(0 if any('"%s"' % want in r for r in reads) else "reads %r" % reads)
+PY
+printf 'dn: %s\nchangetype: delete\n' "$hostile_dn" | ldap_admin ldapmodify >/dev/null \
+    || fail "cannot delete $hostile_dn from the lab"
+
 finish
