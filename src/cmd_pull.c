@@ -11,6 +11,7 @@
 #include "ldap_source.h"
 #include "log.h"
 #include "platform.h"
+#include "report_text.h"
 #include "util.h"
 
 /* Counts per container DN: an open-addressing table, since a forest may have
@@ -222,10 +223,14 @@ static void print_summary(struct summary *sm, const struct ldap_pull_stats *st, 
     sort_array(sm->ous, n, sizeof(*sm->ous), cmp_ou);
     if (n)
         strbuf_addf(out, "by container:%*s users contacts   groups\n", 1, "");
-    for (size_t i = 0; i < n; i++)
-        strbuf_addf(out, "  %8llu %8llu %8llu  %s\n", (unsigned long long)sm->ous[i].n[AD_CLASS_USER],
+    /* the summary is for a terminal: a container's DN comes from AD */
+    for (size_t i = 0; i < n; i++) {
+        strbuf_addf(out, "  %8llu %8llu %8llu  ", (unsigned long long)sm->ous[i].n[AD_CLASS_USER],
                     (unsigned long long)sm->ous[i].n[AD_CLASS_CONTACT],
-                    (unsigned long long)sm->ous[i].n[AD_CLASS_GROUP], sm->ous[i].dn);
+                    (unsigned long long)sm->ous[i].n[AD_CLASS_GROUP]);
+        term_safe(out, sm->ous[i].dn);
+        strbuf_addch(out, '\n');
+    }
     sm->nous = n;
     sm->cap = n;
 }

@@ -212,13 +212,19 @@ refuses "a base_dn inside another is refused at load, exit 2" 2 \
 # its bytes. A displayName and a UPN with ESC, an OSC that retitles the
 # terminal, a CSI that clears it, the C1 CSI (U+009B) and a right-to-left
 # override reach the terminal only as visible escapes; JSON keeps them exact.
-hostile_dn="CN=Hostile Fifteen,OU=Contoso,$B"
+# Samba refuses controls in a DN, not a right-to-left override: the user's OU
+# has one, for the DN in explain and the containers of pull's summary.
+hostile_ou=$'OU=Evil\xe2\x80\xaegpj.exe,'"OU=Contoso,$B"
+hostile_dn="CN=Hostile Fifteen,$hostile_ou"
 hostile_name=$'Evil\e]0;pwned\a\e[2J\xc2\x9bX\xe2\x80\xaeRLO'
 hostile_upn=$'hostile15\e[2J@fabrikam-defense.example'
 b64() { printf '%s' "$1" | base64 -w0; }
-printf 'dn: %s\nchangetype: delete\n' "$hostile_dn" | ldap_admin ldapmodify >/dev/null 2>&1
-printf 'dn: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: hostile15\nuserPrincipalName:: %s\ndisplayName:: %s\nextensionAttribute2:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
-    "$hostile_dn" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" "$(b64 "$hostile_name")" \
+printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' "$(b64 "$hostile_dn")" "$(b64 "$hostile_ou")" \
+    | ldap_admin ldapmodify -c >/dev/null 2>&1
+printf 'dn:: %s\nchangetype: add\nobjectClass: organizationalUnit\n' "$(b64 "$hostile_ou")" \
+    | ldap_admin ldapmodify >/dev/null || fail "cannot add $hostile_ou to the lab"
+printf 'dn:: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: hostile15\nuserPrincipalName:: %s\ndisplayName:: %s\nextensionAttribute2:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
+    "$(b64 "$hostile_dn")" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" "$(b64 "$hostile_name")" \
     "$(printf '"Hostile-15-Pass!"' | iconv -t UTF-16LE | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
     || fail "cannot add $hostile_dn to the lab"
 # a rule that reads displayName, so that explain shows it
@@ -246,6 +252,14 @@ grep -qF '"Evil\e]0;pwned\x07\e[2J\u009bX\u202eRLO"' "$OUT/hostile-explain.txt" 
     && pass "explain shows the hostile displayName's controls as escapes" \
     || fail "explain: the escaped displayName is not in $OUT/hostile-explain.txt"
 terminal_safe "explain prints no raw ESC, C1 or bidi control" "$OUT/hostile-explain.txt"
+grep -qF 'CN=Hostile Fifteen,OU=Evil\u202egpj.exe,OU=Contoso' "$OUT/hostile-explain.txt" \
+    && pass "explain shows the DN's U+202E as \\u202e" || fail "explain: the escaped DN is not in $OUT/hostile-explain.txt"
+check "pull (summary) with a hostile OU" "$DUALSYNC" -c "$OUT/hostile.conf" pull --no-progress
+cp "$OUT/last.out" "$OUT/hostile-pull.txt"
+grep -qF ' OU=Evil\u202egpj.exe,OU=Contoso' "$OUT/hostile-pull.txt" \
+    && pass "pull's summary shows the container's U+202E as \\u202e" \
+    || fail "pull: the escaped container DN is not in $OUT/hostile-pull.txt"
+terminal_safe "pull's summary prints no raw ESC, C1 or bidi control" "$OUT/hostile-pull.txt"
 check "plan --format json with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" plan --format json --no-progress
 python3 - "$OUT/last.out" "$hostile_upn" <<'PY' && pass "plan --format json keeps the hostile UPN exact" \
     || fail "plan --format json: the hostile UPN is not kept exact"
@@ -265,7 +279,7 @@ doc = json.load(open(sys.argv[1], encoding="utf-8"))
 reads = [r["reads"] for t in doc["tenants"] for r in t["trace"]]
 sys.exit(0 if any('"%s"' % want in r for r in reads) else "reads %r" % reads)
 PY
-printf 'dn: %s\nchangetype: delete\n' "$hostile_dn" | ldap_admin ldapmodify >/dev/null \
-    || fail "cannot delete $hostile_dn from the lab"
+printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' "$(b64 "$hostile_dn")" "$(b64 "$hostile_ou")" \
+    | ldap_admin ldapmodify >/dev/null || fail "cannot delete $hostile_dn and its OU from the lab"
 
 finish
