@@ -36,10 +36,16 @@ struct row {
     const char *reason;                    /* planner's reason + the values read */
 };
 
+/* RFC 4180, as report_csv.c: AD's bytes are kept (a machine format), and a
+ * cell holding a quote, comma or any control (ESC, TAB, CR, LF, DEL) is
+ * quoted, so that it stays one cell. */
 static void csv_field(const char *s, bool last)
 {
     s = s ? s : "";
-    if (strpbrk(s, ",\"\r\n")) {
+    bool quote = false;
+    for (const unsigned char *q = (const unsigned char *)s; *q && !quote; q++)
+        quote = *q == ',' || *q == '"' || *q < 0x20 || *q == 0x7f;
+    if (quote) {
         putchar('"');
         for (; *s; s++) {
             if (*s == '"')

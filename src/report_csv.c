@@ -9,7 +9,13 @@
  * a cell is written with a leading apostrophe, which Excel and LibreOffice
  * take as "text as typed" and do not show in the cell; the raw value is in
  * the JSON format. A display name is chosen by whoever can edit AD, so this
- * is not theoretical. */
+ * is not theoretical.
+ *
+ * Control characters (ESC, TAB, other C0, DEL) stay as they are, the exact
+ * value as in AD: CSV is a machine format, and the terminal's sanitiser
+ * (term_safe) would change what a script compares. A cell holding one is
+ * quoted, so that a reader that splits unquoted cells at odd bytes still
+ * reads one cell. */
 #include "compat.h"
 
 #include "report_p.h"
@@ -26,7 +32,9 @@ static void cell(struct strbuf *out, const char *s, bool last)
 {
     const unsigned char *p = (const unsigned char *)s;
     bool formula = *p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' || *p == '\r';
-    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+    bool quote = false;
+    for (const unsigned char *q = p; *q && !quote; q++)
+        quote = *q == ',' || *q == '"' || *q < 0x20 || *q == 0x7f;
     if (quote)
         strbuf_addch(out, '"');
     if (formula)

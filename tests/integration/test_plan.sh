@@ -279,6 +279,16 @@ doc = json.load(open(sys.argv[1], encoding="utf-8"))
 reads = [r["reads"] for t in doc["tenants"] for r in t["trace"]]
 sys.exit(0 if any('"%s"' % want in r for r in reads) else "reads %r" % reads)
 PY
+check "plan --format csv with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" plan --format csv --no-progress
+python3 - "$OUT/last.out" "$hostile_upn" <<'PY' && pass "plan --format csv keeps the hostile UPN exact, in a quoted cell" \
+    || fail "plan --format csv: the hostile UPN is not kept exact and quoted"
+import csv, sys
+want = sys.argv[2]
+text = open(sys.argv[1], encoding="utf-8", newline="").read()
+rows = [r for r in csv.DictReader(text.splitlines()) if r["sAMAccountName"] == "hostile15"]
+ok = rows and all(r["userPrincipalName"] == want for r in rows) and (',"%s",' % want) in text
+sys.exit(0 if ok else "rows %r" % rows)
+PY
 printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' "$(b64 "$hostile_dn")" "$(b64 "$hostile_ou")" \
     | ldap_admin ldapmodify >/dev/null || fail "cannot delete $hostile_dn and its OU from the lab"
 
