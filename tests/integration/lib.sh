@@ -27,6 +27,34 @@ refuses() {
     else fail "$name: want exit $want and '$text', got exit $rc: $(head -c 600 "$OUT/last.err")"; fi
 }
 
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; after
+# SECONDS in vain, a FAIL naming CMD, and status 1. A bound on a condition,
+# never a timing assertion: `wait_for 60 cond && pass "it happened"`.
+wait_for() {
+    local bound=$1 end; shift
+    end=$(( ${EPOCHREALTIME/./} + bound * 1000000 ))   # in microseconds
+    until "$@" >/dev/null 2>&1; do
+        if [ "${EPOCHREALTIME/./}" -ge "$end" ]; then
+            fail "gave up after ${bound} s waiting for: $*"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# counted NAME CMD...: CMD prints PASS/FAIL lines (a python check, say): show
+# and count them; CMD failing or printing no verdict at all is a FAIL
+counted() {
+    local name=$1; shift
+    "$@" >"$OUT/counted.out" 2>"$OUT/counted.err"
+    local rc=$? p f
+    p=$(grep -c '^PASS' "$OUT/counted.out"); f=$(grep -c '^FAIL' "$OUT/counted.out")
+    grep '^PASS\|^FAIL' "$OUT/counted.out"
+    pass_n=$((pass_n + p)); fail_n=$((fail_n + f))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then fail "$name: exit $rc: $(tail -c 600 "$OUT/counted.err")"
+    elif [ $((p + f)) = 0 ]; then fail "$name: no verdict: $(tail -c 600 "$OUT/counted.err")"; fi
+}
+
 # equal NAME WANT GOT
 equal() {
     if [ "$2" = "$3" ]; then pass "$1 ($3)"; else fail "$1: want '$2', got '$3'"; fi
