@@ -16,22 +16,20 @@ mkconvconf "$OUT/w.conf" "$M"
 connect commercial gcch && pass "Connect cycles into both tenants" || fail "connect: $(cat "$OUT"/cycle-*.json)"
 
 batches() { grep -c '^tenant gcch (usgov-high), run ' "$OUT/watch.out"; }
-# until CONDITION holds, for at most 60 s (a bound, not a timing assertion)
-wait_until() { local i; for i in $(seq 1 300); do eval "$1" && return 0; sleep 0.2; done; return 1; }
+batches_at_least() { [ "$(batches)" -ge "$1" ]; }
 
 "$DUALSYNC" -c "$OUT/w.conf" watch --interval 1 --max-changes 100000 --no-progress > "$OUT/watch.out" 2>&1 &
 wpid=$!
-wait_until '[ "$(batches)" -ge 1 ]' && pass "watch: the first batch at start" \
-    || fail "watch: no first batch: $(tail -5 "$OUT/watch.out")"
+wait_for 60 batches_at_least 1 && pass "watch: the first batch at start"
 n1=$(count_state invited "$M/gcch.map")
 [ "$n1" -gt 0 ] && pass "first batch converted $n1 users in gcch" || fail "first batch converted nobody"
 
 # several polls without a new cycle: no batch (the poll reads only /organization)
 s=$(log_seq)
 polls() { tail -n +"$((s + 1))" "$SIM/requests.jsonl" | grep -c '"path": "/v1.0/organization"'; }
+polls_at_least() { [ "$(polls)" -ge "$1" ]; }
 # three more polls of both tenants
-wait_until '[ "$(polls)" -ge 6 ]' && pass "watch polls organization.onPremisesLastSyncDateTime ($(polls) reads)" \
-    || fail "watch: no polls"
+wait_for 60 polls_at_least 6 && pass "watch polls organization.onPremisesLastSyncDateTime ($(polls) reads)"
 equal "no new Connect cycle: no batch" 1 "$(batches)"
 equal "no new Connect cycle: no Graph write" 0 "$(writes_since "$s")"
 
@@ -48,14 +46,18 @@ extensionAttribute1: commercial
 extensionAttribute2: us-person
 userAccountControl: 512
 LDIF
-sleep 1.1   # onPremisesLastSyncDateTime has one-second resolution: the next cycle must differ
+# onPremisesLastSyncDateTime has one-second resolution: the next cycle must
+# differ from the last, so the clock must have passed its second
+last_sync() { sim GET "/_sim/$1/users" | python3 -c 'import json,sys; print(json.load(sys.stdin)["organization"]["onPremisesLastSyncDateTime"])'; }
+clock_past() { [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \> "$1" ]; }
+ls_c=$(last_sync commercial); ls_g=$(last_sync gcch)
+wait_for 5 clock_past "$ls_c" && wait_for 5 clock_past "$ls_g"
 connect commercial gcch
-wait_until '[ "$(batches)" -ge 2 ]' && pass "watch: a batch after the new Connect cycle" \
-    || fail "watch: no batch after the cycle: $(tail -5 "$OUT/watch.out")"
+wait_for 60 batches_at_least 2 && pass "watch: a batch after the new Connect cycle"
 # (the commercial cycle may start a batch before gcch's cycle has synced the
 # hire: then it is pending, and the batch after gcch's cycle converts it)
-wait_until 'grep -q "	invited	external-member	.*watch$$@contoso.example" "$M/gcch.map"' \
-    && pass "the new hire is converted in gcch (external member)" || fail "new hire: $(grep "watch$$" "$M/gcch.map")"
+wait_for 60 grep -q "	invited	external-member	.*watch$$@contoso.example" "$M/gcch.map" \
+    && pass "the new hire is converted in gcch (external member)"
 
 kill -TERM "$wpid"
 wait "$wpid"
