@@ -89,10 +89,16 @@ if [ -c /dev/null ] && [ ! -e /dev/null.new ]; then pass "/dev/null is still the
 
 # ---------------------------------------------------------------- the HTML in a real browser
 HTML=$OUT/report.html
-for bad in ' src=' ' href=' 'url(' '@import' '<link' '<img'; do
-    if grep -qF -- "$bad" "$HTML"; then fail "html: holds '$bad' (an external resource?)"; fi
-done
-pass "html: no src, href, url(), @import, link or img"
+if [ ! -s "$HTML" ]; then
+    fail "html: no $HTML to look in"
+else
+    held=
+    for bad in ' src=' ' href=' 'url(' '@import' '<link' '<img'; do
+        grep -qF -- "$bad" "$HTML" && held="$held '$bad'"
+    done
+    [ -z "$held" ] && pass "html: no src, href, url(), @import, link or img" \
+        || fail "html: holds$held (an external resource?)"
+fi
 
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROME" ]; then
