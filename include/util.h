@@ -76,6 +76,45 @@ void arena_release(struct arena *a);
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
+/* The one codec of UTC ISO-8601 times (RFC 3339 profile), used by the mapping
+ * file, the audit file, reports, plan output and Graph's DateTimeOffset.
+ *
+ * iso_time_parse reads s[0..len) whole (no leading or trailing text) and, on
+ * success, stores seconds since 1970-01-01T00:00:00Z in *out and returns 0;
+ * otherwise it returns -1 and leaves *out alone. With flags 0 the grammar is
+ * exactly
+ *     YYYY-MM-DDTHH:MM:SSZ        (ISO_TIME_LEN bytes, 'T' and 'Z' upper case)
+ * with a 4-digit year from 1970, month 01-12, a day that exists in that month
+ * (29 February only in leap years), hour 00-23, minute 00-59, second 00-59
+ * (no leap second). Flags widen it:
+ *   ISO_TIME_FRACTION  a fraction after the seconds, '.' or ',' and at least
+ *                      one digit (Graph writes 2026-12-07T05:42:29.1234567Z);
+ *                      it is dropped, not rounded.
+ *   ISO_TIME_HUMAN     what a person types on a command line: a date alone
+ *                      (YYYY-MM-DD, 00:00:00 of that day); 'T', 't' or one
+ *                      space before the time; seconds optional (HH:MM); the
+ *                      zone optional (UTC), 'Z', 'z', or an offset +HH:MM,
+ *                      -HH:MM, +HHMM, -HHMM (HH 00-23, MM 00-59), which is
+ *                      subtracted. A zone needs a time ("2026-11-16Z" is not).
+ *   ISO_TIME_END       with ISO_TIME_HUMAN: a date alone means 23:59:59 of
+ *                      that day and HH:MM means HH:MM:59, so an "until" bound
+ *                      takes in the whole day or minute.
+ * Whatever the flags, the result lies in [0, ISO_TIME_MAX]: an offset that
+ * takes it out is refused. */
+#define ISO_TIME_LEN 20
+#define ISO_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+enum {
+    ISO_TIME_FRACTION = 1u << 0,
+    ISO_TIME_HUMAN = 1u << 1,
+    ISO_TIME_END = 1u << 2,
+};
+int iso_time_parse(const char *s, size_t len, unsigned flags, int64_t *out);
+
+/* Write t as "YYYY-MM-DDTHH:MM:SSZ" and a NUL at out, returning ISO_TIME_LEN;
+ * a t outside [0, ISO_TIME_MAX] writes "" and returns 0. No gmtime/strftime:
+ * the same digits on every platform and in every TZ. */
+size_t iso_time_format(int64_t t, char out[ISO_TIME_LEN + 1]);
+
 /* Standard base64 (RFC 4648, with padding) of len bytes; caller frees. */
 char *base64_encode(const unsigned char *data, size_t len);
 

@@ -305,3 +305,135 @@ void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *m = mp < 10 ? mp + 3 : mp - 9;
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
+
+/* ---- ISO-8601 times ---------------------------------------------------- */
+
+/* n decimal digits at s → *out; -1 if any is not a digit (a NUL is not). */
+static int digits(const char *s, const char *end, int n, unsigned *out)
+{
+    if (end - s < n)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i] - '0';
+        if (c > 9)
+            return -1;
+        v = v * 10 + c;
+    }
+    *out = v;
+    return 0;
+}
+
+static bool valid_date(unsigned y, unsigned mo, unsigned d)
+{
+    static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= mdays[mo - 1] &&
+           !(mo == 2 && d == 29 && !leap);
+}
+
+int iso_time_parse(const char *s, size_t len, unsigned flags, int64_t *out)
+{
+    const char *end = s + len, *p = s;
+    bool human = flags & ISO_TIME_HUMAN;
+    unsigned y, mo, d, h = 0, mi = 0, sec = 0;
+    if (digits(p, end, 4, &y) || end - p < 10 || p[4] != '-' || digits(p + 5, end, 2, &mo) ||
+        p[7] != '-' || digits(p + 8, end, 2, &d) || !valid_date(y, mo, d))
+        return -1;
+    p += 10;
+    int precision = 0;                  /* 0 day, 1 minute, 2 second */
+    int64_t offset = 0;
+    if (p == end && !human)
+        return -1;
+    if (p < end) {
+        if (!(*p == 'T' || (human && (*p == 't' || *p == ' '))))
+            return -1;
+        p++;
+        if (digits(p, end, 2, &h) || p + 2 >= end || p[2] != ':' || digits(p + 3, end, 2, &mi))
+            return -1;
+        p += 5;
+        precision = 1;
+        if (p < end && *p == ':') {
+            if (digits(p + 1, end, 2, &sec))
+                return -1;
+            p += 3;
+            precision = 2;
+            if ((flags & ISO_TIME_FRACTION) && p < end && (*p == '.' || *p == ',')) {
+                p++;
+                if (p == end || *p < '0' || *p > '9')
+                    return -1;
+                while (p < end && *p >= '0' && *p <= '9')
+                    p++;
+            }
+        } else if (!human) {
+            return -1;
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return -1;
+        if (p < end && (*p == 'Z' || (human && *p == 'z'))) {
+            p++;
+        } else if (human && p < end && (*p == '+' || *p == '-')) {
+            unsigned oh, om;
+            int sign = *p == '-' ? -1 : 1;
+            p++;
+            if (digits(p, end, 2, &oh))
+                return -1;
+            p += 2;
+            if (p < end && *p == ':')
+                p++;
+            if (digits(p, end, 2, &om) || oh > 23 || om > 59)
+                return -1;
+            p += 2;
+            offset = sign * (int64_t)(oh * 3600 + om * 60);
+        } else if (!human) {
+            return -1;              /* 'Z' is required */
+        }
+    }
+    if (p != end)
+        return -1;
+    if (flags & ISO_TIME_END) {
+        if (precision == 0)
+            h = 23, mi = 59, sec = 59;
+        else if (precision == 1)
+            sec = 59;
+    }
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    if (t < 0 || t > ISO_TIME_MAX)
+        return -1;
+    *out = t;
+    return 0;
+}
+
+static char *put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+size_t iso_time_format(int64_t t, char out[ISO_TIME_LEN + 1])
+{
+    if (t < 0 || t > ISO_TIME_MAX) {
+        out[0] = '\0';
+        return 0;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(t / 86400, &y, &m, &d);
+    unsigned secs = (unsigned)(t % 86400);
+    char *p = put2(out, (unsigned)(y / 100));
+    p = put2(p, (unsigned)(y % 100));
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p++ = 'T';
+    p = put2(p, secs / 3600);
+    *p++ = ':';
+    p = put2(p, secs / 60 % 60);
+    *p++ = ':';
+    p = put2(p, secs % 60);
+    *p++ = 'Z';
+    *p = '\0';
+    return ISO_TIME_LEN;
+}
