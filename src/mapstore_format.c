@@ -176,69 +176,24 @@ void map_escape(struct strbuf *sb, const char *s, size_t len)
 /* ---- times ------------------------------------------------------------- */
 
 
-static int digits(const char *s, int n, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c > 9)
-            return -1;
-        v = v * 10 + c;
-    }
-    *out = v;
-    return 0;
-}
-
 int map_time_parse(const char *s, size_t len, int64_t *out)
 {
     if (len == 0) {
         *out = 0;
         return 0;
     }
-    unsigned y, mo, d, h, mi, sec;
-    if (len != MAP_TIME_LEN || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != 'Z' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
-        digits(s + 8, 2, &d) || digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59)
-        return -1;
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-    return 0;
-}
-
-static char *put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
+    return iso_time_parse(s, len, 0, out);
 }
 
 char *map_time_format(char *dst, int64_t t)
 {
     if (t <= 0 || t > MAP_TIME_MAX)
         return dst;
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(t / 86400, &y, &m, &d);
-    unsigned secs = (unsigned)(t % 86400);
-    char *p = put2(dst, (unsigned)(y / 100));
-    p = put2(p, (unsigned)(y % 100));
-    *p++ = '-';
-    p = put2(p, m);
-    *p++ = '-';
-    p = put2(p, d);
-    *p++ = 'T';
-    p = put2(p, secs / 3600);
-    *p++ = ':';
-    p = put2(p, secs / 60 % 60);
-    *p++ = ':';
-    p = put2(p, secs % 60);
-    *p++ = 'Z';
-    return p;
+    /* iso_time_format ends with a NUL that dst has no room for */
+    char buf[ISO_TIME_LEN + 1];
+    iso_time_format(t, buf);
+    memcpy(dst, buf, ISO_TIME_LEN);
+    return dst + ISO_TIME_LEN;
 }
 
 /* ---- record line ------------------------------------------------------- */

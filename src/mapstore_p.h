@@ -7,6 +7,7 @@
 #include "compat.h"
 
 #include "mapstore.h"
+#include "util.h"
 
 struct strbuf;
 
@@ -33,8 +34,8 @@ char *map_escape_to(char *dst, const char *s, size_t len);
 int map_time_parse(const char *s, size_t len, int64_t *out);
 /* Write t as "YYYY-MM-DDTHH:MM:SSZ" at dst (room for MAP_TIME_LEN); t is 0
  * (nothing written, returns dst) or in [1970, 9999]. Returns the end. */
-#define MAP_TIME_LEN 20
-#define MAP_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define MAP_TIME_LEN ISO_TIME_LEN
+#define MAP_TIME_MAX ISO_TIME_MAX
 char *map_time_format(char *dst, int64_t t);
 
 /* Parse one record line in place: 13 tab-separated fields at line[0..len),
