@@ -89,91 +89,11 @@ int report_parse_states(const char *option, const char *text, unsigned *mask)
 /* ------------------------------------------------------------------ times */
 
 
-#define TIME_MAX INT64_C(253402300799)   /* 9999-12-31T23:59:59Z */
-
-static int digits(const char *s, int n, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c > 9)
-            return -1;
-        v = v * 10 + c;
-    }
-    *out = v;
-    return 0;
-}
-
-static bool valid_date(unsigned y, unsigned mo, unsigned d)
-{
-    static const unsigned char mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= mdays[mo - 1] &&
-           !(mo == 2 && d == 29 && !leap);
-}
-
 /* The grammar of report_parse_time, silently: 0 and *out, or -1. */
 static int parse_iso(const char *s, bool end, int64_t *out)
 {
-    unsigned y, mo, d, h = 0, mi = 0, sec = 0;
-    size_t len = strlen(s);
-    if (len < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
-        digits(s + 8, 2, &d) || !valid_date(y, mo, d))
-        return -1;
-    const char *p = s + 10;
-    int precision = 0;                  /* 0 day, 1 minute, 2 second */
-    int64_t offset = 0;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
-        if (digits(p, 2, &h) || p[2] != ':' || digits(p + 3, 2, &mi))
-            return -1;
-        p += 5;
-        precision = 1;
-        if (*p == ':') {
-            if (digits(p + 1, 2, &sec))
-                return -1;
-            p += 3;
-            precision = 2;
-            if (*p == '.' || *p == ',') {   /* a fraction, as Graph writes them: dropped */
-                p++;
-                if (*p < '0' || *p > '9')
-                    return -1;
-                while (*p >= '0' && *p <= '9')
-                    p++;
-            }
-        }
-        if (h > 23 || mi > 59 || sec > 59)
-            return -1;
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            unsigned oh, om;
-            int sign = *p == '-' ? -1 : 1;
-            p++;
-            if (digits(p, 2, &oh))
-                return -1;
-            p += 2;
-            if (*p == ':')
-                p++;
-            if (digits(p, 2, &om) || oh > 23 || om > 59)
-                return -1;
-            p += 2;
-            offset = sign * (int64_t)(oh * 3600 + om * 60);
-        }
-    }
-    if (*p)
-        return -1;
-    if (end) {
-        if (precision == 0)
-            h = 23, mi = 59, sec = 59;
-        else if (precision == 1)
-            sec = 59;
-    }
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
-    if (t < 0 || t > TIME_MAX)
-        return -1;
-    *out = t;
-    return 0;
+    unsigned flags = ISO_TIME_HUMAN | ISO_TIME_FRACTION | (end ? ISO_TIME_END : 0);
+    return iso_time_parse(s, strlen(s), flags, out);
 }
 
 int report_parse_time(const char *option, const char *text, bool end_of_day, int64_t *out)
@@ -185,47 +105,22 @@ int report_parse_time(const char *option, const char *text, bool end_of_day, int
     return 0;
 }
 
-static char *put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
-}
-
-static char *put_date(char *p, int64_t day)
-{
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(day, &y, &m, &d);
-    p = put2(p, (unsigned)(y / 100));
-    p = put2(p, (unsigned)(y % 100));
-    *p++ = '-';
-    p = put2(p, m);
-    *p++ = '-';
-    return put2(p, d);
-}
-
 void report_day_text(int64_t day, char out[11])
 {
-    *put_date(out, day) = '\0';
+    /* the date part of the day's first second; days before 1970 print "" */
+    char t[ISO_TIME_LEN + 1];
+    if (!iso_time_format(day * 86400, t)) {
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, t, 10);
+    out[10] = '\0';
 }
 
 void report_time_text(int64_t t, char out[21])
 {
-    if (t <= 0 || t > TIME_MAX) {
+    if (t <= 0 || !iso_time_format(t, out))
         out[0] = '\0';
-        return;
-    }
-    char *p = put_date(out, t / 86400);
-    unsigned s = (unsigned)(t % 86400);
-    *p++ = 'T';
-    p = put2(p, s / 3600);
-    *p++ = ':';
-    p = put2(p, s / 60 % 60);
-    *p++ = ':';
-    p = put2(p, s % 60);
-    *p++ = 'Z';
-    *p = '\0';
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -685,7 +580,7 @@ static int64_t report_now(const struct report_filter *f)
     /* reproducible-builds.org: a fixed date makes the output byte-identical */
     const char *sde = getenv("SOURCE_DATE_EPOCH");
     uint64_t v;
-    if (sde && !parse_u64(sde, &v) && v <= (uint64_t)TIME_MAX)
+    if (sde && !parse_u64(sde, &v) && v <= (uint64_t)ISO_TIME_MAX)
         return (int64_t)v;
     return (int64_t)time(NULL);
 }
