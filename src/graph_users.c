@@ -473,14 +473,14 @@ enum graph_status graph_users_delta_latest(struct graph *g, const char *select, 
 /* ------------------------------------------------------------------------
  * Organization and domains */
 
+/* Graph's Edm.DateTimeOffset comes as UTC with 'Z', with or without a
+ * fraction of a second; 0 (unknown) when absent or not in that form. */
 static time_t parse_iso8601(const char *s)
 {
-    int y, mo, d, h, mi, sec;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6
-        || mo < 1 || mo > 12 || d < 1 || d > 31)
+    int64_t t;
+    if (!s || iso_time_parse(s, strlen(s), ISO_TIME_FRACTION, &t))
         return 0;
-    /* a UTC time without timegm, which is not portable */
-    return (time_t)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600L + mi * 60L + sec);
+    return (time_t)t;
 }
 
 enum graph_status graph_get_organization(struct graph *g, struct graph_organization *out)
