@@ -14,9 +14,7 @@ struct audit {
 
 void audit_time(time_t t, char out[21])
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    iso_time_format((int64_t)t, out);
 }
 
 char *audit_path_for_mapping(const char *mapping_file)

@@ -442,11 +442,9 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
                        term_safe_str(&s1, address ? address : "(not set)"));
         }
         if (a.record && !json) {
-            char when[32] = "-";
-            time_t tt = (time_t)a.record->last_change;
-            struct tm tm;
-            if (a.record->last_change && gmtime_r(&tt, &tm))
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            char when[ISO_TIME_LEN + 1] = "-";
+            if (a.record->last_change)
+                iso_time_format(a.record->last_change, when);
             printf("  mapping file: %s (last change %s), userType %s\n",
                    map_state_name(a.record->state), when,
                    *map_user_type_name(a.record->user_type) ? map_user_type_name(a.record->user_type) : "-");
