@@ -218,8 +218,12 @@ hostile_ou=$'OU=Evil\xe2\x80\xaegpj.exe,'"OU=Contoso,$B"
 hostile_dn="CN=Hostile Fifteen,$hostile_ou"
 hostile_name=$'Evil\e]0;pwned\a\e[2J\xc2\x9bX\xe2\x80\xaeRLO'
 hostile_upn=$'hostile15\e[2J@fabrikam-defense.example'
+# and one whose UPN a spreadsheet would run as a formula (OWASP CSV injection)
+formula_dn="CN=Formula Fifteen,$hostile_ou"
+formula_upn="=cmd|' /C calc'!A0@fabrikam-defense.example"
 b64() { printf '%s' "$1" | base64 -w0; }
-printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' "$(b64 "$hostile_dn")" "$(b64 "$hostile_ou")" \
+printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' \
+    "$(b64 "$hostile_dn")" "$(b64 "$formula_dn")" "$(b64 "$hostile_ou")" \
     | ldap_admin ldapmodify -c >/dev/null 2>&1
 printf 'dn:: %s\nchangetype: add\nobjectClass: organizationalUnit\n' "$(b64 "$hostile_ou")" \
     | ldap_admin ldapmodify >/dev/null || fail "cannot add $hostile_ou to the lab"
@@ -227,6 +231,10 @@ printf 'dn:: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: hostile15\n
     "$(b64 "$hostile_dn")" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" "$(b64 "$hostile_name")" \
     "$(printf '"Hostile-15-Pass!"' | iconv -t UTF-16LE | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
     || fail "cannot add $hostile_dn to the lab"
+printf 'dn:: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: formula15\nuserPrincipalName:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
+    "$(b64 "$formula_dn")" "$(b64 "$formula_upn")" \
+    "$(printf '"Formula-15-Pass!"' | iconv -t UTF-16LE | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
+    || fail "cannot add $formula_dn to the lab"
 # a rule that reads displayName, so that explain shows it
 sed 's/^rule = home gcch -> external-member$/rule = displayName = nobody-at-all -> exclude\n&/' \
     "$OUT/defense.conf" > "$OUT/hostile.conf"
@@ -289,7 +297,24 @@ rows = [r for r in csv.DictReader(text.splitlines()) if r["sAMAccountName"] == "
 ok = rows and all(r["userPrincipalName"] == want for r in rows) and (',"%s",' % want) in text
 sys.exit(0 if ok else "rows %r" % rows)
 PY
-printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' "$(b64 "$hostile_dn")" "$(b64 "$hostile_ou")" \
-    | ldap_admin ldapmodify >/dev/null || fail "cannot delete $hostile_dn and its OU from the lab"
+# the same defence as `report --format csv` (report_csv.c): a leading
+# apostrophe on a cell a spreadsheet would run, and CRLF records (RFC 4180)
+python3 - "$OUT/last.out" "$formula_upn" <<'PY' && pass "plan --format csv neutralises a formula UPN with an apostrophe" \
+    || fail "plan --format csv: the formula UPN is written as it is"
+import csv, io, sys
+want = "'" + sys.argv[2]
+rows = [r for r in csv.DictReader(io.open(sys.argv[1], encoding="utf-8", newline=""))
+        if r["sAMAccountName"] == "formula15"]
+sys.exit(0 if rows and all(r["userPrincipalName"] == want for r in rows) else "rows %r" % rows)
+PY
+python3 - "$OUT/last.out" <<'PY' && pass "plan --format csv ends every record with CRLF" \
+    || fail "plan --format csv: a record does not end with CRLF"
+import sys
+text = open(sys.argv[1], "rb").read()
+sys.exit(0 if text.endswith(b"\r\n") and text.count(b"\n") == text.count(b"\r\n") else "LF without CR")
+PY
+printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n' \
+    "$(b64 "$hostile_dn")" "$(b64 "$formula_dn")" "$(b64 "$hostile_ou")" \
+    | ldap_admin ldapmodify >/dev/null || fail "cannot delete $hostile_dn, $formula_dn and their OU from the lab"
 
 finish
