@@ -89,6 +89,17 @@ void report_free(struct report *r);
 void report_csv(const struct report *r, bool bom, struct strbuf *out);
 /* One JSON document; its shape is documented in doc/report.md. */
 void report_json(const struct report *r, struct strbuf *out);
+/* The two string writers every JSON and CSV output of dualsync uses (plan,
+ * explain, pull and the report), so that they all escape alike. */
+/* Append s as a JSON string (RFC 8259 section 7): quote, backslash and C0
+ * controls escaped (\n \r \t, else \u00XX), valid UTF-8 kept, and each byte
+ * that is not valid UTF-8 written as U+FFFD, so that the output always parses. */
+void report_json_str(struct strbuf *out, const char *s);
+/* Append s (NULL: empty) as one CSV cell and then "," or, if last, CRLF.
+ * RFC 4180 quoting; a cell holding a control character is quoted too; a cell
+ * that starts with = + - @ TAB or CR gets a leading apostrophe (formula
+ * injection); a byte that is not valid UTF-8 becomes U+FFFD. */
+void report_csv_cell(struct strbuf *out, const char *s, bool last);
 /* One self-contained HTML page: no external resource of any kind, and a
  * Content-Security-Policy that forbids fetching one. */
 void report_html(const struct report *r, struct strbuf *out);

@@ -28,8 +28,9 @@ static const char *const columns[] = {
     "lastRequestId", "actionsInPeriod",
 };
 
-static void cell(struct strbuf *out, const char *s, bool last)
+void report_csv_cell(struct strbuf *out, const char *s, bool last)
 {
+    s = s ? s : "";
     const unsigned char *p = (const unsigned char *)s;
     bool formula = *p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' || *p == '\r';
     bool quote = false;
@@ -69,7 +70,7 @@ static void time_cell(struct strbuf *out, int64_t t)
 {
     char text[21];
     report_time_text(t, text);
-    cell(out, text, false);
+    report_csv_cell(out, text, false);
 }
 
 void report_csv(const struct report *r, bool bom, struct strbuf *out)
@@ -77,35 +78,35 @@ void report_csv(const struct report *r, bool bom, struct strbuf *out)
     if (bom)
         strbuf_addstr(out, "\xef\xbb\xbf");
     for (size_t i = 0; i < ARRAY_SIZE(columns); i++)
-        cell(out, columns[i], i + 1 == ARRAY_SIZE(columns));
+        report_csv_cell(out, columns[i], i + 1 == ARRAY_SIZE(columns));
     for (size_t ti = 0; ti < r->ntenants; ti++) {
         const struct report_tenant *t = &r->tenants[ti];
         for (size_t i = 0; i < t->nrows; i++) {
             const struct report_row *row = t->rows[i];
             const struct report_event *last = row->history_tail;
-            cell(out, t->name, false);
-            cell(out, t->cloud, false);
-            cell(out, report_state_name(row->state), false);
-            cell(out, row->external_state, false);
-            cell(out, row->decision, false);
-            cell(out, row->user_type, false);
-            cell(out, row->display_name, false);
-            cell(out, row->upn, false);
-            cell(out, row->anchor, false);
-            cell(out, row->object_guid, false);
-            cell(out, row->cloud_id, false);
-            cell(out, row->dn, false);
-            cell(out, row->rule, false);
+            report_csv_cell(out, t->name, false);
+            report_csv_cell(out, t->cloud, false);
+            report_csv_cell(out, report_state_name(row->state), false);
+            report_csv_cell(out, row->external_state, false);
+            report_csv_cell(out, row->decision, false);
+            report_csv_cell(out, row->user_type, false);
+            report_csv_cell(out, row->display_name, false);
+            report_csv_cell(out, row->upn, false);
+            report_csv_cell(out, row->anchor, false);
+            report_csv_cell(out, row->object_guid, false);
+            report_csv_cell(out, row->cloud_id, false);
+            report_csv_cell(out, row->dn, false);
+            report_csv_cell(out, row->rule, false);
             time_cell(out, row->first_change);
             time_cell(out, row->last_change);
             time_cell(out, row->converted_at);
-            cell(out, row->invitation_id, false);
-            cell(out, row->last_error, false);
-            cell(out, last ? last->action : "", false);
-            cell(out, last ? last->outcome : "", false);
+            report_csv_cell(out, row->invitation_id, false);
+            report_csv_cell(out, row->last_error, false);
+            report_csv_cell(out, last ? last->action : "", false);
+            report_csv_cell(out, last ? last->outcome : "", false);
             time_cell(out, last ? last->time : 0);
-            cell(out, last ? last->run : "", false);
-            cell(out, last ? last->request_id : "", false);
+            report_csv_cell(out, last ? last->run : "", false);
+            report_csv_cell(out, last ? last->request_id : "", false);
             strbuf_addf(out, "%zu\r\n", row->nevents);
         }
     }

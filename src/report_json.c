@@ -22,9 +22,9 @@ static void indent(struct json *j)
     strbuf_add(j->out, spaces, (size_t)(n < 32 ? n : 32) + 1);
 }
 
-/* s as a JSON string. Written straight into the buffer (one grow for the
- * worst case, six bytes per byte): a report writes millions of them. */
-static void str(struct strbuf *out, const char *s)
+/* Written straight into the buffer (one grow for the worst case, six bytes
+ * per byte): a report writes millions of them, a pull one per attribute. */
+void report_json_str(struct strbuf *out, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t len = strlen(s);
@@ -87,7 +87,7 @@ static void kv_str(struct json *j, const char *k, const char *v, bool *first)
 {
     key(j, k, first);
     if (v && *v)
-        str(j->out, v);
+        report_json_str(j->out, v);
     else
         strbuf_addstr(j->out, "null");
 }
@@ -307,7 +307,7 @@ void report_json(const struct report *r, struct strbuf *out)
         for (unsigned s = 0; s < REPORT_STATE_COUNT; s++)
             if (f->states & (1u << s)) {
                 element(&j, &f3);
-                str(out, report_state_name(s));
+                report_json_str(out, report_state_name(s));
             }
         close_(&j, ']', false);
     }

@@ -434,6 +434,40 @@ static void bad_bytes(void **state)
     free(path);
 }
 
+/* The shared string writers alone, as plan, explain and pull use them (those
+ * commands are not linked here; tests/integration/test_plan.sh checks
+ * them): a byte that is not UTF-8 becomes U+FFFD, so that the JSON parses. */
+static void json_string_writer(void **state)
+{
+    (void)state;
+    struct strbuf out = STRBUF_INIT;
+    report_json_str(&out, "ok\xff" "q\"b\\\x01\x08\n\x7f\xc3\xa9\xc3(\xe2\x82");
+    assert_string_equal(out.buf, "\"ok\xef\xbf\xbd" "q\\\"b\\\\\\u0001\\u0008\\n\x7f\xc3\xa9"
+                                 "\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\"");
+    cJSON *doc = cJSON_Parse(out.buf);
+    assert_non_null(doc);
+    assert_true(cJSON_IsString(doc));
+    assert_non_null(strstr(doc->valuestring, "ok\xef\xbf\xbdq\"b\\"));
+    cJSON_Delete(doc);
+    strbuf_reset(&out);
+    report_json_str(&out, "");
+    assert_string_equal(out.buf, "\"\"");
+    strbuf_release(&out);
+}
+
+static void csv_cell_writer(void **state)
+{
+    (void)state;
+    struct strbuf out = STRBUF_INIT;
+    report_csv_cell(&out, "=cmd|' /C calc'!A0", false);
+    report_csv_cell(&out, NULL, false);
+    report_csv_cell(&out, "a,\"b\"", false);
+    report_csv_cell(&out, "\tx\xff", false);
+    report_csv_cell(&out, "-1", true);
+    assert_string_equal(out.buf, "'=cmd|' /C calc'!A0,,\"a,\"\"b\"\"\",\"'\tx\xef\xbf\xbd\",'-1\r\n");
+    strbuf_release(&out);
+}
+
 /* An escape sequence in AD's values: kept exact in CSV and JSON (machine
  * formats), quoted in CSV, escaped in JSON. */
 static void escape_sequences(void **state)
@@ -765,6 +799,8 @@ int main(void)
         cmocka_unit_test(html_exact),
         cmocka_unit_test(bad_bytes),
         cmocka_unit_test(escape_sequences),
+        cmocka_unit_test(json_string_writer),
+        cmocka_unit_test(csv_cell_writer),
         cmocka_unit_test(filters),
         cmocka_unit_test(parse_time),
         cmocka_unit_test(parse_states),
