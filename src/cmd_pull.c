@@ -11,6 +11,7 @@
 #include "ldap_source.h"
 #include "log.h"
 #include "platform.h"
+#include "report.h"
 #include "report_text.h"
 #include "util.h"
 
@@ -73,42 +74,20 @@ struct pull_ctx {
                            * NULL: stdout, line by line */
 };
 
-/* JSON string per RFC 8259 §7: quote, backslash and control characters
- * escaped, UTF-8 passed through. Written straight into the line buffer: a
- * cJSON tree per object doubled the cost of a pull. */
-static void json_str(struct strbuf *sb, const char *s)
-{
-    strbuf_addch(sb, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\')
-            p++;
-        strbuf_add(sb, run, (size_t)(p - run));
-        if (!*p)
-            break;
-        switch (*p) {
-        case '"': strbuf_addstr(sb, "\\\""); break;
-        case '\\': strbuf_addstr(sb, "\\\\"); break;
-        case '\n': strbuf_addstr(sb, "\\n"); break;
-        case '\r': strbuf_addstr(sb, "\\r"); break;
-        case '\t': strbuf_addstr(sb, "\\t"); break;
-        default: strbuf_addf(sb, "\\u%04x", *p);
-        }
-    }
-    strbuf_addch(sb, '"');
-}
-
+/* Written straight into the line buffer with the JSON string writer all of
+ * dualsync's JSON shares (report.h): a cJSON tree per object doubled the cost
+ * of a pull. */
 static void json_key(struct strbuf *sb, const char *key)
 {
     strbuf_addch(sb, ',');
-    json_str(sb, key);
+    report_json_str(sb, key);
     strbuf_addch(sb, ':');
 }
 
 static void json_kv(struct strbuf *sb, const char *key, const char *value)
 {
     json_key(sb, key);
-    json_str(sb, value);
+    report_json_str(sb, value);
 }
 
 static void print_ndjson(struct strbuf *sb, const struct ad_object *o, struct strbuf *out)
@@ -120,7 +99,7 @@ static void print_ndjson(struct strbuf *sb, const struct ad_object *o, struct st
     ad_guid_to_text(o->guid, guid);
     strbuf_reset(sb);
     strbuf_addstr(sb, "{\"dn\":");
-    json_str(sb, o->dn);
+    report_json_str(sb, o->dn);
     json_kv(sb, "class", ad_class_name(o->cls));
     json_kv(sb, "objectGUID", guid);
     json_kv(sb, "immutableId", immutable_id);
@@ -139,18 +118,18 @@ static void print_ndjson(struct strbuf *sb, const struct ad_object *o, struct st
         const struct ad_attr *a = &o->attrs[i];
         if (i)
             strbuf_addch(sb, ',');
-        json_str(sb, a->name);
+        report_json_str(sb, a->name);
         strbuf_addch(sb, ':');
         /* one value: a string; several: an array */
         if (a->nvals == 1) {
-            json_str(sb, a->vals[0]);
+            report_json_str(sb, a->vals[0]);
             continue;
         }
         strbuf_addch(sb, '[');
         for (size_t j = 0; j < a->nvals; j++) {
             if (j)
                 strbuf_addch(sb, ',');
-            json_str(sb, a->vals[j]);
+            report_json_str(sb, a->vals[j]);
         }
         strbuf_addch(sb, ']');
     }
