@@ -20,6 +20,7 @@
 #include "objset.h"
 #include "planner.h"
 #include "policy.h"
+#include "report.h"
 #include "report_text.h"
 #include "rules.h"
 #include "util.h"
@@ -35,29 +36,6 @@ struct row {
     const char *address;                   /* the invitation's address */
     const char *reason;                    /* planner's reason + the values read */
 };
-
-/* RFC 4180, as report_csv.c: AD's bytes are kept (a machine format), and a
- * cell holding a quote, comma or any control (ESC, TAB, CR, LF, DEL) is
- * quoted, so that it stays one cell. */
-static void csv_field(const char *s, bool last)
-{
-    s = s ? s : "";
-    bool quote = false;
-    for (const unsigned char *q = (const unsigned char *)s; *q && !quote; q++)
-        quote = *q == ',' || *q == '"' || *q < 0x20 || *q == 0x7f;
-    if (quote) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    putchar(last ? '\n' : ',');
-}
 
 static void print_row(enum output_format f, const struct row *r, bool first)
 {
@@ -81,18 +59,23 @@ static void print_row(enum output_format f, const struct row *r, bool first)
     }
     const char *user_type = user_type_name(a->user_type);
     if (f == FORMAT_CSV) {
-        csv_field(r->tenant->name, false);
-        csv_field(plan_action_name(a->kind), false);
-        csv_field(user_type, false);
-        csv_field(decision_name(a->decision), false);
-        csv_field(r->rule, false);
-        csv_field(guid, false);
-        csv_field(immutable_id, false);
-        csv_field(upn, false);
-        csv_field(sam, false);
-        csv_field(r->address, false);
-        csv_field(dn, false);
-        csv_field(r->reason, true);
+        /* the report's cell writer: the same quoting, formula defence and
+         * CRLF records as `report --format csv` (report.h) */
+        struct strbuf line = STRBUF_INIT;
+        report_csv_cell(&line, r->tenant->name, false);
+        report_csv_cell(&line, plan_action_name(a->kind), false);
+        report_csv_cell(&line, user_type, false);
+        report_csv_cell(&line, decision_name(a->decision), false);
+        report_csv_cell(&line, r->rule, false);
+        report_csv_cell(&line, guid, false);
+        report_csv_cell(&line, immutable_id, false);
+        report_csv_cell(&line, upn, false);
+        report_csv_cell(&line, sam, false);
+        report_csv_cell(&line, r->address, false);
+        report_csv_cell(&line, dn, false);
+        report_csv_cell(&line, r->reason, true);
+        fwrite(line.buf, 1, line.len, stdout);
+        strbuf_release(&line);
     } else if (f == FORMAT_JSON) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "action", plan_action_name(a->kind));
@@ -274,8 +257,8 @@ int cmd_plan(const struct cli *cli, struct config *cfg)
         cJSON_Delete(path);
     }
     if (f == FORMAT_CSV)
-        puts("tenant,action,userType,decision,rule,objectGUID,immutableId,userPrincipalName,"
-             "sAMAccountName,inviteAddress,dn,reason");
+        fputs("tenant,action,userType,decision,rule,objectGUID,immutableId,userPrincipalName,"
+              "sAMAccountName,inviteAddress,dn,reason\r\n", stdout);
     /* a tenant whose mapping file is unusable is left out; the others go on */
     bool stopped = false, first_out = true;
     for (size_t t = first; t < end; t++) {
