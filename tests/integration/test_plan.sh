@@ -212,6 +212,27 @@ refuses "a base_dn inside another is refused at load, exit 2" 2 \
 # its bytes. A displayName and a UPN with ESC, an OSC that retitles the
 # terminal, a CSI that clears it, the C1 CSI (U+009B) and a right-to-left
 # override reach the terminal only as visible escapes; JSON keeps them exact.
+# A file name is bytes, not necessarily UTF-8, and plan and explain print the
+# config's path: their JSON must still parse (RFC 8259 asks for UTF-8), such
+# a byte written as U+FFFD, as the report and pull write it.
+badpath=$OUT/$'bad\xffname.conf'
+cp "$OUT/defense.conf" "$badpath"
+utf8_json_fffd() {  # NAME FILE: valid UTF-8 JSON that holds U+FFFD
+    python3 - "$2" <<'PY' && pass "$1" || fail "$1: $(head -c 300 "$2" | cat -v)"
+import json, sys
+text = open(sys.argv[1], "rb").read().decode("utf-8")
+json.loads(text)
+sys.exit(0 if "bad\ufffdname.conf" in text else "no U+FFFD")
+PY
+}
+check "plan --format json with a config path that is not UTF-8" \
+    "$DUALSYNC" -c "$badpath" plan --tenant gcch --format json --no-progress
+utf8_json_fffd "plan --format json: a byte that is not UTF-8 becomes U+FFFD" "$OUT/last.out"
+check "explain --format json with a config path that is not UTF-8" \
+    "$DUALSYNC" -c "$badpath" explain "$us" --format json --no-progress
+utf8_json_fffd "explain --format json: a byte that is not UTF-8 becomes U+FFFD" "$OUT/last.out"
+rm -f "$badpath"
+
 # Samba refuses controls in a DN, not a right-to-left override: the user's OU
 # has one, for the DN in explain and the containers of pull's summary.
 hostile_ou=$'OU=Evil\xe2\x80\xaegpj.exe,'"OU=Contoso,$B"
