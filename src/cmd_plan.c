@@ -37,6 +37,18 @@ struct row {
     const char *reason;                    /* planner's reason + the values read */
 };
 
+/* A string member of a cJSON object, its value written by the JSON string
+ * writer all of dualsync's JSON shares (report.h): cJSON would pass a byte
+ * that is not UTF-8 through and make the document invalid. cJSON keeps the
+ * structure and prints the value as it is (a raw item). */
+static void json_add_str(cJSON *o, const char *key, const char *s)
+{
+    struct strbuf text = STRBUF_INIT;
+    report_json_str(&text, s);
+    cJSON_AddRawToObject(o, key, text.buf);
+    strbuf_release(&text);
+}
+
 static void print_row(enum output_format f, const struct row *r, bool first)
 {
     const struct plan_action *a = r->action;
@@ -78,24 +90,24 @@ static void print_row(enum output_format f, const struct row *r, bool first)
         strbuf_release(&line);
     } else if (f == FORMAT_JSON) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "action", plan_action_name(a->kind));
+        json_add_str(j, "action", plan_action_name(a->kind));
         if (*user_type)
-            cJSON_AddStringToObject(j, "userType", user_type);
-        cJSON_AddStringToObject(j, "decision", decision_name(a->decision));
-        cJSON_AddStringToObject(j, "rule", r->rule);
-        cJSON_AddStringToObject(j, "objectGUID", guid);
-        cJSON_AddStringToObject(j, "immutableId", immutable_id ? immutable_id : "");
+            json_add_str(j, "userType", user_type);
+        json_add_str(j, "decision", decision_name(a->decision));
+        json_add_str(j, "rule", r->rule);
+        json_add_str(j, "objectGUID", guid);
+        json_add_str(j, "immutableId", immutable_id ? immutable_id : "");
         if (upn)
-            cJSON_AddStringToObject(j, "userPrincipalName", upn);
+            json_add_str(j, "userPrincipalName", upn);
         if (sam)
-            cJSON_AddStringToObject(j, "sAMAccountName", sam);
+            json_add_str(j, "sAMAccountName", sam);
         if (r->address)
-            cJSON_AddStringToObject(j, "inviteAddress", r->address);
+            json_add_str(j, "inviteAddress", r->address);
         if (dn)
-            cJSON_AddStringToObject(j, "dn", dn);
+            json_add_str(j, "dn", dn);
         if (rec)
-            cJSON_AddStringToObject(j, "state", map_state_name(rec->state));
-        cJSON_AddStringToObject(j, "reason", r->reason);
+            json_add_str(j, "state", map_state_name(rec->state));
+        json_add_str(j, "reason", r->reason);
         char *text = cJSON_PrintUnformatted(j);
         printf("%s    %s", first ? "" : ",\n", text);
         cJSON_free(text);
@@ -250,11 +262,10 @@ int cmd_plan(const struct cli *cli, struct config *cfg)
         return rc;
     }
     if (f == FORMAT_JSON) {
-        cJSON *path = cJSON_CreateString(cfg->path);
-        char *text = cJSON_PrintUnformatted(path);
-        printf("{\"config\": %s, \"tenants\": [\n", text);
-        cJSON_free(text);
-        cJSON_Delete(path);
+        struct strbuf path = STRBUF_INIT;
+        report_json_str(&path, cfg->path);   /* a file name need not be UTF-8 */
+        printf("{\"config\": %s, \"tenants\": [\n", path.buf);
+        strbuf_release(&path);
     }
     if (f == FORMAT_CSV)
         fputs("tenant,action,userType,decision,rule,objectGUID,immutableId,userPrincipalName,"
@@ -295,12 +306,12 @@ static void on_trace(int rule, bool matched, const char *reads, void *vctx)
         if (rule >= 0)
             cJSON_AddNumberToObject(j, "rule", rule + 1);
         else
-            cJSON_AddStringToObject(j, "rule", "default");
+            json_add_str(j, "rule", "default");
         if (r->line)
             cJSON_AddNumberToObject(j, "line", r->line);
-        cJSON_AddStringToObject(j, "text", r->text ? r->text : decision_name(r->outcome));
+        json_add_str(j, "text", r->text ? r->text : decision_name(r->outcome));
         cJSON_AddBoolToObject(j, "matched", matched);
-        cJSON_AddStringToObject(j, "reads", reads);
+        json_add_str(j, "reads", reads);
         cJSON_AddItemToArray(c->list, j);
         return;
     }
@@ -328,18 +339,18 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
     struct strbuf s1 = STRBUF_INIT, s2 = STRBUF_INIT, s3 = STRBUF_INIT;
     if (json) {
         root = cJSON_CreateObject();
-        cJSON_AddStringToObject(root, "dn", e->dn);
-        cJSON_AddStringToObject(root, "class", ad_class_name(e->cls));
+        json_add_str(root, "dn", e->dn);
+        json_add_str(root, "class", ad_class_name(e->cls));
         cJSON_AddBoolToObject(root, "disabled", e->disabled);
-        cJSON_AddStringToObject(root, "objectGUID", guid);
-        cJSON_AddStringToObject(root, "immutableId", immutable_id);
-        cJSON_AddStringToObject(root, "anchorSource", anchor_src);
+        json_add_str(root, "objectGUID", guid);
+        json_add_str(root, "immutableId", immutable_id);
+        json_add_str(root, "anchorSource", anchor_src);
         if (e->upn)
-            cJSON_AddStringToObject(root, "userPrincipalName", e->upn);
+            json_add_str(root, "userPrincipalName", e->upn);
         if (e->sam)
-            cJSON_AddStringToObject(root, "sAMAccountName", e->sam);
+            json_add_str(root, "sAMAccountName", e->sam);
         if (e->mail)
-            cJSON_AddStringToObject(root, "mail", e->mail);
+            json_add_str(root, "mail", e->mail);
         tenants = cJSON_AddArrayToObject(root, "tenants");
     } else {
         /* text is for a terminal: every value from AD through term_safe */
@@ -391,23 +402,23 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
         rule_where(w, t, res.rule, where, sizeof(where));
         if (json) {
             cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "tenant", tc->name);
-            cJSON_AddStringToObject(j, "cloud", cloud_name(tc->cloud));
+            json_add_str(j, "tenant", tc->name);
+            json_add_str(j, "cloud", cloud_name(tc->cloud));
             cJSON_AddBoolToObject(j, "home", is_home);
             if (tc->home_when.cond)
-                cJSON_AddStringToObject(j, "homeWhen", strbuf_str(&home));
+                json_add_str(j, "homeWhen", strbuf_str(&home));
             tc_ctx.list = cJSON_AddArrayToObject(j, "trace");
             policy_trace(w->pol, &s, t, on_trace, &tc_ctx);
-            cJSON_AddStringToObject(j, "decision", decision_name(res.decision));
+            json_add_str(j, "decision", decision_name(res.decision));
             if (decision_is_external(res.decision))
-                cJSON_AddStringToObject(j, "userType", user_type_name(decision_user_type(res.decision)));
-            cJSON_AddStringToObject(j, "rule", where);
-            cJSON_AddStringToObject(j, "action", plan_action_name(a.kind));
-            cJSON_AddStringToObject(j, "reason", a.reason);
+                json_add_str(j, "userType", user_type_name(decision_user_type(res.decision)));
+            json_add_str(j, "rule", where);
+            json_add_str(j, "action", plan_action_name(a.kind));
+            json_add_str(j, "reason", a.reason);
             if (a.record)
-                cJSON_AddStringToObject(j, "mappingState", map_state_name(a.record->state));
+                json_add_str(j, "mappingState", map_state_name(a.record->state));
             if (address)
-                cJSON_AddStringToObject(j, "inviteAddress", address);
+                json_add_str(j, "inviteAddress", address);
             cJSON_AddItemToArray(tenants, j);
         } else {
             printf("\ntenant %s (%s)\n", tc->name, cloud_name(tc->cloud));
