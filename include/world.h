@@ -44,6 +44,12 @@ void world_free(struct world *w);
  * -1 after logging an unknown name. */
 int pick_tenants(const struct config *cfg, const char *name, size_t *first, size_t *end);
 
+/* The first value of attribute attr of object i, as the world keeps it (an
+ * attribute a rule reads, or one it keeps besides: each tenant's
+ * invite_address_attribute, displayName), or NULL when it has none or the
+ * world does not keep attr. Owned by the world. */
+const char *world_first_value(const struct world *w, size_t i, const char *attr);
+
 /* The invitation's address for object i in tenant t (the value of the
  * tenant's invite_address_attribute), or NULL. Owned by the world. */
 const char *invite_address(const struct world *w, size_t i, size_t t);

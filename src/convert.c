@@ -18,7 +18,6 @@
 #include "planner.h"
 #include "platform.h"
 #include "policy.h"
-#include "rules.h"
 #include "util.h"
 #include "world.h"
 
@@ -123,20 +122,9 @@ static bool put(struct ctx *c, struct map_record *r)
  * from AD. NULL when neither is known (a vanished object never synced). */
 static const char *display_name(const struct ctx *c, const struct item *it)
 {
-    const struct world *w = c->w;
-    if (it->obj != SIZE_MAX) {
-        const struct policy_values *pv = NULL;
-        int k = policy_attr_index(w->pol, "displayName");
-        if (k >= 0) {
-            pv = &objset_get(w->objs, it->obj)->attrs[k];
-        } else {
-            for (size_t x = 0; x < w->nextra && !pv; x++)
-                if (!rules_strcasecmp(w->extra[x], "displayName"))
-                    pv = objset_extra(w->objs, it->obj, x);
-        }
-        if (pv && pv->n)
-            return pv->vals[0];
-    }
+    const char *ad = it->obj != SIZE_MAX ? world_first_value(c->w, it->obj, "displayName") : NULL;
+    if (ad)
+        return ad;
     return it->cloud ? str_or(it->cloud->display_name, NULL) : NULL;
 }
 

@@ -342,10 +342,8 @@ char *world_plan_object(const struct world *w, struct planner *p, size_t i, size
     return anchor;
 }
 
-/* The invitation's address for entry i in tenant t, or NULL. */
-const char *invite_address(const struct world *w, size_t i, size_t t)
+const char *world_first_value(const struct world *w, size_t i, const char *attr)
 {
-    const char *attr = w->cfg->tenants[t].invite_address_attribute;
     int k = policy_attr_index(w->pol, attr);
     const struct policy_values *pv;
     if (k >= 0) {
@@ -354,9 +352,17 @@ const char *invite_address(const struct world *w, size_t i, size_t t)
         size_t x = 0;
         while (x < w->nextra && rules_strcasecmp(w->extra[x], attr))
             x++;
+        if (x == w->nextra)
+            return NULL;
         pv = objset_extra(w->objs, i, x);
     }
     return pv->n ? pv->vals[0] : NULL;
+}
+
+/* The invitation's address for entry i in tenant t, or NULL. */
+const char *invite_address(const struct world *w, size_t i, size_t t)
+{
+    return world_first_value(w, i, w->cfg->tenants[t].invite_address_attribute);
 }
 
 /* "dualsync.conf:42" for a rule, "default" (or "default, dualsync.conf:50"). */
