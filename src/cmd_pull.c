@@ -198,7 +198,7 @@ static void print_summary(struct summary *sm, const struct ldap_pull_stats *st, 
     size_t n = 0;
     for (size_t i = 0; i < sm->cap; i++)
         if (sm->ous[i].dn)
-                 sm->ous[n++] = sm->ous[i];
+            sm->ous[n++] = sm->ous[i];
     sort_array(sm->ous, n, sizeof(*sm->ous), cmp_ou);
     if (n)
         strbuf_addf(out, "by container:%*s users contacts   groups\n", 1, "");
@@ -278,30 +278,19 @@ int cmd_pull(const struct cli *cli, struct config *cfg)
     progress_done(ctx.progress);
     strbuf_release(&ctx.line);
     ldap_source_close(src);
-    if (!rc && cli->format != FORMAT_NDJSON) {
-        if (ctx.out) {
-            print_summary(&ctx.sm, &st, &out);
-        } else {
-            print_summary(&ctx.sm, &st, &ctx.line);
-            fwrite(ctx.line.buf, 1, ctx.line.len, stdout);
-            strbuf_release(&ctx.line);
-        }
-    }
+    /* the summary, like the objects of -o FILE, is held in out */
+    if (!rc && cli->format != FORMAT_NDJSON)
+        print_summary(&ctx.sm, &st, &out);
     summary_free(&ctx.sm);
     /* stdout gets the objects as they come: only exit status 0 says it is
-     * complete. -o FILE gets them only when the pull is: a regular file is
-     * replaced atomically (on any error before, the old one is untouched, or
-     * there is none); a pipe or a device can only be written into. */
-    if (!rc && ctx.out) {
-        if (kind != PLATFORM_PATH_OTHER) {
-            rc = platform_write_file_atomic(cli->output, out.buf, out.len);
-        } else {
-            FILE *f = fopen(cli->output, "wb");
-            size_t n = f ? fwrite(out.buf, 1, out.len, f) : 0;
-            if (!f || fclose(f) || n != out.len)
-                rc = log_error("cannot write %s: %s", cli->output, strerror(errno));
-        }
-    }
+     * complete. -o FILE gets them only when the pull is, through the report's
+     * writer: a regular file is replaced atomically (on any error before, the
+     * old one is untouched, or there is none); a pipe or a device can only
+     * be written into. */
+    if (!rc && ctx.out)
+        rc = report_save(cli->output, &out);
+    else if (!rc)
+        fwrite(out.buf, 1, out.len, stdout);
     strbuf_release(&out);
     if (fflush(stdout) != 0)
         rc = log_error("cannot write to standard output: %s", strerror(errno));

@@ -664,7 +664,7 @@ int report_save(const char *path, const struct strbuf *content)
             return log_error("cannot open %s for writing", path);
         size_t n = fwrite(data, 1, content->len, f);
         if (fclose(f) || n != content->len)
-            return log_error("cannot write the report to %s", path);
+            return log_error("cannot write %s", path);
         return 0;
     }
     /* a regular file: a reader (or a crash) sees the old report or the new
