@@ -14,35 +14,16 @@
 #define SHOW_OBJECTS 5
 #define MAX_TEXT 160   /* bytes of an error shown on one line */
 
-/* The code point of the UTF-8 sequence at s and its length, or 0 for a byte
- * that does not start one (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+/* The code point of the n-byte UTF-8 sequence at s, which report_utf8_len
+ * has found valid. */
+static unsigned code_point(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
+    switch (n) {
+    case 1: return s[0];
+    case 2: return (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
+    case 3: return (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+    default: return (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
     }
-    if (c >= 0xc2 && c <= 0xdf && (s[1] & 0xc0) == 0x80) {
-        *cp = (c & 0x1f) << 6 | (s[1] & 0x3f);
-        return 2;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-            return 0;
-        *cp = (c & 0x0f) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3f);
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-            return 0;
-        *cp = (c & 0x07) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3f);
-        return 4;
-    }
-    return 0;
 }
 
 /* A code point that steers the terminal or the order of what it shows
@@ -64,12 +45,12 @@ void term_safe_cut(struct strbuf *out, const char *s, size_t max)
             strbuf_addstr(out, "...");
             return;
         }
-        unsigned cp;
-        size_t n = utf8_decode(p, &cp);
+        size_t n = report_utf8_len(p);
         if (!n) {
             strbuf_addf(out, "\\x%02x", *p++);
             continue;
         }
+        unsigned cp = code_point(p, n);
         if (!steers(cp))
             strbuf_add(out, p, n);
         else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x1b)
