@@ -32,6 +32,20 @@
 #include "planner.h"
 
 struct world;
+struct graph_user;
+
+/* The engine's outcomes, by blast radius (STYLE.md, as isync scopes them);
+ * only cmd_*.c turn them into exit codes (cli.h). Ordered: a tenant's status
+ * is the worst of what happened in it. */
+enum convert_status {
+    CONVERT_OK = 0,     /* the tenant matches the plan */
+    CONVERT_RECORD,     /* some records are blocked, pending or failed: each is recorded with
+                           why and the remedy; the rest of the tenant was done */
+    CONVERT_STOPPED,    /* the tenant could not be worked with (its Graph, its token, its mapping
+                           file, the circuit breaker): what was not sent is left for the next run */
+    CONVERT_FATAL,      /* a write of a mapping file or audit trail failed: stop everything */
+};
+const char *convert_status_name(enum convert_status st);   /* "done", "partial", "stopped", "fatal" */
 
 struct convert_options {
     bool dry_run;              /* write nothing anywhere; Graph is only read */
@@ -45,7 +59,7 @@ struct convert_options {
 /* What happened in one tenant, for the run's summary and report. */
 struct convert_result {
     const char *tenant;        /* the config's name (borrowed) */
-    int exit_code;             /* EXIT_DONE, EXIT_PARTIAL or EXIT_STOPPED (cli.h) */
+    enum convert_status status;
     uint64_t objects;          /* objects decided */
     uint64_t planned[PLAN_ACTION_COUNT];
     uint64_t changes;          /* what the circuit breaker counted */
@@ -66,9 +80,9 @@ struct convert_result {
 };
 
 /* Plan and execute tenant t of w->cfg. Fills *res (always). Returns
- * res->exit_code. A fatal mapping-store write failure returns EXIT_STOPPED
- * with the store left for the next run to recover. */
-int convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
+ * res->status. A failed mapping-store write returns CONVERT_FATAL with the
+ * store left for the next run to recover. */
+enum convert_status convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
                    struct convert_result *res);
 
 /* The Graph client's parameters for tenant tc (graph.h; strings borrowed
@@ -81,5 +95,35 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
 
 /* One line per tenant (and a total) on out: what was done. */
 void convert_print_summary(FILE *out, const struct convert_result *res, size_t n, bool dry_run);
+
+/* ------------------------------------------------------------------------
+ * The Graph side of a conversion, decided without Graph (convert_check.c:
+ * pure, tested alone in tests/unit/test_convert.c). */
+
+/* What is known of one user to invite into a tenant. Borrowed pointers. */
+struct convert_target {
+    const char *tenant;                 /* the tenant's name, for messages */
+    const struct graph_user *cloud;     /* the synced cloud user (graph.h) */
+    const char *address;                /* the invitation address from AD, or NULL */
+    const char *address_attribute;      /* the AD attribute it came from, for messages */
+    const char *const *verified;        /* the tenant's verified domains, NULL-terminated, or NULL */
+};
+
+/* Why Graph would refuse to convert t->cloud (reference graph-api.md §1.4),
+ * with the remedy, written to buf; NULL when nothing stands in the way. */
+const char *convert_blocked_why(const struct convert_target *t, char *buf, size_t size);
+
+/* Whether mail's domain is one of verified or below one of them. */
+bool convert_domain_verified(const char *const *verified, const char *mail);
+
+/* Whom a refusal of a write about one user concerns, from Graph's answer:
+ * CONVERT_STOPPED for the tenant or the application (token refused,
+ * invitations blocked or not allowed, the permission missing), else
+ * CONVERT_RECORD, with *blocked set when only a change by an administrator
+ * can let it through (a directory role, the domain or home tenant refused,
+ * converted back before) rather than a failure worth trying again. The
+ * remedy goes to remedy. */
+enum convert_status convert_refusal(int http_status, const char *code, const char *message,
+                                    const char *tenant, bool *blocked, char *remedy, size_t size);
 
 #endif

@@ -58,8 +58,8 @@ static int write_report(const char *path, const char *run_id, const struct conve
         const struct convert_result *r = &res[i];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "tenant", r->tenant);
-        cJSON_AddStringToObject(j, "result", r->exit_code == EXIT_DONE ? "done"
-                                : r->exit_code == EXIT_PARTIAL ? "partial" : "stopped");
+        cJSON_AddStringToObject(j, "result", r->status == CONVERT_FATAL ? "stopped"
+                                : convert_status_name(r->status));
         cJSON_AddNumberToObject(j, "objects", (double)r->objects);
         cJSON *p = cJSON_AddObjectToObject(j, "planned");
         for (int k = 0; k < PLAN_ACTION_COUNT; k++)
@@ -109,12 +109,14 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
     struct convert_options o = { cli->dry_run, cli->max_changes, cli->allow_revert, run_id, wm_text,
                                  cli->full };
     struct convert_result *res = xcalloc(end - first, sizeof(*res));
-    rc = EXIT_DONE;
+    enum convert_status worst = CONVERT_OK;
     for (size_t t = first; t < end; t++) {
-        int trc = convert_tenant(&w, t, &o, &res[t - first]);
-        if (trc > rc)
-            rc = trc;
+        enum convert_status st = convert_tenant(&w, t, &o, &res[t - first]);
+        if (st > worst)
+            worst = st;
     }
+    /* the engine's statuses become exit codes here only */
+    rc = worst == CONVERT_OK ? EXIT_DONE : worst == CONVERT_RECORD ? EXIT_PARTIAL : EXIT_STOPPED;
     if (summary || log_get_level() >= LOG_NORMAL)
         convert_print_summary(stdout, res, end - first, cli->dry_run);
     /* run: the report module's one-screen summary and HTML page, read back

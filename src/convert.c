@@ -52,6 +52,7 @@ struct ctx {
     int64_t now;
     bool fatal;                        /* a mapping or audit write failed: stop at once */
     char **verified;                   /* the tenant's verified domains */
+    bool looked_up;                    /* the items' cloud users are known */
 };
 
 static const char *str_or(const char *s, const char *dflt)
@@ -179,52 +180,6 @@ static enum map_user_type cloud_user_type(const struct graph_user *u)
     if (u && u->user_type && !strcmp(u->user_type, "Member"))
         return MAP_USER_TYPE_MEMBER;
     return MAP_USER_TYPE_NONE;
-}
-
-/* ------------------------------------------------------------ preconditions */
-
-static bool domain_verified(const struct ctx *c, const char *mail)
-{
-    const char *at = strrchr(mail, '@');
-    if (!at || !c->verified)
-        return false;
-    const char *dom = at + 1;
-    for (char **d = c->verified; *d; d++) {
-        size_t n = strlen(dom), m = strlen(*d);
-        /* subdomains of a verified domain count as verified too (§1.4) */
-        if (!strcasecmp(dom, *d) || (n > m && dom[n - m - 1] == '.' && !strcasecmp(dom + n - m, *d)))
-            return true;
-    }
-    return false;
-}
-
-/* Why the cloud user cannot be invited, with the remedy, or NULL. */
-static const char *blocked_why(struct ctx *c, const struct item *it, char *buf, size_t size)
-{
-    const struct graph_user *u = it->cloud;
-    if (u->on_premises_upn) {
-        /* reference §1.4, §6.6: Graph refuses the conversion of such a user */
-        snprintf(buf, size, "onPremisesUserPrincipalName is set (%s); change the Connect rule of "
-                 "tenant %s that writes it (clone the out-of-box rule and stop the flow), then "
-                 "clear the value", u->on_premises_upn, c->tc->name);
-        return buf;
-    }
-    if (!u->mail) {
-        snprintf(buf, size, "the cloud user has no mail; set mail in AD to the invitation address "
-                 "(%s), Connect syncs it", it->address);
-        return buf;
-    }
-    if (domain_verified(c, u->mail)) {
-        snprintf(buf, size, "mail %s is in a verified domain of tenant %s; Graph refuses to make "
-                 "it external: give the user an address of its home tenant", u->mail, c->tc->name);
-        return buf;
-    }
-    if (strcasecmp(u->mail, it->address)) {
-        snprintf(buf, size, "the invitation address %s (%s) differs from the cloud user's mail %s; "
-                 "make them equal in AD", it->address, c->tc->invite_address_attribute, u->mail);
-        return buf;
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------ Graph calls */
@@ -570,7 +525,8 @@ static void stop(struct convert_result *res, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(res->why, sizeof(res->why), fmt, ap);
     va_end(ap);
-    res->exit_code = EXIT_STOPPED;
+    if (res->status < CONVERT_STOPPED)
+        res->status = CONVERT_STOPPED;
     log_error("%s", res->why);
 }
 
@@ -767,14 +723,257 @@ static enum graph_status find_cloud_users(struct ctx *c, struct item *items, siz
     return st;
 }
 
-int convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
-                   struct convert_result *res)
+/* ------------------------------------------------------------ the phases */
+
+/* The circuit breaker (like Connect's 500-deletes guard, reference §6.3):
+ * true when the tenant must not be touched. Rechecks of records already
+ * blocked or pending do not count: they were counted when first planned. */
+static bool phase_breaker(struct ctx *c, const struct item *items, size_t n)
+{
+    struct convert_result *res = c->res;
+    long limit = c->o->max_changes > 0 ? c->o->max_changes : c->tc->max_changes;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].kind != PLAN_BLOCKED && !items[i].recheck)
+            res->changes++;
+    if (res->changes <= (uint64_t)limit)
+        return false;
+    stop(res, "tenant %s: %llu changes planned (%llu convert, %llu set-usertype, %llu revert, "
+         "%llu forget), more than max_changes %ld: nothing was done in this tenant; review them "
+         "with 'dualsync plan --tenant %s', then confirm with --max-changes %llu",
+         c->tc->name, (unsigned long long)res->changes, (unsigned long long)res->planned[PLAN_CONVERT],
+         (unsigned long long)res->planned[PLAN_SET_USERTYPE],
+         (unsigned long long)res->planned[PLAN_REVERT], (unsigned long long)res->planned[PLAN_FORGET],
+         limit, c->tc->name, (unsigned long long)res->changes);
+    return true;
+}
+
+/* What needs no Graph: the records of objects gone, what AD already
+ * blocks, and reverts not allowed. */
+static void phase_settle_local(struct ctx *c, struct item *items, size_t n)
+{
+    struct convert_result *res = c->res;
+    for (size_t i = 0; i < n && !c->fatal; i++) {
+        struct item *it = &items[i];
+        if (it->kind == PLAN_FORGET) {
+            const struct map_record *r = mapstore_find(c->ms, it->anchor);
+            if (r && r->state != MAP_STATE_GONE) {
+                struct map_record g = *r;
+                g.state = MAP_STATE_GONE;
+                g.last_change = c->now;
+                if (mapstore_put(c->ms, &g))
+                    c->fatal = true;
+                audit(c, it, &g, "forget", c->o->dry_run ? "dry-run" : "done", NULL, NULL, it->reason);
+                res->gone++;
+            }
+        } else if (it->kind == PLAN_BLOCKED) {
+            settle(c, it, MAP_STATE_BLOCKED, it->reason, "convert", "blocked");
+            res->blocked++;
+        } else if (it->kind == PLAN_REVERT && !c->o->allow_revert) {
+            const struct map_record *r = mapstore_find(c->ms, it->anchor);
+            log_warn("tenant %s: %s is external here but this is now its home tenant; not reverted: "
+                     "run with --allow-revert to make it an internal member again", c->tc->name,
+                     str_or(r ? r->upn : NULL, it->anchor));
+            res->skipped++;
+        }
+    }
+}
+
+/* The cloud users of the items that need Graph, and the tenant's verified
+ * domains. Marks the blocked records whose cloud user did not change as
+ * deferred first (defer_unchanged). Returns CONVERT_OK, or CONVERT_STOPPED
+ * after saying why; *users is filled only then. */
+static enum convert_status phase_look_up(struct ctx *c, struct item *items, size_t n, size_t ndoubt,
+                                         struct graph_users *users, char **delta_link)
+{
+    struct convert_result *res = c->res;
+    const struct tenant_config *tc = c->tc;
+    bool need_graph = false;
+    for (size_t i = 0; i < n; i++)
+        need_graph |= needs_graph(&items[i], c->o);
+    if (!need_graph && !ndoubt)
+        return CONVERT_OK;
+    if (open_graph(c)) {
+        stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
+        return CONVERT_STOPPED;
+    }
+    defer_unchanged(c, items, n, c->o->check_all, delta_link);
+    need_graph = false;
+    for (size_t i = 0; i < n; i++) {
+        need_graph |= needs_graph(&items[i], c->o);
+        res->blocked += items[i].deferred;
+    }
+    if ((!need_graph && !ndoubt) || graph_stopped(c->g, NULL) != GRAPH_OK)
+        return CONVERT_OK;
+    enum graph_status gs = find_cloud_users(c, items, n, users);
+    if (gs != GRAPH_OK) {
+        const char *why = NULL;
+        graph_stopped(c->g, &why);
+        stop(res, "tenant %s: cannot list its synced users (%s)%s%s; nothing done in this tenant",
+             tc->name, graph_status_name(gs), why ? ": " : "", why ? why : "");
+        return CONVERT_STOPPED;
+    }
+    size_t nv = 0;
+    if (res->planned[PLAN_CONVERT] && graph_verified_domains(c->g, &c->verified, &nv) != GRAPH_OK) {
+        stop(res, "tenant %s: cannot read its verified domains (Domain.Read.All); nothing done "
+             "in this tenant", tc->name);
+        return CONVERT_STOPPED;
+    }
+    res->graph_requests += 1 + (c->verified ? 1 : 0);
+    c->looked_up = true;
+    return CONVERT_OK;
+}
+
+/* The work lists of phase_execute. */
+struct work {
+    struct item **invite, **patch, **revert;
+    size_t ninvite, npatch, nrevert;
+};
+
+/* Sort one item that needs Graph by what its cloud user says: recorded at
+ * once (it is as planned already), blocked, pending, or into w's lists. */
+static void triage(struct ctx *c, struct item *it, const struct graph_users *users, struct work *w)
+{
+    struct convert_result *res = c->res;
+    const struct tenant_config *tc = c->tc;
+    it->cloud = graph_users_find(users, it->anchor);
+    bool in_doubt = mapstore_intent_of(c->ms, it->anchor) != NULL;
+    if (in_doubt)
+        res->recovered++;
+    if (!it->cloud) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "not synced to tenant %s yet (no user with "
+                 "onPremisesImmutableId %s); the run after Connect's next cycle converts it",
+                 tc->name, it->anchor);
+        if (it->kind == PLAN_CONVERT) {
+            settle(c, it, MAP_STATE_PENDING, msg, "convert", "pending");
+            res->pending++;
+        } else {
+            log_warn("tenant %s: %s", tc->name, msg);
+            res->failed++;
+        }
+        return;
+    }
+    enum map_user_type ut = cloud_user_type(it->cloud);
+    const char *ext = it->cloud->external_user_state;
+    if (it->kind == PLAN_CONVERT) {
+        if (is_external_state(ext)) {
+            /* invited already (by an interrupted run, or by hand): record it */
+            record_external(c, it, ext, ut, NULL, NULL, in_doubt ? "recover" : "convert");
+            res->recorded++;
+            if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != ut)
+                w->patch[w->npatch++] = it;
+            return;
+        }
+        char why[600];
+        struct convert_target t = { tc->name, it->cloud, it->address, tc->invite_address_attribute,
+                                    (const char *const *)c->verified };
+        if (convert_blocked_why(&t, why, sizeof(why))) {
+            settle(c, it, MAP_STATE_BLOCKED, why, "convert", "blocked");
+            res->blocked++;
+            return;
+        }
+        w->invite[w->ninvite++] = it;
+    } else if (it->kind == PLAN_SET_USERTYPE) {
+        if (planner_map_user_type(it->want) == ut) {
+            char guid[37];
+            struct map_record r = base_record(c, it, guid);
+            r.user_type = ut;
+            if (put(c, &r))
+                audit(c, it, &r, in_doubt ? "recover" : "set-usertype", "done", NULL, NULL, NULL);
+            res->recorded++;
+        } else {
+            w->patch[w->npatch++] = it;
+        }
+    } else if (it->kind == PLAN_REVERT) {
+        if (!is_external_state(ext)) {
+            settle(c, it, MAP_STATE_REVERTED, "", in_doubt ? "recover" : "revert", "done");
+            res->recorded++;
+        } else {
+            w->revert[w->nrevert++] = it;
+        }
+    }
+}
+
+/* Invite, then set userType (of those just invited too), then revert. */
+static void phase_execute(struct ctx *c, struct item *items, size_t n, const struct graph_users *users)
+{
+    struct convert_result *res = c->res;
+    struct work w = { xcalloc(n + 1, sizeof(struct item *)), xcalloc(n + 1, sizeof(struct item *)),
+                      xcalloc(n + 1, sizeof(struct item *)), 0, 0, 0 };
+    for (size_t i = 0; i < n && !c->fatal; i++)
+        if (needs_graph(&items[i], c->o))
+            triage(c, &items[i], users, &w);
+    if (c->o->dry_run) {
+        res->skipped += w.ninvite + w.npatch + w.nrevert;
+        log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "
+                 "invitations: more), revert %zu", c->tc->name, w.ninvite, w.npatch, w.nrevert);
+    } else {
+        invite_all(c, w.invite, w.ninvite, w.patch, &w.npatch);
+        if (!c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK)
+            run_simple(c, w.patch, w.npatch, "set-user-type", "set-usertype", build_patch, on_patch);
+        if (!c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK)
+            run_simple(c, w.revert, w.nrevert, "revert", "revert", build_revert, on_revert);
+    }
+    free(w.invite);
+    free(w.patch);
+    free(w.revert);
+}
+
+/* Graph's stop state and figures into the result, the watermark and delta
+ * link kept for a tenant not stopped, the commit, and the final status. */
+static void phase_finish(struct ctx *c, const char *delta_link)
+{
+    struct convert_result *res = c->res;
+    const struct tenant_config *tc = c->tc;
+    const struct convert_options *o = c->o;
+    if (c->g && res->status != CONVERT_STOPPED) {
+        const char *why = NULL;
+        enum graph_status st = graph_stopped(c->g, &why);
+        if (st != GRAPH_OK)
+            stop(res, "tenant %s: stopped (%s): %s", tc->name, graph_status_name(st),
+                 why ? why : "no reason given");
+    }
+    if (c->g) {
+        struct graph_stats gst;
+        graph_get_stats(c->g, &gst);
+        res->graph_requests = gst.requests;
+        res->graph_http = gst.http_requests;
+    }
+    /* the watermark says "AD as of here is done": only for a tenant not stopped */
+    if (!c->fatal && res->status != CONVERT_STOPPED && o->watermark
+        && strcmp(mapstore_header(c->ms)->watermark, o->watermark)
+        && mapstore_set_watermark(c->ms, o->watermark))
+        c->fatal = true;
+    /* and Graph's delta link "the users as of here are checked": likewise */
+    if (!c->fatal && res->status != CONVERT_STOPPED && !o->dry_run && delta_link
+        && mapstore_set_delta_link(c->ms, delta_link))
+        c->fatal = true;
+    if (c->fatal) {
+        stop(res, "tenant %s: a write of its mapping file or audit trail failed; stopped: the next "
+             "run recovers from what reached the disk", tc->name);
+        res->status = CONVERT_FATAL;
+    } else if (!o->dry_run && mapstore_commit(c->ms)) {
+        stop(res, "tenant %s: the mapping file could not be committed; the next run recovers from "
+             "its journal", tc->name);
+        res->status = CONVERT_FATAL;
+    }
+    if (res->status == CONVERT_OK && (res->blocked || res->failed || (res->skipped && !o->dry_run)))
+        res->status = CONVERT_RECORD;
+    if (c->audit && audit_close(c->audit) && res->status < CONVERT_STOPPED) {
+        stop(res, "tenant %s: the audit trail could not be closed", tc->name);
+        res->status = CONVERT_FATAL;
+    }
+    c->audit = NULL;
+}
+
+enum convert_status convert_tenant(const struct world *w, size_t t, const struct convert_options *o,
+                                   struct convert_result *res)
 {
     const struct tenant_config *tc = &w->cfg->tenants[t];
     memset(res, 0, sizeof(*res));
     res->tenant = tc->name;
     double t0 = platform_monotonic();
-    struct ctx c = { w, tc, o, res, NULL, NULL, NULL, (int64_t)time(NULL), false, NULL };
+    struct ctx c = { .w = w, .tc = tc, .o = o, .res = res, .now = (int64_t)time(NULL) };
     char *delta_link = NULL;   /* Graph's, to keep once the tenant is done */
 
     struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
@@ -782,7 +981,8 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
     if (mapstore_open(tc->mapping_file, &who, flags, &c.ms)) {
         stop(res, "tenant %s: its mapping file %s cannot be used; nothing done in this tenant",
              tc->name, tc->mapping_file);
-        return res->exit_code;
+        res->seconds = platform_monotonic() - t0;
+        return res->status;
     }
     const struct map_intent *doubt;
     size_t ndoubt = mapstore_in_doubt(c.ms, &doubt);
@@ -793,207 +993,26 @@ int convert_tenant(const struct world *w, size_t t, const struct convert_options
 
     size_t n;
     struct item *items = collect(&c, t, &n);
-
-    /* the circuit breaker (like Connect's 500-deletes guard, reference §6.3) */
-    long limit = o->max_changes > 0 ? o->max_changes : tc->max_changes;
-    for (size_t i = 0; i < n; i++)
-        if (items[i].kind != PLAN_BLOCKED && !items[i].recheck)
-            res->changes++;
-    bool need_graph = false;
-    for (size_t i = 0; i < n; i++)
-        need_graph |= needs_graph(&items[i], o);
-    if (res->changes > (uint64_t)limit) {
-        stop(res, "tenant %s: %llu changes planned (%llu convert, %llu set-usertype, %llu revert, "
-             "%llu forget), more than max_changes %ld: nothing was done in this tenant; review them "
-             "with 'dualsync plan --tenant %s', then confirm with --max-changes %llu",
-             tc->name, (unsigned long long)res->changes, (unsigned long long)res->planned[PLAN_CONVERT],
-             (unsigned long long)res->planned[PLAN_SET_USERTYPE],
-             (unsigned long long)res->planned[PLAN_REVERT], (unsigned long long)res->planned[PLAN_FORGET],
-             limit, tc->name, (unsigned long long)res->changes);
-        goto out;
-    }
-
+    struct graph_users users = GRAPH_USERS_INIT;
+    if (phase_breaker(&c, items, n))
+        goto finish;
     if (!o->dry_run) {
         char *path = xasprintf("%s/%s.audit", w->cfg->mappings_dir, tc->name);
         int rc = audit_open(path, &c.audit);
         free(path);
         if (rc) {
             stop(res, "tenant %s: cannot open its audit trail; nothing done in this tenant", tc->name);
-            goto out;
+            goto finish;
         }
     }
-
-    /* what needs no Graph: the records of objects gone, and what AD already blocks */
-    for (size_t i = 0; i < n && !c.fatal; i++) {
-        struct item *it = &items[i];
-        if (it->kind == PLAN_FORGET) {
-            const struct map_record *r = mapstore_find(c.ms, it->anchor);
-            if (r && r->state != MAP_STATE_GONE) {
-                struct map_record g = *r;
-                g.state = MAP_STATE_GONE;
-                g.last_change = c.now;
-                if (mapstore_put(c.ms, &g))
-                    c.fatal = true;
-                audit(&c, it, &g, "forget", o->dry_run ? "dry-run" : "done", NULL, NULL, it->reason);
-                res->gone++;
-            }
-        } else if (it->kind == PLAN_BLOCKED) {
-            settle(&c, it, MAP_STATE_BLOCKED, it->reason, "convert", "blocked");
-            res->blocked++;
-        } else if (it->kind == PLAN_REVERT && !o->allow_revert) {
-            log_warn("tenant %s: %s is external here but this is now its home tenant; not reverted: "
-                     "run with --allow-revert to make it an internal member again", tc->name,
-                     str_or(mapstore_find(c.ms, it->anchor) ? mapstore_find(c.ms, it->anchor)->upn : NULL,
-                            it->anchor));
-            res->skipped++;
-        }
-    }
-
-    if ((need_graph || ndoubt) && !c.fatal) {
-        if (open_graph(&c)) {
-            stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
-            goto out;
-        }
-        defer_unchanged(&c, items, n, o->check_all, &delta_link);
-        need_graph = false;
-        for (size_t i = 0; i < n; i++) {
-            need_graph |= needs_graph(&items[i], o);
-            res->blocked += items[i].deferred;
-        }
-    }
-    if ((need_graph || ndoubt) && !c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK) {
-        struct graph_users users = GRAPH_USERS_INIT;
-        enum graph_status gs = find_cloud_users(&c, items, n, &users);
-        if (gs != GRAPH_OK) {
-            const char *why = NULL;
-            graph_stopped(c.g, &why);
-            stop(res, "tenant %s: cannot list its synced users (%s)%s%s; nothing done in this tenant",
-                 tc->name, graph_status_name(gs), why ? ": " : "", why ? why : "");
-            goto out;
-        }
-        size_t nv = 0;
-        if (res->planned[PLAN_CONVERT] && graph_verified_domains(c.g, &c.verified, &nv) != GRAPH_OK) {
-            stop(res, "tenant %s: cannot read its verified domains (Domain.Read.All); nothing done "
-                 "in this tenant", tc->name);
-            graph_users_release(&users);
-            goto out;
-        }
-        res->graph_requests += 1 + (c.verified ? 1 : 0);
-
-        struct item **invite = xcalloc(n + 1, sizeof(*invite));
-        struct item **patch = xcalloc(n + 1, sizeof(*patch));
-        struct item **revert = xcalloc(n + 1, sizeof(*revert));
-        size_t ninvite = 0, npatch = 0, nrevert = 0;
-        for (size_t i = 0; i < n && !c.fatal; i++) {
-            struct item *it = &items[i];
-            if (!needs_graph(it, o))
-                continue;
-            it->cloud = graph_users_find(&users, it->anchor);
-            bool in_doubt = mapstore_intent_of(c.ms, it->anchor) != NULL;
-            if (in_doubt)
-                res->recovered++;
-            if (!it->cloud) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "not synced to tenant %s yet (no user with "
-                         "onPremisesImmutableId %s); the run after Connect's next cycle converts it",
-                         tc->name, it->anchor);
-                if (it->kind == PLAN_CONVERT) {
-                    settle(&c, it, MAP_STATE_PENDING, msg, "convert", "pending");
-                    res->pending++;
-                } else {
-                    log_warn("tenant %s: %s", tc->name, msg);
-                    res->failed++;
-                }
-                continue;
-            }
-            enum map_user_type ut = cloud_user_type(it->cloud);
-            const char *ext = it->cloud->external_user_state;
-            if (it->kind == PLAN_CONVERT) {
-                if (is_external_state(ext)) {
-                    /* invited already (by an interrupted run, or by hand): record it */
-                    record_external(&c, it, ext, ut, NULL, NULL, in_doubt ? "recover" : "convert");
-                    res->recorded++;
-                    if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != ut)
-                        patch[npatch++] = it;
-                    continue;
-                }
-                char why[600];
-                if (blocked_why(&c, it, why, sizeof(why))) {
-                    settle(&c, it, MAP_STATE_BLOCKED, why, "convert", "blocked");
-                    res->blocked++;
-                    continue;
-                }
-                invite[ninvite++] = it;
-            } else if (it->kind == PLAN_SET_USERTYPE) {
-                if (planner_map_user_type(it->want) == ut) {
-                    char guid[37];
-                    struct map_record r = base_record(&c, it, guid);
-                    r.user_type = ut;
-                    if (put(&c, &r))
-                        audit(&c, it, &r, in_doubt ? "recover" : "set-usertype", "done", NULL, NULL, NULL);
-                    res->recorded++;
-                } else {
-                    patch[npatch++] = it;
-                }
-            } else if (it->kind == PLAN_REVERT) {
-                if (!is_external_state(ext)) {
-                    settle(&c, it, MAP_STATE_REVERTED, "", in_doubt ? "recover" : "revert", "done");
-                    res->recorded++;
-                } else {
-                    revert[nrevert++] = it;
-                }
-            }
-        }
-        if (o->dry_run) {
-            res->skipped += ninvite + npatch + nrevert;
-            log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "
-                     "invitations: more), revert %zu", tc->name, ninvite, npatch, nrevert);
-        } else {
-            invite_all(&c, invite, ninvite, patch, &npatch);
-            if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
-                run_simple(&c, patch, npatch, "set-user-type", "set-usertype", build_patch, on_patch);
-            if (!c.fatal && graph_stopped(c.g, NULL) == GRAPH_OK)
-                run_simple(&c, revert, nrevert, "revert", "revert", build_revert, on_revert);
-        }
-        free(invite);
-        free(patch);
-        free(revert);
-        graph_users_release(&users);
-    }
-    if (c.g && res->exit_code != EXIT_STOPPED) {
-        const char *why = NULL;
-        enum graph_status st = graph_stopped(c.g, &why);
-        if (st != GRAPH_OK)
-            stop(res, "tenant %s: stopped (%s): %s", tc->name, graph_status_name(st),
-                 why ? why : "no reason given");
-        struct graph_stats gst;
-        graph_get_stats(c.g, &gst);
-        res->graph_requests = gst.requests;
-        res->graph_http = gst.http_requests;
-    }
-
-out:
-    /* the watermark says "AD as of here is done": only for a tenant not stopped */
-    if (!c.fatal && res->exit_code != EXIT_STOPPED && o->watermark
-        && strcmp(mapstore_header(c.ms)->watermark, o->watermark)
-        && mapstore_set_watermark(c.ms, o->watermark))
-        c.fatal = true;
-    /* and Graph's delta link "the users as of here are checked": likewise */
-    if (!c.fatal && res->exit_code != EXIT_STOPPED && !o->dry_run && delta_link
-        && mapstore_set_delta_link(c.ms, delta_link))
-        c.fatal = true;
+    phase_settle_local(&c, items, n);
+    if (!c.fatal && phase_look_up(&c, items, n, ndoubt, &users, &delta_link) == CONVERT_OK
+        && c.looked_up && !c.fatal)
+        phase_execute(&c, items, n, &users);
+finish:
+    phase_finish(&c, delta_link);
     free(delta_link);
-    if (c.fatal) {
-        stop(res, "tenant %s: a write of its mapping file or audit trail failed; stopped: the next "
-             "run recovers from what reached the disk", tc->name);
-    } else if (!o->dry_run && c.ms && mapstore_commit(c.ms)) {
-        stop(res, "tenant %s: the mapping file could not be committed; the next run recovers from "
-             "its journal", tc->name);
-    }
-    if (res->exit_code == EXIT_DONE && (res->blocked || res->failed || (res->skipped && !o->dry_run)))
-        res->exit_code = EXIT_PARTIAL;
-    if (c.audit && audit_close(c.audit) && res->exit_code != EXIT_STOPPED)
-        stop(res, "tenant %s: the audit trail could not be closed", tc->name);
+    graph_users_release(&users);
     graph_strv_free(c.verified);
     graph_close(c.g);
     mapstore_close(c.ms);
@@ -1001,7 +1020,7 @@ out:
         free(items[i].anchor);
     free(items);
     res->seconds = platform_monotonic() - t0;
-    return res->exit_code;
+    return res->status;
 }
 
 void convert_print_summary(FILE *out, const struct convert_result *res, size_t n, bool dry_run)
@@ -1018,6 +1037,6 @@ void convert_print_summary(FILE *out, const struct convert_result *res, size_t n
                 (unsigned long long)r->gone, (unsigned long long)r->blocked,
                 (unsigned long long)r->pending, (unsigned long long)r->failed,
                 (unsigned long long)r->graph_requests,
-                r->exit_code == EXIT_DONE ? "done" : r->exit_code == EXIT_PARTIAL ? "partial" : "stopped");
+                r->status == CONVERT_FATAL ? "stopped" : convert_status_name(r->status));
     }
 }

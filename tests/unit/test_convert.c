@@ -1,0 +1,180 @@
+/* Unit tests for convert_check.c: the Graph-side preconditions of a
+ * conversion (reference graph-api.md §1.4) and whom a refusal concerns. */
+#include "compat.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+#include "convert.h"
+#include "graph.h"
+
+static const char *const verified[] = { "contoso.example", "fabrikam.example", NULL };
+
+/* A synced user ready to convert: mail outside the verified domains. */
+static struct graph_user ready(void)
+{
+    struct graph_user u;
+    memset(&u, 0, sizeof(u));
+    u.id = (char *)"0b1c";
+    u.mail = (char *)"megan@partner.example";
+    u.user_type = (char *)"Member";
+    return u;
+}
+
+static const char *why(const struct graph_user *u, const char *address, char *buf, size_t size)
+{
+    struct convert_target t = { "gcch", u, address, "userPrincipalName", verified };
+    return convert_blocked_why(&t, buf, size);
+}
+
+static void ready_user_is_not_blocked(void **state)
+{
+    (void)state;
+    struct graph_user u = ready();
+    char buf[600];
+    assert_null(why(&u, "megan@partner.example", buf, sizeof(buf)));
+    /* the address is compared without case, as Graph does */
+    assert_null(why(&u, "Megan@Partner.Example", buf, sizeof(buf)));
+}
+
+static void on_premises_upn_blocks_first(void **state)
+{
+    (void)state;
+    struct graph_user u = ready();
+    u.on_premises_upn = (char *)"megan@corp.example";
+    u.mail = NULL;   /* also wrong, but the Connect rule is named first */
+    char buf[600];
+    const char *w = why(&u, "megan@partner.example", buf, sizeof(buf));
+    assert_non_null(w);
+    assert_non_null(strstr(w, "onPremisesUserPrincipalName is set (megan@corp.example)"));
+    assert_non_null(strstr(w, "change the Connect rule of tenant gcch"));
+}
+
+static void no_mail_blocks(void **state)
+{
+    (void)state;
+    struct graph_user u = ready();
+    u.mail = NULL;
+    char buf[600];
+    const char *w = why(&u, "megan@partner.example", buf, sizeof(buf));
+    assert_non_null(w);
+    assert_non_null(strstr(w, "has no mail; set mail in AD to the invitation address (megan@partner.example)"));
+    /* no address from AD either: still a message, never a NULL in printf */
+    w = why(&u, NULL, buf, sizeof(buf));
+    assert_non_null(strstr(w, "(none)"));
+}
+
+static void verified_domain_and_subdomain_block(void **state)
+{
+    (void)state;
+    struct graph_user u = ready();
+    char buf[600];
+    u.mail = (char *)"megan@contoso.example";
+    assert_non_null(strstr(why(&u, "megan@contoso.example", buf, sizeof(buf)),
+                           "is in a verified domain of tenant gcch"));
+    u.mail = (char *)"megan@eu.Contoso.Example";
+    assert_non_null(why(&u, "megan@eu.contoso.example", buf, sizeof(buf)));
+    /* a longer name that merely ends the same is not a subdomain */
+    u.mail = (char *)"megan@notcontoso.example";
+    assert_null(why(&u, "megan@notcontoso.example", buf, sizeof(buf)));
+}
+
+static void address_must_equal_mail(void **state)
+{
+    (void)state;
+    struct graph_user u = ready();
+    char buf[600];
+    const char *w = why(&u, "megan.other@partner.example", buf, sizeof(buf));
+    assert_non_null(w);
+    assert_non_null(strstr(w, "megan.other@partner.example (userPrincipalName) differs from the cloud "
+                              "user's mail megan@partner.example"));
+}
+
+static void domain_verified_edges(void **state)
+{
+    (void)state;
+    assert_false(convert_domain_verified(verified, NULL));
+    assert_false(convert_domain_verified(verified, "no-at-sign"));
+    assert_false(convert_domain_verified(NULL, "a@contoso.example"));
+    assert_true(convert_domain_verified(verified, "a@b@fabrikam.example"));
+    assert_false(convert_domain_verified(verified, "a@example"));
+}
+
+static enum convert_status refusal(int http, const char *code, const char *msg, bool *blocked)
+{
+    char remedy[400];
+    enum convert_status st = convert_refusal(http, code, msg, "gcch", blocked, remedy, sizeof(remedy));
+    assert_true(remedy[0] != '\0');
+    return st;
+}
+
+static void refusals_of_the_tenant_stop_it(void **state)
+{
+    (void)state;
+    bool b;
+    assert_int_equal(refusal(403, "Forbidden", "Invitations are blocked for this directory due to "
+                             "suspicious activity", &b), CONVERT_STOPPED);
+    assert_int_equal(refusal(403, "Forbidden", "Guest invitations not allowed for your company. "
+                             "Contact your company administrator for more details.", &b), CONVERT_STOPPED);
+    assert_int_equal(refusal(403, "Unauthorized", "Insufficient privileges to perform requested "
+                             "operation by the application '00000003-0000-0000-c000-000000000000'. "
+                             "ControllerName=MSGraphInviteAPI", &b), CONVERT_STOPPED);
+    assert_int_equal(refusal(401, "InvalidAuthenticationToken", "Access token has expired.", &b),
+                     CONVERT_STOPPED);
+    assert_false(b);
+}
+
+static void refusals_of_one_user_are_recorded(void **state)
+{
+    (void)state;
+    bool b;
+    char remedy[400];
+    assert_int_equal(convert_refusal(403, "Authorization_RequestDenied", "Insufficient privileges to "
+                                     "complete the operation.", "gcch", &b, remedy, sizeof(remedy)),
+                     CONVERT_RECORD);
+    assert_true(b);
+    assert_non_null(strstr(remedy, "directory role"));
+    assert_int_equal(convert_refusal(403, "Forbidden", "The invitation is blocked by the B2B "
+                                     "collaboration policy.", "gcch", &b, remedy, sizeof(remedy)),
+                     CONVERT_RECORD);
+    assert_true(b);
+    assert_non_null(strstr(remedy, "Cross-tenant access settings"));
+    assert_int_equal(refusal(412, "PreconditionFailed", "converted", &b), CONVERT_RECORD);
+    assert_true(b);
+    /* "Invalid request input": a failure, tried again, not blocked */
+    assert_int_equal(convert_refusal(400, "BadRequest", "User invitation failed. Invalid request input.",
+                                     "gcch", &b, remedy, sizeof(remedy)), CONVERT_RECORD);
+    assert_false(b);
+    assert_non_null(strstr(remedy, "support case"));
+    assert_int_equal(refusal(400, NULL, NULL, &b), CONVERT_RECORD);
+    assert_false(b);
+}
+
+static void status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(convert_status_name(CONVERT_OK), "done");
+    assert_string_equal(convert_status_name(CONVERT_RECORD), "partial");
+    assert_string_equal(convert_status_name(CONVERT_STOPPED), "stopped");
+    assert_string_equal(convert_status_name(CONVERT_FATAL), "fatal");
+    /* ordered by blast radius: a tenant's status is the worst of its parts */
+    assert_true(CONVERT_OK < CONVERT_RECORD && CONVERT_RECORD < CONVERT_STOPPED
+                && CONVERT_STOPPED < CONVERT_FATAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ready_user_is_not_blocked),
+        cmocka_unit_test(on_premises_upn_blocks_first),
+        cmocka_unit_test(no_mail_blocks),
+        cmocka_unit_test(verified_domain_and_subdomain_block),
+        cmocka_unit_test(address_must_equal_mail),
+        cmocka_unit_test(domain_verified_edges),
+        cmocka_unit_test(refusals_of_the_tenant_stop_it),
+        cmocka_unit_test(refusals_of_one_user_are_recorded),
+        cmocka_unit_test(status_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
