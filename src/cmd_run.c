@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -39,106 +40,26 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-/* The text of the source's watermark, for the mapping files' headers. */
-static char *watermark_text(const struct ldap_watermark *wm)
+/* The exit code of a batch (cli.h): the engine's statuses mapped here only. */
+static int exit_of(enum convert_status st)
 {
-    return wm->invocation_id[0] ? ldap_watermark_format(wm) : xstrdup("");
-}
-
-/* A dry run's figures as JSON (--report with --dry-run: no audit entry was
- * written, so the report module has nothing to render). */
-static int write_report(const char *path, const char *run_id, const struct convert_result *res,
-                        size_t n, bool dry_run)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "runId", run_id);
-    cJSON_AddBoolToObject(root, "dryRun", dry_run);
-    cJSON *ts = cJSON_AddArrayToObject(root, "tenants");
-    for (size_t i = 0; i < n; i++) {
-        const struct convert_result *r = &res[i];
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "tenant", r->tenant);
-        cJSON_AddStringToObject(j, "result", r->status == CONVERT_FATAL ? "stopped"
-                                : convert_status_name(r->status));
-        cJSON_AddNumberToObject(j, "objects", (double)r->objects);
-        cJSON *p = cJSON_AddObjectToObject(j, "planned");
-        for (int k = 0; k < PLAN_ACTION_COUNT; k++)
-            cJSON_AddNumberToObject(p, plan_action_name((enum plan_action_kind)k), (double)r->planned[k]);
-        cJSON_AddNumberToObject(j, "invited", (double)r->invited);
-        cJSON_AddNumberToObject(j, "recorded", (double)r->recorded);
-        cJSON_AddNumberToObject(j, "userTypeSet", (double)r->user_type_set);
-        cJSON_AddNumberToObject(j, "reverted", (double)r->reverted);
-        cJSON_AddNumberToObject(j, "gone", (double)r->gone);
-        cJSON_AddNumberToObject(j, "blocked", (double)r->blocked);
-        cJSON_AddNumberToObject(j, "pending", (double)r->pending);
-        cJSON_AddNumberToObject(j, "failed", (double)r->failed);
-        cJSON_AddNumberToObject(j, "graphRequests", (double)r->graph_requests);
-        cJSON_AddNumberToObject(j, "graphHttpExchanges", (double)r->graph_http);
-        cJSON_AddNumberToObject(j, "seconds", r->seconds);
-        if (r->why[0])
-            cJSON_AddStringToObject(j, "stopped", r->why);
-        cJSON_AddItemToArray(ts, j);
+    switch (st) {
+    case CONVERT_OK: return EXIT_DONE;
+    case CONVERT_RECORD: return EXIT_PARTIAL;
+    case CONVERT_STOPPED:
+    case CONVERT_FATAL: return EXIT_STOPPED;
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    size_t len = strlen(text);
-    text[len] = '\n';
-    int rc = platform_write_file_atomic(path, text, len + 1);
-    cJSON_free(text);
-    if (rc)
-        return log_error("--report %s: cannot write it", path);
-    return 0;
+    return EXIT_STOPPED;
 }
 
 /* One batch: pull, plan, convert for the tenants [first, end). */
 static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t end, bool summary)
 {
-    char *run_id = xasprintf("%lld-%ld", (long long)time(NULL), platform_pid());
-    int rc;
-    struct world w;
-    struct ldap_watermark wm;
-    memset(&wm, 0, sizeof(wm));
-    rc = world_load(&w, cfg, cli->full, !cli->dry_run, cli->progress, &wm);
-    if (rc) {
-        /* AD could not be read (in full): nothing may be written anywhere */
-        world_free(&w);
-        free(run_id);
-        return rc;
-    }
-    char *wm_text = watermark_text(&wm);
-    struct convert_options o = { cli->dry_run, cli->max_changes, cli->allow_revert, run_id, wm_text,
-                                 cli->full };
-    struct convert_result *res = xcalloc(end - first, sizeof(*res));
-    enum convert_status worst = CONVERT_OK;
-    for (size_t t = first; t < end; t++) {
-        enum convert_status st = convert_tenant(&w, t, &o, &res[t - first]);
-        if (st > worst)
-            worst = st;
-    }
-    /* the engine's statuses become exit codes here only */
-    rc = worst == CONVERT_OK ? EXIT_DONE : worst == CONVERT_RECORD ? EXIT_PARTIAL : EXIT_STOPPED;
-    if (summary || log_get_level() >= LOG_NORMAL)
-        convert_print_summary(stdout, res, end - first, cli->dry_run);
-    /* run: the report module's one-screen summary and HTML page, read back
-     * from what this run appended to the audit trails (a dry run wrote none:
-     * its figures go to a JSON file instead) */
-    if (summary && !cli->dry_run && log_get_level() >= LOG_NORMAL) {
-        fflush(stdout);
-        if (report_print_run_summary(stdout, cfg, cli->tenant, run_id) && rc < EXIT_PARTIAL)
-            rc = EXIT_PARTIAL;
-    }
-    if (cli->report) {
-        int r = cli->dry_run ? write_report(cli->report, run_id, res, end - first, true)
-                             : report_write_run_html(cli->report, cfg, cli->tenant, run_id);
-        if (r && rc < EXIT_PARTIAL)
-            rc = EXIT_PARTIAL;
-    }
-    free(res);
-    free(wm_text);
-    world_free(&w);
-    free(run_id);
-    fflush(stdout);
-    return rc;
+    struct batch_options bo = { cli->dry_run, cli->full, cli->progress, cli->max_changes,
+                                cli->allow_revert, summary, cli->tenant, cli->report };
+    int load_rc = 0;
+    enum convert_status st = batch_run(&bo, cfg, first, end, &load_rc);
+    return load_rc ? load_rc : exit_of(st);
 }
 
 static int setup(const struct cli *cli, struct config *cfg, size_t *first, size_t *end)
