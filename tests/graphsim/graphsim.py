@@ -95,6 +95,7 @@ FAULT_DEFAULTS = {
     "rate_503": 0.0,          # answer 503 serviceNotAvailable without doing anything
     "rate_drop": 0.0,         # close the connection without answering, request NOT processed
     "rate_drop_after": 0.0,   # process the request, then close without answering
+    "rate_503_after": 0.0,    # process the request, then answer 503 (a gateway's answer after the work)
     "rate_slow": 0.0,         # delay the answer by slow_ms
     "slow_ms": 0,
     "latency_ms": 0,          # added to every Graph answer
@@ -165,6 +166,8 @@ class Faults:
             return out
         if c["rate_drop_after"] and rng.random() < c["rate_drop_after"]:
             out["drop_after"] = True
+        elif c["rate_503_after"] and rng.random() < c["rate_503_after"]:
+            out["status_after"] = 503
         return out
 
     def item_fault(self, tenant, url):
@@ -551,6 +554,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if resp is None:
             resp = Response(404, {"error": {"code": "NotFound", "message": "No route"}})
+        if fault.get("status_after") and entry.get("kind") == "graph":
+            # the work is done (and logged as done), but the answer is a 503
+            entry["fault"] = "503_after"
+            entry["processed_status"] = resp.status
+            for k, v in resp.log.items():   # what was done (the invitation's body, ...)
+                entry.setdefault(k, v)
+            resp = graph_error_response(503, "serviceNotAvailable",
+                                        "The service is temporarily unavailable (graphsim fault injection).",
+                                        request_id, crid, headers={"Retry-After": fmt_seconds(sim.faults.retry_after())})
         if fault.get("drop_after"):
             entry["fault"] = "drop_after"
             entry["status"] = resp.status

@@ -1033,6 +1033,19 @@ class FaultTests(unittest.TestCase):
         self.assertEqual(e[-1]["fault"], "drop_after")
         self.assertEqual(e[-1]["status"], 201)
 
+    def test_503_after(self):
+        # a gateway's 503 after the work: the invitation happened, the client got 503
+        u = S.mkuser(**synced())
+        S.hook("POST", "/_sim/faults", {"rate_503_after": 1.0, "paths": "^/v1.0/invitations", "retry_after": 0.5})
+        r = S.graph("POST", "/v1.0/invitations", invite_body(u))
+        S.hook("POST", "/_sim/faults", {"reset": True})
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.headers["retry-after"], "0.5")
+        self.assertEqual(S.graph("GET", "/v1.0/users/%s?$select=externalUserState" % u["id"]).json["externalUserState"],
+                         "PendingAcceptance")
+        e = [x for x in S.log(path="invitations") if (x.get("body") or {}).get("invitedUser.id") == u["id"]]
+        self.assertEqual((e[-1]["fault"], e[-1]["status"], e[-1]["processed_status"]), ("503_after", 503, 201))
+
     def test_slow_and_latency(self):
         S.hook("POST", "/_sim/faults", {"rate_slow": 1.0, "slow_ms": 300, "paths": "^/v1.0/domains"})
         t = time.time()

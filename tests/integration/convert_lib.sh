@@ -81,7 +81,7 @@ invited_twice() {
 import json, sys, collections
 log = [json.loads(l) for l in open(sys.argv[1])]
 ok = collections.Counter(e["body"]["invitedUser.id"] for e in log
-                         if e["path"].endswith("/invitations") and e["status"] == 201)
+                         if e["path"].endswith("/invitations") and e.get("processed_status", e["status"]) == 201)
 print(sum(1 for k, v in ok.items() if v > 1))' "$SIM/requests.jsonl"
 }
 
@@ -120,6 +120,6 @@ invited_twice_since_reset() {
 import json, sys, collections
 d = json.load(sys.stdin); log = d["entries"] if isinstance(d, dict) and "entries" in d else d
 ok = collections.Counter(e["body"]["invitedUser.id"] for e in log
-                         if e["path"].endswith("/invitations") and e["status"] == 201)
+                         if e["path"].endswith("/invitations") and e.get("processed_status", e["status"]) == 201)
 print(sum(1 for k, v in ok.items() if v > 1), sum(ok.values()))'
 }
