@@ -84,7 +84,7 @@ enum graph_status {
     GRAPH_FAILED,           /* the service refused this request (400, 404, 409, 412, ...): skip this object */
     GRAPH_UNCERTAIN,        /* a request that is not safe to repeat (POST /invitations) may or may not
                                have been carried out: the connection was lost after sending it, or a
-                               500/502/504 came back. Read the object back before sending it again. */
+                               500/502/503/504 came back. Read the object back before sending it again. */
     GRAPH_TENANT_STOPPED,   /* the tenant cannot be worked with: no token, refused authorization, TLS,
                                still failing after max_tries. Requests not sent carry http_status 0. */
     GRAPH_INVITES_BLOCKED,  /* 403 "invitations are blocked for this directory": stop this tenant at

@@ -3,13 +3,14 @@
  * 20 requests, pacing, retries and the tenant's stop state.
  *
  * The retry rules, and why (reference graph-api.md §3, §4):
- *  - 429, and 503/504 with Retry-After: the service did not do the work; wait
+ *  - 429, and 503/504 with Retry-After on a request safe to repeat: wait
  *    the longest Retry-After (fractional seconds, or an HTTP-date) before
  *    sending anything more to this tenant, then send again. Inside a $batch
  *    each answer is judged alone and only the throttled ones go again.
  *  - a dropped connection, a timeout, another 5xx: exponential backoff with
  *    jitter, but only for requests that are safe to repeat. An invitation
- *    whose answer was lost may have been carried out: it ends
+ *    whose answer was lost, or answered 503 or 504 (a gateway may answer so
+ *    after the service did the work), may have been carried out: it ends
  *    GRAPH_UNCERTAIN for the caller to read the user back, so that nobody is
  *    invited twice. A connection that failed before the request went out is
  *    always retried. libcurl itself must not resend either: it silently
@@ -712,8 +713,16 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
     if (a->retry_after && graph_parse_retry_after(a->retry_after, graph_server_time(g), &ra) < 0)
         ra = -1;
 
-    if (a->status == 429 || a->status == 503 || (a->status == 504 && ra >= 0 && r->idempotent) ||
-        a->status == 424) {
+    if (a->status == 503 && !r->idempotent) {
+        /* a 503 can come from a gateway after the service did the work (as
+         * a 504 can): sending an invitation again could invite twice, so the
+         * caller reads the user back. The tenant still waits as asked. */
+        double wait = ra >= 0 ? ra : graph_backoff(r->tries, g->backoff_base, g->backoff_cap, graph_random(g));
+        g->stats.throttled++;
+        pacer_throttled(&g->pacer, graph_now(), wait, true, x->t_sent);
+        finish(run, i, GRAPH_UNCERTAIN, NULL);
+    } else if (a->status == 429 || a->status == 503 || (a->status == 504 && ra >= 0 && r->idempotent) ||
+               a->status == 424) {
         /* throttled, or not carried out: send again after Retry-After (the
          * longest of a $batch, as every answer pauses the whole tenant) */
         double wait = ra >= 0 ? ra : graph_backoff(r->tries, g->backoff_base, g->backoff_cap, graph_random(g));

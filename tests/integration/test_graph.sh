@@ -321,6 +321,30 @@ if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(i
     ok "lost answer on a reused connection: uncertain, the invitation sent once (no silent resend by libcurl)"
 else notok "lost answer on a reused connection (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 
+# --- 13c. a 503 after the work (a gateway's answer): the invitation is not sent
+# again, alone or in a $batch; it ends uncertain for the caller to read back
+slice 133 133 lost3
+faults '{"reset": true, "rate_503_after": 1.0, "paths": "^/v1.0/invitations", "retry_after": 0.1}'
+m=$(mark)
+res $SECRET --batch 1 invite "$T/lost3" >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 1 ] && grep -q '^item 0 uncertain 503 1 ' "$T/out" && logpy "$m" 'len(inv) == 1 and
+        inv[0]["processed_status"] == 201' >"$T/res.txt"; then
+    ok "503 after the work on an invitation: uncertain, sent once"
+else notok "503 after the work on an invitation (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+slice 134 143 lost4
+faults '{"reset": true, "rate_503_after": 1.0, "paths": "^/v1.0/\\$batch", "retry_after": 0.1}'
+m=$(mark)
+res $SECRET --batch 10 invite "$T/lost4" >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 1 ] && [ "$(grep -c '^item .* uncertain 503 1 ' "$T/out")" = 10 ] &&
+    logpy "$m" 'len(inv) == 10 and all(e["status"] == 201 for e in inv) and
+        len([e for e in E if e["path"] == "/v1.0/$batch"]) == 1' >"$T/res.txt"; then
+    ok "503 after the work on a \$batch of 10 invitations: all 10 uncertain, none sent again"
+else notok "503 after the work on a \$batch of invitations (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+
 # --- 14. userType by PATCH, in a $batch
 cut -d' ' -f1 "$T/batch1" | head -n 25 >"$T/types"
 m=$(mark)
