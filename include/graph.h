@@ -110,8 +110,13 @@ struct graph_request {
     enum graph_status status;
     int http_status;             /* 0: no answer (not sent, or the connection failed) */
     int tries;                   /* how many times it was sent */
-    char request_id[48];         /* the response's request-id (for the audit trail), "" if none */
-    char client_request_id[40];  /* the GUID we sent as client-request-id */
+    /* The two ids Microsoft support traces a request by (the innerError of
+     * learn.microsoft.com/graph/errors): put both in every audit entry and
+     * message about this request. For a request inside a $batch they are
+     * the item's: its own client-request-id header, and the item's
+     * request-id or, if it has none, the envelope's. */
+    char request_id[48];         /* the response's request-id, "" if no answer came */
+    char client_request_id[40];  /* the GUID sent as client-request-id with the last try, "" if never sent */
     struct cJSON *answer;        /* parsed JSON answer, or NULL (204, or not JSON) */
     char *error;                 /* a clear message when status != GRAPH_OK, else NULL */
     char *error_code;            /* the Graph error code (e.g. "Request_BadRequest"), or NULL */

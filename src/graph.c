@@ -664,9 +664,14 @@ static void observe_pct(struct run *run, struct xfer *x, bool write, const char 
     pacer_observe(&run->g->pacer, graph_now(), v, write, x->t_sent);
 }
 
+/* An error about request r, with the two handles Microsoft support can
+ * trace it by: the client-request-id we sent and the request-id Graph gave
+ * ("none" when no answer came back). */
 static char *describe(struct graph *g, const struct graph_request *r, const char *msg)
 {
-    return xasprintf("tenant %s: %s %s: %s", g->name, r->method, r->url, msg);
+    return xasprintf("tenant %s: %s %s: %s (client-request-id %s, request-id %s)", g->name, r->method,
+                     r->url, msg, r->client_request_id[0] ? r->client_request_id : "none",
+                     r->request_id[0] ? r->request_id : "none");
 }
 
 /* One answer for request i: from a single exchange, or one item of a $batch.

@@ -322,7 +322,8 @@ if [ $rc = 1 ] && grep -q '^item 0 uncertain 0 1 ' "$T/out" && logpy "$m" 'len(i
 else notok "lost answer on a reused connection (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 
 # --- 13c. a 503 after the work (a gateway's answer): the invitation is not sent
-# again, alone or in a $batch; it ends uncertain for the caller to read back
+# again, alone or in a $batch; it ends uncertain for the caller to read back,
+# and the message names both request ids, as the simulator logged them
 slice 133 133 lost3
 faults '{"reset": true, "rate_503_after": 1.0, "paths": "^/v1.0/invitations", "retry_after": 0.1}'
 m=$(mark)
@@ -330,8 +331,10 @@ res $SECRET --batch 1 invite "$T/lost3" >"$T/out" 2>"$T/err"
 rc=$?
 faults '{"reset": true}'
 if [ $rc = 1 ] && grep -q '^item 0 uncertain 503 1 ' "$T/out" && logpy "$m" 'len(inv) == 1 and
-        inv[0]["processed_status"] == 201' >"$T/res.txt"; then
-    ok "503 after the work on an invitation: uncertain, sent once"
+        inv[0]["processed_status"] == 201 and
+        "(client-request-id %s, request-id %s)" % (inv[0]["client_request_id"], inv[0]["request_id"])
+            in open("'"$T/err"'").read()' >"$T/res.txt"; then
+    ok "503 after the work on an invitation: uncertain, sent once, the error names client-request-id and request-id"
 else notok "503 after the work on an invitation (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
 slice 134 143 lost4
 faults '{"reset": true, "rate_503_after": 1.0, "paths": "^/v1.0/\\$batch", "retry_after": 0.1}'
