@@ -50,6 +50,19 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
  * service's environment). */
 int platform_check_secret_file(const char *path, char *why, size_t size);
 
+/* The certificate authorities a TLS client of this machine trusts, as PEM,
+ * for a client that must check the chain itself (libcurl's Schannel
+ * backend with CURLOPT_CAINFO_BLOB). Returns 0 and out (appended), 1 when
+ * the TLS library's own default is the machine's trust (POSIX: libcurl's CA
+ * bundle; nothing appended), or -1 after logging.
+ * Windows: the Trusted Root Certification Authorities of the account that
+ * runs dualsync, which include the machine's (Cert:\LocalMachine\Root).
+ * Why not leave it to Schannel (SCH_CRED_AUTO_CRED_VALIDATION): Wine's
+ * Schannel never checks the chain, so nothing under Wine would prove that
+ * the check is made; with the roots handed over, libcurl verifies chain and
+ * host name through CertGetCertificateChain on Windows and Wine alike. */
+int platform_tls_roots(struct strbuf *out);
+
 /* Overwrite and free a secret held in memory. */
 void platform_wipe(struct strbuf *secret);
 

@@ -226,12 +226,29 @@ size_t graph_body_cb(char *buf, size_t size, size_t n, void *ud)
     return len;
 }
 
+const char *graph_tls_remedy(const struct graph *g)
+{
+    if (g->ca_file)
+        return "check that the CA file it was given holds the CA that issued the service's certificate";
+    if (g->roots.len)
+        return "the CA that issued the service's certificate must be a trusted root of this machine "
+               "(Cert:\\LocalMachine\\Root), and the certificate must name the host";
+    return "the CA that issued the service's certificate must be in the system's CA bundle "
+           "(ca-certificates), and the certificate must name the host";
+}
+
 void graph_easy_setup(struct graph *g, CURL *h)
 {
     /* TLS verification stays on (libcurl's default); VERIFYPEER and
      * VERIFYHOST are never touched. Only the CA bundle can be chosen. */
-    if (g->ca_file)
+    if (g->ca_file) {
         curl_easy_setopt(h, CURLOPT_CAINFO, g->ca_file);
+    } else if (g->roots.len) {
+        /* the machine's roots (platform_tls_roots): libcurl checks the
+         * chain and the host name itself */
+        struct curl_blob blob = { g->roots.buf, g->roots.len, CURL_BLOB_NOCOPY };
+        curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+    }
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
@@ -318,6 +335,11 @@ int graph_open(const struct graph_params *p, struct graph **out)
                p->write_window > 0 ? p->write_window : 150);
     if (RAND_bytes((unsigned char *)&g->rng, sizeof(g->rng)) != 1 || !g->rng)
         g->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
+    if (!g->ca_file && platform_tls_roots(&g->roots) < 0) {
+        graph_close(g);
+        return log_error("tenant %s: no trusted root certificates to check %s and %s against",
+                         name, g->login_host, g->graph_host);
+    }
     g->easy = curl_easy_init();
     g->multi = curl_multi_init();
     if (!g->easy || !g->multi)
@@ -343,6 +365,7 @@ void graph_close(struct graph *g)
     free(g->cert_file);
     free(g->key_file);
     free(g->ca_file);
+    strbuf_release(&g->roots);
     free(g->login_host);
     free(g->graph_host);
     free(g->token_url);
@@ -801,7 +824,8 @@ static void on_transport_error(struct run *run, struct xfer *x, CURLcode cc)
     const char *what = x->in.overflow ? "the answer is larger than 64 MiB" : curl_easy_strerror(cc);
     char *msg = xasprintf("%s%s%s", what, x->errbuf[0] ? ": " : "", x->errbuf);
     if (tls)
-        graph_stop(g, GRAPH_TENANT_STOPPED, "TLS with %s failed: %s; check ca_file", g->graph_host, msg);
+        graph_stop(g, GRAPH_TENANT_STOPPED, "TLS with %s failed: %s; %s", g->graph_host, msg,
+                   graph_tls_remedy(g));
     for (size_t k = 0; k < x->n; k++) {
         size_t i = x->idx[k];
         struct graph_request *r = &run->reqs[i];

@@ -495,7 +495,7 @@ enum graph_status graph_token_fetch(struct graph *g)
             why = xasprintf("no token from %s: %s%s%s", g->login_host, curl_easy_strerror(cc),
                             errbuf[0] ? ": " : "", errbuf);
             if (tls) {
-                char *w = xasprintf("%s; check ca_file (the CA that issued the service's certificate)", why);
+                char *w = xasprintf("%s; %s", why, graph_tls_remedy(g));
                 free(why);
                 why = w;
             } else {

@@ -183,6 +183,9 @@ struct graph {
     char *name;
     enum cloud cloud;
     char *tenant_id, *client_id, *secret_file, *cert_file, *key_file, *ca_file;
+    struct strbuf roots;         /* PEM of the machine's trusted roots, or empty
+                                  * (platform_tls_roots) when ca_file is set or
+                                  * libcurl's own default is the machine's trust */
     enum graph_jwt_alg jwt_alg;
     struct curl_slist *connect_to;
     long connect_timeout, timeout;
@@ -210,6 +213,10 @@ struct graph {
 
     struct graph_stats stats;
 };
+
+/* What to do when the service's certificate was refused: which trust
+ * anchors were used (ca_file, the Windows store, the system's bundle). */
+const char *graph_tls_remedy(const struct graph *g);
 
 /* Monotonic seconds. */
 double graph_now(void);

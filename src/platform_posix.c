@@ -118,6 +118,12 @@ int platform_check_secret_file(const char *path, char *why, size_t size)
     return 0;
 }
 
+int platform_tls_roots(struct strbuf *out)
+{
+    (void)out;
+    return 1; /* libcurl's CA bundle (OpenSSL) is this machine's trust */
+}
+
 void platform_wipe_mem(void *p, size_t len)
 {
     if (p)

@@ -18,6 +18,7 @@
 #include <sddl.h>
 #include <shellapi.h>
 #include <wincred.h>
+#include <wincrypt.h>
 
 #include "log.h"
 #include "platform.h"
@@ -460,6 +461,64 @@ void platform_wipe(struct strbuf *secret)
 void platform_wipe_mem(void *p, size_t len)
 {
     SecureZeroMemory(p, len);
+}
+
+/* ---- TLS trust ---------------------------------------------------------- */
+
+/* One system store (location, "ROOT") into mem; false if it cannot be
+ * opened (a service account without a loaded profile has no CurrentUser
+ * store). CERT_STORE_ADD_USE_EXISTING: the CurrentUser store lists the
+ * machine's roots again. */
+static bool add_roots(HCERTSTORE mem, DWORD location, size_t *n)
+{
+    HCERTSTORE st = CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0,
+                                  location | CERT_STORE_OPEN_EXISTING_FLAG | CERT_STORE_READONLY_FLAG,
+                                  L"ROOT");
+    if (!st)
+        return false;
+    PCCERT_CONTEXT c = NULL;
+    while ((c = CertEnumCertificatesInStore(st, c)))
+        if (CertAddCertificateContextToStore(mem, c, CERT_STORE_ADD_USE_EXISTING, NULL))
+            (*n)++;
+    CertCloseStore(st, 0);
+    return true;
+}
+
+int platform_tls_roots(struct strbuf *out)
+{
+    HCERTSTORE mem = CertOpenStore(CERT_STORE_PROV_MEMORY, 0, 0, CERT_STORE_CREATE_NEW_FLAG, NULL);
+    if (!mem)
+        return log_error("cannot create a certificate store: %s", last_error());
+    size_t n = 0;
+    bool machine = add_roots(mem, CERT_SYSTEM_STORE_LOCAL_MACHINE, &n);
+    DWORD machine_err = GetLastError();
+    add_roots(mem, CERT_SYSTEM_STORE_CURRENT_USER, &n);
+    if (!machine && !n) {
+        CertCloseStore(mem, 0);
+        return log_error("cannot open the Trusted Root Certification Authorities store of this "
+                         "machine (Cert:\\LocalMachine\\Root): %s", win_strerror(machine_err));
+    }
+    size_t k = 0;
+    PCCERT_CONTEXT c = NULL;
+    while ((c = CertEnumCertificatesInStore(mem, c))) {
+        DWORD len = 0;
+        DWORD fl = CRYPT_STRING_BASE64HEADER;
+        if (!CryptBinaryToStringA(c->pbCertEncoded, c->cbCertEncoded, fl, NULL, &len))
+            continue;
+        char *pem = xmalloc(len);
+        if (CryptBinaryToStringA(c->pbCertEncoded, c->cbCertEncoded, fl, pem, &len)) {
+            strbuf_add(out, pem, len);
+            k++;
+        }
+        free(pem);
+    }
+    CertCloseStore(mem, 0);
+    if (!k)
+        return log_error("the Trusted Root Certification Authorities store of this machine "
+                         "(Cert:\\LocalMachine\\Root) holds no certificate; import the root CA of "
+                         "the service (Import-Certificate -CertStoreLocation Cert:\\LocalMachine\\Root)");
+    log_debug("tls: %zu trusted root certificates from the Windows certificate store", k);
+    return 0;
 }
 
 double platform_monotonic(void)
