@@ -29,6 +29,7 @@ struct cli {
     bool progress;              /* progress meter on a terminal (default yes) */
     bool help;
     const char *watermark_file;
+    const char *ad_snapshot;    /* --ad-snapshot FILE: AD from a kept copy, not LDAP */
     const char *tenant;
     /* report */
     const char *since, *until;  /* as typed: report_parse_time checks them */

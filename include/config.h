@@ -44,6 +44,7 @@ struct ldap_config {
     char *watermark_file;      /* where `pull` keeps its delta watermark, or NULL */
     char **watch_groups;       /* not from the file: groups the rules name (world.c), */
     size_t nwatch_groups;      /* whose changes a delta must notice (ldap_source.h) */
+    const char *snapshot_in;   /* not from the file: --ad-snapshot FILE (world.c); borrowed */
     struct scope scope;
 };
 

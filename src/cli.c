@@ -9,7 +9,7 @@
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
 
 enum opt_id {
-    O_ALLOW_REVERT, O_BOM, O_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL, O_HELP, O_INTERVAL,
+    O_AD_SNAPSHOT, O_ALLOW_REVERT, O_BOM, O_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL, O_HELP, O_INTERVAL,
     O_MAX_CHANGES, O_OUTPUT, O_PROGRESS, O_QUIET, O_REPORT, O_RUN, O_SINCE, O_STATE, O_TENANT,
     O_TEST_STEP_LIMIT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
 };
@@ -24,6 +24,9 @@ struct opt {
 };
 
 static const struct opt opts[] = {
+    { "ad-snapshot", 0, ARG_STRING, O_AD_SNAPSHOT, "plan,explain,convert,run",
+      "read AD from FILE, the copy another dualsync with this scope kept (its mappings_dir/ad.snapshot), "
+      "instead of over LDAP" },
     { "allow-revert", 0, ARG_BOOL, O_ALLOW_REVERT, "convert,run,watch",
       "make users whose home tenant this became internal members again (beta API)" },
     { "bom", 0, ARG_BOOL, O_BOM, "report", "csv: start with a UTF-8 byte order mark, for Excel (default no)" },
@@ -118,6 +121,7 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
     case O_QUIET: cli->verbosity = -1; break;
     case O_HELP: cli->help = true; break;
     case O_FULL: cli->full = !negated; break;
+    case O_AD_SNAPSHOT: cli->ad_snapshot = arg; break;
     case O_PROGRESS: cli->progress = !negated; break;
     case O_TENANT: cli->tenant = arg; break;
     case O_WATERMARK_FILE: cli->watermark_file = arg; break;

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
+    cfg.ldap.snapshot_in = cli.ad_snapshot;
     if (!strcmp(cli.command, "pull"))
         rc = cmd_pull(&cli, &cfg);
     else if (!strcmp(cli.command, "check"))

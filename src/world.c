@@ -226,6 +226,28 @@ static void set_syntax(struct ldap_source *src, struct snapshot *snap, char **ke
     free(kinds);
 }
 
+/* --ad-snapshot FILE: AD as another dualsync kept it, instead of LDAP. The
+ * file must have been kept for this scope and these attributes (its
+ * fingerprint): anything else could decide on objects read differently. It
+ * is read only; its watermark becomes this run's (the data are as of then). */
+static int load_given(struct world *w, struct snapshot *snap, const char *path,
+                      struct ldap_watermark *next_out)
+{
+    const char *wm_text = NULL;
+    struct ldap_watermark wm;
+    if (snapshot_load(snap, path, &wm_text) != 0 || ldap_watermark_parse(wm_text, &wm))
+        return log_error("--ad-snapshot %s: no copy of AD kept for this configuration's scope and "
+                         "attributes (missing, damaged, or made with another [ldap] section or other "
+                         "rules); give the mappings_dir/ad.snapshot that dualsync run kept with the "
+                         "same configuration", path);
+    log_verbose("AD: the copy kept in %s; %zu objects in scope", path, snapshot_count(snap));
+    snapshot_each(snap, feed, w->objs);
+    if (next_out)
+        *next_out = wm;
+    loaded(w, snapshot_count(snap));
+    return 0;
+}
+
 int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
                struct ldap_watermark *next_out)
 {
@@ -248,6 +270,10 @@ int world_load(struct world *w, struct config *cfg, bool full, bool save, bool p
     struct snapshot *snap = snapshot_new(keep, nkeep, fp.buf);
     struct ldap_watermark since;
     bool have = false;
+    if (l->snapshot_in) {
+        rc = load_given(w, snap, l->snapshot_in, next_out);
+        goto done;
+    }
     if (!full) {
         const char *wm_text = NULL;
         have = snapshot_load(snap, path, &wm_text) == 0 && !ldap_watermark_parse(wm_text, &since);
@@ -289,6 +315,7 @@ int world_load(struct world *w, struct config *cfg, bool full, bool save, bool p
             *next_out = next;
         loaded(w, k.seen);
     }
+done:
     snapshot_free(snap);
     strbuf_release(&fp);
     for (size_t i = 0; i < nkeep; i++)
