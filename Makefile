@@ -210,16 +210,19 @@ deps-test:
 deps-bench:
 	@scripts/install-deps.sh --bench
 
-# The Windows cross build and its unit tests under Wine come last: their
-# libraries are built once from pinned Debian source packages (about 3 minutes
-# cold, cached in /var/cache/dualsync-mingw; doc/windows-build.md).
+# The Windows cross build comes before the integration tests, which run
+# dualsync.exe under Wine beside the Linux build (test_windows.sh); its unit
+# tests under Wine come last. Its libraries are built once from pinned Debian
+# source packages (about 3 minutes cold, cached in /var/cache/dualsync-mingw;
+# doc/windows-build.md).
 # With SANITIZE=1 the integration tests run ./dualsync-san; leaks inside
 # system libraries are suppressed (tests/lsan.supp), never ours.
 check: deps-test
 	$(MAKE) all unit tools
-	DUALSYNC=$(CURDIR)/$(BIN) GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl BUILD_DIR=$(BUILD) \
-	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/integration/run.sh
-	$(MAKE) SANITIZE= windows windows-unit
+	$(MAKE) SANITIZE= windows
+	DUALSYNC=$(CURDIR)/$(BIN) DUALSYNC_EXE=$(CURDIR)/dualsync.exe GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl \
+	    BUILD_DIR=$(BUILD) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/integration/run.sh
+	$(MAKE) SANITIZE= windows-unit
 
 demo: deps
 	$(MAKE) all

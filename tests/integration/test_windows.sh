@@ -1,0 +1,126 @@
+#!/bin/bash
+# dualsync.exe end to end under Wine (doc/windows-build.md), beside the Linux
+# build, against the Graph simulator:
+#   - Graph over Schannel, the simulator's CA trusted through the Windows
+#     certificate store of a Wine prefix of its own (the registry's
+#     HKLM\Software\Microsoft\SystemCertificates\Root), never by a switch:
+#     refused before the import, accepted after it;
+#   - LDAP as far as Wine's wldap32 goes (it refuses the certificate callback
+#     and signing/sealing: the reader must refuse, not go on unprotected);
+#   - the Linux build converts one tenant, dualsync.exe the other from the
+#     copy of AD the Linux build kept (--ad-snapshot), and each build's
+#     report of each mapping directory is the same to the byte.
+# DUALSYNC_EXE: the .exe under test (default ./dualsync.exe: make windows).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/convert_lib.sh"
+
+EXE=${DUALSYNC_EXE:-$ROOT/dualsync.exe}
+if [ ! -f "$EXE" ]; then
+    fail "no $EXE: build it with make windows (make check does)"
+    finish
+    exit 1
+fi
+export WINEPREFIX=$OUT/wine WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
+# the prefix's wineserver holds the sockets of its processes: it runs here,
+# in this network namespace, and ends with the test
+trap 'sim_stop; wineserver -k 2>/dev/null || true' EXIT
+wineboot -i >/dev/null 2>&1 || { fail "wineboot could not make a Wine prefix in $WINEPREFIX"; finish; exit 1; }
+wexe() { wine "$EXE" "$@"; }
+# Windows paths for the .exe: Wine's drive Z: is /
+winpath() { echo "Z:$1"; }
+
+FILTER=$(scope_filter 100)
+sim_start "$OUT/sim" || { finish; exit 1; }
+cd "$OUT" || exit 1
+# relative mapping directories: a report names its files, and both builds
+# must print the same
+mkconvconf "$OUT/lin.conf" maps-lin
+sed -e "s|^\(client_secret_file\|password_file\|ca_file\) = /|\1 = Z:/|" "$OUT/lin.conf" |
+    sed 's|^mappings_dir = maps-lin|mappings_dir = maps-exe|' > "$OUT/exe.conf"
+
+# --- 1. Graph: the simulator's CA is not trusted yet. The check is libcurl's
+# own (CertGetCertificateChain over the store's roots): Wine's Schannel
+# checks no chain at all.
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check --tenant commercial >check0.out 2>check0.err
+if grep -q 'token *FAILED.*trusted root of this machine (Cert:\\LocalMachine\\Root)' check0.out; then
+    pass "dualsync.exe refuses the simulator before its CA is in the Windows store"
+else fail "dualsync.exe refuses an untrusted CA: $(head -c 600 check0.out check0.err)"; fi
+
+# the CA into HKLM\...\SystemCertificates\Root as Windows' registry store
+# keeps it (Wine dlls/crypt32/regstore.c: a key named by the SHA-1
+# thumbprint, value Blob = serialized element: property 32 (the
+# certificate), reserved 1, length, DER). Wine's certutil -addstore is a stub.
+python3 - "$SIM/ca.pem" > ca.reg <<'PY'
+import base64, hashlib, re, struct, sys
+pem = open(sys.argv[1]).read()
+der = base64.b64decode("".join(re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END", pem, re.S).group(1).split()))
+blob = struct.pack("<III", 32, 1, len(der)) + der
+print("Windows Registry Editor Version 5.00\r\n\r")
+print("[HKEY_LOCAL_MACHINE\\Software\\Microsoft\\SystemCertificates\\Root\\Certificates\\%s]\r"
+      % hashlib.sha1(der).hexdigest().upper())
+print('"Blob"=hex:%s\r' % ",".join("%02x" % b for b in blob))
+PY
+check "the simulator's CA imported into the prefix's LocalMachine Root store" \
+    wine reg import "$(winpath "$OUT/ca.reg")"
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check >check1.out 2>check1.err
+n=$(grep -c '^  token *ok' check1.out)
+equal "dualsync.exe check: a token from both tenants over Schannel" 2 "$n"
+n=$(grep -c '^  result *ok' check1.out)
+equal "dualsync.exe check: both tenants ready" 2 "$n"
+
+# --- 2. LDAP: Wine's wldap32 cannot check a server certificate
+# (LDAP_OPT_SERVER_CERTIFICATE) nor sign and seal (LDAP_OPT_SIGN): the
+# reader refuses before it binds, never reads unprotected
+refuses "ldaps:// under Wine: refused, no unverified TLS" 3 \
+    'cannot check the server certificate of ldaps://' \
+    env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf pull
+sed -e "s|^uri = .*|uri = $AD_LDAP_URI\nstarttls = no|" -e 's/^bind = simple/bind = gssapi/' \
+    -e '/^bind_dn\|^password_file\|^ca_file/d' exe.conf > exe-gss.conf
+refuses "ldap:// with Kerberos under Wine: refused without signing and sealing" 3 \
+    'cannot set LDAP signing' wine "$EXE" -c exe-gss.conf pull
+
+# --- 3. the Linux build converts commercial and keeps its copy of AD
+connect commercial gcch
+"$DUALSYNC" -c lin.conf run --tenant commercial >lin-run.out 2>lin-run.err
+rc=$?
+lin_n=$(count_state invited maps-lin/commercial.map)
+if [ "$rc" -le 1 ] && [ "$lin_n" -gt 0 ] && [ -s maps-lin/ad.snapshot ]; then
+    pass "the Linux build converts $lin_n users of commercial and keeps its copy of AD"
+else fail "Linux run (exit $rc, $lin_n invited): $(head -c 600 lin-run.err)"; fi
+
+# --- 4. dualsync.exe converts gcch from that copy
+seq0=$(log_seq)
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf run --tenant gcch \
+    --ad-snapshot "$(winpath "$OUT/maps-lin/ad.snapshot")" >exe-run.out 2>exe-run.err
+rc=$?
+exe_n=$(count_state invited maps-exe/gcch.map)
+if [ "$rc" -le 1 ] && [ "$exe_n" -ge 20 ] && [ "$(writes_since "$seq0")" -ge "$exe_n" ]; then
+    pass "dualsync.exe converts $exe_n users of gcch through Graph"
+else fail "dualsync.exe run (exit $rc, $exe_n invited): $(head -c 600 exe-run.err)"; fi
+equal "no user invited twice" 0 "$(invited_twice)"
+seq1=$(log_seq)
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf run --tenant gcch \
+    --ad-snapshot "$(winpath "$OUT/maps-lin/ad.snapshot")" >exe-run2.out 2>&1
+equal "a second dualsync.exe run writes nothing to Graph" 0 "$(writes_since "$seq1")"
+printf 'not a snapshot\n' > bad.snapshot
+refuses "a copy of AD that is not one is refused" 3 'no copy of AD kept for this configuration' \
+    "$DUALSYNC" -c lin.conf plan --ad-snapshot bad.snapshot
+
+# --- 5. one file format: each build reads the other's mapping files and
+# audit trails, and prints the same report
+sed 's|^mappings_dir = maps-lin|mappings_dir = maps-exe|' lin.conf > lin-x.conf
+sed 's|^mappings_dir = maps-exe|mappings_dir = maps-lin|' exe.conf > exe-x.conf
+# one "generated" time for all of them (report.c honours SOURCE_DATE_EPOCH)
+export SOURCE_DATE_EPOCH=$(date +%s)
+for f in csv json html; do
+    for d in lin exe; do
+        lc=lin.conf ec=exe-x.conf
+        [ $d = exe ] && lc=lin-x.conf ec=exe.conf
+        "$DUALSYNC" -c $lc report -f $f -o rep-$d-by-lin.$f 2>rep.err
+        wine "$EXE" -c $ec report -f $f -o "$(winpath "$OUT/rep-$d-by-exe.$f")" 2>>rep.err
+        if [ -s rep-$d-by-lin.$f ] && cmp -s rep-$d-by-lin.$f rep-$d-by-exe.$f; then
+            pass "report -f $f of the $d build's files: the same bytes from both builds"
+        else fail "report -f $f of the $d build's files differs: $(cmp rep-$d-by-lin.$f rep-$d-by-exe.$f 2>&1; head -c 300 rep.err)"; fi
+    done
+done
+finish
