@@ -45,6 +45,8 @@ struct ldap_config {
     char **watch_groups;       /* not from the file: groups the rules name (world.c), */
     size_t nwatch_groups;      /* whose changes a delta must notice (ldap_source.h) */
     const char *snapshot_in;   /* not from the file: --ad-snapshot FILE (world.c); borrowed */
+    char **keep_attributes;    /* not from the file: attributes the world keeps besides */
+    size_t nkeep_attributes;   /* what the rules read (check --connect-config's scopes) */
     struct scope scope;
 };
 

@@ -49,6 +49,10 @@ int pick_tenants(const struct config *cfg, const char *name, size_t *first, size
  * invite_address_attribute, displayName), or NULL when it has none or the
  * world does not keep attr. Owned by the world. */
 const char *world_first_value(const struct world *w, size_t i, const char *attr);
+/* Every value of attr of object i, as above: NULL when the world does not
+ * keep attr. Owned by the world. */
+struct policy_values;
+const struct policy_values *world_values(const struct world *w, size_t i, const char *attr);
 
 /* The invitation's address for object i in tenant t (the value of the
  * tenant's invite_address_attribute), or NULL. Owned by the world. */

@@ -49,6 +49,12 @@ static int prepare(struct world *w, struct config *cfg)
         if (policy_attr_index(w->pol, a) < 0)
             add_unique(&w->extra, &w->nextra, a);
     }
+    /* attributes a caller asks the world to keep (check --connect-config) */
+    for (size_t i = 0; i < l->nkeep_attributes; i++) {
+        add_unique(&l->attributes, &l->nattributes, l->keep_attributes[i]);
+        if (policy_attr_index(w->pol, l->keep_attributes[i]) < 0)
+            add_unique(&w->extra, &w->nextra, l->keep_attributes[i]);
+    }
     /* the audit entry and the reports carry displayName as in AD (doc/report.md) */
     add_unique(&l->attributes, &l->nattributes, "displayName");
     if (policy_attr_index(w->pol, "displayName") < 0)
@@ -369,21 +375,21 @@ char *world_plan_object(const struct world *w, struct planner *p, size_t i, size
     return anchor;
 }
 
-const char *world_first_value(const struct world *w, size_t i, const char *attr)
+const struct policy_values *world_values(const struct world *w, size_t i, const char *attr)
 {
     int k = policy_attr_index(w->pol, attr);
-    const struct policy_values *pv;
-    if (k >= 0) {
-        pv = &objset_get(w->objs, i)->attrs[k];
-    } else {
-        size_t x = 0;
-        while (x < w->nextra && rules_strcasecmp(w->extra[x], attr))
-            x++;
-        if (x == w->nextra)
-            return NULL;
-        pv = objset_extra(w->objs, i, x);
-    }
-    return pv->n ? pv->vals[0] : NULL;
+    if (k >= 0)
+        return &objset_get(w->objs, i)->attrs[k];
+    size_t x = 0;
+    while (x < w->nextra && rules_strcasecmp(w->extra[x], attr))
+        x++;
+    return x == w->nextra ? NULL : objset_extra(w->objs, i, x);
+}
+
+const char *world_first_value(const struct world *w, size_t i, const char *attr)
+{
+    const struct policy_values *pv = world_values(w, i, attr);
+    return pv && pv->n ? pv->vals[0] : NULL;
 }
 
 /* The invitation's address for entry i in tenant t, or NULL. */
