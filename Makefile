@@ -10,7 +10,7 @@
 
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS    := ldap lber libsasl2 krb5 libcurl libcjson inih openssl
+PKGS    := ldap lber libsasl2 krb5 libcurl libcjson inih openssl libxml-2.0
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
            -Wno-missing-field-initializers -Iinclude
@@ -30,7 +30,7 @@ endif
 # of OpenLDAP; both readers share ldap_watermark.c. Its libraries come from
 # scripts/build-windows.sh (build-win/deps.mak).
 PLATFORM      := posix
-POSIX_ONLY    := src/ldap_source.c src/tls_probe.c
+POSIX_ONLY    := src/ldap_source.c src/tls_probe.c src/connect_export.c
 WIN32_ONLY    := $(wildcard src/*_win32.c)
 EXE           :=
 RUN_TEST      :=
@@ -156,6 +156,7 @@ UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
+UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))

@@ -31,6 +31,7 @@ struct cli {
     const char *watermark_file;
     const char *ad_snapshot;    /* --ad-snapshot FILE: AD from a kept copy, not LDAP */
     const char *tenant;
+    const char *connect_config; /* check: a Connect export folder to judge */
     /* report */
     const char *since, *until;  /* as typed: report_parse_time checks them */
     const char *states;         /* --state: a comma-separated list, checked by report_parse_states */

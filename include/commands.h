@@ -7,6 +7,9 @@ struct config;
 
 int cmd_pull(const struct cli *cli, struct config *cfg);
 int cmd_check(const struct cli *cli, struct config *cfg);
+/* check's Connect part (cmd_connect.c): the exports of the tenants picked,
+ * from --connect-config or their connect_config; EXIT_DONE when none has one. */
+int check_connect(const struct cli *cli, struct config *cfg);
 int cmd_plan(const struct cli *cli, struct config *cfg);
 int cmd_explain(const struct cli *cli, struct config *cfg);
 int cmd_report(const struct cli *cli, struct config *cfg);

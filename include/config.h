@@ -81,6 +81,7 @@ struct tenant_config {
     bool send_invitation_message;      /* default no */
     char *invite_address_attribute;    /* AD attribute whose value is invited; default mail */
     int max_changes;           /* per run; default 500 */
+    char *connect_config;      /* the folder Get-ADSyncServerConfiguration wrote, or NULL */
     struct tenant_rule home_when;      /* cond NULL: not set */
     struct tenant_rule *rules;
     size_t nrules;

@@ -24,9 +24,10 @@ for a in "$@"; do
     esac
 done
 
-# Build: compiler, pkg-config and the -dev packages of every library we link.
+# Build: compiler, pkg-config and the -dev packages of every library we link
+# (libxml2: check --connect-config reads Connect's exported XML).
 BUILD="build-essential pkg-config libldap2-dev libsasl2-dev libkrb5-dev libcurl4-openssl-dev
-libcjson-dev libinih-dev libssl-dev libcmocka-dev"
+libcjson-dev libinih-dev libssl-dev libcmocka-dev libxml2-dev"
 # Lab: a real Samba AD DC, Kerberos and LDAP clients, SASL GSSAPI plugin, openssl
 # for the test CA; python3 runs the seed and the Graph simulator (standard
 # library only), curl asks the simulator from the shell scripts.

@@ -9,7 +9,8 @@
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
 
 enum opt_id {
-    O_AD_SNAPSHOT, O_ALLOW_REVERT, O_BOM, O_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL, O_HELP, O_INTERVAL,
+    O_AD_SNAPSHOT, O_ALLOW_REVERT, O_BOM, O_CONFIG, O_CONNECT_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL,
+    O_HELP, O_INTERVAL,
     O_MAX_CHANGES, O_OUTPUT, O_PROGRESS, O_QUIET, O_REPORT, O_RUN, O_SINCE, O_STATE, O_TENANT,
     O_TEST_STEP_LIMIT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
 };
@@ -31,6 +32,9 @@ static const struct opt opts[] = {
       "make users whose home tenant this became internal members again (beta API)" },
     { "bom", 0, ARG_BOOL, O_BOM, "report", "csv: start with a UTF-8 byte order mark, for Excel (default no)" },
     { "config", 'c', ARG_STRING, O_CONFIG, NULL, "configuration file (default dualsync.conf)" },
+    { "connect-config", 0, ARG_STRING, O_CONNECT_CONFIG, "check",
+      "judge the folder Get-ADSyncServerConfiguration wrote on the tenant's Connect server "
+      "(one tenant: --tenant), and only that" },
     { "debug", 0, ARG_NONE, O_DEBUG, NULL, "print debug messages" },
     { "dry-run", 'n', ARG_BOOL, O_DRY_RUN, "convert,run,watch",
       "read AD and Graph, say what would be done, write nothing anywhere" },
@@ -116,6 +120,7 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
 {
     switch (o->id) {
     case O_CONFIG: cli->config_path = arg; break;
+    case O_CONNECT_CONFIG: cli->connect_config = arg; break;
     case O_DEBUG: cli->verbosity = 2; break;
     case O_VERBOSE: cli->verbosity = cli->verbosity < 1 ? 1 : cli->verbosity; break;
     case O_QUIET: cli->verbosity = -1; break;

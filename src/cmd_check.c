@@ -29,6 +29,8 @@ static int check_tenant(const struct tenant_config *tc)
 int cmd_check(const struct cli *cli, struct config *cfg)
 {
     printf("config %s: ok\n", cfg->path);
+    if (cli->connect_config)      /* that export only (cmd_connect.c) */
+        return check_connect(cli, cfg);
     int rc = EXIT_DONE;
     struct ldap_source *src;
     if (ldap_source_open(&cfg->ldap, &src)) {
@@ -51,5 +53,6 @@ int cmd_check(const struct cli *cli, struct config *cfg)
         log_error("--tenant %s: no [tenant %s] in %s", cli->tenant, cli->tenant, cfg->path);
         return EXIT_USAGE;
     }
-    return rc;
+    int crc = check_connect(cli, cfg);   /* the tenants' connect_config exports */
+    return crc > rc ? crc : rc;
 }

@@ -28,7 +28,7 @@ struct rule_source {
 
 enum tenant_key {
     TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
-    TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
+    TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
     TK_MAPPING_FILE, TK_MAX_CHANGES, TK_REDIRECT_URL, TK_RULE, TK_SEND_INVITATION_MESSAGE,
     TK_TENANT_ID, TK_COUNT
 };
@@ -476,6 +476,7 @@ static void tenant_free(struct tenant_config *t)
     free(t->client_cert_file);
     free(t->client_key_file);
     free(t->mapping_file);
+    free(t->connect_config);
     free(t->redirect_url);
     free(t->invite_address_attribute);
     tenant_rule_clear(&t->home_when);
@@ -530,6 +531,7 @@ static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
     { "client_secret", TK_CLIENT_SECRET },
     { "client_secret_file", TK_CLIENT_SECRET_FILE },
     { "cloud", TK_CLOUD },
+    { "connect_config", TK_CONNECT_CONFIG },
     { "default", TK_DEFAULT },
     { "home_when", TK_HOME_WHEN },
     { "invite_address_attribute", TK_INVITE_ADDRESS_ATTRIBUTE },
@@ -754,6 +756,7 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
     case TK_CLIENT_KEY_FILE: set_secret_path(ps, &t->client_key_file, name, v); break;
     case TK_CLIENT_CERT_FILE: set_str(&t->client_cert_file, v); break;
     case TK_MAPPING_FILE: set_str(&t->mapping_file, v); break;
+    case TK_CONNECT_CONFIG: set_str(&t->connect_config, v); break;
     case TK_REDIRECT_URL:
         if (strncasecmp(v, "https://", 8))
             return conf_error(ps, "redirect_url must be an https:// URL, not '%s'", v);
