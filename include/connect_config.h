@@ -130,6 +130,7 @@ struct connect_users {
 /* What dualsync does in the tenant, besides its users. */
 struct connect_view {
     const char *tenant;
+    const char *ad_source;            /* the kept copy of AD the users come from; NULL: LDAP */
     const char *invite_attribute;     /* the tenant's invite_address_attribute */
     char *const *base_dns;            /* dualsync's [ldap] base_dn values */
     size_t nbase_dns;

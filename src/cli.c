@@ -25,7 +25,7 @@ struct opt {
 };
 
 static const struct opt opts[] = {
-    { "ad-snapshot", 0, ARG_STRING, O_AD_SNAPSHOT, "plan,explain,convert,run",
+    { "ad-snapshot", 0, ARG_STRING, O_AD_SNAPSHOT, "check,plan,explain,convert,run",
       "read AD from FILE, the copy another dualsync with this scope kept (its mappings_dir/ad.snapshot), "
       "instead of over LDAP" },
     { "allow-revert", 0, ARG_BOOL, O_ALLOW_REVERT, "convert,run,watch",

@@ -1,7 +1,8 @@
 /* cmd_connect.c - the Connect part of `dualsync check`: each tenant's
  * exported Connect configuration (connect_config = DIR, or --connect-config
  * DIR --tenant T) judged against the users dualsync converts there, as AD
- * reads now (through the kept copy: a delta when there is one).
+ * reads now (through the kept copy: a delta when there is one), or as the
+ * copy --ad-snapshot FILE names holds it (no LDAP: on any machine).
  *
  * Reading the export is connect_export.c, judging it connect_judge.c; this
  * file only fetches AD and decides who is converted, as plan does. */
@@ -163,7 +164,10 @@ int check_connect(const struct cli *cli, struct config *cfg)
         }
         loaded[t] = true;
         nloaded++;
-        connect_scope_attributes(&ex[t], &cfg->ldap.keep_attributes, &cfg->ldap.nkeep_attributes);
+        /* a given copy of AD holds what it holds: a scope on another
+         * attribute is then "cannot tell", not a refused copy */
+        if (!cfg->ldap.snapshot_in)
+            connect_scope_attributes(&ex[t], &cfg->ldap.keep_attributes, &cfg->ldap.nkeep_attributes);
     }
     if (nloaded) {
         struct world w;
@@ -188,6 +192,7 @@ int check_connect(const struct cli *cli, struct config *cfg)
             }
             struct connect_view v = {
                 .tenant = tc->name,
+                .ad_source = cfg->ldap.snapshot_in,
                 .invite_attribute = tc->invite_address_attribute,
                 .base_dns = cfg->ldap.scope.base_dns,
                 .nbase_dns = cfg->ldap.scope.nbase_dns,

@@ -931,7 +931,8 @@ void connect_judge(const struct connect_export *ex, const struct connect_view *v
         if (ex->connectors[c].kind == CONNECT_ENTRA)
             nentra++;
     if (v->users.known)
-        strbuf_addf(&sum, "; %zu users dualsync converts in %s (AD as read now)", v->users.n, v->tenant);
+        strbuf_addf(&sum, "; %zu users dualsync converts in %s (AD %s%s)", v->users.n, v->tenant,
+                    v->ad_source ? "as the copy kept in " : "as read now", v->ad_source ? v->ad_source : "");
     else
         strbuf_addstr(&sum, "; AD was not read: the judge cannot count users");
     out->summary = strbuf_detach(&sum);

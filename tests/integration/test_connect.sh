@@ -102,6 +102,10 @@ refuses "unknown version: refused with file and line" 2 \
     "$DUALSYNC" -c "$OUT/defense.conf" check --tenant gcch --connect-config "$FX/unknown-version" --no-progress
 refuses "not an export: named" 2 "no Connectors folder" \
     "$DUALSYNC" -c "$OUT/defense.conf" check --tenant gcch --connect-config "$OUT" --no-progress
+refuses "--ad-snapshot: a copy that is not there is said, and nothing counted" 3 \
+    "--ad-snapshot $OUT/none.snapshot: no copy of AD kept" \
+    "$DUALSYNC" -c "$OUT/defense.conf" check --tenant gcch --connect-config "$FX/with-rule" \
+    --ad-snapshot "$OUT/none.snapshot" --no-progress
 refuses "--connect-config needs one tenant" 2 "say which tenant with --tenant" \
     "$DUALSYNC" -c "$OUT/defense.conf" check --connect-config "$FX/with-rule" --no-progress
 finish
