@@ -82,6 +82,7 @@ struct tenant_config {
     char *invite_address_attribute;    /* AD attribute whose value is invited; default mail */
     int max_changes;           /* per run; default 500 */
     char *connect_config;      /* the folder Get-ADSyncServerConfiguration wrote, or NULL */
+    int max_retry_wait;        /* seconds: the longest Retry-After obeyed; default 300 */
     struct tenant_rule home_when;      /* cond NULL: not set */
     struct tenant_rule *rules;
     size_t nrules;

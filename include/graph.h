@@ -74,6 +74,10 @@ struct graph_params {
     double ru_window;
     int write_limit;
     double write_window;
+    /* The longest single wait Graph may ask for (Retry-After, seconds);
+     * default 300. Asked for more, the tenant stops with the time Graph
+     * asked for and when to run again, instead of sleeping for hours. */
+    double max_wait;
     double backoff_base;         /* seconds; first backoff after a dropped connection or a 5xx; default 0.5 */
     double backoff_cap;          /* seconds; default 30 */
 };

@@ -127,6 +127,39 @@ void graph_note_date(struct graph *g, const char *date)
     g->have_skew = true;
 }
 
+/* "27 h 46 min", "4 min 10 s", "12 s": a wait a person can read. */
+static void format_duration(double secs, char *out, size_t cap)
+{
+    long long s = (long long)ceil(secs);
+    if (s >= 3600)
+        snprintf(out, cap, "%lld h %lld min", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, cap, "%lld min %lld s", s / 60, s % 60);
+    else
+        snprintf(out, cap, "%lld s", s);
+}
+
+bool graph_asked_wait(struct graph *g, double secs, const char *what)
+{
+    if (secs > g->max_wait) {
+        char asked[48], when[ISO_TIME_LEN + 1];
+        format_duration(secs, asked, sizeof(asked));
+        iso_time_format((int64_t)time(NULL) + (int64_t)ceil(secs), when);
+        graph_stop(g, GRAPH_TENANT_STOPPED, "%s: Graph asked to wait %.0f s (%s, Retry-After), more "
+                   "than max_retry_wait (%.0f s); run again after %s", what, ceil(secs), asked,
+                   g->max_wait, when);
+        return false;
+    }
+    double until = graph_now() + secs;
+    /* once per pause: the answers of a throttled $batch ask for about the
+     * same time, and a line per answer would bury the rest */
+    if (secs >= 1 && until > g->announced_until + 1) {
+        log_info("tenant %s: waiting %.0f s (Graph asked)", g->name, ceil(secs));
+        g->announced_until = until;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------------
  * Requests */
 
@@ -326,6 +359,7 @@ int graph_open(const struct graph_params *p, struct graph **out)
     g->batch_size = p->batch_size > 0 ? p->batch_size : BATCH_MAX;
     g->backoff_base = p->backoff_base > 0 ? p->backoff_base : 0.5;
     g->backoff_cap = p->backoff_cap > 0 ? p->backoff_cap : 30;
+    g->max_wait = p->max_wait > 0 ? p->max_wait : 300;
     g->login_host = xstrdup(cloud_login_host(p->cloud));
     g->graph_host = xstrdup(cloud_graph_host(p->cloud));
     g->token_url = xasprintf("https://%s/%s/oauth2/v2.0/token", g->login_host, g->tenant_id);
@@ -741,14 +775,21 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
     if (a->retry_after && graph_parse_retry_after(a->retry_after, graph_server_time(g), &ra) < 0)
         ra = -1;
 
+    char *what = xasprintf("%s %s", r->method, r->url);
     if (a->status == 503 && !r->idempotent) {
         /* a 503 can come from a gateway after the service did the work (as
          * a 504 can): sending an invitation again could invite twice, so the
          * caller reads the user back. The tenant still waits as asked. */
         double wait = ra >= 0 ? ra : graph_backoff(r->tries, g->backoff_base, g->backoff_cap, graph_random(g));
         g->stats.throttled++;
-        pacer_throttled(&g->pacer, graph_now(), wait, true, x->t_sent);
+        if (ra < 0 || graph_asked_wait(g, ra, what))
+            pacer_throttled(&g->pacer, graph_now(), wait, true, x->t_sent);
         finish(run, i, GRAPH_UNCERTAIN, NULL);
+    } else if (ra >= 0 && a->status != 424 && r->tries < g->max_tries &&
+               (a->status == 429 || a->status == 503 || (a->status == 504 && r->idempotent)) &&
+               !graph_asked_wait(g, ra, what)) {
+        /* asked to wait longer than the cap: the tenant is stopped */
+        finish(run, i, GRAPH_TENANT_STOPPED, NULL);
     } else if (a->status == 429 || a->status == 503 || (a->status == 504 && ra >= 0 && r->idempotent) ||
                a->status == 424) {
         /* throttled, or not carried out: send again after Retry-After (the
@@ -786,14 +827,19 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
     } else if (a->status >= 500) {
         if (r->idempotent) {
             double wait = ra >= 0 ? ra : graph_backoff(r->tries, g->backoff_base, g->backoff_cap, graph_random(g));
-            log_verbose("%s; sending again in %.3f s", r->error, wait);
-            requeue(run, i, wait);
+            if (ra >= 0 && r->tries < g->max_tries && !graph_asked_wait(g, ra, what)) {
+                finish(run, i, GRAPH_TENANT_STOPPED, NULL);
+            } else {
+                log_verbose("%s; sending again in %.3f s", r->error, wait);
+                requeue(run, i, wait);
+            }
         } else {
             finish(run, i, GRAPH_UNCERTAIN, NULL);
         }
     } else {
         finish(run, i, GRAPH_FAILED, NULL);
     }
+    free(what);
     free(msg);
 }
 

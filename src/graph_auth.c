@@ -520,9 +520,12 @@ enum graph_status graph_token_fetch(struct graph *g)
             free(code);
             if (status == 429 || status >= 500) {
                 double ra;
-                wait = graph_parse_retry_after(hdr.retry_after[0] ? hdr.retry_after : NULL, graph_server_time(g), &ra) == 0
-                           ? ra
-                           : graph_backoff(attempt, g->backoff_base, g->backoff_cap, graph_random(g));
+                if (graph_parse_retry_after(hdr.retry_after[0] ? hdr.retry_after : NULL, graph_server_time(g), &ra) < 0)
+                    wait = graph_backoff(attempt, g->backoff_base, g->backoff_cap, graph_random(g));
+                else if (attempt < g->max_tries && !graph_asked_wait(g, ra, "the token request"))
+                    wait = -1; /* longer than max_retry_wait: the tenant is stopped */
+                else
+                    wait = ra;
             }
         }
         platform_wipe(&body.sb);

@@ -191,6 +191,8 @@ struct graph {
     long connect_timeout, timeout;
     int max_tries, max_in_flight, batch_size;
     double backoff_base, backoff_cap;
+    double max_wait;             /* the cap on one Retry-After */
+    double announced_until;      /* monotonic end of the last wait shown to the user */
     char *login_host, *graph_host;
     char *token_url;             /* https://<login>/<tenant>/oauth2/v2.0/token */
     char *scope;                 /* https://<graph host>/.default */
@@ -218,6 +220,13 @@ struct graph {
  * anchors were used (ca_file, the Windows store, the system's bundle). */
 const char *graph_tls_remedy(const struct graph *g);
 
+/* Graph asked (Retry-After) to send nothing for `secs` seconds because of
+ * `what` (a request, for messages). Shows "waiting N s (Graph asked)" at
+ * the default verbosity for a wait of a second or more not shown yet.
+ * Returns false after stopping the tenant when secs is more than
+ * max_wait: the message says how long Graph asked for and when to run
+ * again. */
+bool graph_asked_wait(struct graph *g, double secs, const char *what);
 /* Monotonic seconds. */
 double graph_now(void);
 /* Stop the tenant (sticky); the first reason is kept. Logs it. */

@@ -259,6 +259,28 @@ if [ $rc = 3 ] && logpy "$m" 'len([e for e in E if e.get("kind") == "graph"]) ==
     ok "Retry-After 0.4 honoured between tries, 3 tries then the tenant stops"
 else notok "Retry-After honoured (rc $rc)" "$T/out" "$T/err" "$T/log.json"; fi
 
+# --- 10b. a Retry-After beyond the cap (default 300 s) stops the tenant at
+# once with the time asked for and when to run again, instead of sleeping
+# (Retry-After: 100000 is 27 hours); a shorter one is waited, visibly
+faults '{"reset": true, "rate_429": 1.0, "paths": "^/v1.0/organization", "retry_after": 100000}'
+m=$(mark)
+timeout 30 "$CTL" --name res --tenant-id $RES_ID --client-id $RES_APP --ca-file "$CA" \
+    --connect-to "::127.0.0.1:$PORT" $SECRET org >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 3 ] && grep -q 'Graph asked to wait 100000 s (27 h 46 min, Retry-After), more than max_retry_wait (300 s); run again after 20[0-9-]*T' "$T/err" &&
+    logpy "$m" 'len([e for e in E if e.get("kind") == "graph"]) == 1' >"$T/res.txt"; then
+    ok "Retry-After 100000 beyond max_retry_wait: the tenant stops at once, saying when to run again"
+else notok "Retry-After beyond max_retry_wait (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+faults '{"reset": true, "rate_429": 1.0, "paths": "^/v1.0/organization", "retry_after": 1.2}'
+timeout 30 "$CTL" --name res --tenant-id $RES_ID --client-id $RES_APP --ca-file "$CA" \
+    --connect-to "::127.0.0.1:$PORT" $SECRET --max-tries 2 org >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 3 ] && [ "$(grep -c 'tenant res: waiting 2 s (Graph asked)$' "$T/err")" = 1 ]; then
+    ok "Retry-After 1.2 s: one \"waiting 2 s (Graph asked)\" line at the default verbosity"
+else notok "a visible wait line (rc $rc)" "$T/out" "$T/err"; fi
+
 # --- 11. "invitations are blocked": stop at once, no retry, nothing more sent
 slice 101 130 blocked
 faults '{"reset": true, "invitations_blocked": true}'

@@ -29,7 +29,7 @@ static void usage(void)
           "[--key-file F] [--rs256])\n"
           "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
           "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
-          "       [--backoff S] [--first-get PATH] [-v|--debug] COMMAND [ARGS]\n"
+          "       [--backoff S] [--max-wait S] [--first-get PATH] [-v|--debug] COMMAND [ARGS]\n"
           "commands: token check list delta org domains user invite set-type revert get\n"
           "          lookup FILE (immutable ids), cycle filter|list FILE (what convert sends for them)\n"
           "--first-get PATH: GET PATH before the command, so that the command's requests\n"
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     struct graph_params p = { .cloud = CLOUD_GLOBAL, .name = "test" };
     const char *first_get = NULL;
     enum { O_CLOUD = 256, O_TENANT, O_CLIENT, O_SECRET, O_CERT, O_KEY, O_RS256, O_CA, O_CONNECT,
-           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME, O_FIRST };
+           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME, O_FIRST, O_MAXWAIT };
     static const struct option longopts[] = {
         { "cloud", required_argument, NULL, O_CLOUD },
         { "tenant-id", required_argument, NULL, O_TENANT },
@@ -146,6 +146,7 @@ int main(int argc, char **argv)
         { "ru-window", required_argument, NULL, O_RW },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "backoff", required_argument, NULL, O_BACKOFF },
+        { "max-wait", required_argument, NULL, O_MAXWAIT },
         { "name", required_argument, NULL, O_NAME },
         { "first-get", required_argument, NULL, O_FIRST },
         { "debug", no_argument, NULL, O_DEBUG },
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
         case O_WW: p.write_window = strtod(optarg, NULL); break;
         case O_RW: p.ru_window = strtod(optarg, NULL); break;
         case O_BACKOFF: p.backoff_base = strtod(optarg, NULL); break;
+        case O_MAXWAIT: p.max_wait = strtod(optarg, NULL); break;
         case O_DEBUG: log_set_level(LOG_DEBUG); break;
         case 'v': log_set_level(LOG_VERBOSE); break;
         default: usage();
