@@ -207,12 +207,25 @@ static int value_op(const char *op, const char *v, const char *want)
     return -1;
 }
 
+static bool negated_op(const char *op)
+{
+    static const char *const negs[] = { "NOTEQUAL", "NOTCONTAINS", "NOTSTARTSWITH", "NOTENDSWITH",
+                                        "ISBITNOTSET" };
+    for (size_t k = 0; k < ARRAY_SIZE(negs); k++)
+        if (!strcasecmp(op, negs[k]))
+            return true;
+    return false;
+}
+
 int connect_clause_eval(const struct connect_clause *c, const struct connect_users *u, size_t i)
 {
     const char *const *vals;
     size_t n;
     if (!mv_values(c->attr, u, i, &vals, &n))
-        return -1;
+        /* without AD, the out-of-box exclusions (isCriticalSystemObject
+         * NOTEQUAL TRUE, adminDescription NOTSTARTSWITH User_, ...) are
+         * taken to let an ordinary user account through */
+        return !u->known && negated_op(c->op) ? 1 : -1;
     const char *op = c->op, *want = c->value ? c->value : "";
     if (!strcasecmp(op, "ISNULL"))
         return n == 0;
@@ -289,7 +302,7 @@ void connect_scope_attributes(const struct connect_export *ex, char ***names, si
 {
     for (size_t r = 0; r < ex->nrules; r++) {
         const struct connect_rule *rule = &ex->rules[r];
-        if (!rule->outbound)
+        if (rule->disabled)
             continue;
         for (size_t g = 0; g < rule->ngroups; g++)
             for (size_t c = 0; c < rule->groups[g].nclauses; c++) {
@@ -383,10 +396,19 @@ struct outcome {
     size_t first_writes, first_unknown;
 };
 
+/* A Direct flow of metaverse attribute attr (no expression, no constant). */
+static bool direct_from(const struct connect_flow *f, const char *attr)
+{
+    return f && !f->expression && !f->constant && f->nsrc == 1 && !strcasecmp(f->src[0], attr);
+}
+
+/* mv (may be NULL): per user, whether the metaverse holds
+ * onPremisesUserPrincipalName (1), not (0: a Direct flow of it gives
+ * nothing), or cannot be told (-1). */
 static void decide(const struct connect_rule **rules, size_t nrules, const char *dest,
                    const struct connect_users *u, size_t nusers, struct rule_tally *tally,
                    struct outcome *o, bool (*counts)(const struct connect_users *, size_t, const char *),
-                   const char *arg)
+                   const char *arg, const int *mv)
 {
     memset(o, 0, sizeof(*o));
     o->first_writes = o->first_unknown = SIZE_MAX;
@@ -400,12 +422,19 @@ static void decide(const struct connect_rule **rules, size_t nrules, const char 
                 tally[k].maybe++;
             if (decided || a == 0)
                 continue;
-            enum flow_effect e = effect(flow_to(rules[k], dest));
-            if (e == GIVES_NOTHING && a == 1)
-                continue;
+            const struct connect_flow *f = flow_to(rules[k], dest);
+            enum flow_effect e = effect(f);
+            bool value_unknown = false;
+            if (e == WRITES && mv && direct_from(f, ONPREM_UPN)) {
+                if (mv[i] == 0)
+                    e = GIVES_NOTHING;
+                value_unknown = mv[i] < 0;
+            }
+            if (e == GIVES_NOTHING)
+                continue;   /* applies or not, it gives nothing: the next rule may */
             decided = true;
             tally[k].decides++;
-            if (a < 0) {
+            if (a < 0 || value_unknown) {
                 o->unknown++;
                 if (o->first_unknown == SIZE_MAX)
                     o->first_unknown = i;
@@ -475,43 +504,96 @@ static void script_args(const struct connect_view *v, struct strbuf *out)
     }
 }
 
+static bool is_ad_connector(const struct connect_export *ex, const char *id)
+{
+    for (size_t c = 0; c < ex->nconnectors; c++)
+        if (ex->connectors[c].kind == CONNECT_AD && !strcmp(ex->connectors[c].id, id))
+            return true;
+    return false;
+}
+
+/* The enabled inbound rules from an AD connector into the metaverse person
+ * that flow dest, lowest precedence first. Caller frees. */
+static size_t flows_from_ad(const struct connect_export *ex, const char *dest, const struct connect_rule ***out)
+{
+    size_t n = 0;
+    *out = xcalloc(ex->nrules + 1, sizeof(**out));
+    for (size_t r = 0; r < ex->nrules; r++) {
+        const struct connect_rule *x = &ex->rules[r];
+        if (!x->outbound && !x->disabled && is_ad_connector(ex, x->connector) && x->target_type
+            && !strcasecmp(x->target_type, "person") && flow_to(x, dest))
+            (*out)[n++] = x;
+    }
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            const struct connect_rule *x = (*out)[b - 1], *y = (*out)[b];
+            if (x->precedence < y->precedence
+                || (x->precedence == y->precedence && strcmp(x->name, y->name) <= 0))
+                break;
+            (*out)[b - 1] = y, (*out)[b] = x;
+        }
+    return n;
+}
+
 static void judge_onprem_upn(const struct connect_export *ex, const struct connect_connector *entra,
                              const struct connect_view *v, const struct connect_users *u, size_t nusers,
                              struct connect_report *rep)
 {
+    /* the metaverse side first: which inbound rule gives each user the
+     * value the outbound rules copy (the out-of-box one copies AD's
+     * userPrincipalName; the script's gives AuthoritativeNull) */
+    const struct connect_rule **in;
+    size_t nin = flows_from_ad(ex, ONPREM_UPN, &in);
+    struct rule_tally *tin = xcalloc(nin + 1, sizeof(*tin));
+    struct outcome oin;
+    decide(in, nin, ONPREM_UPN, u, nusers, tin, &oin, NULL, NULL, NULL);
+    int *mv = xcalloc(nusers + 1, sizeof(*mv));
+    for (size_t i = 0; i < nusers; i++) {
+        mv[i] = 0;
+        for (size_t k = 0; k < nin; k++) {
+            int a = rule_applies(in[k], u, i);
+            enum flow_effect e = effect(flow_to(in[k], ONPREM_UPN));
+            if (a == 0 || e == GIVES_NOTHING)
+                continue;
+            mv[i] = a < 0 ? -1 : e == CLEARS ? 0 : 1;
+            break;
+        }
+    }
     const struct connect_rule **rules;
     size_t n = flows_to(ex, entra, ONPREM_UPN, &rules);
     struct rule_tally *t = xcalloc(n + 1, sizeof(*t));
     struct outcome o;
-    decide(rules, n, ONPREM_UPN, u, nusers, t, &o, NULL, NULL);
+    decide(rules, n, ONPREM_UPN, u, nusers, t, &o, NULL, NULL, mv);
+    size_t cleared = nusers - o.writes - o.unknown;   /* no value reaches Entra: Connect removes it */
     struct strbuf text = STRBUF_INIT, remedy = STRBUF_INIT;
-    size_t writers = 0;
-    for (size_t k = 0; k < n; k++)
-        writers += effect(flow_to(rules[k], ONPREM_UPN)) == WRITES;
     bool known = v->users.known;
     enum connect_severity sev;
+    rules_flow(&text, n, entra);
     if (known) {
-        rules_flow(&text, n, entra);
-        strbuf_addf(&text, "; of the %zu users dualsync converts in %s, Connect writes it for %zu, clears it "
-                    "for %zu", nusers, v->tenant, o.writes, o.cleared);
+        strbuf_addf(&text, "; of the %zu users dualsync converts in %s, Connect writes it for %zu and "
+                    "leaves it empty for %zu", nusers, v->tenant, o.writes, cleared);
         if (o.unknown)
             strbuf_addf(&text, ", and cannot be told for %zu (a scope dualsync cannot evaluate: taken as "
                         "writing it)", o.unknown);
         if (o.writes)
             strbuf_addf(&text, "; e.g. %s", label(u, o.first_writes));
+        else if (o.unknown)
+            strbuf_addf(&text, "; e.g. %s", label(u, o.first_unknown));
         sev = o.writes || o.unknown ? CONNECT_BLOCKED : CONNECT_OK;
     } else {
-        rules_flow(&text, n, entra);
         strbuf_addstr(&text, " (AD was not read: no counts)");
         sev = o.writes ? CONNECT_BLOCKED : o.unknown ? CONNECT_NOTE : CONNECT_OK;
         if (o.writes)
-            strbuf_addstr(&text, "; the first that applies writes it for every synced user");
+            strbuf_addstr(&text, "; the first that applies writes it for every ordinary synced user");
         else if (o.unknown)
-            strbuf_addstr(&text, "; whether the first of them covers the users dualsync converts depends on "
-                                 "their AD values: read AD (dualsync check with the [ldap] section working)");
+            strbuf_addstr(&text, "; whether it stays empty for the users dualsync converts depends on "
+                                 "their AD values: read AD, or give --ad-snapshot");
     }
     rules_text(rules, n, t, known, &text);
-    (void)writers;
+    if (nin) {
+        strbuf_addstr(&text, "\n      the metaverse value comes from:");
+        rules_text(in, nin, tin, known, &text);
+    }
     char *why = NULL, *rem = NULL;
     if (sev != CONNECT_OK) {
         why = xstrdup("Entra refuses to convert a synced user whose cloud object has "
@@ -519,16 +601,34 @@ static void judge_onprem_upn(const struct connect_export *ex, const struct conne
                       "collaboration\"): these users stay blocked");
         strbuf_addstr(&remedy, "on this Connect server run scripts/New-DualsyncConnectRule.ps1 ");
         script_args(v, &remedy);
-        strbuf_addstr(&remedy, " (it adds an outbound rule that flows AuthoritativeNull to "
-                               "onPremisesUserPrincipalName for those users, at a precedence before these "
-                               "rules), then export the configuration again and run this check on it; values "
-                               "already in the cloud: doc/deployment.md");
+        strbuf_addstr(&remedy, " (it adds an inbound rule that gives those users AuthoritativeNull for "
+                               "onPremisesUserPrincipalName, before the out-of-box rules; Connect then "
+                               "removes the value from Entra at the next cycle), then export the "
+                               "configuration again and run this check on it (doc/deployment.md)");
         rem = strbuf_detach(&remedy);
     }
     add(rep, sev, ONPREM_UPN, strbuf_detach(&text), why, rem);
+    /* an outbound AuthoritativeNull: what a community report says did not
+     * reach Entra (graph-api.md 1.4, Q&A 1094072) */
+    for (size_t k = 0; k < n; k++)
+        if (effect(flow_to(rules[k], ONPREM_UPN)) == CLEARS && t[k].decides)
+            add(rep, CONNECT_NOTE, rules[k]->name,
+                xasprintf("an outbound rule (precedence %d) that flows AuthoritativeNull to "
+                          "onPremisesUserPrincipalName, deciding it for %zu users", rules[k]->precedence,
+                          t[k].decides),
+                xstrdup("an administrator reported that such an outbound null showed in the connector "
+                        "space but never reached Entra (Microsoft Q&A 1094072); Microsoft documents the "
+                        "inbound AuthoritativeNull for overriding an attribute (\"Fix default rules\", "
+                        "Overriding value of existing attribute)"),
+                xstrdup("after a sync cycle, confirm with Graph that onPremisesUserPrincipalName is empty "
+                        "for these users; or use scripts/New-DualsyncConnectRule.ps1, which adds the "
+                        "inbound rule"));
     strbuf_release(&remedy);
     free(t);
     free(rules);
+    free(tin);
+    free(in);
+    free(mv);
 }
 
 /* Users whose wanted userType differs from constant arg. */
@@ -566,7 +666,7 @@ static void judge_user_type(const struct connect_export *ex, const struct connec
     }
     struct rule_tally *t = xcalloc(n + 1, sizeof(*t));
     struct outcome o;
-    decide(rules, n, "userType", u, nusers, t, &o, type_differs, all_constant ? constant : NULL);
+    decide(rules, n, "userType", u, nusers, t, &o, type_differs, all_constant ? constant : NULL, NULL);
     if (v->users.known) {
         rules_flow(&text, n, entra);
         strbuf_addf(&text, "; at every cycle Connect writes userType over the one dualsync sets for %zu of "
@@ -830,7 +930,7 @@ static void judge_mail(const struct connect_export *ex, const struct connect_con
     size_t n = flows_to(ex, entra, "mail", &rules);
     struct rule_tally *t = xcalloc(n + 1, sizeof(*t));
     struct outcome o;
-    decide(rules, n, "mail", u, nusers, t, &o, NULL, NULL);
+    decide(rules, n, "mail", u, nusers, t, &o, NULL, NULL, NULL);
     if (missing) {
         strbuf_addf(&text, "connector '%s' does not include the attribute mail", missing);
         sev = CONNECT_BLOCKED;

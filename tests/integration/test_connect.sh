@@ -57,7 +57,7 @@ has() {     # has NAME TEXT: the last output says TEXT
 judge out-of-box
 equal "out-of-box: exit 1 (blocked)" 1 "$rc"
 has "out-of-box: onPremisesUserPrincipalName written for every converted user" \
-    "Connect writes it for $CONVERTED, clears it for 0"
+    "Connect writes it for $CONVERTED and leaves it empty for 0"
 has "out-of-box: the eight out-of-box rules, each with its count" \
     "'Out to AAD - User OfficeProPlus' (precedence 147, scope: sourceObjectType EQUAL User AND cloudMastered NOTEQUAL True): covers $CONVERTED"
 has "out-of-box: the remedy names the script and the attribute that marks the converted" \
@@ -66,12 +66,16 @@ has "out-of-box: the verdict" "connect gcch: blocked: 1 finding stops conversion
 
 judge with-rule
 equal "with-rule: exit 0" 0 "$rc"
-has "with-rule: cleared for every converted user" "Connect writes it for 0, clears it for $CONVERTED"
-has "with-rule: the script's rule decides for all of them" \
-    "'Out to AAD - User dualsync no onPremisesUserPrincipalName' (precedence 90"
+has "with-rule: empty for every converted user" "Connect writes it for 0 and leaves it empty for $CONVERTED"
+has "with-rule: the script's rule decides the metaverse value for all of them" \
+    "'In from AD - User dualsync no onPremisesUserPrincipalName' (precedence 90, scope: (extensionAttribute1 EQUAL commercial) OR (extensionAttribute1 ISNULL AND userPrincipalName ENDSWITH @contoso.example)): covers $CONVERTED, decides it for $CONVERTED"
 has "with-rule: ready" "connect gcch: ready for dualsync"
 has "with-rule: users without mail in AD are named, not blamed on Connect" \
     "note    mail (in AD): $NOMAIL of the users"
+
+judge outbound-null
+equal "outbound-null: exit 0 (an outbound AuthoritativeNull clears it too)" 0 "$rc"
+has "outbound-null: with a note on its record" "note    Out to AAD - User no onPremisesUserPrincipalName: an outbound rule (precedence 91)"
 
 judge usertype
 equal "usertype: exit 1" 1 "$rc"

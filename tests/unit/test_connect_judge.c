@@ -28,11 +28,13 @@ struct fake {
 static int fake_values(void *ctx, size_t i, const char *attr, const char *const **vals, size_t *n)
 {
     const struct fake_user *u = &((struct fake *)ctx)->u[i];
+    static const char *const none = NULL;
     const char *const *v = !strcasecmp(attr, "extensionAttribute1") ? &u->ext1
                            : !strcasecmp(attr, "userPrincipalName") ? &u->upn
-                           : !strcasecmp(attr, "mail") ? &u->mail : NULL;
+                           : !strcasecmp(attr, "mail") ? &u->mail
+                           : !strcasecmp(attr, "adminDescription") ? &none : NULL;
     if (!v)
-        return 0;
+        return 0;   /* not read */
     *vals = v;
     *n = *v ? 1 : 0;
     return 1;
@@ -69,8 +71,9 @@ static struct connect_clause clause(const char *attr, const char *op, const char
 
 /* An outbound user rule to the Entra connector flowing dest: from src
  * (Direct), or expression, with one scope group of n clauses. */
-static void add_rule(struct connect_export *ex, const char *name, int prec, const char *dest, const char *src,
-                     const char *expression, const char *constant, struct connect_clause *cl, size_t n)
+static struct connect_rule *add_rule(struct connect_export *ex, const char *name, int prec, const char *dest,
+                                     const char *src, const char *expression, const char *constant,
+                                     struct connect_clause *cl, size_t n)
 {
     ex->rules = xrealloc(ex->rules, (ex->nrules + 1) * sizeof(*ex->rules));
     struct connect_rule *r = &ex->rules[ex->nrules++];
@@ -98,6 +101,19 @@ static void add_rule(struct connect_export *ex, const char *name, int prec, cons
         memcpy(r->groups[0].clauses, cl, n * sizeof(*cl));
         r->groups[0].nclauses = n;
     }
+    return r;
+}
+
+/* The same, inbound from the AD connector into the metaverse person. */
+static void add_inbound(struct connect_export *ex, const char *name, int prec, const char *dest, const char *src,
+                        const char *expression, struct connect_clause *cl, size_t n)
+{
+    struct connect_rule *r = add_rule(ex, name, prec, dest, src, expression, NULL, cl, n);
+    r->outbound = false;
+    free(r->connector);
+    r->connector = xstrdup(AD);
+    free(r->target_type);
+    r->target_type = xstrdup("person");
 }
 
 static void add_setting(struct connect_export *ex, const char *name, const char *value)
@@ -137,6 +153,9 @@ static void oob(struct connect_export *ex, const char *exclusion)
              "onPremisesUserPrincipalName", NULL, NULL, user, 2);
     struct connect_clause user2[] = { clause("sourceObjectType", "EQUAL", "User") };
     add_rule(ex, "Out to AAD - User Mail", 125, "mail", "mail", NULL, NULL, user2, 1);
+    struct connect_clause common[] = { clause("adminDescription", "NOTSTARTSWITH", "User_") };
+    add_inbound(ex, "In from AD - User Common", 106, "onPremisesUserPrincipalName", "userPrincipalName", NULL,
+                common, 1);
     add_setting(ex, "Microsoft.SynchronizationOption.AnchorAttribute", "mS-DS-ConsistencyGuid");
 }
 
@@ -173,12 +192,16 @@ static void clauses(void **state)
     EVAL("extensionAttribute1", "ISNOTNULL", NULL, 2, 0);
     EVAL("userPrincipalName", "ENDSWITH", "@contoso.example", 1, 1);
     EVAL("onPremisesUserPrincipalName", "STARTSWITH", "bob@", 1, 1); /* from AD's userPrincipalName */
-    EVAL("adminDescription", "NOTSTARTSWITH", "User_", 0, -1);     /* not read: cannot tell */
+    EVAL("department", "NOTSTARTSWITH", "Sales", 0, -1);           /* not read: cannot tell */
+    EVAL("adminDescription", "NOTSTARTSWITH", "User_", 0, 1);      /* read, absent: holds */
     EVAL("extensionAttribute1", "NOTSTARTSWITH", "User_", 2, 1);   /* absent: holds */
     EVAL("sourceObjectType", "EQUAL", "User", 0, 1);               /* computed as Connect does */
     EVAL("cloudMastered", "NOTEQUAL", "True", 0, 1);
     EVAL("accountEnabled", "EQUAL", "True", 0, 1);
     EVAL("extensionAttribute1", "ISMEMBEROF", "CN=G", 0, -1);      /* not evaluated */
+    u.known = false;   /* without AD: the out-of-box exclusions let an ordinary user through */
+    EVAL("isCriticalSystemObject", "NOTEQUAL", "TRUE", 0, 1);
+    EVAL("extensionAttribute1", "EQUAL", "commercial", 0, -1);
 #undef EVAL
 }
 
@@ -191,7 +214,7 @@ static void out_of_box_blocks_every_user(void **state)
     judge(&ex, true, &rep);
     const struct connect_finding *f = finding(&rep, "onPremisesUserPrincipalName");
     assert_int_equal(f->severity, CONNECT_BLOCKED);
-    assert_non_null(strstr(f->text, "Connect writes it for 3, clears it for 0"));
+    assert_non_null(strstr(f->text, "Connect writes it for 3 and leaves it empty for 0"));
     assert_non_null(f->remedy);
     assert_non_null(strstr(f->remedy, "New-DualsyncConnectRule.ps1"));
     assert_true(rep.blocked >= 1);
@@ -208,18 +231,21 @@ static void clearing_rule_by_precedence(void **state)
     (void)state;
     struct connect_export ex;
     oob(&ex, NULL);
-    /* NULL gives nothing: the next rule still decides */
-    struct connect_clause any[] = { clause("sourceObjectType", "EQUAL", "User") };
-    add_rule(&ex, "gives nothing", 80, "onPremisesUserPrincipalName", NULL, "NULL", NULL, any, 1);
+    /* the script's rule: inbound, AuthoritativeNull into the metaverse;
+     * NULL before it gives nothing, and the next rule still decides */
+    struct connect_clause any[] = { clause("userPrincipalName", "ISNOTNULL", NULL) };
+    add_inbound(&ex, "gives nothing", 80, "onPremisesUserPrincipalName", NULL, "NULL", any, 1);
     struct connect_clause c[] = { clause("extensionAttribute1", "EQUAL", "commercial") };
-    add_rule(&ex, "dualsync", 90, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", NULL, c, 1);
+    add_inbound(&ex, "dualsync", 90, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", c, 1);
     struct connect_report rep;
     judge(&ex, true, &rep);
     const struct connect_finding *f = finding(&rep, "onPremisesUserPrincipalName");
-    /* Cy has no extensionAttribute1: the out-of-box rule still writes it */
+    /* Cy has no extensionAttribute1: the out-of-box rules still write it */
     assert_int_equal(f->severity, CONNECT_BLOCKED);
-    assert_non_null(strstr(f->text, "writes it for 1, clears it for 2"));
+    assert_non_null(strstr(f->text, "writes it for 1 and leaves it empty for 2"));
     assert_non_null(strstr(f->text, "cy@contoso.example"));
+    assert_non_null(strstr(f->text, "'dualsync' (precedence 90, scope: extensionAttribute1 EQUAL commercial): "
+                                    "covers 2, decides it for 2"));
     connect_report_free(&rep);
     /* without AD the clearing rule's scope cannot be told: a note, not a block */
     judge(&ex, false, &rep);
@@ -229,8 +255,8 @@ static void clearing_rule_by_precedence(void **state)
 
     /* a rule with a higher precedence number comes too late */
     oob(&ex, NULL);
-    struct connect_clause late[] = { clause("sourceObjectType", "EQUAL", "User") };
-    add_rule(&ex, "too late", 200, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", NULL, late, 1);
+    struct connect_clause late[] = { clause("userPrincipalName", "ISNOTNULL", NULL) };
+    add_inbound(&ex, "too late", 200, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", late, 1);
     judge(&ex, true, &rep);
     assert_int_equal(finding(&rep, "onPremisesUserPrincipalName")->severity, CONNECT_BLOCKED);
     connect_report_free(&rep);
@@ -239,10 +265,31 @@ static void clearing_rule_by_precedence(void **state)
     /* every converted user covered: ready */
     oob(&ex, NULL);
     struct connect_clause all[] = { clause("userPrincipalName", "ENDSWITH", "@contoso.example") };
-    add_rule(&ex, "dualsync", 90, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", NULL, all, 1);
+    add_inbound(&ex, "dualsync", 90, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", all, 1);
     judge(&ex, true, &rep);
     assert_int_equal(finding(&rep, "onPremisesUserPrincipalName")->severity, CONNECT_OK);
     assert_int_equal(rep.blocked, 0);
+    connect_report_free(&rep);
+    connect_export_free(&ex);
+
+    /* an outbound AuthoritativeNull clears it too, with a note on its record */
+    oob(&ex, NULL);
+    struct connect_clause out[] = { clause("sourceObjectType", "EQUAL", "User") };
+    add_rule(&ex, "outbound null", 91, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", NULL, out, 1);
+    judge(&ex, true, &rep);
+    assert_int_equal(finding(&rep, "onPremisesUserPrincipalName")->severity, CONNECT_OK);
+    assert_int_equal(finding(&rep, "outbound null")->severity, CONNECT_NOTE);
+    connect_report_free(&rep);
+    connect_export_free(&ex);
+
+    /* a scope on an attribute not read: cannot tell, taken as writing */
+    oob(&ex, NULL);
+    struct connect_clause unread[] = { clause("department", "EQUAL", "Sales") };
+    add_inbound(&ex, "unread", 90, "onPremisesUserPrincipalName", NULL, "AuthoritativeNull", unread, 1);
+    judge(&ex, true, &rep);
+    f = finding(&rep, "onPremisesUserPrincipalName");
+    assert_int_equal(f->severity, CONNECT_BLOCKED);
+    assert_non_null(strstr(f->text, "cannot be told for 3"));
     connect_report_free(&rep);
     connect_export_free(&ex);
 }
@@ -344,10 +391,12 @@ static void scope_attributes(void **state)
     char **names = NULL;
     size_t n = 0;
     connect_scope_attributes(&ex, &names, &n);
-    /* computed ones (sourceObjectType, cloudMastered) are not read from AD */
-    assert_int_equal(n, 2);
-    assert_string_equal(names[0], "extensionAttribute1");
-    assert_string_equal(names[1], "userPrincipalName");
+    /* computed ones (sourceObjectType, cloudMastered) are not read from AD;
+     * the inbound rules' scopes are AD's own attributes */
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "adminDescription");
+    assert_string_equal(names[1], "extensionAttribute1");
+    assert_string_equal(names[2], "userPrincipalName");
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
