@@ -44,6 +44,7 @@ struct cli {
     int interval;               /* watch: seconds between polls; 0: the default */
     int test_step_limit;        /* hidden: exit 100 after this journal step (crash test) */
     const char *report;         /* run: report file */
+    bool user_scope;            /* protect-secret --scope user (default machine) */
     char **args;                /* positional arguments after the command */
     int nargs;
 };

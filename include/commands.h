@@ -16,5 +16,7 @@ int cmd_report(const struct cli *cli, struct config *cfg);
 int cmd_convert(const struct cli *cli, struct config *cfg);
 int cmd_run(const struct cli *cli, struct config *cfg);
 int cmd_watch(const struct cli *cli, struct config *cfg);
+/* protect-secret FILE: needs no configuration */
+int cmd_protect_secret(const struct cli *cli);
 
 #endif

@@ -42,6 +42,21 @@ const char *platform_config_dir(void);
  * account other than its owner, SYSTEM and Administrators read it. */
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out);
 
+/* DPAPI (Windows): a secret file may hold the secret protected with
+ * CryptProtectData instead of in clear, as `dualsync protect-secret` or
+ * PowerShell's ProtectedData.Protect write it (doc/deployment.md);
+ * platform_read_secret_file recognizes it by the DPAPI blob's header and
+ * returns the clear secret. Such a file is bound to the machine (machine)
+ * or to the account that protected it.
+ * platform_protect_secret protects secret[0..len) into out (appended).
+ * POSIX has no DPAPI: -1 with the remedy (systemd credentials). */
+int platform_protect_secret(const char *secret, size_t len, bool machine, struct strbuf *out);
+
+/* Read a secret typed or piped on standard input into out, without its
+ * trailing line break; on a terminal without echo, after prompt (on
+ * stderr). 0, or -1 after logging (nothing read, or an empty line). */
+int platform_read_secret_stdin(const char *prompt, struct strbuf *out);
+
 /* Check a secret file without reading it (config time): 0 if it is a regular
  * file that only its owner can read, or if it does not exist yet (the command
  * that needs the secret reports that); otherwise -1 with the reason and the

@@ -9,8 +9,8 @@
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
 
 enum opt_id {
-    O_AD_SNAPSHOT, O_ALLOW_REVERT, O_BOM, O_CONFIG, O_CONNECT_CONFIG, O_DEBUG, O_DRY_RUN, O_FORMAT, O_FULL,
-    O_HELP, O_INTERVAL,
+    O_AD_SNAPSHOT, O_SCOPE, O_ALLOW_REVERT, O_BOM, O_CONFIG, O_CONNECT_CONFIG, O_DEBUG, O_DRY_RUN,
+    O_FORMAT, O_FULL, O_HELP, O_INTERVAL,
     O_MAX_CHANGES, O_OUTPUT, O_PROGRESS, O_QUIET, O_REPORT, O_RUN, O_SINCE, O_STATE, O_TENANT,
     O_TEST_STEP_LIMIT, O_UNTIL, O_VERBOSE, O_WATERMARK_FILE,
 };
@@ -54,6 +54,9 @@ static const struct opt opts[] = {
     { "quiet", 'q', ARG_NONE, O_QUIET, NULL, "print errors only" },
     { "report", 0, ARG_STRING, O_REPORT, "run", "also write the run's HTML report to FILE (with --dry-run: its figures as JSON)" },
     { "run", 0, ARG_STRING, O_RUN, "report", "only what this run did (its id, as in the audit trail)" },
+    { "scope", 0, ARG_STRING, O_SCOPE, "protect-secret",
+      "machine (default: any account of this machine may decrypt; the file's ACL guards it) or "
+      "user (only the account that runs this command)" },
     { "since", 0, ARG_STRING, O_SINCE, "report",
       "accounts with activity from this date or time on (YYYY-MM-DD[THH:MM[:SS]], UTC)" },
     { "state", 0, ARG_STRING, O_STATE, "report",
@@ -81,6 +84,8 @@ static const struct {
     { "convert", "execute the plan: convert users to external users through Microsoft Graph" },
     { "run", "one batch after a Connect cycle: pull, plan and convert, then a summary" },
     { "watch", "wait for each tenant's next Connect cycle, then run; until SIGTERM" },
+    { "protect-secret", "FILE: write the secret read on standard input to FILE, "
+      "protected with DPAPI (Windows)" },
     { "help", "show help for a command" },
     { "version", "show the version" },
 };
@@ -127,6 +132,11 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
     case O_HELP: cli->help = true; break;
     case O_FULL: cli->full = !negated; break;
     case O_AD_SNAPSHOT: cli->ad_snapshot = arg; break;
+    case O_SCOPE:
+        if (strcmp(arg, "machine") && strcmp(arg, "user"))
+            return log_error("--scope: machine or user, not '%s'", arg), EXIT_USAGE;
+        cli->user_scope = !strcmp(arg, "user");
+        break;
     case O_PROGRESS: cli->progress = !negated; break;
     case O_TENANT: cli->tenant = arg; break;
     case O_WATERMARK_FILE: cli->watermark_file = arg; break;
@@ -248,7 +258,7 @@ void cli_usage(FILE *out, const char *command)
     if (!command) {
         fputs("usage: dualsync [-c FILE] COMMAND [OPTIONS]\n\ncommands:\n", out);
         for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-            fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+            fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
         fputs("\n'dualsync COMMAND --help' shows the options of a command.\n"
               "exit codes: 0 done, 1 some objects blocked or failed, 2 usage or configuration\n"
               "error (nothing done), 3 the source or a tenant failed and was stopped.\n", out);

@@ -45,6 +45,10 @@ int main(int argc, char **argv)
         printf("dualsync %s\n", DUALSYNC_VERSION);
         goto out;
     }
+    if (!strcmp(cli.command, "protect-secret")) {
+        rc = cmd_protect_secret(&cli);
+        goto out;
+    }
     struct config cfg;
     if (config_load(cli.config_path ? cli.config_path : default_config(), &cfg)) {
         config_free(&cfg);

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,6 +116,41 @@ int platform_check_secret_file(const char *path, char *why, size_t size)
                  (unsigned)(st.st_mode & 07777), path);
         return -1;
     }
+    return 0;
+}
+
+int platform_protect_secret(const char *secret, size_t len, bool machine, struct strbuf *out)
+{
+    (void)secret;
+    (void)len;
+    (void)machine;
+    (void)out;
+    return log_error("protect-secret: DPAPI is Windows'; on Linux keep the secret in a 0600 file, "
+                     "or in a systemd credential (credential:NAME, dualsync.conf(5))");
+}
+
+int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fputs(prompt, stderr);
+        fflush(stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    int c;
+    while ((c = getchar()) != EOF && c != '\n')
+        strbuf_addch(out, (char)c);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    while (out->len && out->buf[out->len - 1] == '\r')
+        out->buf[--out->len] = '\0';
+    if (!out->len)
+        return log_error("no secret on standard input");
     return 0;
 }
 

@@ -372,6 +372,77 @@ static int read_credential(const char *name, const char *what, struct strbuf *ou
     return 0;
 }
 
+/* ---- DPAPI ---------------------------------------------------------------- */
+
+/* A DPAPI blob starts with the little-endian DWORD 1: Windows' with its
+ * version and then the provider's GUID {df9d8cd0-1501-11d1-8c7a-00c04fc297eb}
+ * (what CryptProtectData and ProtectedData.Protect write), Wine's with a
+ * count and its own marker (dlls/crypt32/protectdata.c). A secret in clear
+ * is text: it never starts with the bytes 01 00 00 00. */
+static bool is_dpapi(const void *data, size_t len)
+{
+    static const unsigned char one[4] = { 1, 0, 0, 0 };
+    return len > 20 && !memcmp(data, one, sizeof(one));
+}
+
+/* out holds a DPAPI blob: replace it by the clear secret. */
+static int dpapi_unprotect(const char *path, const char *what, struct strbuf *out)
+{
+    DATA_BLOB in = { (DWORD)out->len, (BYTE *)out->buf }, clear = { 0, NULL };
+    BOOL ok = CryptUnprotectData(&in, NULL, NULL, NULL, NULL, CRYPTPROTECT_UI_FORBIDDEN, &clear);
+    DWORD err = GetLastError();
+    platform_wipe(out);
+    if (!ok)
+        return log_error("%s file %s: cannot decrypt its DPAPI-protected secret (%s); it was "
+                         "protected on another machine or for another account: protect it again "
+                         "on this machine, for the machine or as the account that runs dualsync "
+                         "(dualsync protect-secret)", what, path, win_strerror(err));
+    strbuf_add(out, clear.pbData, clear.cbData);
+    SecureZeroMemory(clear.pbData, clear.cbData);
+    LocalFree(clear.pbData);
+    return 0;
+}
+
+int platform_protect_secret(const char *secret, size_t len, bool machine, struct strbuf *out)
+{
+    DATA_BLOB in = { (DWORD)len, (BYTE *)secret }, blob = { 0, NULL };
+    DWORD flags = CRYPTPROTECT_UI_FORBIDDEN | (machine ? CRYPTPROTECT_LOCAL_MACHINE : 0);
+    if (!CryptProtectData(&in, L"dualsync", NULL, NULL, NULL, flags, &blob))
+        return log_error("protect-secret: CryptProtectData: %s", last_error());
+    int rc = 0;
+    if (!is_dpapi(blob.pbData, blob.cbData))
+        rc = log_error("protect-secret: CryptProtectData wrote no DPAPI blob this program can "
+                       "recognize again; nothing written");
+    else
+        strbuf_add(out, blob.pbData, blob.cbData);
+    LocalFree(blob.pbData);
+    return rc;
+}
+
+int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
+{
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    DWORD mode = 0;
+    bool console = GetConsoleMode(in, &mode);
+    if (console) {
+        fputs(prompt, stderr);
+        fflush(stderr);
+        SetConsoleMode(in, mode & ~(DWORD)ENABLE_ECHO_INPUT);
+    }
+    int c;
+    while ((c = getchar()) != EOF && c != '\n')
+        strbuf_addch(out, (char)c);
+    if (console) {
+        SetConsoleMode(in, mode);
+        fputc('\n', stderr);
+    }
+    while (out->len && out->buf[out->len - 1] == '\r')
+        out->buf[--out->len] = '\0';
+    if (!out->len)
+        return log_error("no secret on standard input");
+    return 0;
+}
+
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
 {
     if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)))
@@ -408,6 +479,8 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
         platform_wipe(out);
         return log_error("%s file %s: %s", what, path, win_strerror(err));
     }
+    if (is_dpapi(out->buf, out->len) && dpapi_unprotect(path, what, out))
+        return -1;
     while (out->len && (out->buf[out->len - 1] == '\n' || out->buf[out->len - 1] == '\r'))
         out->buf[--out->len] = '\0';
     if (!out->len) {

@@ -68,6 +68,28 @@ equal "dualsync.exe check: a token from both tenants over Schannel" 2 "$n"
 n=$(grep -c '^  result *ok' check1.out)
 equal "dualsync.exe check: both tenants ready" 2 "$n"
 
+# --- a client secret protected with DPAPI (protect-secret reads it on stdin).
+# Wine's CryptProtectData is no protection (a fixed key, the scope ignored:
+# dlls/crypt32/protectdata.c); this proves the file format and the path.
+wine "$EXE" protect-secret "$(winpath "$OUT/creds/commercial.dpapi")" \
+    < "$OUT/creds/commercial-app.secret" >dpapi.out 2>&1
+if [ "$(head -c 4 creds/commercial.dpapi | od -An -tx1 | tr -d ' ')" = 01000000 ] &&
+   ! grep -qF "$(head -1 creds/commercial-app.secret)" creds/commercial.dpapi; then
+    pass "protect-secret writes a DPAPI blob, not the secret"
+else fail "protect-secret: $(head -c 300 dpapi.out)"; fi
+sed "s|^client_secret_file = .*commercial-app.secret|client_secret_file = $(winpath "$OUT/creds/commercial.dpapi")|" \
+    exe.conf > exe-dpapi.conf
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe-dpapi.conf check --tenant commercial >dpapi1.out 2>&1
+equal "dualsync.exe takes a token with the DPAPI-protected secret" 1 "$(grep -c '^  token *ok' dpapi1.out)"
+head -c 60 creds/commercial.dpapi > creds/broken.dpapi && chmod 600 creds/broken.dpapi
+sed "s|commercial.dpapi|broken.dpapi|" exe-dpapi.conf > exe-broken.conf
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe-broken.conf check --tenant commercial >dpapi2.out 2>&1
+if grep -q 'cannot decrypt its DPAPI-protected secret' dpapi2.out; then
+    pass "a damaged DPAPI secret file is refused with the remedy"
+else fail "damaged DPAPI file: $(head -c 400 dpapi2.out)"; fi
+refuses "protect-secret on Linux points to systemd credentials" 3 'systemd credential' \
+    "$DUALSYNC" protect-secret "$OUT/x.secret" < "$OUT/creds/commercial-app.secret"
+
 # --- 2. LDAP: Wine's wldap32 cannot check a server certificate
 # (LDAP_OPT_SERVER_CERTIFICATE) nor sign and seal (LDAP_OPT_SIGN): the
 # reader refuses before it binds, never reads unprotected
