@@ -106,6 +106,7 @@ FAULT_DEFAULTS = {
     "batch_items": True,      # apply rate_429/rate_503 to each $batch item as well
     "invitations_blocked": False,   # true, or a list of tenant names: 403 on every invitation
     "invitations_block_after": None,  # block a tenant's invitations after N successful ones
+    "clock_offset_seconds": 0,  # the service's clock runs this far ahead of the host's (negative: behind)
 }
 
 
@@ -180,6 +181,9 @@ class Faults:
         if c["rate_429"] and rng.random() < c["rate_429"]:
             return 429
         return None
+
+    def clock_offset(self):
+        return float(self.cfg["clock_offset_seconds"] or 0)
 
     def retry_after(self):
         return float(self.cfg["retry_after"])
@@ -365,6 +369,11 @@ class Sim:
         self.tenants = tenants
         self.by_name = {t.name: t for t in tenants}
         self.by_id = {t.id: t for t in tenants}
+
+    def now(self):
+        """The service's clock (Date headers, assertion times, token times):
+        the host's, moved by the clock_offset_seconds fault."""
+        return time.time() + self.faults.clock_offset()
 
     def tenant_by_id(self, tid):
         return self.by_id.get((tid or "").lower())
@@ -641,7 +650,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send(self, resp, request_id, crid, kind):
         payload = resp.payload() if self.command != "HEAD" else b""
         self.send_response_only(resp.status)
-        self.send_header("Date", self.date_time_string())
+        self.send_header("Date", self.date_time_string(self.server.sim.now()))
         if payload or resp.body is not None or resp.raw is not None:
             ctype = resp.content_type or (ODATA_JSON if kind == "graph" else "application/json; charset=utf-8")
             self.send_header("Content-Type", ctype)

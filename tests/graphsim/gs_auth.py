@@ -299,7 +299,7 @@ class TokenService:
         if not self.audience_ok(tenant, aud):
             raise AadError(401, "invalid_client", 700023,
                            "Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/en-us/azure/active-directory/develop/active-directory-certificate-credentials .")
-        now = time.time()
+        now = self.sim.now()
         exp, nbf = claims.get("exp"), claims.get("nbf")
         if not isinstance(exp, (int, float)) or (nbf is not None and not isinstance(nbf, (int, float))) \
                 or exp + CLOCK_SKEW < now or (nbf is not None and nbf - CLOCK_SKEW > now):
@@ -328,7 +328,7 @@ class TokenService:
         else:
             lo, hi = cfg.get("token_lifetime_range", [3600, 5400])
             lifetime = self.sim.rng.randint(int(lo), int(hi))
-        now = int(time.time())
+        now = int(self.sim.now())
         claims = {
             "aud": resource,
             "iss": CLOUDS[tenant.cloud]["sts"].format(tid=tenant.id),
@@ -389,7 +389,7 @@ class TokenService:
         aud = claims.get("aud", "")
         if aud.rstrip("/").lower() != ("https://" + graph_host).lower():
             raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.", www)
-        if claims.get("exp", 0) < time.time():
+        if claims.get("exp", 0) < self.sim.now():
             raise GraphError(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.", www)
         return claims
 

@@ -10,6 +10,7 @@ drives them over TLS verified with the simulator's CA, connecting to
   LAB_ENV=/path/to/lab/env.sh ... also runs the Connect cycle against the lab AD.
 """
 import base64
+import email.utils
 import hashlib
 import http.client
 import json
@@ -413,6 +414,19 @@ class TokenTests(unittest.TestCase):
         # not yet valid
         r = self._assert_ok(assertion(key, der, APP, aud, exp=7200, nbf=3600))
         self.assertAadError(r, 401, 700024, "invalid_client")
+        # the service's clock 15 minutes ahead: an assertion made on the
+        # host's clock is outside its window, one on the service's is fine,
+        # and the Date header shows the service's clock
+        S.hook("POST", "/_sim/faults", {"clock_offset_seconds": 900})
+        try:
+            r = self._assert_ok(assertion(key, der, APP, aud))
+            self.assertAadError(r, 401, 700024, "invalid_client")
+            date = email.utils.parsedate_to_datetime(r.headers["date"]).timestamp()
+            self.assertAlmostEqual(date - time.time(), 900, delta=5)
+            r = self._assert_ok(assertion(key, der, APP, aud, exp=1500, nbf=900))
+            self.assertEqual(r.status, 200, r)
+        finally:
+            S.hook("POST", "/_sim/faults", {"reset": True})
         # thumbprint of a certificate that is not registered for the app
         r = self._assert_ok(assertion(k2, der2, APP, aud))
         self.assertAadError(r, 401, 700027, "invalid_client")
