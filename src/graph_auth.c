@@ -383,7 +383,9 @@ static int token_form(struct graph *g, struct strbuf *form)
     graph_guid(jti);
     struct graph_jwt jwt = {
         .key = key, .cert = cert, .alg = g->jwt_alg, .audience = g->token_url,
-        .client_id = g->client_id, .jti = jti, .now = time(NULL), .lifetime = ASSERTION_LIFETIME,
+        /* the service judges nbf and exp on its own clock: a host whose
+         * clock is off would otherwise be refused (AADSTS700024) */
+        .client_id = g->client_id, .jti = jti, .now = graph_server_time(g), .lifetime = ASSERTION_LIFETIME,
     };
     struct strbuf assertion = STRBUF_INIT;
     int rc = graph_jwt_build(&jwt, &assertion);
@@ -456,6 +458,7 @@ enum graph_status graph_token_fetch(struct graph *g)
     }
     enum graph_status st = GRAPH_TENANT_STOPPED;
     char *why = NULL;
+    bool skew_retried = false;
     for (int attempt = 1;; attempt++) {
         struct http_body body = { STRBUF_INIT, 1 << 20, false };
         struct http_headers hdr;
@@ -517,7 +520,23 @@ enum graph_status graph_token_fetch(struct graph *g)
                 msg[--ml] = '\0';
             why = xasprintf("token request refused: %s%s%s", msg, remedy ? "; " : "", remedy ? remedy : "");
             free(msg);
+            /* an assertion outside its time window, made before any answer
+             * told us the service's clock: this answer's Date did, so make
+             * the assertion again on the service's time, once */
+            bool late = code && !strcmp(code, "AADSTS700024") && g->cert_file && !skew_retried;
             free(code);
+            if (late && g->have_skew && labs(g->skew) > 60) {
+                skew_retried = true;
+                log_info("tenant %s: the local clock is %+ld s off the service's; signing the client "
+                         "assertion on the service's time (set the clock right: NTP)", g->name, g->skew);
+                platform_wipe(&form);
+                platform_wipe(&body.sb);
+                if (token_form(g, &form)) {
+                    platform_wipe(&form);
+                    break;
+                }
+                continue;
+            }
             if (status == 429 || status >= 500) {
                 double ra;
                 if (graph_parse_retry_after(hdr.retry_after[0] ? hdr.retry_after : NULL, graph_server_time(g), &ra) < 0)

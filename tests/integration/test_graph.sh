@@ -161,6 +161,19 @@ for alg in ps256 rs256; do
     else notok "token by certificate ($alg)" "$T/out" "$T/err" "$T/log.json"; fi
 done
 
+# --- 2b. the service's clock 15 minutes ahead of ours: the first assertion,
+# on the local clock, is refused (AADSTS700024) as Entra does; its answer's
+# Date gives the skew, and the next assertion is signed on the service's time
+faults '{"reset": true, "clock_offset_seconds": 900}'
+m=$(mark)
+res --cert-file "$T/creds/res.pem" --key-file "$T/creds/res.key" token >"$T/out" 2>"$T/err"
+rc=$?
+faults '{"reset": true}'
+if [ $rc = 0 ] && grep -q '^token ok' "$T/out" && grep -q 'clock is +900 s off' "$T/err" &&
+    logpy "$m" '[(e["status"], e.get("error_code")) for e in E] == [(401, "AADSTS700024"), (200, None)]' >"$T/res.txt"; then
+    ok "clock 900 s behind the service's: the assertion is signed again on the service's time, once"
+else notok "clock skew applied to the assertion (rc $rc)" "$T/out" "$T/err" "$T/res.txt"; fi
+
 # --- 3. a wrong secret is refused with the AADSTS code and the remedy, and never shown
 res --secret-file "$T/creds/wrong.secret" token >"$T/out" 2>"$T/err"
 rc=$?
