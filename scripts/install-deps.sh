@@ -74,8 +74,39 @@ missing_now() {
     echo "$m"
 }
 
+# The npm packages of tests/powershell (--test), exactly as its
+# package-lock.json pins them: npm ci, built for this Node.js. A stamp names
+# the lock and the Node.js version they were built for; another means again.
+top=$(cd "$(dirname "$0")/.." && pwd)
+NPM_DIR=$top/tests/powershell
+npm_stamp() { { sha256sum < "$NPM_DIR/package-lock.json"; node --version; } 2>/dev/null | tr -d ' \n-'; }
+npm_ok() {
+    [ "$test" = 0 ] && return 0
+    local want
+    want=$(npm_stamp)
+    [ -n "$want" ] && [ "$(cat "$NPM_DIR/node_modules/.dualsync-stamp" 2>/dev/null)" = "$want" ]
+}
+npm_install() {
+    npm_ok && return 0
+    echo "install-deps: npm ci in tests/powershell (tree-sitter, tree-sitter-powershell)" >&2
+    if ! (cd "$NPM_DIR" && npm ci --no-audit --no-fund >"$NPM_DIR/npm-ci.log" 2>&1); then
+        tail -n 20 "$NPM_DIR/npm-ci.log" >&2
+        echo "install-deps: npm ci failed in $NPM_DIR (log: $NPM_DIR/npm-ci.log)" >&2
+        return 1
+    fi
+    npm_stamp > "$NPM_DIR/node_modules/.dualsync-stamp"
+}
+
 missing=$(missing_now)
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    if [ "$check" = 1 ]; then
+        npm_ok && exit 0
+        echo "missing npm packages in tests/powershell (or built for another Node.js); install them with: $0 --test" >&2
+        exit 1
+    fi
+    npm_install || exit 1
+    exit 0
+fi
 if [ "$check" = 1 ]; then
     for c in $CMDS; do
         command -v "${c%%:*}" >/dev/null 2>&1 || echo "missing command: ${c%%:*} (Debian package ${c#*:})" >&2
@@ -113,4 +144,5 @@ if [ -n "$still" ]; then
     echo "install-deps: still missing after apt-get:$still" >&2
     exit 1
 fi
+npm_install || exit 1
 echo "install-deps: done" >&2
