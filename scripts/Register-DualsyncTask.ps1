@@ -109,7 +109,11 @@ if ($export.Result -eq 'stopped-deletion-threshold-exceeded') {
 $out = & $Dualsync -c $Config --no-progress run 2>&1 | Out-String
 $code = $LASTEXITCODE
 # 0 done, 1 some objects blocked or failed, 2 configuration error, 3 a tenant or the source stopped
-$type = switch ($code) { 0 { 'Information' } 1 { 'Warning' } default { 'Error' } }
+$type = switch ($code) {
+    0 { 'Information' }
+    1 { 'Warning' }
+    default { 'Error' }
+}
 Write-Log "dualsync run after the export of $($export.ConnectorName) ended $ended (result $($export.Result)): exit $code`n$out" $type (1100 + $code)
 # remembered only when the batch was not stopped, so a failed run is retried next tick
 if ($code -le 1) { Set-Content -Path $State -Value $ended.ToString('o') -Encoding ASCII }
