@@ -210,7 +210,7 @@ static int value_op(const char *op, const char *v, const char *want)
 static bool negated_op(const char *op)
 {
     static const char *const negs[] = { "NOTEQUAL", "NOTCONTAINS", "NOTSTARTSWITH", "NOTENDSWITH",
-                                        "ISBITNOTSET" };
+                                        "ISBITNOTSET", "ISNOTBITSET", "ISNOTIN" };
     for (size_t k = 0; k < ARRAY_SIZE(negs); k++)
         if (!strcasecmp(op, negs[k]))
             return true;
@@ -235,13 +235,16 @@ int connect_clause_eval(const struct connect_clause *c, const struct connect_use
      * NOTENDSWITH, ISBITNOTSET hold on an absent attribute */
     const char *pos = op;
     bool negated = false;
+    /* ISIN and ISNOTIN are the multi-valued EQUAL and NOTEQUAL; Microsoft
+     * Learn spells ISNOTBITSET what exports spell ISBITNOTSET */
     static const struct { const char *neg, *pos; } negs[] = {
         { "NOTEQUAL", "EQUAL" }, { "NOTCONTAINS", "CONTAINS" }, { "NOTSTARTSWITH", "STARTSWITH" },
-        { "NOTENDSWITH", "ENDSWITH" }, { "ISBITNOTSET", "ISBITSET" },
+        { "NOTENDSWITH", "ENDSWITH" }, { "ISBITNOTSET", "ISBITSET" }, { "ISNOTBITSET", "ISBITSET" },
+        { "ISNOTIN", "EQUAL" }, { "ISIN", "EQUAL" },
     };
     for (size_t k = 0; k < ARRAY_SIZE(negs); k++)
         if (!strcasecmp(op, negs[k].neg))
-            pos = negs[k].pos, negated = true;
+            pos = negs[k].pos, negated = strcasecmp(op, "ISIN") != 0;
     int any = 0;
     for (size_t k = 0; k < n && any != 1; k++) {
         int r = value_op(pos, vals[k], want);

@@ -199,6 +199,8 @@ static void clauses(void **state)
     EVAL("cloudMastered", "NOTEQUAL", "True", 0, 1);
     EVAL("accountEnabled", "EQUAL", "True", 0, 1);
     EVAL("extensionAttribute1", "ISMEMBEROF", "CN=G", 0, -1);      /* not evaluated */
+    EVAL("extensionAttribute1", "ISIN", "commercial", 0, 1);       /* the multi-valued EQUAL */
+    EVAL("extensionAttribute1", "ISNOTIN", "commercial", 0, 0);
     u.known = false;   /* without AD: the out-of-box exclusions let an ordinary user through */
     EVAL("isCriticalSystemObject", "NOTEQUAL", "TRUE", 0, 1);
     EVAL("extensionAttribute1", "EQUAL", "commercial", 0, -1);
