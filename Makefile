@@ -27,7 +27,8 @@ endif
 # The platform: one file per OS-specific job, platform_posix.c or
 # platform_win32.c (STYLE.md: no #ifdef _WIN32 elsewhere). The Windows build
 # reads AD through wldap32 (ldap_source_win32.c, picked up by WIN32_ONLY) instead
-# of OpenLDAP; both readers share ldap_watermark.c. Its libraries come from
+# of OpenLDAP (ldap_source.c); both transports share the reader itself
+# (ldap_read.c, ldap_pull.c, ldap_watermark.c). Its libraries come from
 # scripts/build-windows.sh (build-win/deps.mak).
 PLATFORM      := posix
 POSIX_ONLY    := src/ldap_source.c src/tls_probe.c src/connect_export.c
@@ -142,6 +143,8 @@ UNIT_DEPS_policy   := $(BUILD)/policy.o $(CONFIG_OBJS)
 UNIT_DEPS_planner  := $(BUILD)/planner.o $(BUILD)/mapstore_format.o $(BUILD)/decision.o $(BUILD)/adobject.o
 UNIT_DEPS_groups   := $(BUILD)/groups.o
 UNIT_DEPS_ldap_watermark := $(BUILD)/ldap_watermark.o $(BUILD)/adobject.o
+# the reader's shared part over a fake backend (in the test itself)
+UNIT_DEPS_ldap_read := $(BUILD)/ldap_read.o $(BUILD)/ldap_pull.o $(BUILD)/scope.o $(BUILD)/adobject.o
 UNIT_DEPS_util     :=
 UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \

@@ -1,5 +1,5 @@
 /* ldap_pull.c - which searches a pull makes, and the scope of what they
- * return (ldap_source.h); shared by the OpenLDAP and the wldap32 backends.
+ * return (ldap_source.h), over either backend (ldap_source_p.h).
  *
  * A full pull is one paged search per base DN with the scope's filter.
  *
@@ -166,7 +166,7 @@ static int delta_inexact(struct pull *p, const struct ldap_watermark *since,
     }
     if (s->nmember_of) {
         char *f = groups_changed_filter(s->member_of, s->nmember_of, since->usn);
-        int rc = lsrc_find_one(p->src, f, "check the scoping groups for changes", why_dn);
+        int rc = lread_find_one(p->src, f, "check the scoping groups for changes", why_dn);
         free(f);
         if (rc)
             return -1;
@@ -182,7 +182,7 @@ static int delta_inexact(struct pull *p, const struct ldap_watermark *since,
     snprintf(f, sizeof(f), "(&(|(objectClass=organizationalUnit)(objectClass=container))"
              "(uSNChanged>=%llu)(!(uSNCreated>=%llu)))", (unsigned long long)since->usn + 1,
              (unsigned long long)since->usn + 1);
-    if (lsrc_find_one(p->src, f, "check the OUs for changes", why_dn))
+    if (lread_find_one(p->src, f, "check the OUs for changes", why_dn))
         return -1;
     if (*why_dn) {
         log_info("%s changed since the last pull (a rename or move would move the objects "
@@ -202,16 +202,16 @@ static int leavers(struct pull *p, uint64_t from)
     memcpy(classes_only.classes, cfg->scope.classes, sizeof(classes_only.classes));
     char *filter = scope_filter(&classes_only, from);
     p->phase = PHASE_LEAVERS;
-    int ret = lsrc_paged_search(p, lsrc_naming_context(p->src), filter, (char **)pull_leaver_attrs,
-                                false);
+    int ret = lsrc_paged_search(p->src->conn, p->src->naming_context, filter,
+                                (char **)pull_leaver_attrs, false, p->stats, pull_entry, p);
     free(filter);
     if (ret || !cfg->nwatch_groups)
         return ret;
     /* a group of the rules that changed is exact only if (1) read it */
     filter = groups_changed_filter(cfg->watch_groups, cfg->nwatch_groups, from);
     p->phase = PHASE_WATCHED;
-    ret = lsrc_paged_search(p, lsrc_naming_context(p->src), filter, (char **)pull_leaver_attrs,
-                            false);
+    ret = lsrc_paged_search(p->src->conn, p->src->naming_context, filter,
+                            (char **)pull_leaver_attrs, false, p->stats, pull_entry, p);
     free(filter);
     return ret;
 }
@@ -220,9 +220,9 @@ static int leavers(struct pull *p, uint64_t from)
 static int read_watermark(struct ldap_source *src, struct ldap_watermark *wm)
 {
     char *dsa = NULL;
-    if (lsrc_read_root_dse(src, &dsa, &wm->usn))
+    if (lread_root_dse(src, &dsa, &wm->usn))
         return -1;
-    int rc = lsrc_read_invocation_id(src, dsa, wm->invocation_id);
+    int rc = lread_invocation_id(src, dsa, wm->invocation_id);
     free(dsa);
     return rc;
 }
@@ -231,7 +231,7 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
                      ad_object_cb cb, void *ctx, struct ldap_watermark *next,
                      struct ldap_pull_stats *stats)
 {
-    const struct ldap_config *cfg = lsrc_config(src);
+    const struct ldap_config *cfg = src->cfg;
     const struct scope *s = &cfg->scope;
     struct pull p = { .src = src, .cfg = cfg, .cb = cb, .ctx = ctx, .stats = stats };
     memset(stats, 0, sizeof(*stats));
@@ -255,17 +255,20 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
 
     int ret = 0;
     char *filter = scope_filter(s, from);
+    char **attrs = lread_attr_list(cfg);
     p.phase = PHASE_SCOPE;
     for (size_t i = 0; i < s->nbase_dns && !ret; i++)
-        ret = lsrc_paged_search(&p, s->base_dns[i], filter, lsrc_attrs(src), false);
+        ret = lsrc_paged_search(src->conn, s->base_dns[i], filter, attrs, false, stats,
+                                pull_entry, &p);
+    lread_free_attr_list(attrs);
     free(filter);
     if (!ret && p.delta) {
         /* tombstones live in CN=Deleted Objects of the naming context, not under
          * the base DNs: search the whole context and judge by lastKnownParent */
         filter = scope_deleted_filter(s, from);
         p.phase = PHASE_TOMBSTONES;
-        ret = lsrc_paged_search(&p, lsrc_naming_context(src), filter,
-                                (char **)pull_tombstone_attrs, true);
+        ret = lsrc_paged_search(src->conn, src->naming_context, filter,
+                                (char **)pull_tombstone_attrs, true, stats, pull_entry, &p);
         free(filter);
     }
     if (!ret && p.delta)
@@ -303,14 +306,14 @@ static int on_existing(const struct ad_object *obj, void *vctx)
 int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, size_t n,
                               char **missing)
 {
-    const char *nc = lsrc_naming_context(src);
+    const char *nc = src->naming_context;
     struct existing x = { xcalloc(n + 1, sizeof(*x.dn)), xcalloc(n + 1, sizeof(*x.found)), 0 };
     for (size_t i = 0; i < n; i++)
         if (ad_dn_within(dns[i], nc))
             x.dn[x.n++] = dns[i];
     sort_array(x.dn, x.n, sizeof(*x.dn), cmp_dn);
     struct ldap_pull_stats stats = { 0 };
-    struct pull p = { .src = src, .cfg = lsrc_config(src), .cb = on_existing, .ctx = &x,
+    struct pull p = { .src = src, .cfg = src->cfg, .cb = on_existing, .ctx = &x,
                       .stats = &stats, .phase = PHASE_EXISTING };
     char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, the DN is enough */
     int ret = 0;
@@ -324,7 +327,7 @@ int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, s
             strbuf_addch(&f, ')');
         }
         strbuf_addch(&f, ')');
-        ret = lsrc_paged_search(&p, nc, f.buf, attrs, false);
+        ret = lsrc_paged_search(src->conn, nc, f.buf, attrs, false, &stats, pull_entry, &p);
         strbuf_release(&f);
     }
     *missing = NULL;
@@ -367,7 +370,7 @@ int ldap_source_dn_syntax(struct ldap_source *src, char *const *names, size_t n,
      * schemaNamingContext needed from the backends */
     char *dsa = NULL;
     uint64_t usn;
-    if (lsrc_read_root_dse(src, &dsa, &usn))
+    if (lread_root_dse(src, &dsa, &usn))
         return -1;
     const char *conf = NULL;
     for (const char *c = dsa; *c && !conf; c++)
@@ -375,7 +378,7 @@ int ldap_source_dn_syntax(struct ldap_source *src, char *const *names, size_t n,
             conf = c;
     if (!conf) {
         int rc = log_error("%s: the DC's dsServiceName %s lies in no CN=Configuration: "
-                           "cannot find the schema", lsrc_config(src)->uri, dsa);
+                           "cannot find the schema", src->cfg->uri, dsa);
         free(dsa);
         return rc;
     }
@@ -392,10 +395,10 @@ int ldap_source_dn_syntax(struct ldap_source *src, char *const *names, size_t n,
     enum ldap_attr_kind *found = xcalloc(n + 1, sizeof(*found));
     struct syntaxes x = { names, n, found };
     struct ldap_pull_stats stats = { 0 };
-    struct pull p = { .src = src, .cfg = lsrc_config(src), .cb = on_attribute_schema, .ctx = &x,
+    struct pull p = { .src = src, .cfg = src->cfg, .cb = on_attribute_schema, .ctx = &x,
                       .stats = &stats, .phase = PHASE_SCHEMA };
     char *attrs[] = { "lDAPDisplayName", "attributeSyntax", "linkID", NULL };
-    int ret = n ? lsrc_paged_search(&p, base, f.buf, attrs, false) : 0;
+    int ret = n ? lsrc_paged_search(src->conn, base, f.buf, attrs, false, &stats, pull_entry, &p) : 0;
     strbuf_release(&f);
     free(base);
     arena_release(&p.arena);

@@ -1,3 +1,6 @@
+/* ldap_source.c - the reader's transport on OpenLDAP's libldap, with Cyrus
+ * SASL and MIT Kerberos (ldap_source_p.h): connect, verify TLS, bind, and
+ * the search primitives. What an entry means is ldap_read.c's. */
 #include "compat.h"
 
 #include <errno.h>
@@ -8,37 +11,29 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "ldap_source.h"
 #include "ldap_source_p.h"
 #include "log.h"
 #include "platform.h"
-#include "scope.h"
 #include "tls_probe.h"
 #include "util.h"
 
-struct ldap_source {
+struct lsrc_conn {
     const struct ldap_config *cfg;
     LDAP *ld;
     bool tls;                   /* the transport is TLS (ldaps:// or StartTLS) */
-    char *naming_context;       /* rootDSE defaultNamingContext */
     char *ccache_name;          /* our MEMORY: ccache when binding with a keytab */
-    char **attrs;               /* NULL-terminated list requested for live objects */
 };
 
-/* Attributes every pull reads; the config may add more. */
-static const char *const base_attrs[] = {
-    "objectClass", "objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "userAccountControl",
-    "uSNChanged", "whenChanged", "isDeleted", "lastKnownParent",
-    "cn", "sAMAccountName", "userPrincipalName", "mail", "displayName", "givenName", "sn",
-    "c", "co", "countryCode", "company", "department", "title", "telephoneNumber",
-    "proxyAddresses", "manager", "employeeID", "member", "memberOf",
-    "extensionAttribute1", "extensionAttribute2", "extensionAttribute3", "extensionAttribute4",
-    "extensionAttribute5", "extensionAttribute6", "extensionAttribute7", "extensionAttribute8",
-    "extensionAttribute9", "extensionAttribute10", "extensionAttribute11",
-    "extensionAttribute12", "extensionAttribute13", "extensionAttribute14",
-    "extensionAttribute15",
+/* An entry being read: its BER, walked once (ldap_get_attribute_ber), and
+ * the current attribute's values in both forms. */
+struct lsrc_entry {
+    struct lsrc_conn *conn;
+    LDAPMessage *msg;
+    BerElement *ber;
+    struct berval *vals;        /* the current attribute's, ours to free */
+    struct lsrc_val *out;       /* the same as lsrc_val; kept across entries */
+    size_t out_alloc;
 };
-
 
 /* ---------------------------------------------------------------- errors */
 
@@ -54,8 +49,9 @@ static const char *diag(LDAP *ld)
     return buf;
 }
 
-/* One message per failure: what happened, in whose words, and what to do. */
-static int report(struct ldap_source *src, int rc, const char *doing)
+/* One message per failure (lread_report); TLS and Kerberos in OpenLDAP's
+ * and MIT's words. */
+static int report(struct lsrc_conn *src, int rc, const char *doing)
 {
     const struct ldap_config *cfg = src->cfg;
     const char *d = diag(src->ld);
@@ -66,40 +62,6 @@ static int report(struct ldap_source *src, int rc, const char *doing)
                          "and make sure the host name in uri is in the certificate",
                          doing, uri, d);
     switch (rc) {
-    case LDAP_SERVER_DOWN:
-    case LDAP_CONNECT_ERROR:
-        return log_error("%s: cannot reach %s%s%s; check uri and that the domain controller "
-                         "is up and reachable", doing, uri, *d ? ": " : "", d);
-    case LDAP_TIMEOUT:
-        return log_error("%s: %s did not answer within %d s; check the network or raise "
-                         "[ldap] timeout", doing, uri, cfg->timeout);
-    case LDAP_INVALID_CREDENTIALS:
-        return log_error("%s: the server refused the credentials of %s (%s); check bind_dn "
-                         "and the password in %s", doing, cfg->bind_dn ? cfg->bind_dn : "(sasl)", d,
-                         cfg->password_file ? cfg->password_file : cfg->password_env ? cfg->password_env : "the keytab");
-    case LDAP_STRONG_AUTH_REQUIRED:
-    case LDAP_CONFIDENTIALITY_REQUIRED:
-        return log_error("%s: %s requires a protected connection (%s); use ldaps:// or "
-                         "StartTLS, or bind = gssapi", doing, uri, d);
-    case LDAP_NO_SUCH_OBJECT:
-        return log_error("%s: the base DN does not exist on %s (%s); check base_dn in the "
-                         "[ldap] section", doing, uri, d);
-    case LDAP_REFERRAL:
-        return log_error("%s: %s does not hold this base DN and referred us elsewhere (%s); "
-                         "point uri at a domain controller of that domain, or at a global catalog",
-                         doing, uri, d);
-    case LDAP_SIZELIMIT_EXCEEDED:
-        return log_error("%s: %s hit its size limit (%s); the paged-results control should "
-                         "avoid this: lower [ldap] page_size to at most the server's MaxPageSize",
-                         doing, uri, d);
-    case LDAP_ADMINLIMIT_EXCEEDED:
-        return log_error("%s: %s refused the search as too expensive (%s); lower page_size "
-                         "or narrow the scope", doing, uri, d);
-    case LDAP_FILTER_ERROR:
-        return log_error("%s: the LDAP filter is not valid (%s); check [ldap] filter", doing, d);
-    case LDAP_INSUFFICIENT_ACCESS:
-        return log_error("%s: access denied on %s (%s); the bind account needs read access",
-                         doing, uri, d);
     case LDAP_LOCAL_ERROR:
     case LDAP_AUTH_UNKNOWN:
     case LDAP_AUTH_METHOD_NOT_SUPPORTED:
@@ -114,13 +76,16 @@ static int report(struct ldap_source *src, int rc, const char *doing)
     default:
         break;
     }
-    return log_error("%s: %s: %s%s%s", doing, uri, ldap_err2string(rc), *d ? ": " : "", d);
+    int result = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? LREAD_ERR_UNREACHABLE
+               : rc == LDAP_TIMEOUT ? LREAD_ERR_TIMEOUT
+               : rc == LDAP_FILTER_ERROR ? LREAD_ERR_FILTER : rc;
+    return lread_report(cfg, result, doing, ldap_err2string(rc), d);
 }
 
 /* libldap says only "Can't contact LDAP server" when the TLS handshake fails;
  * probe once more with OpenSSL to tell an unreachable host from an untrusted
  * certificate, and say which. */
-static int report_connect(struct ldap_source *src, int rc, const char *doing, bool starttls)
+static int report_connect(struct lsrc_conn *src, int rc, const char *doing, bool starttls)
 {
     const struct ldap_config *cfg = src->cfg;
     LDAPURLDesc *lud = NULL;
@@ -157,7 +122,7 @@ static int report_connect(struct ldap_source *src, int rc, const char *doing, bo
 
 /* Get a TGT from the keytab into a private in-memory credential cache, so a
  * service needs no kinit cron job and no ticket file on disk. */
-static int kinit_keytab(struct ldap_source *src)
+static int kinit_keytab(struct lsrc_conn *src)
 {
     const struct ldap_config *cfg = src->cfg;
     krb5_context ctx;
@@ -227,7 +192,7 @@ static int sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 
 /* ------------------------------------------------------------ connecting */
 
-static int set_opt(struct ldap_source *src, int opt, const void *val, const char *what)
+static int set_opt(struct lsrc_conn *src, int opt, const void *val, const char *what)
 {
     int rc = ldap_set_option(src->ld, opt, val);
     if (rc != LDAP_OPT_SUCCESS)
@@ -235,7 +200,7 @@ static int set_opt(struct ldap_source *src, int opt, const void *val, const char
     return 0;
 }
 
-static int configure_tls(struct ldap_source *src)
+static int configure_tls(struct lsrc_conn *src)
 {
     const struct ldap_config *cfg = src->cfg;
     /* Always demand a valid certificate, whatever ldap.conf or LDAPTLS_REQCERT say. */
@@ -258,21 +223,15 @@ static int configure_tls(struct ldap_source *src)
     return set_opt(src, LDAP_OPT_X_TLS_NEWCTX, &zero, "TLS context");
 }
 
-static int bind(struct ldap_source *src)
+static int bind(struct lsrc_conn *src)
 {
     const struct ldap_config *cfg = src->cfg;
     int rc;
     if (cfg->bind == LDAP_BIND_SIMPLE) {
         struct strbuf pw = STRBUF_INIT;
-        if (cfg->password_file) {
-            if (platform_read_secret_file(cfg->password_file, "ldap password", &pw))
-                return -1;
-        } else {
-            const char *v = getenv(cfg->password_env);
-            if (!v || !*v)
-                return log_error("ldap: environment variable %s (password_env) is not set",
-                                 cfg->password_env);
-            strbuf_addstr(&pw, v);
+        if (lread_password(cfg, &pw)) {
+            platform_wipe(&pw);
+            return -1;
         }
         struct berval cred = { pw.len, pw.buf };
         rc = ldap_sasl_bind_s(src->ld, cfg->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
@@ -298,60 +257,14 @@ static int bind(struct ldap_source *src)
     return 0;
 }
 
-static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+int lsrc_connect(const struct ldap_config *cfg, struct lsrc_conn **out)
 {
-    struct berval **v = ldap_get_values_len(ld, e, attr);
-    char *s = v && v[0] ? xstrndup(v[0]->bv_val, v[0]->bv_len) : NULL;
-    ldap_value_free_len(v);
-    return s;
-}
-
-int lsrc_read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn)
-{
-    char *attrs[] = { "defaultNamingContext", "dsServiceName", "highestCommittedUSN", NULL };
-    LDAPMessage *res = NULL;
-    struct timeval tv = { src->cfg->timeout, 0 };
-    int rc = ldap_search_ext_s(src->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-                               NULL, NULL, &tv, 0, &res);
-    if (rc != LDAP_SUCCESS) {
-        ldap_msgfree(res);
-        return report(src, rc, "read rootDSE");
-    }
-    LDAPMessage *e = ldap_first_entry(src->ld, res);
-    char *nc = e ? first_value(src->ld, e, "defaultNamingContext") : NULL;
-    char *svc = e ? first_value(src->ld, e, "dsServiceName") : NULL;
-    char *u = e ? first_value(src->ld, e, "highestCommittedUSN") : NULL;
-    ldap_msgfree(res);
-    int ret = 0;
-    if (!nc || !svc || !u || parse_u64(u, usn)) {
-        ret = log_error("%s does not look like an Active Directory domain controller "
-                        "(rootDSE lacks defaultNamingContext, dsServiceName or highestCommittedUSN)",
-                        src->cfg->uri);
-    } else {
-        free(src->naming_context);
-        src->naming_context = nc;
-        nc = NULL;
-        *dsa = svc;
-        svc = NULL;
-    }
-    free(nc);
-    free(svc);
-    free(u);
-    return ret;
-}
-
-int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
-{
-    struct ldap_source *src = xcalloc(1, sizeof(*src));
+    struct lsrc_conn *src = xcalloc(1, sizeof(*src));
     src->cfg = cfg;
     bool ldaps = strncasecmp(cfg->uri, "ldaps://", 8) == 0;
     src->tls = ldaps || cfg->starttls;
-    if (!src->tls && cfg->bind == LDAP_BIND_SIMPLE && !cfg->insecure_lab_cleartext) {
-        log_error("refusing a simple bind over cleartext %s: it would send the password "
-                  "unprotected; use ldaps:// or starttls = yes (insecure_lab_cleartext exists "
-                  "for throw-away labs only)", cfg->uri);
+    if (lread_refuse_cleartext(cfg, src->tls))
         goto fail;
-    }
     if (!src->tls && cfg->bind == LDAP_BIND_EXTERNAL) {
         log_error("SASL EXTERNAL needs TLS (a client certificate); use ldaps:// or starttls = yes");
         goto fail;
@@ -385,278 +298,110 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
     }
     if (bind(src))
         goto fail;
-
-    size_t n = ARRAY_SIZE(base_attrs) + cfg->nattributes;
-    src->attrs = xcalloc(n + 1, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(base_attrs); i++)
-        src->attrs[k++] = xstrdup(base_attrs[i]);
-    for (size_t i = 0; i < cfg->nattributes; i++)
-        src->attrs[k++] = xstrdup(cfg->attributes[i]);
     *out = src;
     return 0;
 fail:
-    ldap_source_close(src);
+    lsrc_disconnect(src);
     return -1;
 }
 
-void ldap_source_close(struct ldap_source *src)
+void lsrc_disconnect(struct lsrc_conn *src)
 {
     if (!src)
         return;
     if (src->ld)
         ldap_unbind_ext_s(src->ld, NULL, NULL);
-    if (src->attrs)
-        for (char **a = src->attrs; *a; a++)
-            free(*a);
-    free(src->attrs);
-    free(src->naming_context);
     free(src->ccache_name);
     free(src);
 }
 
-/* ------------------------------------------------------------ invocationId */
+/* ---------------------------------------------------------------- entries */
 
-/* The invocationId of the DC we talk to: a USN watermark is only valid on it. */
-int lsrc_read_invocation_id(struct ldap_source *src, const char *dsa, char out[37])
+int lsrc_entry_attr(struct lsrc_entry *e, struct lsrc_val *name, const struct lsrc_val **vals,
+                    size_t *nvals)
 {
-    char *attrs[] = { "invocationId", NULL };
+    ber_memfree(e->vals);
+    e->vals = NULL;
+    struct berval bname, *bv = NULL;
+    if (ldap_get_attribute_ber(e->conn->ld, e->msg, e->ber, &bname, &bv) != LDAP_SUCCESS) {
+        ber_memfree(bv);
+        return report(e->conn, LDAP_DECODING_ERROR, "read an entry");
+    }
+    if (!bname.bv_val)
+        return 0;
+    e->vals = bv;
+    size_t n = 0;
+    while (bv && bv[n].bv_val)
+        n++;
+    GROW(e->out, e->out_alloc, n + 1);
+    for (size_t i = 0; i < n; i++)
+        e->out[i] = (struct lsrc_val){ bv[i].bv_val, bv[i].bv_len };
+    *name = (struct lsrc_val){ bname.bv_val, bname.bv_len };
+    *vals = e->out;
+    *nvals = n;
+    return 1;
+}
+
+/* Hand one entry to fn. One pass over the entry's BER: asking libldap for
+ * each attribute by name would rescan the entry every time. */
+static int deliver(struct lsrc_entry *e, LDAPMessage *msg, lsrc_entry_fn fn, void *ctx)
+{
+    struct berval dn;
+    e->msg = msg;
+    e->ber = NULL;
+    if (ldap_get_dn_ber(e->conn->ld, msg, &e->ber, &dn) != LDAP_SUCCESS) {
+        ber_free(e->ber, 0);
+        return report(e->conn, LDAP_DECODING_ERROR, "read an entry");
+    }
+    struct lsrc_val dnv = { dn.bv_val, dn.bv_len };
+    int ret = fn(&dnv, e, ctx) ? -1 : 0;
+    ber_memfree(e->vals);
+    e->vals = NULL;
+    ber_free(e->ber, 0);
+    e->ber = NULL;
+    return ret;
+}
+
+int lsrc_search(struct lsrc_conn *src, const char *base, enum lsrc_scope scope,
+                const char *filter, char **attrs, int sizelimit, const char *doing,
+                lsrc_entry_fn fn, void *ctx)
+{
     LDAPMessage *res = NULL;
     struct timeval tv = { src->cfg->timeout, 0 };
-    int rc = ldap_search_ext_s(src->ld, dsa, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-                               NULL, NULL, &tv, 0, &res);
-    if (rc != LDAP_SUCCESS) {
+    int rc = ldap_search_ext_s(src->ld, base, scope == LSRC_BASE ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE,
+                               filter, attrs, 0, NULL, NULL, &tv, sizelimit, &res);
+    if (rc != LDAP_SUCCESS && !(sizelimit && rc == LDAP_SIZELIMIT_EXCEEDED)) {
         ldap_msgfree(res);
-        return report(src, rc, "read the DC's invocationId");
+        return report(src, rc, doing);
     }
-    LDAPMessage *e = ldap_first_entry(src->ld, res);
-    struct berval **v = e ? ldap_get_values_len(src->ld, e, "invocationId") : NULL;
+    struct lsrc_entry e = { .conn = src };
     int ret = 0;
-    if (v && v[0] && v[0]->bv_len == 16)
-        ad_guid_to_text((const unsigned char *)v[0]->bv_val, out);
-    else
-        ret = log_error("%s: no invocationId on %s; cannot keep a delta watermark", src->cfg->uri, dsa);
-    ldap_value_free_len(v);
+    for (LDAPMessage *m = ldap_first_entry(src->ld, res); m && !ret; m = ldap_next_entry(src->ld, m))
+        ret = deliver(&e, m, fn, ctx);
+    free(e.out);
     ldap_msgfree(res);
     return ret;
 }
 
-/* ---------------------------------------------------------------- entries */
-
-
-/* "member;range=0-1499" → base "member", returns the first index after the
- * range or 0 when the range ends with '*'; -1 when the name has no range. */
-static long parse_range(const char *name, size_t len, size_t *base_len)
+/* One paged search over base; entries stream to fn as they arrive. */
+int lsrc_paged_search(struct lsrc_conn *src, const char *base, const char *filter, char **attrs,
+                      bool show_deleted, struct ldap_pull_stats *stats, lsrc_entry_fn fn,
+                      void *ctx)
 {
-    /* most names have no option at all: look for ';' before the full match */
-    const char *r = memchr(name, ';', len) ? memmem(name, len, ";range=", 7) : NULL;
-    if (!r)
-        return -1;
-    *base_len = (size_t)(r - name);
-    const char *dash = memchr(r + 7, '-', len - (size_t)(r + 7 - name));
-    if (!dash)
-        return -1;
-    if (dash[1] == '*')
-        return 0;
-    uint64_t hi;
-    char num[24];
-    snprintf(num, sizeof(num), "%.*s", (int)(len - (size_t)(dash + 1 - name)), dash + 1);
-    if (parse_u64(num, &hi))
-        return -1;
-    return (long)hi + 1;
-}
-
-/* Append values to an attribute; the vals array is rebuilt in the arena. */
-static void attr_add_values(struct arena *ar, struct ad_attr *a, const struct berval *v)
-{
-    size_t n = 0;
-    while (v && v[n].bv_val)
-        n++;
-    char **vals = arena_alloc(ar, (a->nvals + n + 1) * sizeof(char *));
-    if (a->nvals)
-        memcpy(vals, a->vals, a->nvals * sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        vals[a->nvals + i] = arena_strndup(ar, v[i].bv_val, v[i].bv_len);
-    a->nvals += n;
-    vals[a->nvals] = NULL;
-    a->vals = vals;
-}
-
-/* Fetch the rest of a ranged attribute with base searches "attr;range=N-*"
- * until the server marks the last chunk with '*'. */
-static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long next)
-{
-    LDAP *ld = p->src->ld;
-    while (next > 0) {
-        char *want = xasprintf("%s;range=%ld-*", a->name, next);
-        char *attrs[] = { want, NULL };
-        LDAPMessage *res = NULL;
-        struct timeval tv = { p->src->cfg->timeout, 0 };
-        int rc = ldap_search_ext_s(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
-                                   NULL, NULL, &tv, 0, &res);
-        free(want);
-        p->stats->ranged_fetches++;
-        if (rc != LDAP_SUCCESS) {
-            ldap_msgfree(res);
-            return report(p->src, rc, "ranged read of a large attribute");
-        }
-        LDAPMessage *e = ldap_first_entry(ld, res);
-        BerElement *ber = NULL;
-        long after = 0;
-        bool got = false;
-        for (char *name = e ? ldap_first_attribute(ld, e, &ber) : NULL; name;
-             name = ldap_next_attribute(ld, e, ber)) {
-            size_t blen;
-            long r = parse_range(name, strlen(name), &blen);
-            if (r >= 0 && blen == strlen(a->name) && !strncasecmp(name, a->name, blen)) {
-                struct berval **v = ldap_get_values_len(ld, e, name);
-                size_t n = ldap_count_values_len(v);
-                struct berval *flat = xcalloc(n + 1, sizeof(*flat));
-                for (size_t i = 0; i < n; i++)
-                    flat[i] = *v[i];
-                attr_add_values(&p->arena, a, flat);
-                free(flat);
-                ldap_value_free_len(v);
-                after = r;
-                got = true;
-            }
-            ldap_memfree(name);
-        }
-        ber_free(ber, 0);
-        ldap_msgfree(res);
-        if (!got)
-            return log_error("%s: the server ended the ranged read of %s on %s at %ld values "
-                             "without a final range; the object changed during the read, rerun",
-                             p->src->cfg->uri, a->name, dn, next);
-        next = after;
-    }
-    return 0;
-}
-
-static bool name_is(const struct berval *name, const char *want)
-{
-    return name->bv_len == strlen(want) && !strncasecmp(name->bv_val, want, name->bv_len);
-}
-
-static bool copy_guid(const struct berval *v, unsigned char out[16])
-{
-    if (!v || !v[0].bv_val || v[0].bv_len != 16)
-        return false;
-    memcpy(out, v[0].bv_val, 16);
-    return true;
-}
-
-/* A small decimal value (userAccountControl, uSNChanged) → text for the parsers. */
-static void value_text(const struct berval *v, char *buf, size_t size)
-{
-    snprintf(buf, size, "%.*s", v && v[0].bv_val ? (int)v[0].bv_len : 0, v && v[0].bv_val ? v[0].bv_val : "");
-}
-
-/* Decode one attribute of the entry into p->obj. Returns 0, or -1 to stop. */
-static int decode_attr(struct pull *p, const struct berval *name, const struct berval *v, int *cls)
-{
-    struct ad_object *o = &p->obj;
-    char num[32];
-    if (name_is(name, "objectClass")) {
-        char *oc[32];
-        size_t n = 0;
-        for (size_t i = 0; v && v[i].bv_val && n < ARRAY_SIZE(oc); i++)
-            oc[n++] = arena_strndup(&p->arena, v[i].bv_val, v[i].bv_len);
-        *cls = scope_classify(oc, n);
-    } else if (name_is(name, "objectGUID")) {
-        p->has_guid = copy_guid(v, o->guid);
-    } else if (name_is(name, "mS-DS-ConsistencyGuid")) {
-        o->has_consistency_guid = copy_guid(v, o->consistency_guid);
-        o->bad_consistency_guid = !o->has_consistency_guid && v && v[0].bv_val;
-    } else if (name_is(name, "objectSid")) {
-        struct strbuf sb = STRBUF_INIT;
-        if (v && v[0].bv_val && ad_sid_to_text((unsigned char *)v[0].bv_val, v[0].bv_len, &sb) == 0)
-            o->sid = arena_strndup(&p->arena, sb.buf, sb.len);
-        strbuf_release(&sb);
-    } else if (name_is(name, "userAccountControl")) {
-        int uac;
-        value_text(v, num, sizeof(num));
-        /* AD sends the 32-bit flags as a signed decimal */
-        if (parse_int(num, INT32_MIN, INT32_MAX, &uac) == 0) {
-            o->uac = (uint32_t)uac;
-            o->disabled = (o->uac & AD_UAC_ACCOUNTDISABLE) != 0;
-        }
-    } else if (name_is(name, "uSNChanged")) {
-        value_text(v, num, sizeof(num));
-        parse_u64(num, &o->usn_changed);
-    } else if (name_is(name, "whenChanged")) {
-        if (v && v[0].bv_val)
-            o->when_changed = arena_strndup(&p->arena, v[0].bv_val, v[0].bv_len);
-    } else if (name_is(name, "isDeleted")) {
-        o->deleted = v && v[0].bv_val && v[0].bv_len == 4 && !strncasecmp(v[0].bv_val, "TRUE", 4);
-    } else if (name_is(name, "lastKnownParent")) {
-        if (v && v[0].bv_val)
-            o->parent_dn = arena_strndup(&p->arena, v[0].bv_val, v[0].bv_len);
-    } else {
-        /* an entry names each attribute once, so no lookup: append */
-        size_t blen;
-        long next = parse_range(name->bv_val, name->bv_len, &blen);
-        GROW(p->attrs, p->attrs_alloc, o->nattrs + 1);
-        o->attrs = p->attrs;
-        struct ad_attr *a = &o->attrs[o->nattrs++];
-        a->name = arena_strndup(&p->arena, name->bv_val, next >= 0 ? blen : name->bv_len);
-        a->nvals = 0;
-        a->vals = NULL;
-        attr_add_values(&p->arena, a, v);
-        if (next > 0 && fetch_range(p, o->dn, a, next))
-            return -1;
-    }
-    return 0;
-}
-
-/* Decode one entry into p->obj and hand it on. Returns 0, or -1 to stop.
- * One pass over the entry's BER (ldap_get_attribute_ber): asking libldap for
- * each attribute by name would rescan the entry every time. */
-static int handle_entry(struct pull *p, LDAPMessage *e)
-{
-    LDAP *ld = p->src->ld;
-    struct ad_object *o = &p->obj;
-    arena_reset(&p->arena);
-    memset(o, 0, sizeof(*o));
-    o->attrs = p->attrs;
-    p->has_guid = false;
-
-    BerElement *ber = NULL;
-    struct berval dn;
-    if (ldap_get_dn_ber(ld, e, &ber, &dn) != LDAP_SUCCESS) {
-        ber_free(ber, 0);
-        return report(p->src, LDAP_DECODING_ERROR, "read an entry");
-    }
-    o->dn = arena_strndup(&p->arena, dn.bv_val, dn.bv_len);
-    int cls = -1, ret = 0;
-    struct berval name, *vals;
-    while (ldap_get_attribute_ber(ld, e, ber, &name, &vals) == LDAP_SUCCESS && name.bv_val) {
-        ret = decode_attr(p, &name, vals, &cls);
-        ber_memfree(vals);
-        if (ret)
-            break;
-    }
-    ber_free(ber, 0);
-    if (ret)
-        return ret;
-    return pull_deliver(p, cls);
-}
-
-/* One paged search over base; entries stream to handle_entry as they arrive. */
-int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char **attrs,
-                      bool show_deleted)
-{
-    LDAP *ld = p->src->ld;
-    const struct ldap_config *cfg = p->src->cfg;
+    LDAP *ld = src->ld;
+    const struct ldap_config *cfg = src->cfg;
     struct berval cookie = { 0, NULL };
+    struct lsrc_entry e = { .conn = src };
     int ret = 0;
     log_debug("search base=%s filter=%s", base, filter);
     do {
         LDAPControl *page = NULL, *ctrls[3] = { NULL, NULL, NULL };
         LDAPControl show = { LDAP_CONTROL_X_SHOW_DELETED, { 0, NULL }, 1 };
         int rc = ldap_create_page_control(ld, (ber_int_t)cfg->page_size, &cookie, 1, &page);
-        if (rc != LDAP_SUCCESS)
-            return report(p->src, rc, "create the paged-results control");
+        if (rc != LDAP_SUCCESS) {
+            ret = report(src, rc, "create the paged-results control");
+            break;
+        }
         ctrls[0] = page;
         if (show_deleted)
             ctrls[1] = &show;
@@ -665,10 +410,10 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
                              NULL, 0, &msgid);
         ldap_control_free(page);
         if (rc != LDAP_SUCCESS) {
-            ret = report(p->src, rc, "search");
+            ret = report(src, rc, "search");
             break;
         }
-        p->stats->pages++;
+        stats->pages++;
         bool done = false;
         while (!done) {
             LDAPMessage *msg = NULL;
@@ -676,7 +421,7 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
             rc = ldap_result(ld, msgid, LDAP_MSG_ONE, &tv, &msg);
             if (rc == 0) {
                 ldap_abandon_ext(ld, msgid, NULL, NULL);
-                ret = report(p->src, LDAP_TIMEOUT, "search");
+                ret = report(src, LDAP_TIMEOUT, "search");
                 break;
             }
             if (rc < 0) {
@@ -684,13 +429,13 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
                 ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &err);
                 ret = log_error("search: the connection to %s was lost after %llu objects (%s); "
                                 "nothing was written; check the domain controller and rerun",
-                                cfg->uri, (unsigned long long)p->stats->objects,
+                                cfg->uri, (unsigned long long)stats->objects,
                                 ldap_err2string(err));
                 break;
             }
             switch (ldap_msgtype(msg)) {
             case LDAP_RES_SEARCH_ENTRY:
-                if (handle_entry(p, msg))
+                if (deliver(&e, msg, fn, ctx))
                     ret = -1;
                 break;
             case LDAP_RES_SEARCH_REFERENCE:
@@ -719,12 +464,12 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
                                     near ? matched : "", near ? ")" : "");
                 } else if (err != LDAP_SUCCESS) {
                     ldap_set_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, text);
-                    ret = report(p->src, err, "search");
+                    ret = report(src, err, "search");
                 } else {
                     LDAPControl *pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, sctrls, NULL);
                     ber_int_t estimate;
                     if (pr && ldap_parse_pageresponse_control(ld, pr, &estimate, &cookie) != LDAP_SUCCESS)
-                        ret = report(p->src, LDAP_DECODING_ERROR, "read the paged-results cookie");
+                        ret = report(src, LDAP_DECODING_ERROR, "read the paged-results cookie");
                 }
                 ldap_memfree(matched);
                 ldap_memfree(text);
@@ -747,45 +492,6 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
             break;
     } while (cookie.bv_len > 0);
     free(cookie.bv_val);
+    free(e.out);
     return ret;
-}
-
-/* ---------------------------------------------------------------- for ldap_pull.c */
-
-const struct ldap_config *lsrc_config(const struct ldap_source *src)
-{
-    return src->cfg;
-}
-
-const char *lsrc_naming_context(const struct ldap_source *src)
-{
-    return src->naming_context;
-}
-
-char **lsrc_attrs(const struct ldap_source *src)
-{
-    return src->attrs;
-}
-
-int lsrc_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn)
-{
-    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, just the DNs */
-    LDAPMessage *res = NULL;
-    struct timeval tv = { src->cfg->timeout, 0 };
-    *dn = NULL;
-    log_debug("search base=%s filter=%s (one)", src->naming_context, filter);
-    int rc = ldap_search_ext_s(src->ld, src->naming_context, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
-                               NULL, NULL, &tv, 1, &res);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        ldap_msgfree(res);
-        return report(src, rc, doing);
-    }
-    LDAPMessage *e = ldap_first_entry(src->ld, res);
-    if (e) {
-        char *d = ldap_get_dn(src->ld, e);
-        *dn = xstrdup(d ? d : "?");
-        ldap_memfree(d);
-    }
-    ldap_msgfree(res);
-    return 0;
 }

@@ -1,10 +1,12 @@
-/* ldap_source_p.h - what the two LDAP backends (ldap_source.c on OpenLDAP,
- * ldap_source_win32.c on wldap32) share with the pull orchestration in
- * ldap_pull.c. Private to those three files.
+/* ldap_source_p.h - the reader's inside: one reader (ldap_read.c,
+ * ldap_pull.c) over two transports, OpenLDAP (ldap_source.c) and wldap32
+ * (ldap_source_win32.c). Private to those four files and their unit test.
  *
- * A backend connects, binds, runs searches and decodes entries into p->obj;
- * ldap_pull.c decides which searches a pull makes (full or delta), judges
- * each decoded object's scope and hands it to the caller's callback. */
+ * A backend is a connection: it connects, checks TLS, binds, runs searches
+ * and hands each entry to a callback as neutral bytes (struct lsrc_val), so
+ * that everything read from an entry (decoding, ranged retrieval, the
+ * rootDSE) is written once, in ldap_read.c. ldap_pull.c decides which
+ * searches a pull makes (full or delta) and judges each object's scope. */
 #ifndef DUALSYNC_LDAP_SOURCE_P_H
 #define DUALSYNC_LDAP_SOURCE_P_H
 
@@ -14,6 +16,60 @@
 #include "util.h"
 
 struct ldap_config;
+
+/* ------------------------------------------------------------ the backend */
+
+/* One value, or an attribute name, as the server sent it: bytes, not
+ * NUL-terminated. */
+struct lsrc_val {
+    const char *data;
+    size_t len;
+};
+
+struct lsrc_conn;    /* the backend's connection */
+struct lsrc_entry;   /* an entry of a search answer, as the backend holds it */
+
+/* Connect to cfg->uri, verify TLS, bind. cfg must outlive the connection.
+ * Returns 0 and *out, or -1 (logged). */
+int lsrc_connect(const struct ldap_config *cfg, struct lsrc_conn **out);
+/* Unbinds and frees; NULL is fine. */
+void lsrc_disconnect(struct lsrc_conn *conn);
+
+/* The next attribute of e: returns 1 with *name and its nvals values in
+ * *vals (valid until the next call), 0 after the last one, -1 when the
+ * entry cannot be decoded (logged). */
+int lsrc_entry_attr(struct lsrc_entry *e, struct lsrc_val *name, const struct lsrc_val **vals,
+                    size_t *nvals);
+
+/* Called with each entry of a search, its DN first (valid during the call).
+ * Returns 0 to go on, or -1 to stop the search (which then returns -1). */
+typedef int (*lsrc_entry_fn)(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx);
+
+enum lsrc_scope { LSRC_BASE, LSRC_SUBTREE };
+
+/* One search without paging, for small answers: at most sizelimit entries
+ * (0: no limit; a server that had more is not an error), each to fn.
+ * Continuation references are not followed. doing names the search in an
+ * error message. Returns 0, or -1 (logged, or fn stopped). */
+int lsrc_search(struct lsrc_conn *conn, const char *base, enum lsrc_scope scope,
+                const char *filter, char **attrs, int sizelimit, const char *doing,
+                lsrc_entry_fn fn, void *ctx);
+
+/* A subtree search in pages (RFC 2696, cfg->page_size; AD caps a page at
+ * MaxPageSize), with the show-deleted control (MS-ADTS 3.1.1.3.4.1.14) if
+ * asked; each entry to fn as it arrives. Counts stats->pages; a connection
+ * lost midway is reported with stats->objects. Returns 0, or -1. */
+int lsrc_paged_search(struct lsrc_conn *conn, const char *base, const char *filter, char **attrs,
+                      bool show_deleted, struct ldap_pull_stats *stats, lsrc_entry_fn fn,
+                      void *ctx);
+
+/* ------------------------------------------------------------ the reader */
+
+struct ldap_source {
+    const struct ldap_config *cfg;
+    struct lsrc_conn *conn;
+    char *naming_context;       /* rootDSE defaultNamingContext, once read */
+};
 
 /* Which search of a pull an entry comes from. */
 enum pull_phase {
@@ -47,26 +103,49 @@ struct pull {
 extern const char *const pull_tombstone_attrs[];
 extern const char *const pull_leaver_attrs[];
 
-/* The backend's part. Each logs its failures once and returns -1. */
+/* ldap_read.c */
+
+/* What a pull asks for of a live object: the attributes every pull reads and
+ * cfg->attributes. NULL-terminated, free with lread_free_attr_list. */
+char **lread_attr_list(const struct ldap_config *cfg);
+void lread_free_attr_list(char **attrs);
+
+/* An lsrc_entry_fn for a pull's searches (ctx: struct pull): decode the
+ * entry into p->obj, fetch the rest of ranged attributes, pull_deliver. */
+int pull_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx);
+
 /* rootDSE: the DC's dsServiceName (*dsa, caller frees) and
- * highestCommittedUSN; also learns the naming context. */
-int lsrc_read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn);
+ * highestCommittedUSN; also learns src->naming_context. */
+int lread_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn);
 /* The invocationId of the DC's NTDS settings object dsa, as GUID text. */
-int lsrc_read_invocation_id(struct ldap_source *src, const char *dsa, char out[37]);
-const struct ldap_config *lsrc_config(const struct ldap_source *src);
-const char *lsrc_naming_context(const struct ldap_source *src);
-char **lsrc_attrs(const struct ldap_source *src);
-/* A paged subtree search over base: each entry decoded into p->obj, then
- * pull_deliver(p, class). */
-int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char **attrs,
-                      bool show_deleted);
+int lread_invocation_id(struct ldap_source *src, const char *dsa, char out[37]);
 /* Does any entry of the naming context match filter? *dn gets the first
  * one's DN (caller frees), or NULL. doing: for the error message. */
-int lsrc_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn);
+int lread_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn);
+/* What the client library found, for lread_report; beyond every RFC 4511
+ * resultCode, and apart from the libraries' own codes (OpenLDAP's are
+ * negative, wldap32's from 0x51 on). */
+enum {
+    LREAD_ERR_UNREACHABLE = 0x10001,   /* server down, cannot connect */
+    LREAD_ERR_TIMEOUT,
+    LREAD_ERR_FILTER,                  /* the filter does not parse */
+};
+/* One message per failure: what happened, in whose words, and what to do,
+ * the same on both platforms. result: an RFC 4511 resultCode (the same
+ * number in both libraries) or an LREAD_ERR_; text: the library's words for
+ * it; diag: the server's diagnostic message, or "". Returns -1. */
+int lread_report(const struct ldap_config *cfg, int result, const char *doing, const char *text,
+                 const char *diag);
+/* Refuse a connection that would send a password in clear (logged, -1). */
+int lread_refuse_cleartext(const struct ldap_config *cfg, bool tls);
+/* A simple bind's password, from cfg->password_file or cfg->password_env.
+ * Returns 0, or -1 (logged). The caller wipes it (platform_wipe). */
+int lread_password(const struct ldap_config *cfg, struct strbuf *pw);
 
-/* The common part, after the backend decoded an entry into p->obj: judge its
- * scope and hand it to the callback. cls: scope_classify's answer. Returns 0,
- * or -1 to stop the pull. */
+/* ldap_pull.c */
+
+/* After pull_entry decoded an entry into p->obj: judge its scope and hand it
+ * to the callback. cls: scope_classify's answer. Returns 0, or -1 to stop. */
 int pull_deliver(struct pull *p, int cls);
 
 #endif

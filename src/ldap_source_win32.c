@@ -1,9 +1,7 @@
-/* ldap_source_win32.c - ldap_source.h on Windows' own LDAP client, wldap32.
- *
- * The same contract and the same algorithm as ldap_source.c (OpenLDAP): the
- * watermark read first, a full or delta paged search per base DN, ranged
- * retrieval, tombstones through the show-deleted control. What differs is
- * Windows' part of the job:
+/* ldap_source_win32.c - the reader's transport on Windows' own LDAP client,
+ * wldap32 (ldap_source_p.h): connect, verify TLS, bind, and the search
+ * primitives, as ldap_source.c does on OpenLDAP; what an entry means is
+ * ldap_read.c's. What differs is Windows' part of the job:
  *   - TLS is Schannel: ldaps:// through ldap_sslinit, StartTLS through
  *     ldap_start_tls_s; the server certificate goes through our callback
  *     (LDAP_OPT_SERVER_CERTIFICATE), which builds its chain with
@@ -31,39 +29,34 @@
 #include "ldap_source_p.h"
 #include "log.h"
 #include "platform.h"
-#include "scope.h"
 #include "util.h"
 
 /* MS-ADTS 3.1.1.3.4.1.14 (LDAP_SERVER_SHOW_DELETED_OID) and RFC 2696 */
 #define SHOW_DELETED_OID "1.2.840.113556.1.4.417"
 
-struct ldap_source {
+struct lsrc_conn {
     const struct ldap_config *cfg;
     LDAP *ld;
     char *host;                 /* from uri, for the certificate's name check */
     ULONG port;
     bool tls;                   /* the transport is TLS (ldaps:// or StartTLS) */
-    char *naming_context;       /* rootDSE defaultNamingContext */
-    char **attrs;               /* NULL-terminated list requested for live objects */
     HCERTSTORE ca_store;        /* ca_file's certificates, or NULL: Windows' store */
     HCERTCHAINENGINE engine;    /* trusts ca_store alone, or NULL */
     char tls_why[256];          /* why the certificate callback refused, or "" */
 };
 
-/* Attributes every pull reads; the config may add more (as ldap_source.c). */
-static const char *const base_attrs[] = {
-    "objectClass", "objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "userAccountControl",
-    "uSNChanged", "whenChanged", "isDeleted", "lastKnownParent",
-    "cn", "sAMAccountName", "userPrincipalName", "mail", "displayName", "givenName", "sn",
-    "c", "co", "countryCode", "company", "department", "title", "telephoneNumber",
-    "proxyAddresses", "manager", "employeeID", "member", "memberOf",
-    "extensionAttribute1", "extensionAttribute2", "extensionAttribute3", "extensionAttribute4",
-    "extensionAttribute5", "extensionAttribute6", "extensionAttribute7", "extensionAttribute8",
-    "extensionAttribute9", "extensionAttribute10", "extensionAttribute11",
-    "extensionAttribute12", "extensionAttribute13", "extensionAttribute14",
-    "extensionAttribute15",
+/* An entry being read, attribute by attribute (ldap_first/next_attribute),
+ * and the current attribute's values in both forms. */
+struct lsrc_entry {
+    struct lsrc_conn *conn;
+    LDAPMessage *msg;
+    BerElement *ber;
+    bool started;
+    char *name;                 /* the current attribute's, ours to free */
+    struct berval **vals;       /* likewise */
+    struct lsrc_val *out;       /* the same as lsrc_val; kept across entries */
+    size_t out_alloc;
 };
-
 
 /* ---------------------------------------------------------------- errors */
 
@@ -85,10 +78,10 @@ static const char *err_text(ULONG rc)
     return s ? s : "unknown error";
 }
 
-/* One message per failure: what happened, in whose words, and what to do.
- * The texts are ldap_source.c's, so the remedies read the same on both
- * platforms; Kerberos is Windows' logon here, not a ticket cache. */
-static int report(struct ldap_source *src, ULONG rc, const char *doing)
+/* One message per failure (lread_report), so the remedies read the same on
+ * both platforms; TLS is our certificate callback's verdict, Kerberos is
+ * Windows' logon here, not a ticket cache. */
+static int report(struct lsrc_conn *src, ULONG rc, const char *doing)
 {
     const struct ldap_config *cfg = src->cfg;
     const char *d = diag(src->ld);
@@ -99,44 +92,12 @@ static int report(struct ldap_source *src, ULONG rc, const char *doing)
                          "and use a host name that the certificate names", doing, uri, src->tls_why,
                          cfg->ca_file ? cfg->ca_file : "the Windows certificate store");
     switch (rc) {
-    case LDAP_SERVER_DOWN:
-    case LDAP_CONNECT_ERROR:
-        return log_error("%s: cannot reach %s%s%s; check uri and that the domain controller "
-                         "is up and reachable", doing, uri, *d ? ": " : "", d);
-    case LDAP_TIMEOUT:
-        return log_error("%s: %s did not answer within %d s; check the network or raise "
-                         "[ldap] timeout", doing, uri, cfg->timeout);
     case LDAP_INVALID_CREDENTIALS:
         if (cfg->bind == LDAP_BIND_GSSAPI)
             return log_error("%s: %s refused the Windows logon of the account running dualsync (%s); "
                              "run it as a domain account (or gMSA) that may read the directory",
                              doing, uri, d);
-        return log_error("%s: the server refused the credentials of %s (%s); check bind_dn "
-                         "and the password in %s", doing, cfg->bind_dn ? cfg->bind_dn : "(sasl)", d,
-                         cfg->password_file ? cfg->password_file : cfg->password_env ? cfg->password_env : "the keytab");
-    case LDAP_STRONG_AUTH_REQUIRED:
-    case LDAP_CONFIDENTIALITY_REQUIRED:
-        return log_error("%s: %s requires a protected connection (%s); use ldaps:// or "
-                         "StartTLS, or bind = gssapi", doing, uri, d);
-    case LDAP_NO_SUCH_OBJECT:
-        return log_error("%s: the base DN does not exist on %s (%s); check base_dn in the "
-                         "[ldap] section", doing, uri, d);
-    case LDAP_REFERRAL:
-        return log_error("%s: %s does not hold this base DN and referred us elsewhere (%s); "
-                         "point uri at a domain controller of that domain, or at a global catalog",
-                         doing, uri, d);
-    case LDAP_SIZELIMIT_EXCEEDED:
-        return log_error("%s: %s hit its size limit (%s); the paged-results control should "
-                         "avoid this: lower [ldap] page_size to at most the server's MaxPageSize",
-                         doing, uri, d);
-    case LDAP_ADMIN_LIMIT_EXCEEDED:
-        return log_error("%s: %s refused the search as too expensive (%s); lower page_size "
-                         "or narrow the scope", doing, uri, d);
-    case LDAP_FILTER_ERROR:
-        return log_error("%s: the LDAP filter is not valid (%s); check [ldap] filter", doing, d);
-    case LDAP_INSUFFICIENT_RIGHTS:
-        return log_error("%s: access denied on %s (%s); the bind account needs read access",
-                         doing, uri, d);
+        break;
     case LDAP_LOCAL_ERROR:
     case LDAP_AUTH_UNKNOWN:
     case LDAP_AUTH_METHOD_NOT_SUPPORTED:
@@ -149,16 +110,19 @@ static int report(struct ldap_source *src, ULONG rc, const char *doing)
     default:
         break;
     }
-    return log_error("%s: %s: %s%s%s", doing, uri, err_text(rc), *d ? ": " : "", d);
+    int result = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ? LREAD_ERR_UNREACHABLE
+               : rc == LDAP_TIMEOUT ? LREAD_ERR_TIMEOUT
+               : rc == LDAP_FILTER_ERROR ? LREAD_ERR_FILTER : (int)rc;
+    return lread_report(cfg, result, doing, err_text(rc), d);
 }
 
 /* ------------------------------------------------------- certificates */
 
 /* The callback has no context argument: it finds its source by handle. One
  * source is open at a time in dualsync; a few slots keep this honest. */
-static struct ldap_source *open_sources[4];
+static struct lsrc_conn *open_sources[4];
 
-static struct ldap_source *source_of(LDAP *ld)
+static struct lsrc_conn *source_of(LDAP *ld)
 {
     for (size_t i = 0; i < ARRAY_SIZE(open_sources); i++)
         if (open_sources[i] && open_sources[i]->ld == ld)
@@ -166,7 +130,7 @@ static struct ldap_source *source_of(LDAP *ld)
     return NULL;
 }
 
-static void track(struct ldap_source *src, bool on)
+static void track(struct lsrc_conn *src, bool on)
 {
     for (size_t i = 0; i < ARRAY_SIZE(open_sources); i++) {
         if (on && !open_sources[i]) {
@@ -197,7 +161,7 @@ static void chain_error(DWORD status, char *buf, size_t size)
  * prototype says PCCERT_CONTEXT, hence the cast where it is installed. */
 static BOOLEAN __cdecl verify_server_cert(LDAP *ld, PCCERT_CONTEXT *pcert)
 {
-    struct ldap_source *src = source_of(ld);
+    struct lsrc_conn *src = source_of(ld);
     PCCERT_CONTEXT cert = pcert ? *pcert : NULL;
     BOOLEAN ok = FALSE;
     if (!src || !cert) {
@@ -256,7 +220,7 @@ out:
 /* ca_file (PEM, one or more certificates) into a memory store and a chain
  * engine that trusts those roots and nothing else, as LDAP_OPT_X_TLS_CACERTFILE
  * does on POSIX. */
-static int load_ca_file(struct ldap_source *src)
+static int load_ca_file(struct lsrc_conn *src)
 {
     const char *path = src->cfg->ca_file;
     struct strbuf pem = STRBUF_INIT;
@@ -307,7 +271,7 @@ static int load_ca_file(struct ldap_source *src)
 
 /* ------------------------------------------------------------ connecting */
 
-static int set_opt(struct ldap_source *src, int opt, const void *val, const char *what)
+static int set_opt(struct lsrc_conn *src, int opt, const void *val, const char *what)
 {
     ULONG rc = ldap_set_option(src->ld, opt, val);
     if (rc != LDAP_SUCCESS)
@@ -316,7 +280,7 @@ static int set_opt(struct ldap_source *src, int opt, const void *val, const char
 }
 
 /* "ldaps://host[:port][/]" → host and port; the default port of the scheme. */
-static int parse_uri(struct ldap_source *src, bool ldaps)
+static int parse_uri(struct lsrc_conn *src, bool ldaps)
 {
     const char *uri = src->cfg->uri;
     const char *h = strstr(uri, "://");
@@ -346,21 +310,15 @@ static int parse_uri(struct ldap_source *src, bool ldaps)
     return *src->host ? 0 : -1;
 }
 
-static int bind_account(struct ldap_source *src)
+static int bind_account(struct lsrc_conn *src)
 {
     const struct ldap_config *cfg = src->cfg;
     ULONG rc;
     if (cfg->bind == LDAP_BIND_SIMPLE) {
         struct strbuf pw = STRBUF_INIT;
-        if (cfg->password_file) {
-            if (platform_read_secret_file(cfg->password_file, "ldap password", &pw))
-                return -1;
-        } else {
-            const char *v = getenv(cfg->password_env);
-            if (!v || !*v)
-                return log_error("ldap: environment variable %s (password_env) is not set",
-                                 cfg->password_env);
-            strbuf_addstr(&pw, v);
+        if (lread_password(cfg, &pw)) {
+            platform_wipe(&pw);
+            return -1;
         }
         rc = ldap_simple_bind_sA(src->ld, cfg->bind_dn, pw.buf);
         platform_wipe(&pw);
@@ -380,16 +338,7 @@ static int bind_account(struct ldap_source *src)
     return 0;
 }
 
-static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
-{
-    struct berval **v = ldap_get_values_lenA(ld, e, (PCHAR)attr);
-    char *s = v && v[0] ? xstrndup(v[0]->bv_val, v[0]->bv_len) : NULL;
-    if (v)
-        ldap_value_free_len(v);
-    return s;
-}
-
-static ULONG search_s(struct ldap_source *src, const char *base, ULONG scope, const char *filter,
+static ULONG search_s(struct lsrc_conn *src, const char *base, ULONG scope, const char *filter,
                       char **attrs, ULONG sizelimit, LDAPMessage **res)
 {
     struct l_timeval tv = { src->cfg->timeout, 0 };
@@ -398,52 +347,15 @@ static ULONG search_s(struct ldap_source *src, const char *base, ULONG scope, co
                               &tv, sizelimit, res);
 }
 
-int lsrc_read_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn)
+int lsrc_connect(const struct ldap_config *cfg, struct lsrc_conn **out)
 {
-    char *attrs[] = { "defaultNamingContext", "dsServiceName", "highestCommittedUSN", NULL };
-    LDAPMessage *res;
-    ULONG rc = search_s(src, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, &res);
-    if (rc != LDAP_SUCCESS) {
-        if (res)
-            ldap_msgfree(res);
-        return report(src, rc, "read rootDSE");
-    }
-    LDAPMessage *e = ldap_first_entry(src->ld, res);
-    char *nc = e ? first_value(src->ld, e, "defaultNamingContext") : NULL;
-    char *svc = e ? first_value(src->ld, e, "dsServiceName") : NULL;
-    char *u = e ? first_value(src->ld, e, "highestCommittedUSN") : NULL;
-    ldap_msgfree(res);
-    int ret = 0;
-    if (!nc || !svc || !u || parse_u64(u, usn)) {
-        ret = log_error("%s does not look like an Active Directory domain controller "
-                        "(rootDSE lacks defaultNamingContext, dsServiceName or highestCommittedUSN)",
-                        src->cfg->uri);
-    } else {
-        free(src->naming_context);
-        src->naming_context = nc;
-        nc = NULL;
-        *dsa = svc;
-        svc = NULL;
-    }
-    free(nc);
-    free(svc);
-    free(u);
-    return ret;
-}
-
-int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
-{
-    struct ldap_source *src = xcalloc(1, sizeof(*src));
+    struct lsrc_conn *src = xcalloc(1, sizeof(*src));
     src->cfg = cfg;
     track(src, true);
     bool ldaps = strncasecmp(cfg->uri, "ldaps://", 8) == 0;
     src->tls = ldaps || cfg->starttls;
-    if (!src->tls && cfg->bind == LDAP_BIND_SIMPLE && !cfg->insecure_lab_cleartext) {
-        log_error("refusing a simple bind over cleartext %s: it would send the password "
-                  "unprotected; use ldaps:// or starttls = yes (insecure_lab_cleartext exists "
-                  "for throw-away labs only)", cfg->uri);
+    if (lread_refuse_cleartext(cfg, src->tls))
         goto fail;
-    }
     if (cfg->bind == LDAP_BIND_EXTERNAL) {
         log_error("bind = external (a TLS client certificate) is not supported by the Windows "
                   "build; use bind = gssapi (the Kerberos logon of the account running dualsync) "
@@ -515,33 +427,20 @@ int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
     }
     if (bind_account(src))
         goto fail;
-
-    size_t n = ARRAY_SIZE(base_attrs) + cfg->nattributes;
-    src->attrs = xcalloc(n + 1, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(base_attrs); i++)
-        src->attrs[k++] = xstrdup(base_attrs[i]);
-    for (size_t i = 0; i < cfg->nattributes; i++)
-        src->attrs[k++] = xstrdup(cfg->attributes[i]);
     *out = src;
     return 0;
 fail:
-    ldap_source_close(src);
+    lsrc_disconnect(src);
     return -1;
 }
 
-void ldap_source_close(struct ldap_source *src)
+void lsrc_disconnect(struct lsrc_conn *src)
 {
     if (!src)
         return;
     if (src->ld)
         ldap_unbind_s(src->ld);
     track(src, false);
-    if (src->attrs)
-        for (char **a = src->attrs; *a; a++)
-            free(*a);
-    free(src->attrs);
-    free(src->naming_context);
     free(src->host);
     if (src->engine)
         CertFreeCertificateChainEngine(src->engine);
@@ -550,234 +449,94 @@ void ldap_source_close(struct ldap_source *src)
     free(src);
 }
 
-/* ------------------------------------------------------------ invocationId */
+/* ---------------------------------------------------------------- entries */
 
-/* The invocationId of the DC we talk to: a USN watermark is only valid on it. */
-int lsrc_read_invocation_id(struct ldap_source *src, const char *dsa, char out[37])
+/* Free what the entry holds of its current attribute. */
+static void entry_drop_attr(struct lsrc_entry *e)
 {
-    char *attrs[] = { "invocationId", NULL };
-    LDAPMessage *res;
-    ULONG rc = search_s(src, dsa, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, &res);
-    if (rc != LDAP_SUCCESS) {
-        if (res)
-            ldap_msgfree(res);
-        return report(src, rc, "read the DC's invocationId");
-    }
-    LDAPMessage *e = ldap_first_entry(src->ld, res);
-    struct berval **v = e ? ldap_get_values_lenA(src->ld, e, "invocationId") : NULL;
-    int ret = 0;
-    if (v && v[0] && v[0]->bv_len == 16)
-        ad_guid_to_text((const unsigned char *)v[0]->bv_val, out);
-    else
-        ret = log_error("%s: no invocationId on %s; cannot keep a delta watermark", src->cfg->uri, dsa);
-    if (v)
-        ldap_value_free_len(v);
-    ldap_msgfree(res);
+    if (e->vals)
+        ldap_value_free_len(e->vals);
+    e->vals = NULL;
+    if (e->name)
+        ldap_memfreeA(e->name);
+    e->name = NULL;
+}
+
+int lsrc_entry_attr(struct lsrc_entry *e, struct lsrc_val *name, const struct lsrc_val **vals,
+                    size_t *nvals)
+{
+    LDAP *ld = e->conn->ld;
+    entry_drop_attr(e);
+    e->name = e->started ? ldap_next_attributeA(ld, e->msg, e->ber)
+                         : ldap_first_attributeA(ld, e->msg, &e->ber);
+    e->started = true;
+    if (!e->name)
+        return 0;
+    e->vals = ldap_get_values_lenA(ld, e->msg, e->name);
+    size_t n = 0;
+    while (e->vals && e->vals[n])
+        n++;
+    GROW(e->out, e->out_alloc, n + 1);
+    for (size_t i = 0; i < n; i++)
+        e->out[i] = (struct lsrc_val){ e->vals[i]->bv_val, e->vals[i]->bv_len };
+    *name = (struct lsrc_val){ e->name, strlen(e->name) };
+    *vals = e->out;
+    *nvals = n;
+    return 1;
+}
+
+/* Hand one entry to fn. */
+static int deliver(struct lsrc_entry *e, LDAPMessage *msg, lsrc_entry_fn fn, void *ctx)
+{
+    char *dn = ldap_get_dnA(e->conn->ld, msg);
+    if (!dn)
+        return report(e->conn, LdapGetLastError(), "read an entry");
+    e->msg = msg;
+    e->ber = NULL;
+    e->started = false;
+    struct lsrc_val dnv = { dn, strlen(dn) };
+    int ret = fn(&dnv, e, ctx) ? -1 : 0;
+    entry_drop_attr(e);
+    if (e->ber)
+        ber_free(e->ber, 0);
+    e->ber = NULL;
+    ldap_memfreeA(dn);
     return ret;
 }
 
-/* ---------------------------------------------------------------- entries */
-
-
-/* "member;range=0-1499" → base "member", returns the first index after the
- * range or 0 when the range ends with '*'; -1 when the name has no range. */
-static long parse_range(const char *name, size_t *base_len)
+int lsrc_search(struct lsrc_conn *src, const char *base, enum lsrc_scope scope,
+                const char *filter, char **attrs, int sizelimit, const char *doing,
+                lsrc_entry_fn fn, void *ctx)
 {
-    const char *r = NULL;
-    for (const char *s = strchr(name, ';'); s; s = strchr(s + 1, ';'))
-        if (!strncasecmp(s, ";range=", 7)) {
-            r = s;
-            break;
-        }
-    if (!r)
-        return -1;
-    *base_len = (size_t)(r - name);
-    const char *dash = strchr(r + 7, '-');
-    if (!dash)
-        return -1;
-    if (dash[1] == '*')
-        return 0;
-    uint64_t hi;
-    if (parse_u64(dash + 1, &hi))
-        return -1;
-    return (long)hi + 1;
-}
-
-/* Append values to an attribute; the vals array is rebuilt in the arena. */
-static void attr_add_values(struct arena *ar, struct ad_attr *a, struct berval **v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **vals = arena_alloc(ar, (a->nvals + n + 1) * sizeof(char *));
-    if (a->nvals)
-        memcpy(vals, a->vals, a->nvals * sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        vals[a->nvals + i] = arena_strndup(ar, v[i]->bv_val, v[i]->bv_len);
-    a->nvals += n;
-    vals[a->nvals] = NULL;
-    a->vals = vals;
-}
-
-/* Fetch the rest of a ranged attribute with base searches "attr;range=N-*"
- * until the server marks the last chunk with '*' (MS-ADTS 3.1.1.3.1.3.3). */
-static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long next)
-{
-    LDAP *ld = p->src->ld;
-    while (next > 0) {
-        char *want = xasprintf("%s;range=%ld-*", a->name, next);
-        char *attrs[] = { want, NULL };
-        LDAPMessage *res;
-        ULONG rc = search_s(p->src, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, &res);
-        free(want);
-        p->stats->ranged_fetches++;
-        if (rc != LDAP_SUCCESS) {
-            if (res)
-                ldap_msgfree(res);
-            return report(p->src, rc, "ranged read of a large attribute");
-        }
-        LDAPMessage *e = ldap_first_entry(ld, res);
-        BerElement *ber = NULL;
-        long after = 0;
-        bool got = false;
-        for (char *name = e ? ldap_first_attributeA(ld, e, &ber) : NULL; name;
-             name = ldap_next_attributeA(ld, e, ber)) {
-            size_t blen;
-            long r = parse_range(name, &blen);
-            if (r >= 0 && blen == strlen(a->name) && !strncasecmp(name, a->name, blen)) {
-                struct berval **v = ldap_get_values_lenA(ld, e, name);
-                attr_add_values(&p->arena, a, v);
-                if (v)
-                    ldap_value_free_len(v);
-                after = r;
-                got = true;
-            }
-            ldap_memfreeA(name);
-        }
-        if (ber)
-            ber_free(ber, 0);
+    LDAPMessage *res;
+    ULONG rc = search_s(src, base, scope == LSRC_BASE ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE,
+                        filter, attrs, (ULONG)sizelimit, &res);
+    if (rc != LDAP_SUCCESS && !(sizelimit && rc == LDAP_SIZELIMIT_EXCEEDED)) {
+        if (res)
+            ldap_msgfree(res);
+        return report(src, rc, doing);
+    }
+    struct lsrc_entry e = { .conn = src };
+    int ret = 0;
+    for (LDAPMessage *m = res ? ldap_first_entry(src->ld, res) : NULL; m && !ret;
+         m = ldap_next_entry(src->ld, m))
+        ret = deliver(&e, m, fn, ctx);
+    free(e.out);
+    if (res)
         ldap_msgfree(res);
-        if (!got)
-            return log_error("%s: the server ended the ranged read of %s on %s at %ld values "
-                             "without a final range; the object changed during the read, rerun",
-                             p->src->cfg->uri, a->name, dn, next);
-        next = after;
-    }
-    return 0;
-}
-
-static bool copy_guid(struct berval **v, unsigned char out[16])
-{
-    if (!v || !v[0] || v[0]->bv_len != 16)
-        return false;
-    memcpy(out, v[0]->bv_val, 16);
-    return true;
-}
-
-/* A small decimal value (userAccountControl, uSNChanged) → text for the parsers. */
-static void value_text(struct berval **v, char *buf, size_t size)
-{
-    snprintf(buf, size, "%.*s", v && v[0] ? (int)v[0]->bv_len : 0, v && v[0] ? v[0]->bv_val : "");
-}
-
-/* Decode one attribute of the entry into p->obj. Returns 0, or -1 to stop. */
-static int decode_attr(struct pull *p, const char *name, struct berval **v, int *cls)
-{
-    struct ad_object *o = &p->obj;
-    char num[32];
-    if (!strcasecmp(name, "objectClass")) {
-        char *oc[32];
-        size_t n = 0;
-        for (size_t i = 0; v && v[i] && n < ARRAY_SIZE(oc); i++)
-            oc[n++] = arena_strndup(&p->arena, v[i]->bv_val, v[i]->bv_len);
-        *cls = scope_classify(oc, n);
-    } else if (!strcasecmp(name, "objectGUID")) {
-        p->has_guid = copy_guid(v, o->guid);
-    } else if (!strcasecmp(name, "mS-DS-ConsistencyGuid")) {
-        o->has_consistency_guid = copy_guid(v, o->consistency_guid);
-        o->bad_consistency_guid = !o->has_consistency_guid && v && v[0];
-    } else if (!strcasecmp(name, "objectSid")) {
-        struct strbuf sb = STRBUF_INIT;
-        if (v && v[0] && ad_sid_to_text((unsigned char *)v[0]->bv_val, v[0]->bv_len, &sb) == 0)
-            o->sid = arena_strndup(&p->arena, sb.buf, sb.len);
-        strbuf_release(&sb);
-    } else if (!strcasecmp(name, "userAccountControl")) {
-        int uac;
-        value_text(v, num, sizeof(num));
-        /* AD sends the 32-bit flags as a signed decimal */
-        if (parse_int(num, INT32_MIN, INT32_MAX, &uac) == 0) {
-            o->uac = (uint32_t)uac;
-            o->disabled = (o->uac & AD_UAC_ACCOUNTDISABLE) != 0;
-        }
-    } else if (!strcasecmp(name, "uSNChanged")) {
-        value_text(v, num, sizeof(num));
-        parse_u64(num, &o->usn_changed);
-    } else if (!strcasecmp(name, "whenChanged")) {
-        if (v && v[0])
-            o->when_changed = arena_strndup(&p->arena, v[0]->bv_val, v[0]->bv_len);
-    } else if (!strcasecmp(name, "isDeleted")) {
-        o->deleted = v && v[0] && v[0]->bv_len == 4 && !strncasecmp(v[0]->bv_val, "TRUE", 4);
-    } else if (!strcasecmp(name, "lastKnownParent")) {
-        if (v && v[0])
-            o->parent_dn = arena_strndup(&p->arena, v[0]->bv_val, v[0]->bv_len);
-    } else {
-        /* an entry names each attribute once, so no lookup: append */
-        size_t blen;
-        long next = parse_range(name, &blen);
-        GROW(p->attrs, p->attrs_alloc, o->nattrs + 1);
-        o->attrs = p->attrs;
-        struct ad_attr *a = &o->attrs[o->nattrs++];
-        a->name = arena_strndup(&p->arena, name, next >= 0 ? blen : strlen(name));
-        a->nvals = 0;
-        a->vals = NULL;
-        attr_add_values(&p->arena, a, v);
-        if (next > 0 && fetch_range(p, o->dn, a, next))
-            return -1;
-    }
-    return 0;
-}
-
-/* Decode one entry into p->obj and hand it on. Returns 0, or -1 to stop. */
-static int handle_entry(struct pull *p, LDAPMessage *e)
-{
-    LDAP *ld = p->src->ld;
-    struct ad_object *o = &p->obj;
-    arena_reset(&p->arena);
-    memset(o, 0, sizeof(*o));
-    o->attrs = p->attrs;
-    p->has_guid = false;
-
-    char *dn = ldap_get_dnA(ld, e);
-    if (!dn)
-        return report(p->src, LdapGetLastError(), "read an entry");
-    o->dn = arena_strdup(&p->arena, dn);
-    ldap_memfreeA(dn);
-    int cls = -1, ret = 0;
-    BerElement *ber = NULL;
-    for (char *name = ldap_first_attributeA(ld, e, &ber); name && !ret;
-         name = ldap_next_attributeA(ld, e, ber)) {
-        struct berval **vals = ldap_get_values_lenA(ld, e, name);
-        ret = decode_attr(p, name, vals, &cls);
-        if (vals)
-            ldap_value_free_len(vals);
-        ldap_memfreeA(name);
-    }
-    if (ber)
-        ber_free(ber, 0);
-    if (ret)
-        return ret;
-    return pull_deliver(p, cls);
+    return ret;
 }
 
 /* The end of a paged search that failed: say why, with the matched DN or the
  * referral the server sent, as ldap_source.c does. */
-static int search_failed(struct pull *p, const char *base, ULONG rc, LDAPMessage *res)
+static int search_failed(struct lsrc_conn *src, const char *base, ULONG rc, LDAPMessage *res,
+                         const struct ldap_pull_stats *stats)
 {
-    const struct ldap_config *cfg = p->src->cfg;
+    const struct ldap_config *cfg = src->cfg;
     ULONG err = rc;
     char *matched = NULL, *text = NULL, **refs = NULL;
     if (res)
-        ldap_parse_resultA(p->src->ld, res, &err, &matched, &text, &refs, NULL, FALSE);
+        ldap_parse_resultA(src->ld, res, &err, &matched, &text, &refs, NULL, FALSE);
     if (err == LDAP_SUCCESS)
         err = rc;
     int ret;
@@ -790,12 +549,12 @@ static int search_failed(struct pull *p, const char *base, ULONG rc, LDAPMessage
         ret = log_error("search: base DN %s does not exist on %s%s%s%s; check base_dn "
                         "in the [ldap] section", base, cfg->uri,
                         nearest ? " (nearest existing entry: " : "", nearest ? matched : "", nearest ? ")" : "");
-    } else if (err == LDAP_SERVER_DOWN && p->stats->objects)
+    } else if (err == LDAP_SERVER_DOWN && stats->objects)
         ret = log_error("search: the connection to %s was lost after %llu objects (%s); "
                         "nothing was written; check the domain controller and rerun",
-                        cfg->uri, (unsigned long long)p->stats->objects, err_text(err));
+                        cfg->uri, (unsigned long long)stats->objects, err_text(err));
     else
-        ret = report(p->src, err, "search");
+        ret = report(src, err, "search");
     if (matched)
         ldap_memfreeA(matched);
     if (text)
@@ -807,13 +566,15 @@ static int search_failed(struct pull *p, const char *base, ULONG rc, LDAPMessage
 
 /* One paged search over base: the paged-results control by hand (RFC 2696;
  * AD caps a page at MaxPageSize, 1000), one synchronous search per page, the
- * entries of each page to handle_entry. wldap32's own page API
+ * entries of each page to fn. wldap32's own page API
  * (ldap_search_init_page) would do the same, but Wine has only a stub of it. */
-int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char **attrs,
-                      bool show_deleted)
+int lsrc_paged_search(struct lsrc_conn *src, const char *base, const char *filter, char **attrs,
+                      bool show_deleted, struct ldap_pull_stats *stats, lsrc_entry_fn fn,
+                      void *ctx)
 {
-    LDAP *ld = p->src->ld;
-    const struct ldap_config *cfg = p->src->cfg;
+    LDAP *ld = src->ld;
+    const struct ldap_config *cfg = src->cfg;
+    struct lsrc_entry e = { .conn = src };
     LDAPControlA show = { (PCHAR)SHOW_DELETED_OID, { 0, NULL }, TRUE };
     struct berval empty = { 0, NULL }, *cookie = NULL;
     int ret = 0;
@@ -823,7 +584,7 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
         ULONG rc = ldap_create_page_controlA(ld, (ULONG)cfg->page_size, cookie ? cookie : &empty,
                                              TRUE, &page);
         if (rc != LDAP_SUCCESS) {
-            ret = report(p->src, rc, "create the paged-results control");
+            ret = report(src, rc, "create the paged-results control");
             break;
         }
         LDAPControlA *sctrls[] = { page, show_deleted ? &show : NULL, NULL };
@@ -836,17 +597,16 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
             ber_bvfree(cookie);
         cookie = NULL;
         if (rc != LDAP_SUCCESS) {
-            ret = search_failed(p, base, rc, res);
+            ret = search_failed(src, base, rc, res, stats);
             if (res)
                 ldap_msgfree(res);
             break;
         }
-        p->stats->pages++;
+        stats->pages++;
         /* continuation references (e.g. to the Configuration partition) point
          * outside the domain we read: not ours to follow; entries only */
-        for (LDAPMessage *e = ldap_first_entry(ld, res); e && !ret; e = ldap_next_entry(ld, e))
-            if (handle_entry(p, e))
-                ret = -1;
+        for (LDAPMessage *m = ldap_first_entry(ld, res); m && !ret; m = ldap_next_entry(ld, m))
+            ret = deliver(&e, m, fn, ctx);
         if (!ret) {
             ULONG err = LDAP_SUCCESS;
             LDAPControlA **rctrls = NULL;
@@ -857,7 +617,7 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
                 && ldap_parse_page_controlA(ld, rctrls, &total, &cookie) != LDAP_SUCCESS)
                 cookie = NULL;
             if (rc != LDAP_SUCCESS)
-                ret = report(p->src, rc, "read the paged-results cookie");
+                ret = report(src, rc, "read the paged-results cookie");
             if (rctrls)
                 ldap_controls_freeA(rctrls);
         }
@@ -865,46 +625,6 @@ int lsrc_paged_search(struct pull *p, const char *base, const char *filter, char
     } while (!ret && cookie && cookie->bv_len > 0);
     if (cookie)
         ber_bvfree(cookie);
+    free(e.out);
     return ret;
-}
-
-/* ---------------------------------------------------------------- for ldap_pull.c */
-
-const struct ldap_config *lsrc_config(const struct ldap_source *src)
-{
-    return src->cfg;
-}
-
-const char *lsrc_naming_context(const struct ldap_source *src)
-{
-    return src->naming_context;
-}
-
-char **lsrc_attrs(const struct ldap_source *src)
-{
-    return src->attrs;
-}
-
-int lsrc_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn)
-{
-    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, just the DNs */
-    LDAPMessage *res;
-    *dn = NULL;
-    log_debug("search base=%s filter=%s (one)", src->naming_context, filter);
-    ULONG rc = search_s(src, src->naming_context, LDAP_SCOPE_SUBTREE, filter, attrs, 1, &res);
-    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-        if (res)
-            ldap_msgfree(res);
-        return report(src, rc, doing);
-    }
-    LDAPMessage *e = res ? ldap_first_entry(src->ld, res) : NULL;
-    if (e) {
-        char *d = ldap_get_dnA(src->ld, e);
-        *dn = xstrdup(d ? d : "?");
-        if (d)
-            ldap_memfreeA(d);
-    }
-    if (res)
-        ldap_msgfree(res);
-    return 0;
 }

@@ -1,0 +1,436 @@
+/* ldap_read.c - what the reader makes of what a server sends, the same over
+ * both transports (ldap_source_p.h): an entry decoded into an ad_object,
+ * ranged retrieval of large attributes, the rootDSE and invocationId reads,
+ * the first entry a filter matches. Everything here sees entries only as
+ * neutral bytes through the backend's lsrc_entry_attr. */
+#include "compat.h"
+
+#include <stdlib.h>
+#include <strings.h>
+
+#include "config.h"
+#include "ldap_source_p.h"
+#include "log.h"
+#include "platform.h"
+#include "scope.h"
+
+/* Attributes every pull reads; the config may add more. */
+static const char *const base_attrs[] = {
+    "objectClass", "objectGUID", "mS-DS-ConsistencyGuid", "objectSid", "userAccountControl",
+    "uSNChanged", "whenChanged", "isDeleted", "lastKnownParent",
+    "cn", "sAMAccountName", "userPrincipalName", "mail", "displayName", "givenName", "sn",
+    "c", "co", "countryCode", "company", "department", "title", "telephoneNumber",
+    "proxyAddresses", "manager", "employeeID", "member", "memberOf",
+    "extensionAttribute1", "extensionAttribute2", "extensionAttribute3", "extensionAttribute4",
+    "extensionAttribute5", "extensionAttribute6", "extensionAttribute7", "extensionAttribute8",
+    "extensionAttribute9", "extensionAttribute10", "extensionAttribute11",
+    "extensionAttribute12", "extensionAttribute13", "extensionAttribute14",
+    "extensionAttribute15",
+};
+
+char **lread_attr_list(const struct ldap_config *cfg)
+{
+    size_t n = ARRAY_SIZE(base_attrs) + cfg->nattributes, k = 0;
+    char **attrs = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < ARRAY_SIZE(base_attrs); i++)
+        attrs[k++] = xstrdup(base_attrs[i]);
+    for (size_t i = 0; i < cfg->nattributes; i++)
+        attrs[k++] = xstrdup(cfg->attributes[i]);
+    return attrs;
+}
+
+void lread_free_attr_list(char **attrs)
+{
+    for (char **a = attrs; a && *a; a++)
+        free(*a);
+    free(attrs);
+}
+
+int lread_password(const struct ldap_config *cfg, struct strbuf *pw)
+{
+    if (cfg->password_file)
+        return platform_read_secret_file(cfg->password_file, "ldap password", pw) ? -1 : 0;
+    const char *v = getenv(cfg->password_env);
+    if (!v || !*v)
+        return log_error("ldap: environment variable %s (password_env) is not set",
+                         cfg->password_env);
+    strbuf_addstr(pw, v);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* The resultCodes of RFC 4511 4.1.9 that have a remedy of their own. */
+enum {
+    RC_SIZE_LIMIT = 4, RC_STRONGER_AUTH = 8, RC_REFERRAL = 10, RC_ADMIN_LIMIT = 11,
+    RC_CONFIDENTIALITY = 13, RC_NO_SUCH_OBJECT = 32, RC_INVALID_CREDENTIALS = 49,
+    RC_INSUFFICIENT_ACCESS = 50,
+};
+
+int lread_report(const struct ldap_config *cfg, int result, const char *doing, const char *text,
+                 const char *d)
+{
+    const char *uri = cfg->uri;
+    switch (result) {
+    case LREAD_ERR_UNREACHABLE:
+        return log_error("%s: cannot reach %s%s%s; check uri and that the domain controller "
+                         "is up and reachable", doing, uri, *d ? ": " : "", d);
+    case LREAD_ERR_TIMEOUT:
+        return log_error("%s: %s did not answer within %d s; check the network or raise "
+                         "[ldap] timeout", doing, uri, cfg->timeout);
+    case LREAD_ERR_FILTER:
+        return log_error("%s: the LDAP filter is not valid (%s); check [ldap] filter", doing, d);
+    case RC_INVALID_CREDENTIALS:
+        return log_error("%s: the server refused the credentials of %s (%s); check bind_dn "
+                         "and the password in %s", doing, cfg->bind_dn ? cfg->bind_dn : "(sasl)", d,
+                         cfg->password_file ? cfg->password_file : cfg->password_env ? cfg->password_env : "the keytab");
+    case RC_STRONGER_AUTH:
+    case RC_CONFIDENTIALITY:
+        return log_error("%s: %s requires a protected connection (%s); use ldaps:// or "
+                         "StartTLS, or bind = gssapi", doing, uri, d);
+    case RC_NO_SUCH_OBJECT:
+        return log_error("%s: the base DN does not exist on %s (%s); check base_dn in the "
+                         "[ldap] section", doing, uri, d);
+    case RC_REFERRAL:
+        return log_error("%s: %s does not hold this base DN and referred us elsewhere (%s); "
+                         "point uri at a domain controller of that domain, or at a global catalog",
+                         doing, uri, d);
+    case RC_SIZE_LIMIT:
+        return log_error("%s: %s hit its size limit (%s); the paged-results control should "
+                         "avoid this: lower [ldap] page_size to at most the server's MaxPageSize",
+                         doing, uri, d);
+    case RC_ADMIN_LIMIT:
+        return log_error("%s: %s refused the search as too expensive (%s); lower page_size "
+                         "or narrow the scope", doing, uri, d);
+    case RC_INSUFFICIENT_ACCESS:
+        return log_error("%s: access denied on %s (%s); the bind account needs read access",
+                         doing, uri, d);
+    default:
+        return log_error("%s: %s: %s%s%s", doing, uri, text, *d ? ": " : "", d);
+    }
+}
+
+int lread_refuse_cleartext(const struct ldap_config *cfg, bool tls)
+{
+    if (!tls && cfg->bind == LDAP_BIND_SIMPLE && !cfg->insecure_lab_cleartext)
+        return log_error("refusing a simple bind over cleartext %s: it would send the password "
+                         "unprotected; use ldaps:// or starttls = yes (insecure_lab_cleartext "
+                         "exists for throw-away labs only)", cfg->uri);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- source */
+
+int ldap_source_open(const struct ldap_config *cfg, struct ldap_source **out)
+{
+    struct lsrc_conn *conn;
+    if (lsrc_connect(cfg, &conn))
+        return -1;
+    struct ldap_source *src = xcalloc(1, sizeof(*src));
+    src->cfg = cfg;
+    src->conn = conn;
+    *out = src;
+    return 0;
+}
+
+void ldap_source_close(struct ldap_source *src)
+{
+    if (!src)
+        return;
+    lsrc_disconnect(src->conn);
+    free(src->naming_context);
+    free(src);
+}
+
+/* ---------------------------------------------------------------- ranges */
+
+/* "member;range=0-1499" → base "member", returns the first index after the
+ * range or 0 when the range ends with '*'; -1 when the name has no range. */
+static long parse_range(const char *name, size_t len, size_t *base_len)
+{
+    const char *end = name + len, *r = NULL;
+    /* most names have no option at all; options are case-insensitive (RFC 4512) */
+    for (const char *s = memchr(name, ';', len); s && !r;
+         s = s + 1 < end ? memchr(s + 1, ';', (size_t)(end - s - 1)) : NULL)
+        if ((size_t)(end - s) >= 7 && !strncasecmp(s, ";range=", 7))
+            r = s;
+    if (!r)
+        return -1;
+    *base_len = (size_t)(r - name);
+    const char *dash = memchr(r + 7, '-', (size_t)(end - r - 7));
+    if (!dash)
+        return -1;
+    if (dash + 1 < end && dash[1] == '*')
+        return 0;
+    uint64_t hi;
+    char num[24];
+    snprintf(num, sizeof(num), "%.*s", (int)(end - dash - 1), dash + 1);
+    if (parse_u64(num, &hi))
+        return -1;
+    return (long)hi + 1;
+}
+
+/* Append values to an attribute; the vals array is rebuilt in the arena. */
+static void attr_add_values(struct arena *ar, struct ad_attr *a, const struct lsrc_val *v, size_t n)
+{
+    char **vals = arena_alloc(ar, (a->nvals + n + 1) * sizeof(char *));
+    if (a->nvals)
+        memcpy(vals, a->vals, a->nvals * sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        vals[a->nvals + i] = arena_strndup(ar, v[i].data, v[i].len);
+    a->nvals += n;
+    vals[a->nvals] = NULL;
+    a->vals = vals;
+}
+
+/* One chunk of a ranged read: the entry of a base search for "attr;range=N-*" */
+struct range_read {
+    struct pull *p;
+    struct ad_attr *a;
+    long next;          /* after the chunk: the next index, or 0 when it was the last */
+    bool got;
+};
+
+static int on_range_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx)
+{
+    struct range_read *r = ctx;
+    size_t alen = strlen(r->a->name);
+    struct lsrc_val name;
+    const struct lsrc_val *vals;
+    size_t n;
+    int rc;
+    (void)dn;
+    while ((rc = lsrc_entry_attr(e, &name, &vals, &n)) == 1) {
+        size_t blen;
+        long next = parse_range(name.data, name.len, &blen);
+        if (next >= 0 && blen == alen && !strncasecmp(name.data, r->a->name, alen)) {
+            attr_add_values(&r->p->arena, r->a, vals, n);
+            r->next = next;
+            r->got = true;
+        }
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Fetch the rest of a ranged attribute with base searches "attr;range=N-*"
+ * until the server marks the last chunk with '*' (MS-ADTS 3.1.1.3.1.3.3). */
+static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long next)
+{
+    while (next > 0) {
+        char *want = xasprintf("%s;range=%ld-*", a->name, next);
+        char *attrs[] = { want, NULL };
+        struct range_read r = { .p = p, .a = a };
+        int rc = lsrc_search(p->src->conn, dn, LSRC_BASE, "(objectClass=*)", attrs, 0,
+                             "ranged read of a large attribute", on_range_entry, &r);
+        free(want);
+        p->stats->ranged_fetches++;
+        if (rc)
+            return -1;
+        if (!r.got)
+            return log_error("%s: the server ended the ranged read of %s on %s at %ld values "
+                             "without a final range; the object changed during the read, rerun",
+                             p->cfg->uri, a->name, dn, next);
+        next = r.next;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- entries */
+
+static bool name_is(const struct lsrc_val *name, const char *want)
+{
+    return name->len == strlen(want) && !strncasecmp(name->data, want, name->len);
+}
+
+static bool copy_guid(const struct lsrc_val *v, size_t n, unsigned char out[16])
+{
+    if (!n || v[0].len != 16)
+        return false;
+    memcpy(out, v[0].data, 16);
+    return true;
+}
+
+/* A small decimal value (userAccountControl, uSNChanged) → text for the parsers. */
+static void value_text(const struct lsrc_val *v, size_t n, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.*s", n ? (int)v[0].len : 0, n ? v[0].data : "");
+}
+
+/* Decode one attribute of the entry into p->obj. Returns 0, or -1 to stop. */
+static int decode_attr(struct pull *p, const struct lsrc_val *name, const struct lsrc_val *v,
+                       size_t n, int *cls)
+{
+    struct ad_object *o = &p->obj;
+    char num[32];
+    if (name_is(name, "objectClass")) {
+        char *oc[32];
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < ARRAY_SIZE(oc); i++)
+            oc[k++] = arena_strndup(&p->arena, v[i].data, v[i].len);
+        *cls = scope_classify(oc, k);
+    } else if (name_is(name, "objectGUID")) {
+        p->has_guid = copy_guid(v, n, o->guid);
+    } else if (name_is(name, "mS-DS-ConsistencyGuid")) {
+        o->has_consistency_guid = copy_guid(v, n, o->consistency_guid);
+        o->bad_consistency_guid = !o->has_consistency_guid && n;
+    } else if (name_is(name, "objectSid")) {
+        struct strbuf sb = STRBUF_INIT;
+        if (n && ad_sid_to_text((const unsigned char *)v[0].data, v[0].len, &sb) == 0)
+            o->sid = arena_strndup(&p->arena, sb.buf, sb.len);
+        strbuf_release(&sb);
+    } else if (name_is(name, "userAccountControl")) {
+        int uac;
+        value_text(v, n, num, sizeof(num));
+        /* AD sends the 32-bit flags as a signed decimal */
+        if (parse_int(num, INT32_MIN, INT32_MAX, &uac) == 0) {
+            o->uac = (uint32_t)uac;
+            o->disabled = (o->uac & AD_UAC_ACCOUNTDISABLE) != 0;
+        }
+    } else if (name_is(name, "uSNChanged")) {
+        value_text(v, n, num, sizeof(num));
+        parse_u64(num, &o->usn_changed);
+    } else if (name_is(name, "whenChanged")) {
+        if (n)
+            o->when_changed = arena_strndup(&p->arena, v[0].data, v[0].len);
+    } else if (name_is(name, "isDeleted")) {
+        o->deleted = n && v[0].len == 4 && !strncasecmp(v[0].data, "TRUE", 4);
+    } else if (name_is(name, "lastKnownParent")) {
+        if (n)
+            o->parent_dn = arena_strndup(&p->arena, v[0].data, v[0].len);
+    } else {
+        /* an entry names each attribute once, so no lookup: append */
+        size_t blen;
+        long next = parse_range(name->data, name->len, &blen);
+        GROW(p->attrs, p->attrs_alloc, o->nattrs + 1);
+        o->attrs = p->attrs;
+        struct ad_attr *a = &o->attrs[o->nattrs++];
+        a->name = arena_strndup(&p->arena, name->data, next >= 0 ? blen : name->len);
+        a->nvals = 0;
+        a->vals = NULL;
+        attr_add_values(&p->arena, a, v, n);
+        if (next > 0 && fetch_range(p, o->dn, a, next))
+            return -1;
+    }
+    return 0;
+}
+
+int pull_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx)
+{
+    struct pull *p = ctx;
+    struct ad_object *o = &p->obj;
+    arena_reset(&p->arena);
+    memset(o, 0, sizeof(*o));
+    o->attrs = p->attrs;
+    p->has_guid = false;
+    o->dn = arena_strndup(&p->arena, dn->data, dn->len);
+
+    int cls = -1, rc;
+    struct lsrc_val name;
+    const struct lsrc_val *vals;
+    size_t n;
+    while ((rc = lsrc_entry_attr(e, &name, &vals, &n)) == 1)
+        if (decode_attr(p, &name, vals, n, &cls))
+            return -1;
+    if (rc < 0)
+        return -1;
+    return pull_deliver(p, cls);
+}
+
+/* ---------------------------------------------------------------- small reads */
+
+/* The first value of each of n attributes of one entry (raw bytes). */
+struct first_values {
+    const char *const *names;
+    struct strbuf *out;
+    bool *found;
+    size_t n;
+};
+
+static int on_first_values(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx)
+{
+    struct first_values *f = ctx;
+    struct lsrc_val name;
+    const struct lsrc_val *vals;
+    size_t n;
+    int rc;
+    (void)dn;
+    while ((rc = lsrc_entry_attr(e, &name, &vals, &n)) == 1)
+        for (size_t i = 0; i < f->n; i++)
+            if (n && !f->found[i] && name_is(&name, f->names[i])) {
+                strbuf_add(&f->out[i], vals[0].data, vals[0].len);
+                f->found[i] = true;
+            }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Base search of dn for the attributes names[0..n-1]; out[i] gets the first
+ * value of each (found[i] says whether it had one). */
+static int read_first_values(struct ldap_source *src, const char *dn, const char *const *names,
+                             size_t n, struct strbuf *out, bool *found, const char *doing)
+{
+    char *attrs[8] = { NULL };
+    for (size_t i = 0; i < n && i + 1 < ARRAY_SIZE(attrs); i++)
+        attrs[i] = (char *)names[i];
+    struct first_values f = { names, out, found, n };
+    return lsrc_search(src->conn, dn, LSRC_BASE, "(objectClass=*)", attrs, 0, doing,
+                       on_first_values, &f);
+}
+
+int lread_root_dse(struct ldap_source *src, char **dsa, uint64_t *usn)
+{
+    static const char *const names[] = { "defaultNamingContext", "dsServiceName",
+                                         "highestCommittedUSN" };
+    struct strbuf v[3] = { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT };
+    bool found[3] = { false, false, false };
+    int ret = read_first_values(src, "", names, 3, v, found, "read rootDSE");
+    if (!ret && (!found[0] || !found[1] || !found[2] || parse_u64(strbuf_str(&v[2]), usn)))
+        ret = log_error("%s does not look like an Active Directory domain controller "
+                        "(rootDSE lacks defaultNamingContext, dsServiceName or highestCommittedUSN)",
+                        src->cfg->uri);
+    if (!ret) {
+        free(src->naming_context);
+        src->naming_context = strbuf_detach(&v[0]);
+        *dsa = strbuf_detach(&v[1]);
+    }
+    for (size_t i = 0; i < 3; i++)
+        strbuf_release(&v[i]);
+    return ret;
+}
+
+/* The invocationId of the DC we talk to: a USN watermark is only valid on it. */
+int lread_invocation_id(struct ldap_source *src, const char *dsa, char out[37])
+{
+    static const char *const names[] = { "invocationId" };
+    struct strbuf v = STRBUF_INIT;
+    bool found = false;
+    int ret = read_first_values(src, dsa, names, 1, &v, &found, "read the DC's invocationId");
+    if (!ret && found && v.len == 16)
+        ad_guid_to_text((const unsigned char *)v.buf, out);
+    else if (!ret)
+        ret = log_error("%s: no invocationId on %s; cannot keep a delta watermark", src->cfg->uri, dsa);
+    strbuf_release(&v);
+    return ret;
+}
+
+static int on_first_dn(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx)
+{
+    char **out = ctx;
+    (void)e;
+    if (!*out)
+        *out = xstrndup(dn->data, dn->len);
+    return 0;
+}
+
+int lread_find_one(struct ldap_source *src, const char *filter, const char *doing, char **dn)
+{
+    char *attrs[] = { "1.1", NULL };   /* RFC 4511: no attributes, just the DNs */
+    *dn = NULL;
+    log_debug("search base=%s filter=%s (one)", src->naming_context, filter);
+    if (lsrc_search(src->conn, src->naming_context, LSRC_SUBTREE, filter, attrs, 1, doing,
+                    on_first_dn, dn)) {
+        free(*dn);
+        *dn = NULL;
+        return -1;
+    }
+    return 0;
+}

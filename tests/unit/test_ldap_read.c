@@ -1,0 +1,428 @@
+/* Unit tests for the reader's shared part (ldap_read.c): decoding an entry,
+ * ranged retrieval, the range option's parser, the rootDSE and invocationId
+ * reads. The backend is a fake (below) that answers as a scripted server:
+ * one that splits large values on its own (AD, MaxValRange), or one whose
+ * answers are scripted. The fake fails the test past a bound of searches,
+ * so that a reader that loops fails instead of hanging. */
+#include "compat.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "../../src/ldap_source_p.h"
+#include "log.h"
+
+/* ------------------------------------------------------------ the fake backend */
+
+struct fake_attr {
+    char *name;
+    struct lsrc_val *vals;
+    size_t n;
+};
+
+struct lsrc_entry {
+    const struct fake_attr *attrs;
+    size_t n, next;
+};
+
+/* What a ranged read is answered with, when scripted: the attribute name
+ * and a slice of the members; name NULL: an entry without the attribute. */
+struct scripted {
+    const char *name;
+    size_t from, count;
+};
+
+#define MAX_SEARCHES 50
+
+static struct {
+    char **members;                 /* the big attribute the server holds */
+    size_t nmembers;
+    uint32_t max_val_range;         /* > 0: split unasked, as AD does; 0: as Samba */
+    const struct scripted *script;  /* if set: the answers to ranged reads, in turn */
+    size_t nscript, script_i;
+    char *asked[MAX_SEARCHES];      /* the attribute each search asked for */
+    size_t searches;
+    const struct fake_attr *base_entry;   /* the answer to any other base search */
+    size_t base_n;
+    const char *subtree_dns[4];     /* the answer to a subtree search: these DNs */
+} fake;
+
+static struct lsrc_val val(const char *s)
+{
+    return (struct lsrc_val){ s, strlen(s) };
+}
+
+/* An attribute holding members[from, from+count). */
+static struct fake_attr slice(const char *name, size_t from, size_t count)
+{
+    struct fake_attr a = { xstrdup(name), xcalloc(count + 1, sizeof(struct lsrc_val)), count };
+    for (size_t i = 0; i < count; i++)
+        a.vals[i] = val(fake.members[from + i]);
+    return a;
+}
+
+static void free_attr(struct fake_attr *a)
+{
+    free(a->name);
+    free(a->vals);
+}
+
+int lsrc_connect(const struct ldap_config *cfg, struct lsrc_conn **out)
+{
+    (void)cfg;
+    *out = NULL;
+    return 0;
+}
+
+void lsrc_disconnect(struct lsrc_conn *conn)
+{
+    (void)conn;
+}
+
+int lsrc_entry_attr(struct lsrc_entry *e, struct lsrc_val *name, const struct lsrc_val **vals,
+                    size_t *nvals)
+{
+    if (e->next >= e->n)
+        return 0;
+    const struct fake_attr *a = &e->attrs[e->next++];
+    *name = val(a->name);
+    *vals = a->vals;
+    *nvals = a->n;
+    return 1;
+}
+
+/* A server's answer to "member;range=LO-HI" or "member;range=LO-*". */
+static struct fake_attr model_answer(const char *want)
+{
+    unsigned long lo = 0, hi = ULONG_MAX;
+    const char *r = strstr(want, ";range=");
+    assert_non_null(r);
+    if (sscanf(r, ";range=%lu-%lu", &lo, &hi) != 2)
+        assert_int_equal(sscanf(r, ";range=%lu-*", &lo), 1);
+    if (fake.max_val_range && hi - lo >= fake.max_val_range)
+        hi = lo + fake.max_val_range - 1;
+    char name[64];
+    size_t n = fake.nmembers;
+    if (hi >= n - 1 || lo >= n) {       /* the last chunk ends with '*' */
+        snprintf(name, sizeof(name), "member;range=%lu-*", lo);
+        return slice(name, lo < n ? lo : n, lo < n ? n - lo : 0);
+    }
+    snprintf(name, sizeof(name), "member;range=%lu-%lu", lo, hi);
+    return slice(name, lo, hi - lo + 1);
+}
+
+int lsrc_search(struct lsrc_conn *conn, const char *base, enum lsrc_scope scope,
+                const char *filter, char **attrs, int sizelimit, const char *doing,
+                lsrc_entry_fn fn, void *ctx)
+{
+    (void)conn; (void)filter; (void)doing;
+    if (fake.searches >= MAX_SEARCHES)
+        fail_msg("more than %d searches: the reader loops", MAX_SEARCHES);
+    fake.asked[fake.searches++] = xstrdup(attrs[0] ? attrs[0] : "");
+    struct lsrc_val dn = val(base);
+    if (scope == LSRC_SUBTREE) {
+        int ret = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(fake.subtree_dns) && fake.subtree_dns[i] && !ret
+                           && (!sizelimit || (int)i < sizelimit); i++) {
+            struct lsrc_entry e = { NULL, 0, 0 };
+            struct lsrc_val d = val(fake.subtree_dns[i]);
+            ret = fn(&d, &e, ctx);
+        }
+        return ret ? -1 : 0;
+    }
+    if (!strstr(attrs[0], ";range=")) {
+        struct lsrc_entry e = { fake.base_entry, fake.base_n, 0 };
+        return fn(&dn, &e, ctx) ? -1 : 0;
+    }
+    struct fake_attr a = { NULL, NULL, 0 };
+    size_t n = 0;
+    if (fake.script) {
+        assert_true(fake.script_i < fake.nscript);
+        const struct scripted *s = &fake.script[fake.script_i++];
+        if (s->name) {
+            a = slice(s->name, s->from, s->count);
+            n = 1;
+        }
+    } else {
+        a = model_answer(attrs[0]);
+        n = 1;
+    }
+    /* an entry with cn too: the reader must pick the ranged attribute out */
+    struct lsrc_val cnv = val("Big");
+    struct fake_attr both[2] = { { (char *)"cn", &cnv, 1 }, a };
+    struct lsrc_entry e = { both, 1 + n, 0 };
+    int ret = fn(&dn, &e, ctx) ? -1 : 0;
+    free_attr(&a);
+    return ret;
+}
+
+int lsrc_paged_search(struct lsrc_conn *conn, const char *base, const char *filter, char **attrs,
+                      bool show_deleted, struct ldap_pull_stats *stats, lsrc_entry_fn fn,
+                      void *ctx)
+{
+    (void)conn; (void)base; (void)filter; (void)attrs; (void)show_deleted; (void)stats;
+    (void)fn; (void)ctx;
+    fail_msg("no paged search in these tests");
+    return -1;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static struct ldap_config cfg = { .uri = (char *)"ldaps://dc.test" };
+static struct ldap_source src = { .cfg = &cfg };
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&fake, 0, sizeof(fake));
+    return 0;
+}
+
+static void capture_restore(void);
+
+static int teardown(void **state)
+{
+    (void)state;
+    capture_restore();   /* a failed check may have left stderr captured */
+    for (size_t i = 0; i < fake.searches; i++)
+        free(fake.asked[i]);
+    for (size_t i = 0; i < fake.nmembers; i++)
+        free(fake.members[i]);
+    free(fake.members);
+    memset(&fake, 0, sizeof(fake));
+    return 0;
+}
+
+static void make_members(size_t n)
+{
+    fake.members = xcalloc(n, sizeof(char *));
+    fake.nmembers = n;
+    for (size_t i = 0; i < n; i++)
+        fake.members[i] = xasprintf("CN=User %05zu,OU=Staff,DC=corp,DC=test", i);
+}
+
+/* What the callback saw of the one object handed on. */
+static struct seen {
+    int calls;
+    size_t nattrs, nmember;
+    bool member_in_order;
+    char name[64];
+} seen;
+
+static int on_object(const struct ad_object *o, void *ctx)
+{
+    (void)ctx;
+    seen.calls++;
+    seen.nattrs = o->nattrs;
+    const struct ad_attr *m = ad_object_attr(o, "member");
+    seen.nmember = m ? m->nvals : 0;
+    seen.member_in_order = m != NULL;
+    for (size_t i = 0; m && i < m->nvals; i++)
+        if (i >= fake.nmembers || strcmp(m->vals[i], fake.members[i]))
+            seen.member_in_order = false;
+    snprintf(seen.name, sizeof(seen.name), "%s", m ? m->name : "");
+    return 0;
+}
+
+/* stderr into a file while a step runs, so a test can read the error. */
+static char cap_dir[64], cap_path[96];
+static int cap_saved = -1;
+
+static void capture_begin(void)
+{
+    snprintf(cap_dir, sizeof(cap_dir), "/tmp/dualsync-test-ldap-read-XXXXXX");
+    assert_non_null(mkdtemp(cap_dir));
+    snprintf(cap_path, sizeof(cap_path), "%s/stderr", cap_dir);
+    fflush(stderr);
+    cap_saved = dup(2);
+    FILE *f = fopen(cap_path, "w");
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    fclose(f);
+}
+
+static void capture_restore(void)
+{
+    if (cap_saved < 0)
+        return;
+    fflush(stderr);
+    dup2(cap_saved, 2);
+    close(cap_saved);
+    cap_saved = -1;
+}
+
+static char *capture_end(void)
+{
+    capture_restore();
+    FILE *f = fopen(cap_path, "rb");
+    assert_non_null(f);
+    char *buf = xcalloc(4096, 1);
+    size_t n = fread(buf, 1, 4095, f);
+    buf[n] = '\0';
+    fclose(f);
+    remove(cap_path);
+    rmdir(cap_dir);
+    return buf;
+}
+
+/* Decode a group entry whose member attribute is first (name, first
+ * values) through pull_entry; returns its result, *err the error text. */
+static int read_group(const char *first_name, size_t first_count, char **err)
+{
+    static const unsigned char guid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    struct lsrc_val oc[2] = { val("top"), val("group") };
+    struct lsrc_val g = { (const char *)guid, 16 };
+    struct fake_attr attrs[3] = {
+        { (char *)"objectClass", oc, 2 }, { (char *)"objectGUID", &g, 1 },
+        slice(first_name, 0, first_count),
+    };
+    struct lsrc_entry e = { attrs, 3, 0 };
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = &src, .cfg = &cfg, .cb = on_object, .stats = &stats,
+                      .phase = PHASE_EXISTING };
+    memset(&seen, 0, sizeof(seen));
+    struct lsrc_val dn = val("CN=Big,OU=Groups,DC=corp,DC=test");
+    size_t before = fake.searches;
+    capture_begin();
+    int rc = pull_entry(&dn, &e, &p);
+    *err = capture_end();
+    assert_int_equal((uint64_t)stats.ranged_fetches, (uint64_t)(fake.searches - before));
+    free_attr(&attrs[2]);
+    arena_release(&p.arena);
+    free(p.attrs);
+    return rc;
+}
+
+/* ------------------------------------------------------------ ranged reads */
+
+/* AD: member;range=0-1499 unasked, then chunks of MaxValRange to the '*'. */
+static void ranged_walk_like_ad(void **state)
+{
+    (void)state;
+    make_members(3500);
+    fake.max_val_range = 1500;
+    char *err;
+    assert_int_equal(read_group("member;range=0-1499", 1500, &err), 0);
+    assert_string_equal(err, "");
+    free(err);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.nmember, 3500);
+    assert_true(seen.member_in_order);
+    assert_string_equal(seen.name, "member");
+    assert_int_equal(fake.searches, 2);
+    assert_string_equal(fake.asked[0], "member;range=1500-*");
+    assert_string_equal(fake.asked[1], "member;range=3000-*");
+}
+
+/* The whole attribute at once ("0-*", or no range at all): no extra read. */
+static void no_walk_when_whole(void **state)
+{
+    (void)state;
+    make_members(10);
+    char *err;
+    assert_int_equal(read_group("member;range=0-*", 10, &err), 0);
+    free(err);
+    assert_int_equal(seen.nmember, 10);
+    assert_string_equal(seen.name, "member");
+    assert_int_equal(read_group("member", 10, &err), 0);
+    free(err);
+    assert_int_equal(seen.nmember, 10);
+    assert_int_equal(fake.searches, 0);
+}
+
+/* ------------------------------------------------------------ small reads */
+
+static void attr_list(void **state)
+{
+    (void)state;
+    char *extra[] = { (char *)"department", (char *)"info" };
+    struct ldap_config c = { .attributes = extra, .nattributes = 2 };
+    char **a = lread_attr_list(&c);
+    bool member = false, info = false;
+    for (size_t i = 0; a[i]; i++) {
+        member |= !strcmp(a[i], "member");
+        info |= !strcmp(a[i], "info");
+    }
+    assert_true(member && info);
+    lread_free_attr_list(a);
+}
+
+static void root_dse_and_invocation_id(void **state)
+{
+    (void)state;
+    struct lsrc_val nc = val("DC=corp,DC=test"), dsa = val("CN=NTDS Settings,CN=DC1,CN=Configuration,DC=corp,DC=test");
+    struct lsrc_val usn = val("4711");
+    struct fake_attr dse[3] = {
+        { (char *)"dsServiceName", &dsa, 1 }, { (char *)"defaultNamingContext", &nc, 1 },
+        { (char *)"highestCommittedUSN", &usn, 1 },
+    };
+    fake.base_entry = dse;
+    fake.base_n = 3;
+    char *d = NULL;
+    uint64_t u = 0;
+    struct ldap_source s = { .cfg = &cfg };
+    assert_int_equal(lread_root_dse(&s, &d, &u), 0);
+    assert_string_equal(d, "CN=NTDS Settings,CN=DC1,CN=Configuration,DC=corp,DC=test");
+    assert_string_equal(s.naming_context, "DC=corp,DC=test");
+    assert_true(u == 4711);
+    free(d);
+
+    fake.base_n = 2;   /* no highestCommittedUSN: not AD */
+    capture_begin();
+    assert_int_equal(lread_root_dse(&s, &d, &u), -1);
+    char *err = capture_end();
+    assert_non_null(strstr(err, "does not look like an Active Directory domain controller"));
+    free(err);
+
+    /* invocationId: 16 raw bytes, a NUL among them */
+    static const char raw[16] = { 0x10, 0, 0x32, 0x54, 0x76, (char)0x98, (char)0xba, (char)0xdc,
+                                  (char)0xfe, 1, 2, 3, 4, 5, 6, 7 };
+    struct lsrc_val id = { raw, 16 };
+    struct fake_attr inv = { (char *)"invocationId", &id, 1 };
+    fake.base_entry = &inv;
+    fake.base_n = 1;
+    char out[37];
+    assert_int_equal(lread_invocation_id(&s, "CN=NTDS Settings", out), 0);
+    assert_string_equal(out, "54320010-9876-dcba-fe01-020304050607");
+    id.len = 15;
+    capture_begin();
+    assert_int_equal(lread_invocation_id(&s, "CN=NTDS Settings", out), -1);
+    err = capture_end();
+    assert_non_null(strstr(err, "no invocationId on CN=NTDS Settings"));
+    free(err);
+    free(s.naming_context);
+}
+
+static void find_one(void **state)
+{
+    (void)state;
+    struct ldap_source s = { .cfg = &cfg, .naming_context = (char *)"DC=corp,DC=test" };
+    char *dn = (char *)"x";
+    assert_int_equal(lread_find_one(&s, "(objectClass=*)", "test", &dn), 0);
+    assert_null(dn);
+    fake.subtree_dns[0] = "OU=First,DC=corp,DC=test";
+    fake.subtree_dns[1] = "OU=Second,DC=corp,DC=test";
+    assert_int_equal(lread_find_one(&s, "(objectClass=*)", "test", &dn), 0);
+    assert_string_equal(dn, "OU=First,DC=corp,DC=test");
+    free(dn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(ranged_walk_like_ad, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_walk_when_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(attr_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_one, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("ldap_read", tests, NULL, NULL);
+}
