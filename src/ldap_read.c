@@ -144,9 +144,25 @@ void ldap_source_close(struct ldap_source *src)
 
 /* ---------------------------------------------------------------- ranges */
 
-/* "member;range=0-1499" → base "member", returns the first index after the
- * range or 0 when the range ends with '*'; -1 when the name has no range. */
-static long parse_range(const char *name, size_t len, size_t *base_len)
+/* Digits only, no sign, within uint32_t. */
+static bool parse_index(const char *s, const char *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (s == end)
+        return false;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > UINT32_MAX)
+            return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+enum lread_range lread_parse_range(const char *name, size_t len, size_t *base_len,
+                                   uint32_t *lo, uint32_t *hi)
 {
     const char *end = name + len, *r = NULL;
     /* most names have no option at all; options are case-insensitive (RFC 4512) */
@@ -155,19 +171,23 @@ static long parse_range(const char *name, size_t len, size_t *base_len)
         if ((size_t)(end - s) >= 7 && !strncasecmp(s, ";range=", 7))
             r = s;
     if (!r)
-        return -1;
+        return LREAD_RANGE_NONE;
     *base_len = (size_t)(r - name);
-    const char *dash = memchr(r + 7, '-', (size_t)(end - r - 7));
-    if (!dash)
-        return -1;
-    if (dash + 1 < end && dash[1] == '*')
-        return 0;
-    uint64_t hi;
-    char num[24];
-    snprintf(num, sizeof(num), "%.*s", (int)(end - dash - 1), dash + 1);
-    if (parse_u64(num, &hi))
-        return -1;
-    return (long)hi + 1;
+    const char *v = r + 7;
+    const char *opt_end = memchr(v, ';', (size_t)(end - v));
+    if (!opt_end)
+        opt_end = end;
+    const char *dash = memchr(v, '-', (size_t)(opt_end - v));
+    if (!dash || !parse_index(v, dash, lo))
+        return LREAD_RANGE_BAD;
+    if (opt_end - dash == 2 && dash[1] == '*') {
+        *hi = *lo;
+        return LREAD_RANGE_LAST;
+    }
+    /* hi + 1 is where the next chunk starts: it must fit too */
+    if (!parse_index(dash + 1, opt_end, hi) || *hi < *lo || *hi == UINT32_MAX)
+        return LREAD_RANGE_BAD;
+    return LREAD_RANGE_MORE;
 }
 
 /* Append values to an attribute; the vals array is rebuilt in the arena. */
@@ -183,11 +203,21 @@ static void attr_add_values(struct arena *ar, struct ad_attr *a, const struct ls
     a->vals = vals;
 }
 
-/* One chunk of a ranged read: the entry of a base search for "attr;range=N-*" */
+static int bad_range(const struct pull *p, const char *dn, const struct lsrc_val *name)
+{
+    return log_error("%s: %s: the server sent the attribute \"%.*s\", whose range option is "
+                     "malformed (range=LOW-HIGH with LOW <= HIGH, or range=LOW-*: MS-ADTS "
+                     "3.1.1.3.1.3.3); nothing was written; this server's ranged retrieval "
+                     "cannot be used", p->cfg->uri, dn, (int)name->len, name->data);
+}
+
+/* One chunk of a ranged read: the entry of a base search for "attr;range=N-..." */
 struct range_read {
     struct pull *p;
+    const char *dn;
     struct ad_attr *a;
-    long next;          /* after the chunk: the next index, or 0 when it was the last */
+    uint32_t asked;     /* the first index asked for */
+    uint32_t next;      /* after the chunk: the next index, or 0 when it was the last */
     bool got;
 };
 
@@ -201,25 +231,45 @@ static int on_range_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void 
     int rc;
     (void)dn;
     while ((rc = lsrc_entry_attr(e, &name, &vals, &n)) == 1) {
-        size_t blen;
-        long next = parse_range(name.data, name.len, &blen);
-        if (next >= 0 && blen == alen && !strncasecmp(name.data, r->a->name, alen)) {
-            attr_add_values(&r->p->arena, r->a, vals, n);
-            r->next = next;
-            r->got = true;
-        }
+        size_t blen = 0;
+        uint32_t lo, hi;
+        enum lread_range k = lread_parse_range(name.data, name.len, &blen, &lo, &hi);
+        if (k == LREAD_RANGE_NONE || blen != alen || strncasecmp(name.data, r->a->name, alen))
+            continue;
+        if (k == LREAD_RANGE_BAD)
+            return bad_range(r->p, r->dn, &name);
+        if (r->got)
+            return log_error("%s: %s: the server sent two ranges of %s in one answer (the "
+                             "second \"%.*s\"); nothing was written; this server's ranged "
+                             "retrieval cannot be used", r->p->cfg->uri, r->dn, r->a->name,
+                             (int)name.len, name.data);
+        /* the chunk must start where we asked: an answer from elsewhere
+         * (a restart at 0, the same chunk again) would repeat values or
+         * never end */
+        if (lo != r->asked)
+            return log_error("%s: %s: asked for the values of %s from %lu on, the server "
+                             "answered \"%.*s\"; nothing was written; rerun, and if it "
+                             "persists this server's ranged retrieval cannot be used",
+                             r->p->cfg->uri, r->dn, r->a->name, (unsigned long)r->asked,
+                             (int)name.len, name.data);
+        attr_add_values(&r->p->arena, r->a, vals, n);
+        r->got = true;
+        r->next = k == LREAD_RANGE_LAST ? 0 : hi + 1;
     }
     return rc < 0 ? -1 : 0;
 }
 
 /* Fetch the rest of a ranged attribute with base searches "attr;range=N-*"
- * until the server marks the last chunk with '*' (MS-ADTS 3.1.1.3.1.3.3). */
-static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long next)
+ * until the server marks the last chunk with '*' (MS-ADTS 3.1.1.3.1.3.3).
+ * Every chunk starts where the last one ended, so each step moves forward
+ * and the walk ends. */
+static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, uint32_t next)
 {
     while (next > 0) {
-        char *want = xasprintf("%s;range=%ld-*", a->name, next);
+        char *want = xasprintf("%s;range=%lu-*", a->name, (unsigned long)next);
         char *attrs[] = { want, NULL };
-        struct range_read r = { .p = p, .a = a };
+        struct range_read r = { .p = p, .dn = dn, .a = a, .asked = next };
+        log_debug("ranged read %s of %s", want, dn);
         int rc = lsrc_search(p->src->conn, dn, LSRC_BASE, "(objectClass=*)", attrs, 0,
                              "ranged read of a large attribute", on_range_entry, &r);
         free(want);
@@ -227,9 +277,9 @@ static int fetch_range(struct pull *p, const char *dn, struct ad_attr *a, long n
         if (rc)
             return -1;
         if (!r.got)
-            return log_error("%s: the server ended the ranged read of %s on %s at %ld values "
+            return log_error("%s: the server ended the ranged read of %s on %s at %lu values "
                              "without a final range; the object changed during the read, rerun",
-                             p->cfg->uri, a->name, dn, next);
+                             p->cfg->uri, a->name, dn, (unsigned long)next);
         next = r.next;
     }
     return 0;
@@ -298,17 +348,26 @@ static int decode_attr(struct pull *p, const struct lsrc_val *name, const struct
         if (n)
             o->parent_dn = arena_strndup(&p->arena, v[0].data, v[0].len);
     } else {
+        size_t blen = 0;
+        uint32_t lo, hi;
+        enum lread_range k = lread_parse_range(name->data, name->len, &blen, &lo, &hi);
+        if (k == LREAD_RANGE_BAD)
+            return bad_range(p, o->dn, name);
+        /* the first chunk of a large attribute starts at 0, asked or not */
+        if (k != LREAD_RANGE_NONE && lo != 0)
+            return log_error("%s: %s: the server sent \"%.*s\" where the values start at 0; "
+                             "nothing was written; rerun, and if it persists this server's "
+                             "ranged retrieval cannot be used", p->cfg->uri, o->dn,
+                             (int)name->len, name->data);
         /* an entry names each attribute once, so no lookup: append */
-        size_t blen;
-        long next = parse_range(name->data, name->len, &blen);
         GROW(p->attrs, p->attrs_alloc, o->nattrs + 1);
         o->attrs = p->attrs;
         struct ad_attr *a = &o->attrs[o->nattrs++];
-        a->name = arena_strndup(&p->arena, name->data, next >= 0 ? blen : name->len);
+        a->name = arena_strndup(&p->arena, name->data, k != LREAD_RANGE_NONE ? blen : name->len);
         a->nvals = 0;
         a->vals = NULL;
         attr_add_values(&p->arena, a, v, n);
-        if (next > 0 && fetch_range(p, o->dn, a, next))
+        if (k == LREAD_RANGE_MORE && fetch_range(p, o->dn, a, hi + 1))
             return -1;
     }
     return 0;

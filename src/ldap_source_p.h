@@ -110,6 +110,13 @@ extern const char *const pull_leaver_attrs[];
 char **lread_attr_list(const struct ldap_config *cfg);
 void lread_free_attr_list(char **attrs);
 
+/* An attribute description's range option (MS-ADTS 3.1.1.3.1.3.3):
+ * "member;range=0-1499" is base "member", lo 0, hi 1499; "member;range=1500-*"
+ * is the last chunk (LREAD_RANGE_LAST). */
+enum lread_range { LREAD_RANGE_NONE, LREAD_RANGE_MORE, LREAD_RANGE_LAST, LREAD_RANGE_BAD };
+enum lread_range lread_parse_range(const char *name, size_t len, size_t *base_len,
+                                 uint32_t *lo, uint32_t *hi);
+
 /* An lsrc_entry_fn for a pull's searches (ctx: struct pull): decode the
  * entry into p->obj, fetch the rest of ranged attributes, pull_deliver. */
 int pull_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx);

@@ -2,8 +2,8 @@
  * ranged retrieval, the range option's parser, the rootDSE and invocationId
  * reads. The backend is a fake (below) that answers as a scripted server:
  * one that splits large values on its own (AD, MaxValRange), or one whose
- * answers are scripted. The fake fails the test past a bound of searches,
- * so that a reader that loops fails instead of hanging. */
+ * answers are malformed. Every malformed answer must end in one clear error, never in a
+ * loop: the fake fails the test past a bound of searches. */
 #include "compat.h"
 
 #include <limits.h>
@@ -301,6 +301,63 @@ static int read_group(const char *first_name, size_t first_count, char **err)
     return rc;
 }
 
+/* ------------------------------------------------------------ the parser */
+
+static void parse_range_forms(void **state)
+{
+    (void)state;
+    size_t base;
+    uint32_t lo, hi;
+    const char *n;
+#define PARSE(s) (n = (s), lread_parse_range(n, strlen(n), &base, &lo, &hi))
+    assert_int_equal(PARSE("member"), LREAD_RANGE_NONE);
+    assert_int_equal(PARSE("member;binary"), LREAD_RANGE_NONE);
+    assert_int_equal(PARSE("member;range=0-1499"), LREAD_RANGE_MORE);
+    assert_int_equal(base, 6);
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 1499);
+    assert_int_equal(PARSE("member;range=1500-*"), LREAD_RANGE_LAST);
+    assert_int_equal(base, 6);
+    assert_int_equal(lo, 1500);
+    /* options are case-insensitive (RFC 4512); other options may come first or after */
+    assert_int_equal(PARSE("Member;RANGE=0-5"), LREAD_RANGE_MORE);
+    assert_int_equal(PARSE("member;x-opt;range=3-4"), LREAD_RANGE_MORE);
+    assert_int_equal(base, 12);
+    assert_int_equal(lo, 3);
+    assert_int_equal(PARSE("member;range=3-*;x-opt"), LREAD_RANGE_LAST);
+    assert_int_equal(PARSE("member;range=7-7"), LREAD_RANGE_MORE);
+    /* only part of the name is looked at */
+    assert_int_equal(lread_parse_range("member;range=0-1499", 6, &base, &lo, &hi), LREAD_RANGE_NONE);
+    assert_int_equal(lread_parse_range("member;range=0-15", 17, &base, &lo, &hi), LREAD_RANGE_MORE);
+    assert_int_equal(hi, 15);
+#undef PARSE
+}
+
+static void parse_range_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "member;range=5-2",              /* ends before it starts */
+        "member;range=",                 /* empty */
+        "member;range=5",                /* no dash */
+        "member;range=-5",               /* no start */
+        "member;range=5-",               /* no end */
+        "member;range=a-5", "member;range=0-1x", "member;range=0x1-5",
+        "member;range=+1-5", "member;range= 1-5", "member;range=1 -5",
+        "member;range=0-**", "member;range=*-5", "member;range=0--1",
+        "member;range=0-4294967295",     /* the next chunk would not fit */
+        "member;range=4294967296-*",     /* beyond 32 bits */
+        "member;range=0-99999999999999999999",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        size_t base = 0;
+        uint32_t lo, hi;
+        if (lread_parse_range(bad[i], strlen(bad[i]), &base, &lo, &hi) != LREAD_RANGE_BAD)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(base, 6);   /* the attribute it belongs to is known */
+    }
+}
+
 /* ------------------------------------------------------------ ranged reads */
 
 /* AD: member;range=0-1499 unasked, then chunks of MaxValRange to the '*'. */
@@ -335,6 +392,89 @@ static void no_walk_when_whole(void **state)
     assert_int_equal(read_group("member", 10, &err), 0);
     free(err);
     assert_int_equal(seen.nmember, 10);
+    assert_int_equal(fake.searches, 0);
+}
+
+/* One malformed or inconsistent answer midway: -1, nothing handed on, an
+ * error that names the object and what the server sent, and no loop. */
+static void expect_walk_error(const struct scripted *script, size_t n, const char *want)
+{
+    make_members(3500);
+    fake.script = script;
+    fake.nscript = n;
+    char *err;
+    assert_int_equal(read_group("member;range=0-1499", 1500, &err), -1);
+    assert_int_equal(seen.calls, 0);
+    if (!strstr(err, want) || !strstr(err, "CN=Big,OU=Groups,DC=corp,DC=test"))
+        fail_msg("want \"%s\" naming the group, got: %s", want, err);
+    free(err);
+    assert_true(fake.searches <= n);
+}
+
+static void walk_reversed_range(void **state)
+{
+    (void)state;
+    static const struct scripted s[] = { { "member;range=1500-1499", 1500, 10 } };
+    expect_walk_error(s, 1, "\"member;range=1500-1499\", whose range option is malformed");
+    teardown(NULL);
+    static const struct scripted s2[] = { { "member;range=5-2", 1500, 10 } };
+    expect_walk_error(s2, 1, "\"member;range=5-2\", whose range option is malformed");
+}
+
+static void walk_restarts_at_zero(void **state)
+{
+    (void)state;
+    /* "0-*" mid-sequence: it would repeat 1500 values */
+    static const struct scripted s[] = { { "member;range=0-*", 0, 3500 } };
+    expect_walk_error(s, 1, "asked for the values of member from 1500 on, the server answered "
+                            "\"member;range=0-*\"");
+}
+
+static void walk_same_chunk_again(void **state)
+{
+    (void)state;
+    /* the same chunk again would never end */
+    static const struct scripted s[] = {
+        { "member;range=1500-2999", 1500, 1500 }, { "member;range=1500-2999", 1500, 1500 },
+    };
+    expect_walk_error(s, 2, "from 3000 on, the server answered \"member;range=1500-2999\"");
+}
+
+static void walk_missing_range(void **state)
+{
+    (void)state;
+    static const struct scripted s[] = { { NULL, 0, 0 } };
+    expect_walk_error(s, 1, "ended the ranged read of member");
+    teardown(NULL);
+    /* a plain "member" is not an answer to a ranged read either */
+    static const struct scripted s2[] = { { "member", 0, 3500 } };
+    expect_walk_error(s2, 1, "without a final range");
+}
+
+static void walk_garbage_range(void **state)
+{
+    (void)state;
+    static const struct scripted s[] = { { "member;range=1500-abc", 1500, 10 } };
+    expect_walk_error(s, 1, "whose range option is malformed");
+}
+
+/* The first chunk, in the entry itself, is checked the same way. */
+static void first_chunk_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = { "member;range=5-2", "member;range=0-", "member;range=x-*" };
+    make_members(100);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *err;
+        assert_int_equal(read_group(bad[i], 10, &err), -1);
+        assert_non_null(strstr(err, "whose range option is malformed"));
+        free(err);
+        assert_int_equal(seen.calls, 0);
+    }
+    char *err;
+    assert_int_equal(read_group("member;range=10-19", 10, &err), -1);
+    assert_non_null(strstr(err, "where the values start at 0"));
+    free(err);
     assert_int_equal(fake.searches, 0);
 }
 
@@ -418,8 +558,16 @@ static void find_one(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(parse_range_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(parse_range_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(ranged_walk_like_ad, setup, teardown),
         cmocka_unit_test_setup_teardown(no_walk_when_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_reversed_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_restarts_at_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_same_chunk_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_missing_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_garbage_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(first_chunk_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(attr_list, setup, teardown),
         cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
         cmocka_unit_test_setup_teardown(find_one, setup, teardown),
