@@ -235,6 +235,8 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
     const struct scope *s = &cfg->scope;
     struct pull p = { .src = src, .cfg = cfg, .cb = cb, .ctx = ctx, .stats = stats };
     memset(stats, 0, sizeof(*stats));
+    if (lread_range_step(&p.range_step))
+        return -1;
 
     /* Read the watermark first: whatever changes while we read has a higher USN
      * and is read again next time, so nothing falls between two pulls. */
@@ -255,7 +257,7 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
 
     int ret = 0;
     char *filter = scope_filter(s, from);
-    char **attrs = lread_attr_list(cfg);
+    char **attrs = lread_attr_list(cfg, p.range_step);
     p.phase = PHASE_SCOPE;
     for (size_t i = 0; i < s->nbase_dns && !ret; i++)
         ret = lsrc_paged_search(src->conn, s->base_dns[i], filter, attrs, false, stats,

@@ -97,6 +97,8 @@ struct pull {
     struct ad_attr *attrs;      /* obj.attrs, capacity kept across entries */
     size_t attrs_alloc;
     bool has_guid;              /* this entry had a 16-byte objectGUID */
+    uint32_t range_step;        /* > 0: ask for ranges of this many values (a test hook,
+                                 * DUALSYNC_TEST_RANGE_SIZE); 0: as the server splits */
 };
 
 /* Attributes of tombstones and of the leavers search. */
@@ -106,9 +108,13 @@ extern const char *const pull_leaver_attrs[];
 /* ldap_read.c */
 
 /* What a pull asks for of a live object: the attributes every pull reads and
- * cfg->attributes. NULL-terminated, free with lread_free_attr_list. */
-char **lread_attr_list(const struct ldap_config *cfg);
+ * cfg->attributes; with range_step, "member;range=0-<step-1>". NULL-
+ * terminated, free with lread_free_attr_list. */
+char **lread_attr_list(const struct ldap_config *cfg, uint32_t range_step);
 void lread_free_attr_list(char **attrs);
+/* DUALSYNC_TEST_RANGE_SIZE (1 to 1000000), or 0 when unset; -1 when it is
+ * not a number in that range (logged). */
+int lread_range_step(uint32_t *step);
 
 /* An attribute description's range option (MS-ADTS 3.1.1.3.1.3.3):
  * "member;range=0-1499" is base "member", lo 0, hi 1499; "member;range=1500-*"

@@ -1,8 +1,9 @@
 /* Unit tests for the reader's shared part (ldap_read.c): decoding an entry,
  * ranged retrieval, the range option's parser, the rootDSE and invocationId
  * reads. The backend is a fake (below) that answers as a scripted server:
- * one that splits large values on its own (AD, MaxValRange), or one whose
- * answers are malformed. Every malformed answer must end in one clear error, never in a
+ * one that splits large values on its own (AD, MaxValRange), one that only
+ * answers the ranges it is asked for (Samba 4.17), or one whose answers are
+ * malformed. Every malformed answer must end in one clear error, never in a
  * loop: the fake fails the test past a bound of searches. */
 #include "compat.h"
 
@@ -198,6 +199,7 @@ static int teardown(void **state)
         free(fake.members[i]);
     free(fake.members);
     memset(&fake, 0, sizeof(fake));
+    setenv("DUALSYNC_TEST_RANGE_SIZE", "", 1);   /* empty: unset */
     return 0;
 }
 
@@ -275,7 +277,7 @@ static char *capture_end(void)
 
 /* Decode a group entry whose member attribute is first (name, first
  * values) through pull_entry; returns its result, *err the error text. */
-static int read_group(const char *first_name, size_t first_count, char **err)
+static int read_group(const char *first_name, size_t first_count, uint32_t step, char **err)
 {
     static const unsigned char guid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
     struct lsrc_val oc[2] = { val("top"), val("group") };
@@ -287,7 +289,7 @@ static int read_group(const char *first_name, size_t first_count, char **err)
     struct lsrc_entry e = { attrs, 3, 0 };
     struct ldap_pull_stats stats = { 0 };
     struct pull p = { .src = &src, .cfg = &cfg, .cb = on_object, .stats = &stats,
-                      .phase = PHASE_EXISTING };
+                      .phase = PHASE_EXISTING, .range_step = step };
     memset(&seen, 0, sizeof(seen));
     struct lsrc_val dn = val("CN=Big,OU=Groups,DC=corp,DC=test");
     size_t before = fake.searches;
@@ -367,7 +369,7 @@ static void ranged_walk_like_ad(void **state)
     make_members(3500);
     fake.max_val_range = 1500;
     char *err;
-    assert_int_equal(read_group("member;range=0-1499", 1500, &err), 0);
+    assert_int_equal(read_group("member;range=0-1499", 1500, 0, &err), 0);
     assert_string_equal(err, "");
     free(err);
     assert_int_equal(seen.calls, 1);
@@ -379,17 +381,47 @@ static void ranged_walk_like_ad(void **state)
     assert_string_equal(fake.asked[1], "member;range=3000-*");
 }
 
+/* Samba: no split unless asked; with the test hook the reader asks for
+ * chunks of its own size, and the last one comes back as "N-*". */
+static void ranged_walk_asked(void **state)
+{
+    (void)state;
+    make_members(250);
+    char *err;
+    assert_int_equal(read_group("member;range=0-99", 100, 100, &err), 0);
+    free(err);
+    assert_int_equal(seen.nmember, 250);
+    assert_true(seen.member_in_order);
+    assert_int_equal(fake.searches, 2);
+    assert_string_equal(fake.asked[0], "member;range=100-199");
+    assert_string_equal(fake.asked[1], "member;range=200-299");
+}
+
+/* A chunk of exactly one value at a time: the longest walk, still exact. */
+static void ranged_walk_step_one(void **state)
+{
+    (void)state;
+    make_members(40);
+    char *err;
+    assert_int_equal(read_group("member;range=0-0", 1, 1, &err), 0);
+    free(err);
+    assert_int_equal(seen.nmember, 40);
+    assert_true(seen.member_in_order);
+    assert_int_equal(fake.searches, 39);
+    assert_string_equal(fake.asked[38], "member;range=39-39");
+}
+
 /* The whole attribute at once ("0-*", or no range at all): no extra read. */
 static void no_walk_when_whole(void **state)
 {
     (void)state;
     make_members(10);
     char *err;
-    assert_int_equal(read_group("member;range=0-*", 10, &err), 0);
+    assert_int_equal(read_group("member;range=0-*", 10, 0, &err), 0);
     free(err);
     assert_int_equal(seen.nmember, 10);
     assert_string_equal(seen.name, "member");
-    assert_int_equal(read_group("member", 10, &err), 0);
+    assert_int_equal(read_group("member", 10, 0, &err), 0);
     free(err);
     assert_int_equal(seen.nmember, 10);
     assert_int_equal(fake.searches, 0);
@@ -403,7 +435,7 @@ static void expect_walk_error(const struct scripted *script, size_t n, const cha
     fake.script = script;
     fake.nscript = n;
     char *err;
-    assert_int_equal(read_group("member;range=0-1499", 1500, &err), -1);
+    assert_int_equal(read_group("member;range=0-1499", 1500, 0, &err), -1);
     assert_int_equal(seen.calls, 0);
     if (!strstr(err, want) || !strstr(err, "CN=Big,OU=Groups,DC=corp,DC=test"))
         fail_msg("want \"%s\" naming the group, got: %s", want, err);
@@ -466,13 +498,13 @@ static void first_chunk_malformed(void **state)
     make_members(100);
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         char *err;
-        assert_int_equal(read_group(bad[i], 10, &err), -1);
+        assert_int_equal(read_group(bad[i], 10, 0, &err), -1);
         assert_non_null(strstr(err, "whose range option is malformed"));
         free(err);
         assert_int_equal(seen.calls, 0);
     }
     char *err;
-    assert_int_equal(read_group("member;range=10-19", 10, &err), -1);
+    assert_int_equal(read_group("member;range=10-19", 10, 0, &err), -1);
     assert_non_null(strstr(err, "where the values start at 0"));
     free(err);
     assert_int_equal(fake.searches, 0);
@@ -480,19 +512,41 @@ static void first_chunk_malformed(void **state)
 
 /* ------------------------------------------------------------ small reads */
 
-static void attr_list(void **state)
+static void attr_list_and_hook(void **state)
 {
     (void)state;
     char *extra[] = { (char *)"department", (char *)"info" };
     struct ldap_config c = { .attributes = extra, .nattributes = 2 };
-    char **a = lread_attr_list(&c);
-    bool member = false, info = false;
+    char **a = lread_attr_list(&c, 0), **b = lread_attr_list(&c, 100);
+    bool plain = false, ranged = false, info = false;
     for (size_t i = 0; a[i]; i++) {
-        member |= !strcmp(a[i], "member");
+        plain |= !strcmp(a[i], "member");
         info |= !strcmp(a[i], "info");
+        assert_null(strstr(a[i], ";range="));
     }
-    assert_true(member && info);
+    for (size_t i = 0; b[i]; i++) {
+        ranged |= !strcmp(b[i], "member;range=0-99");
+        assert_string_not_equal(b[i], "member");
+    }
+    assert_true(plain && ranged && info);
     lread_free_attr_list(a);
+    lread_free_attr_list(b);
+
+    uint32_t step = 7;
+    assert_int_equal(lread_range_step(&step), 0);
+    assert_int_equal(step, 0);
+    setenv("DUALSYNC_TEST_RANGE_SIZE", "250", 1);
+    assert_int_equal(lread_range_step(&step), 0);
+    assert_int_equal(step, 250);
+    static const char *const bad[] = { "0", "-3", "12x", "1000001" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        setenv("DUALSYNC_TEST_RANGE_SIZE", bad[i], 1);
+        capture_begin();
+        assert_int_equal(lread_range_step(&step), -1);
+        char *err = capture_end();
+        assert_non_null(strstr(err, "DUALSYNC_TEST_RANGE_SIZE"));
+        free(err);
+    }
 }
 
 static void root_dse_and_invocation_id(void **state)
@@ -561,6 +615,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(parse_range_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(parse_range_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(ranged_walk_like_ad, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranged_walk_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranged_walk_step_one, setup, teardown),
         cmocka_unit_test_setup_teardown(no_walk_when_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(walk_reversed_range, setup, teardown),
         cmocka_unit_test_setup_teardown(walk_restarts_at_zero, setup, teardown),
@@ -568,7 +624,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(walk_missing_range, setup, teardown),
         cmocka_unit_test_setup_teardown(walk_garbage_range, setup, teardown),
         cmocka_unit_test_setup_teardown(first_chunk_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(attr_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(attr_list_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
         cmocka_unit_test_setup_teardown(find_one, setup, teardown),
     };
