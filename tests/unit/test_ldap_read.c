@@ -35,10 +35,12 @@ struct lsrc_entry {
 };
 
 /* What a ranged read is answered with, when scripted: the attribute name
- * and a slice of the members; name NULL: an entry without the attribute. */
+ * and a slice of the members; name NULL: an entry without the attribute;
+ * name2: a second attribute with the same values in the same entry. */
 struct scripted {
     const char *name;
     size_t from, count;
+    const char *name2;
 };
 
 #define MAX_SEARCHES 50
@@ -143,25 +145,24 @@ int lsrc_search(struct lsrc_conn *conn, const char *base, enum lsrc_scope scope,
         struct lsrc_entry e = { fake.base_entry, fake.base_n, 0 };
         return fn(&dn, &e, ctx) ? -1 : 0;
     }
-    struct fake_attr a = { NULL, NULL, 0 };
-    size_t n = 0;
+    /* an entry with cn too: the reader must pick the ranged attribute out */
+    struct lsrc_val cnv = val("Big");
+    struct fake_attr all[3] = { { (char *)"cn", &cnv, 1 }, { NULL, NULL, 0 }, { NULL, NULL, 0 } };
+    size_t n = 1;
     if (fake.script) {
         assert_true(fake.script_i < fake.nscript);
         const struct scripted *s = &fake.script[fake.script_i++];
-        if (s->name) {
-            a = slice(s->name, s->from, s->count);
-            n = 1;
-        }
+        if (s->name)
+            all[n++] = slice(s->name, s->from, s->count);
+        if (s->name2)
+            all[n++] = slice(s->name2, s->from, s->count);
     } else {
-        a = model_answer(attrs[0]);
-        n = 1;
+        all[n++] = model_answer(attrs[0]);
     }
-    /* an entry with cn too: the reader must pick the ranged attribute out */
-    struct lsrc_val cnv = val("Big");
-    struct fake_attr both[2] = { { (char *)"cn", &cnv, 1 }, a };
-    struct lsrc_entry e = { both, 1 + n, 0 };
+    struct lsrc_entry e = { all, n, 0 };
     int ret = fn(&dn, &e, ctx) ? -1 : 0;
-    free_attr(&a);
+    for (size_t i = 1; i < n; i++)
+        free_attr(&all[i]);
     return ret;
 }
 
@@ -362,53 +363,50 @@ static void parse_range_malformed(void **state)
 
 /* ------------------------------------------------------------ ranged reads */
 
-/* AD: member;range=0-1499 unasked, then chunks of MaxValRange to the '*'. */
-static void ranged_walk_like_ad(void **state)
-{
-    (void)state;
-    make_members(3500);
-    fake.max_val_range = 1500;
-    char *err;
-    assert_int_equal(read_group("member;range=0-1499", 1500, 0, &err), 0);
-    assert_string_equal(err, "");
-    free(err);
-    assert_int_equal(seen.calls, 1);
-    assert_int_equal(seen.nmember, 3500);
-    assert_true(seen.member_in_order);
-    assert_string_equal(seen.name, "member");
-    assert_int_equal(fake.searches, 2);
-    assert_string_equal(fake.asked[0], "member;range=1500-*");
-    assert_string_equal(fake.asked[1], "member;range=3000-*");
-}
+/* Walks that end well: every value once, in order, under the name "member",
+ * after exactly the reads asked for. */
+static const struct walk {
+    const char *what;
+    size_t members;
+    uint32_t max_val_range;     /* the server splits unasked at this many */
+    const char *first;          /* the first chunk's name, in the entry */
+    size_t first_count;
+    uint32_t step;              /* the test hook's range size */
+    size_t searches;
+    const char *asked_first, *asked_last;
+} walks[] = {
+    /* AD: member;range=0-1499 unasked, then chunks of MaxValRange to the '*' */
+    { "like AD", 3500, 1500, "member;range=0-1499", 1500, 0, 2,
+      "member;range=1500-*", "member;range=3000-*" },
+    /* Samba: no split unless asked; with the test hook the reader asks for
+     * chunks of its own size, and the last one comes back as "N-*" */
+    { "asked, like Samba", 250, 0, "member;range=0-99", 100, 100, 2,
+      "member;range=100-199", "member;range=200-299" },
+    /* one value at a time: the longest walk, still exact */
+    { "one value a step", 40, 0, "member;range=0-0", 1, 1, 39,
+      "member;range=1-1", "member;range=39-39" },
+};
 
-/* Samba: no split unless asked; with the test hook the reader asks for
- * chunks of its own size, and the last one comes back as "N-*". */
-static void ranged_walk_asked(void **state)
+static void ranged_walks(void **state)
 {
-    (void)state;
-    make_members(250);
-    char *err;
-    assert_int_equal(read_group("member;range=0-99", 100, 100, &err), 0);
-    free(err);
-    assert_int_equal(seen.nmember, 250);
-    assert_true(seen.member_in_order);
-    assert_int_equal(fake.searches, 2);
-    assert_string_equal(fake.asked[0], "member;range=100-199");
-    assert_string_equal(fake.asked[1], "member;range=200-299");
-}
-
-/* A chunk of exactly one value at a time: the longest walk, still exact. */
-static void ranged_walk_step_one(void **state)
-{
-    (void)state;
-    make_members(40);
-    char *err;
-    assert_int_equal(read_group("member;range=0-0", 1, 1, &err), 0);
-    free(err);
-    assert_int_equal(seen.nmember, 40);
-    assert_true(seen.member_in_order);
-    assert_int_equal(fake.searches, 39);
-    assert_string_equal(fake.asked[38], "member;range=39-39");
+    for (size_t i = 0; i < ARRAY_SIZE(walks); i++) {
+        const struct walk *w = &walks[i];
+        make_members(w->members);
+        fake.max_val_range = w->max_val_range;
+        char *err;
+        if (read_group(w->first, w->first_count, w->step, &err) != 0)
+            fail_msg("%s: %s", w->what, err);
+        assert_string_equal(err, "");
+        free(err);
+        assert_int_equal(seen.calls, 1);
+        assert_int_equal(seen.nmember, w->members);
+        assert_true(seen.member_in_order);
+        assert_string_equal(seen.name, "member");
+        assert_int_equal(fake.searches, w->searches);
+        assert_string_equal(fake.asked[0], w->asked_first);
+        assert_string_equal(fake.asked[w->searches - 1], w->asked_last);
+        teardown(state);
+    }
 }
 
 /* The whole attribute at once ("0-*", or no range at all): no extra read. */
@@ -428,66 +426,47 @@ static void no_walk_when_whole(void **state)
 }
 
 /* One malformed or inconsistent answer midway: -1, nothing handed on, an
- * error that names the object and what the server sent, and no loop. */
-static void expect_walk_error(const struct scripted *script, size_t n, const char *want)
-{
-    make_members(3500);
-    fake.script = script;
-    fake.nscript = n;
-    char *err;
-    assert_int_equal(read_group("member;range=0-1499", 1500, 0, &err), -1);
-    assert_int_equal(seen.calls, 0);
-    if (!strstr(err, want) || !strstr(err, "CN=Big,OU=Groups,DC=corp,DC=test"))
-        fail_msg("want \"%s\" naming the group, got: %s", want, err);
-    free(err);
-    assert_true(fake.searches <= n);
-}
+ * error that names the object and quotes what the server sent, and no
+ * loop. The first chunk, in the entry, is member;range=0-1499 of 3,500. */
+static const struct bad_walk {
+    struct scripted answers[2];
+    size_t n;
+    const char *want;
+} bad_walks[] = {
+    { { { "member;range=1500-1499", 1500, 10, NULL } }, 1,
+      "\"member;range=1500-1499\", whose range option is malformed" },
+    { { { "member;range=5-2", 1500, 10, NULL } }, 1,
+      "\"member;range=5-2\", whose range option is malformed" },
+    { { { "member;range=1500-abc", 1500, 10, NULL } }, 1, "whose range option is malformed" },
+    /* "0-*" mid-walk: it would repeat 1,500 values */
+    { { { "member;range=0-*", 0, 3500, NULL } }, 1,
+      "asked for the values of member from 1500 on, the server answered \"member;range=0-*\"" },
+    /* the same chunk again: it would never end */
+    { { { "member;range=1500-2999", 1500, 1500, NULL }, { "member;range=1500-2999", 1500, 1500, NULL } },
+      2, "from 3000 on, the server answered \"member;range=1500-2999\"" },
+    { { { "member;range=1500-2999", 1500, 1500, "member;range=3000-*" } }, 1,
+      "two ranges of member in one answer (the second \"member;range=3000-*\")" },
+    /* no member at all, or a plain one: no answer to a ranged read */
+    { { { NULL, 0, 0, NULL } }, 1, "ended the ranged read of member" },
+    { { { "member", 0, 3500, NULL } }, 1, "without a final range" },
+};
 
-static void walk_reversed_range(void **state)
+static void walk_bad_answers(void **state)
 {
-    (void)state;
-    static const struct scripted s[] = { { "member;range=1500-1499", 1500, 10 } };
-    expect_walk_error(s, 1, "\"member;range=1500-1499\", whose range option is malformed");
-    teardown(NULL);
-    static const struct scripted s2[] = { { "member;range=5-2", 1500, 10 } };
-    expect_walk_error(s2, 1, "\"member;range=5-2\", whose range option is malformed");
-}
-
-static void walk_restarts_at_zero(void **state)
-{
-    (void)state;
-    /* "0-*" mid-sequence: it would repeat 1500 values */
-    static const struct scripted s[] = { { "member;range=0-*", 0, 3500 } };
-    expect_walk_error(s, 1, "asked for the values of member from 1500 on, the server answered "
-                            "\"member;range=0-*\"");
-}
-
-static void walk_same_chunk_again(void **state)
-{
-    (void)state;
-    /* the same chunk again would never end */
-    static const struct scripted s[] = {
-        { "member;range=1500-2999", 1500, 1500 }, { "member;range=1500-2999", 1500, 1500 },
-    };
-    expect_walk_error(s, 2, "from 3000 on, the server answered \"member;range=1500-2999\"");
-}
-
-static void walk_missing_range(void **state)
-{
-    (void)state;
-    static const struct scripted s[] = { { NULL, 0, 0 } };
-    expect_walk_error(s, 1, "ended the ranged read of member");
-    teardown(NULL);
-    /* a plain "member" is not an answer to a ranged read either */
-    static const struct scripted s2[] = { { "member", 0, 3500 } };
-    expect_walk_error(s2, 1, "without a final range");
-}
-
-static void walk_garbage_range(void **state)
-{
-    (void)state;
-    static const struct scripted s[] = { { "member;range=1500-abc", 1500, 10 } };
-    expect_walk_error(s, 1, "whose range option is malformed");
+    for (size_t i = 0; i < ARRAY_SIZE(bad_walks); i++) {
+        const struct bad_walk *b = &bad_walks[i];
+        make_members(3500);
+        fake.script = b->answers;
+        fake.nscript = b->n;
+        char *err;
+        assert_int_equal(read_group("member;range=0-1499", 1500, 0, &err), -1);
+        assert_int_equal(seen.calls, 0);
+        if (!strstr(err, b->want) || !strstr(err, "CN=Big,OU=Groups,DC=corp,DC=test"))
+            fail_msg("case %zu: want \"%s\" naming the group, got: %s", i, b->want, err);
+        free(err);
+        assert_true(fake.searches <= b->n);
+        teardown(state);
+    }
 }
 
 /* The first chunk, in the entry itself, is checked the same way. */
@@ -614,15 +593,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(parse_range_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(parse_range_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(ranged_walk_like_ad, setup, teardown),
-        cmocka_unit_test_setup_teardown(ranged_walk_asked, setup, teardown),
-        cmocka_unit_test_setup_teardown(ranged_walk_step_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranged_walks, setup, teardown),
         cmocka_unit_test_setup_teardown(no_walk_when_whole, setup, teardown),
-        cmocka_unit_test_setup_teardown(walk_reversed_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(walk_restarts_at_zero, setup, teardown),
-        cmocka_unit_test_setup_teardown(walk_same_chunk_again, setup, teardown),
-        cmocka_unit_test_setup_teardown(walk_missing_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(walk_garbage_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(walk_bad_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(first_chunk_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(attr_list_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
