@@ -107,6 +107,9 @@ FAULT_DEFAULTS = {
     "invitations_blocked": False,   # true, or a list of tenant names: 403 on every invitation
     "invitations_block_after": None,  # block a tenant's invitations after N successful ones
     "clock_offset_seconds": 0,  # the service's clock runs this far ahead of the host's (negative: behind)
+    "batch_garbled": 0.0,     # carry out a $batch, then answer 200 with its body cut short
+    "replication_lag": 0.0,   # seconds (real time) during which reads do not show a Graph write
+    "refuse_in_filter": False,  # answer 400 to a $filter with the 'in' operator
 }
 
 
@@ -187,6 +190,14 @@ class Faults:
 
     def retry_after(self):
         return float(self.cfg["retry_after"])
+
+    def batch_garbled(self, tenant):
+        c = self.cfg
+        return bool(c["batch_garbled"]) and self._applies(tenant.name, "/$batch") \
+            and self.sim.rng.random() < c["batch_garbled"]
+
+    def replication_lag(self):
+        return float(self.cfg["replication_lag"] or 0)
 
     def invitations_blocked(self, tenant):
         c = self.cfg
@@ -390,10 +401,17 @@ class Sim:
     def tenant_by_name_or_id(self, ref):
         return self.by_name.get(ref) or self.tenant_by_ref(ref)
 
+    def home_tenant_of(self, domain):
+        """The simulated tenant where this mail domain is verified (the
+        invited user's home organization), or None."""
+        return next((t for t in self.tenants if t.is_verified_domain(domain)), None)
+
     def log_item(self, envelope, r, item, resp, auth):
         """Log one $batch item as its own entry."""
         e = {"time": iso_ms(), "kind": "graph", "via": "batch", "host": envelope.host,
              "batch_request_id": envelope.request_id, "batch_item_id": r.get("id"),
+             "client_request_id": (r.get("headers") or {}).get("client-request-id")
+             if isinstance(r.get("headers"), dict) else None,
              "method": (r.get("method") or "").upper(), "status": item["status"],
              "tenant": auth.tenant.name, "tenant_id": auth.tenant.id, "app": auth.app_id}
         url = r.get("url") or ""
@@ -797,6 +815,9 @@ def _sim_route(sim, method, segs, q, body):
                         if k == "_convertedToInternal":
                             u.converted_to_internal = v
                             continue
+                        if k == "_directoryRoles":
+                            u.directory_roles = list(v)
+                            continue
                         if not t.md.is_structural("user", k):
                             raise GraphError(400, "BadRequest", "not a user property: %r" % k)
                         err = t.md.check_value(t.md.prop("user", k), v)
@@ -818,6 +839,9 @@ def _sim_route(sim, method, segs, q, body):
                     t.allow_invites_from = ("everyone" if v else "none") if isinstance(v, bool) else v
                 elif k == "size":
                     t.size = v
+                elif k in ("b2b_domains", "invalid_request_input", "cross_tenant_access",
+                           "enforce_cross_tenant_access"):
+                    t.set_b2b_setting(k, v)
                 elif k in ("write_onpremises_upn", "clear_existing_onpremises_upn", "anchor", "usertype_sync",
                            "deletion_threshold", "filter", "base_dn", "ldap_uri", "bind_upn", "password_file",
                            "ca_file", "lab_env"):

@@ -4,6 +4,7 @@ Every route: bearer token for this host's cloud -> tenant from the token's tid -
 application permission (roles) -> throttling charge -> the operation.
 """
 import json
+import re
 import time
 import urllib.parse
 
@@ -208,6 +209,11 @@ class Graph:
             if method != "GET":
                 not_allowed()
             return self.h_authz_policy, "other", R_POLICY
+        if head == "policies" and 2 <= n <= 4 and segs[1] == "crossTenantAccessPolicy" \
+                and (n == 2 or segs[2] in ("default", "partners")) and (n < 4 or segs[2] == "partners"):
+            if method != "GET":
+                raise GraphError(501, "NotImplemented", "graphsim: only reading the cross-tenant access policy is simulated.")
+            return self.h_cta_policy, "other", R_POLICY
         raise GraphError(400, "BadRequest", "Resource not found for the segment '%s'." % head)
 
     # ---------------------------------------------------------------------
@@ -264,6 +270,10 @@ class Graph:
                 raise GraphError(400, "Request_BadRequest",
                                  "Invalid page size specified: '%d'. Must be between 1 and %d inclusive." % (top, MAX_TOP))
         flt = None
+        if "$filter" in opts and self.sim.faults.cfg.get("refuse_in_filter") \
+                and re.search(r"\sin\s*\(", opts["$filter"]):
+            # a directory that does not take 'in' here (README: the fault)
+            raise GraphError(400, "Request_UnsupportedQuery", "Unsupported Query.")
         if "$filter" in opts:
             flt = gs_odata.compile_filter(tenant.md, "user", USER_LABEL, opts["$filter"], advanced,
                                           sim.cfg.get("max_filter_clauses", 15))
@@ -445,6 +455,30 @@ class Graph:
             "guestUserRoleId": "10dae51f-b6af-4016-8d66-8c2a99b929b3",
         })
 
+    def h_cta_policy(self, req, auth, segs, opts, log, version):
+        """GET /policies/crossTenantAccessPolicy[/default|/partners[/{tenantId}]]
+        (Learn: crossTenantAccessPolicy, ...ConfigurationDefault, ...ConfigurationPartner)."""
+        tenant = auth.tenant
+        pol = tenant.cta_policy()
+        base = "https://%s/%s/$metadata#policies/crossTenantAccessPolicy" % (tenant.graph_host, version)
+        if len(segs) == 2:
+            return Response(200, {"@odata.context": base + "/$entity", "id": "crossTenantAccessPolicy",
+                                  "displayName": "CrossTenantAccessPolicy",
+                                  "allowedCloudEndpoints": pol["allowedCloudEndpoints"]})
+        if segs[2] == "default":
+            body = {"@odata.context": base + "/default/$entity"}
+            body.update(pol["default"])
+            return Response(200, body)
+        if len(segs) == 4:
+            for p in pol["partners"]:
+                if p["tenantId"] == segs[3].lower():
+                    body = {"@odata.context": base + "/partners/$entity"}
+                    body.update(p)
+                    return Response(200, body)
+            raise GraphError(404, "Request_ResourceNotFound",
+                             "Resource '%s' does not exist or one of its queried reference-property objects are not present." % segs[3])
+        return Response(200, {"@odata.context": base + "/partners", "value": pol["partners"]})
+
     # ---- GET /users/delta (reference 2.5) -----------------------------------
     def h_delta(self, req, auth, segs, opts, log, version):
         sim, tenant = self.sim, auth.tenant
@@ -617,6 +651,11 @@ class Graph:
             responses.append(item)
             sim.log_item(req, r, item, resp, auth)
         sim.rng.shuffle(responses)
+        if sim.faults.batch_garbled(auth.tenant):
+            # carried out, but the answer arrives cut short (README, faults)
+            text = json.dumps({"responses": responses})
+            log["fault"] = "batch_garbled"
+            return Response(200, raw=text[:len(text) // 2].encode(), content_type="application/json")
         return Response(200, {"responses": responses})
 
     def _batch_item(self, req, auth, r, version):

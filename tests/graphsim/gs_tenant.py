@@ -4,6 +4,7 @@ graph-api.md section 1."""
 import copy
 import struct
 import threading
+import time
 import uuid
 
 import gs_metadata
@@ -42,7 +43,7 @@ INVITE_ALLOWED_APP_ONLY = {"everyone", "adminsGuestInvitersAndAllMembers"}
 
 class User:
     __slots__ = ("p", "chg", "created_seq", "connector", "ad_guid", "converted_to_internal", "member_of",
-                 "invitations", "deleted_seq", "deleted_reason")
+                 "invitations", "deleted_seq", "deleted_reason", "directory_roles", "shadow")
 
     def __init__(self, props):
         self.p = props              # canonical Graph property name -> JSON value
@@ -55,6 +56,8 @@ class User:
         self.invitations = 0
         self.deleted_seq = None
         self.deleted_reason = None
+        self.directory_roles = []   # names of directory roles the user holds
+        self.shadow = None          # (until, props): what reads show during replication lag
 
     @property
     def id(self):
@@ -112,6 +115,17 @@ class Tenant:
         self.org_sync_enabled = None
         self.connect_runs = []
         self.invitations_sent = 0
+        # B2B collaboration settings (README, "POST /invitations"): the allow
+        # or deny list of domains, users the service refuses with "Invalid
+        # request input", and the cross-tenant access policy, enforced only
+        # when enforce_cross_tenant_access is true (the default stays open)
+        self.b2b_domains = None
+        self.invalid_request_input = set()
+        self.cross_tenant_access = {}
+        self.enforce_cross_tenant_access = False
+        for k in ("b2b_domains", "invalid_request_input", "cross_tenant_access", "enforce_cross_tenant_access"):
+            if k in cfg:
+                self.set_b2b_setting(k, cfg[k])
         for u in cfg.get("users", []):
             self.seed_user(u)
         self.users_by_immutable_ids(())   # the index, as the directory has it
@@ -274,11 +288,83 @@ class Tenant:
         return None
 
     # ---- rendering --------------------------------------------------------
+    # ---- B2B collaboration settings -------------------------------------------
+    def set_b2b_setting(self, k, v):
+        if k == "b2b_domains":
+            if v is not None and (not isinstance(v, dict) or len(v) != 1 or list(v)[0] not in ("allow", "deny")
+                                  or not isinstance(list(v.values())[0], list)):
+                raise GraphError(400, "BadRequest", "b2b_domains: {\"allow\": [domains]} or {\"deny\": [domains]} or null")
+            self.b2b_domains = {k2: [d.lower() for d in v2] for k2, v2 in v.items()} if v else None
+        elif k == "invalid_request_input":
+            self.invalid_request_input = {x.lower() for x in v or []}
+        elif k == "cross_tenant_access":
+            if not isinstance(v, dict):
+                raise GraphError(400, "BadRequest", "cross_tenant_access: an object")
+            self.cross_tenant_access = copy.deepcopy(v)
+        elif k == "enforce_cross_tenant_access":
+            self.enforce_cross_tenant_access = bool(v)
+
+    def cta_policy(self):
+        """The crossTenantAccessPolicy as Graph shows it: allowedCloudEndpoints,
+        the default configuration and the partner entries (service defaults
+        where the tenant's config says nothing)."""
+        c = self.cross_tenant_access or {}
+        allow_all = {"usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
+                     "applications": {"accessType": "allowed", "targets": [{"target": "AllApplications", "targetType": "application"}]}}
+        d = {"isServiceDefault": "default" not in c,
+             "b2bCollaborationInbound": copy.deepcopy(allow_all), "b2bCollaborationOutbound": copy.deepcopy(allow_all)}
+        d.update(copy.deepcopy(c.get("default") or {}))
+        partners = []
+        for e in c.get("partners") or []:
+            p = {"tenantId": e["tenantId"].lower(), "isServiceProvider": False,
+                 "b2bCollaborationInbound": None, "b2bCollaborationOutbound": None}
+            p.update({k: copy.deepcopy(v) for k, v in e.items() if k != "tenantId"})
+            partners.append(p)
+        return {"allowedCloudEndpoints": list(c.get("allowedCloudEndpoints") or []), "default": d, "partners": partners}
+
+    @staticmethod
+    def _allows(setting):
+        ug = (setting or {}).get("usersAndGroups") or {}
+        all_users = any(t.get("target") == "AllUsers" for t in ug.get("targets") or [])
+        return ug.get("accessType") == "allowed" and all_users
+
+    def b2b_direction_allowed(self, other, direction):
+        """Whether this tenant's policy lets B2B collaboration go `direction`
+        ("Inbound" or "Outbound") with tenant `other` (cross-cloud-settings:
+        another cloud must be enabled and the partner added; then, as for
+        a partner of the same cloud, its entry or else the default applies)."""
+        pol = self.cta_policy()
+        partner = next((p for p in pol["partners"] if p["tenantId"] == other.id), None)
+        if other.cloud_endpoint() != self.cloud_endpoint():
+            if other.cloud_endpoint() not in pol["allowedCloudEndpoints"] or partner is None:
+                return False
+        key = "b2bCollaboration" + direction
+        setting = partner.get(key) if partner and partner.get(key) is not None else pol["default"][key]
+        return self._allows(setting)
+
+    def cloud_endpoint(self):
+        """The Microsoft cloud as allowedCloudEndpoints names it."""
+        return {"global": "microsoftonline.com", "china": "partner.microsoftonline.cn"}.get(
+            self.cloud, "microsoftonline.us")
+
+    def note_write(self, u):
+        """A Graph write to u: during replication_lag, reads show u as before it."""
+        lag = self.sim.faults.replication_lag()
+        now = time.time()
+        if lag > 0 and (u.shadow is None or u.shadow[0] <= now):
+            u.shadow = (now + lag, copy.deepcopy(u.p))
+
+    def visible_props(self, u):
+        if u.shadow is not None and u.shadow[0] > time.time():
+            return u.shadow[1]
+        return u.p
+
     def render(self, u, select, type_name="user"):
         out = {}
+        props = self.visible_props(u) if type_name == "user" else u.p
         for name in select:
-            if name in u.p:
-                out[name] = copy.deepcopy(u.p[name])
+            if name in props:
+                out[name] = copy.deepcopy(props[name])
             else:
                 out[name] = self.md.default_value(self.md.prop(type_name, name))
         return out
@@ -367,6 +453,7 @@ class Tenant:
             if other is not None and other is not u:
                 raise GraphError(400, "Request_BadRequest",
                                  "Another object with the same value for property userPrincipalName already exists.")
+        self.note_write(u)
         seq = self.bump()
         for c, v in changes.items():
             self.set_prop(u, c, v, seq)
@@ -483,6 +570,8 @@ class Tenant:
             if mail.lower() != email.lower():
                 raise GraphError(400, "BadRequest",
                                  "The invitedUserEmailAddress must match the mail property of the invited user.")
+            self._b2b_refusals(user, email)
+            self.note_write(user)
             state = p.get("externalUserState")
             if state == "Accepted" and not reset:
                 raise GraphError(400, "BadRequest",
@@ -519,6 +608,30 @@ class Tenant:
             "invitedUser": {"id": user.id},
         }
         return result, user
+
+    def _b2b_refusals(self, user, email):
+        """Refusals of one invitation, about this user only (README)."""
+        if user.directory_roles:
+            # app-only callers cannot act on a directory-role holder
+            # (reset-redemption-status); Graph's answer for privileged users
+            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        dom = email.rpartition("@")[2].lower()
+        lst = self.b2b_domains
+        if lst is not None:
+            listed = any(dom == d or dom.endswith("." + d) for d in list(lst.values())[0])
+            if ("deny" in lst) == listed:
+                raise GraphError(403, "Forbidden", "The invitation cannot be sent: the domain %s is not allowed "
+                                 "by this organization's B2B collaboration allow or deny list." % dom)
+        ids = {user.id.lower(), (user.p.get("userPrincipalName") or "").lower()}
+        if ids & self.invalid_request_input:
+            raise GraphError(400, "BadRequest", "User invitation failed. Invalid request input.")
+        if self.enforce_cross_tenant_access:
+            home = self.sim.home_tenant_of(dom)
+            if home is not None and home is not self and not (
+                    self.b2b_direction_allowed(home, "Inbound") and home.b2b_direction_allowed(self, "Outbound")):
+                raise GraphError(403, "Forbidden", "The invitation cannot be sent: the cross-tenant access settings "
+                                 "of this organization or of the user's home organization (%s) block B2B "
+                                 "collaboration." % home.id)
 
     # ---- test hook: redemption ------------------------------------------------
     def redeem(self, u, issuer="ExternalAzureAD", issuer_assigned_id=None):

@@ -1091,6 +1091,102 @@ class FaultTests(unittest.TestCase):
 
 
 # ===========================================================================
+class EntraAnswerTests(unittest.TestCase):
+    """Issue 11: answers lost after the work, replicas behind, refusals about
+    one user, cross-tenant access, a refused `in` filter."""
+    def tearDown(self):
+        S.hook("POST", "/_sim/faults", {"reset": True})
+        for t in ("commercial", "gcch"):
+            S.hook("POST", "/_sim/%s/settings" % t, {"b2b_domains": None, "invalid_request_input": [],
+                                                     "cross_tenant_access": {}, "enforce_cross_tenant_access": False})
+
+    def test_batch_garbled(self):
+        u = S.mkuser(**synced())
+        S.hook("POST", "/_sim/faults", {"batch_garbled": 1.0})
+        r = S.graph("POST", "/v1.0/$batch", {"requests": [{"id": "1", "method": "PATCH", "url": "/users/" + u["id"],
+                                                           "headers": {"Content-Type": "application/json"},
+                                                           "body": {"userType": "Guest"}}]})
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.json)                           # not JSON: cut short
+        self.assertTrue(r.raw.startswith(b'{"responses"'))
+        S.hook("POST", "/_sim/faults", {"reset": True})
+        # carried out all the same
+        self.assertEqual(S.graph("GET", "/v1.0/users/%s?$select=userType" % u["id"]).json["userType"], "Guest")
+
+    def test_replication_lag(self):
+        u = S.mkuser(**synced())
+        S.hook("POST", "/_sim/faults", {"replication_lag": 1.0})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
+        t0 = time.time()
+        r = S.graph("GET", "/v1.0/users/%s?$select=externalUserState" % u["id"])
+        self.assertIsNone(r.json["externalUserState"])     # a replica behind the write
+        seen = None
+        while time.time() - t0 < 5 and seen is None:
+            seen = S.graph("GET", "/v1.0/users/%s?$select=externalUserState" % u["id"]).json["externalUserState"]
+            time.sleep(0.1)
+        self.assertEqual(seen, "PendingAcceptance")
+        self.assertGreaterEqual(time.time() - t0, 0.9)
+
+    def test_refuse_in_filter(self):
+        q = "/v1.0/users?$filter=" + urllib.parse.quote("onPremisesImmutableId in ('a','b')")
+        self.assertEqual(S.graph("GET", q).status, 200)
+        S.hook("POST", "/_sim/faults", {"refuse_in_filter": True})
+        r = S.graph("GET", q)
+        self.assertEqual((r.status, r.json["error"]["code"]), (400, "Request_UnsupportedQuery"))
+        q = "/v1.0/users?$filter=" + urllib.parse.quote("onPremisesImmutableId eq 'a'")
+        self.assertEqual(S.graph("GET", q).status, 200)
+
+    def test_refusals_about_one_user(self):
+        role = S.mkuser(**synced())
+        self.assertEqual(S.hook("PATCH", "/_sim/commercial/users/" + role["id"],
+                                {"_directoryRoles": ["User Administrator"]}).status, 200)
+        r = S.graph("POST", "/v1.0/invitations", invite_body(role))
+        self.assertEqual((r.status, r.json["error"]["code"]), (403, "Authorization_RequestDenied"))
+        u = S.mkuser(**synced())
+        S.hook("POST", "/_sim/commercial/settings", {"b2b_domains": {"deny": ["fabrikam.example"]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)
+        S.hook("POST", "/_sim/commercial/settings", {"b2b_domains": {"allow": ["other.example"]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)
+        S.hook("POST", "/_sim/commercial/settings", {"b2b_domains": {"allow": ["fabrikam.example"]}})
+        S.hook("POST", "/_sim/commercial/settings", {"invalid_request_input": [u["id"]]})
+        r = S.graph("POST", "/v1.0/invitations", invite_body(u))
+        self.assertEqual(r.status, 400)
+        self.assertIn("Invalid request input", r.json["error"]["message"])
+        S.hook("POST", "/_sim/commercial/settings", {"invalid_request_input": []})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
+        self.assertEqual(S.hook("POST", "/_sim/commercial/settings", {"b2b_domains": {"both": []}}).status, 400)
+
+    def test_cross_tenant_access(self):
+        # a user at home in gcch (usgov-high) invited into commercial (global)
+        u = S.mkuser(**synced(mail="x%s@contoso-defense.example" % uuid.uuid4().hex[:8]))
+        pol = S.graph("GET", "/v1.0/policies/crossTenantAccessPolicy").json
+        self.assertEqual(pol["allowedCloudEndpoints"], [])
+        d = S.graph("GET", "/v1.0/policies/crossTenantAccessPolicy/default").json
+        self.assertTrue(d["isServiceDefault"])
+        self.assertEqual(d["b2bCollaborationInbound"]["usersAndGroups"]["accessType"], "allowed")
+        self.assertEqual(S.graph("GET", "/v1.0/policies/crossTenantAccessPolicy/partners").json["value"], [])
+        S.hook("POST", "/_sim/commercial/settings", {"enforce_cross_tenant_access": True})
+        # another cloud: blocked until both enable it and add each other
+        r = S.graph("POST", "/v1.0/invitations", invite_body(u))
+        self.assertEqual(r.status, 403)
+        self.assertIn("cross-tenant access", r.json["error"]["message"])
+        S.hook("POST", "/_sim/commercial/settings", {"cross_tenant_access": {
+            "allowedCloudEndpoints": ["microsoftonline.us"], "partners": [{"tenantId": GCCH_TID}]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)   # gcch's side
+        S.hook("POST", "/_sim/gcch/settings", {"cross_tenant_access": {
+            "allowedCloudEndpoints": ["microsoftonline.com"], "partners": [{"tenantId": COM_TID}]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
+        p = S.graph("GET", "/v1.0/policies/crossTenantAccessPolicy/partners/" + GCCH_TID).json
+        self.assertIsNone(p["b2bCollaborationInbound"])                  # inherited from the default
+        # the partner entry may block inbound on its own
+        blocked = {"usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]}}
+        S.hook("POST", "/_sim/commercial/settings", {"cross_tenant_access": {
+            "allowedCloudEndpoints": ["microsoftonline.us"],
+            "partners": [{"tenantId": GCCH_TID, "b2bCollaborationInbound": blocked}]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)
+
+
+# ===========================================================================
 class ThrottleTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
