@@ -279,37 +279,56 @@ char **graph_immutable_id_urls(const char *const *ids, size_t n, size_t per, siz
     char **urls = xcalloc(k + 1, sizeof(*urls));
     for (size_t u = 0; u < k; u++) {
         struct strbuf sb = STRBUF_INIT;
-        strbuf_addstr(&sb, "/users?$filter=onPremisesImmutableId%20in%20(");
-        for (size_t i = u * per; i < n && i < (u + 1) * per; i++) {
-            if (i > u * per)
-                strbuf_addch(&sb, ',');
-            add_literal(&sb, ids[i]);
+        if (per == 1) {
+            /* one value: the plain eq, for a directory that refuses `in` */
+            strbuf_addstr(&sb, "/users?$filter=onPremisesImmutableId%20eq%20");
+            add_literal(&sb, ids[u]);
+        } else {
+            strbuf_addstr(&sb, "/users?$filter=onPremisesImmutableId%20in%20(");
+            for (size_t i = u * per; i < n && i < (u + 1) * per; i++) {
+                if (i > u * per)
+                    strbuf_addch(&sb, ',');
+                add_literal(&sb, ids[i]);
+            }
+            strbuf_addch(&sb, ')');
         }
-        strbuf_addstr(&sb, ")&$select=" USER_SELECT "&$top=999");
+        strbuf_addstr(&sb, "&$select=" USER_SELECT "&$top=999");
         urls[u] = strbuf_detach(&sb);
     }
     *nurls = k;
     return urls;
 }
 
-enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char *const *ids, size_t n,
-                                                    struct graph_users *out)
+/* One pass of the lookup, `per` ids to a GET. *refused is set when the
+ * service answered 400 to a GET (the filter itself refused): nothing is
+ * logged then, for the caller to try single values. */
+static enum graph_status lookup_pass(struct graph *g, const char *const *ids, size_t n, size_t per,
+                                     struct graph_users *out, size_t *nreq, bool *refused)
 {
     size_t k;
-    char **urls = graph_immutable_id_urls(ids, n, GRAPH_IN_MAX, &k);
+    char **urls = graph_immutable_id_urls(ids, n, per, &k);
     struct graph_request *reqs = xcalloc(k ? k : 1, sizeof(*reqs));
     for (size_t i = 0; i < k; i++) {
         graph_req_get(&reqs[i], urls[i]);
         free(urls[i]);
     }
     free(urls);
-    /* one GET per GRAPH_IN_MAX ids, sent together in $batch envelopes */
+    *nreq = k;
+    *refused = false;
+    /* one GET per `per` ids, sent together in $batch envelopes */
     enum graph_status st = k ? graph_run(g, reqs, k, NULL, NULL) : GRAPH_OK;
     for (size_t i = 0; i < k && st == GRAPH_OK; i++) {
         if (reqs[i].status != GRAPH_OK) {
             st = reqs[i].status;
-            log_error("tenant %s: looking synced users up by onPremisesImmutableId failed: %s",
-                      g->name, reqs[i].error ? reqs[i].error : graph_status_name(st));
+            if (st == GRAPH_FAILED && reqs[i].http_status == 400 && per > 1) {
+                *refused = true;
+                log_info("tenant %s: the directory refuses a lookup by onPremisesImmutableId in (...) "
+                         "(%s); looking each user up alone (eq)", g->name,
+                         reqs[i].error ? reqs[i].error : "400");
+            } else {
+                log_error("tenant %s: looking synced users up by onPremisesImmutableId failed: %s",
+                          g->name, reqs[i].error ? reqs[i].error : graph_status_name(st));
+            }
             break;
         }
         const cJSON *values = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "value");
@@ -319,7 +338,7 @@ enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char 
             break;
         }
         graph_users_add_page(out, values);
-        /* at most GRAPH_IN_MAX users on a page of up to 999: never paged, but follow if so */
+        /* at most `per` users on a page of up to 999: never paged, but follow if so */
         const cJSON *next = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "@odata.nextLink");
         if (cJSON_IsString(next) && !graph_link_ok(g->graph_host, next->valuestring)) {
             log_error("tenant %s: a lookup's nextLink does not point to https://%s/; refused",
@@ -338,10 +357,24 @@ enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char 
     for (size_t i = 0; i < k; i++)
         graph_request_release(&reqs[i]);
     free(reqs);
-    if (st != GRAPH_OK) {
+    if (st != GRAPH_OK)
         graph_users_release(out);
-        return st;
+    return st;
+}
+
+enum graph_status graph_find_users_by_immutable_ids(struct graph *g, const char *const *ids, size_t n,
+                                                    struct graph_users *out)
+{
+    size_t k;
+    bool refused;
+    enum graph_status st = lookup_pass(g, ids, n, GRAPH_IN_MAX, out, &k, &refused);
+    if (refused) {
+        /* `in` works wherever eq does (reference §2.3), but a directory
+         * that says otherwise still answers eq: one GET per user */
+        st = lookup_pass(g, ids, n, 1, out, &k, &refused);
     }
+    if (st != GRAPH_OK)
+        return st;
     /* the same set as the listing's: synced users only (onPremisesSyncEnabled eq true
      * would be one more filter clause than `in` may use) */
     size_t w = 0;
