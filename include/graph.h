@@ -108,8 +108,10 @@ struct graph_request {
     bool beta;                   /* /beta instead of /v1.0 */
     struct cJSON *body;          /* JSON body or NULL */
     bool idempotent;             /* safe to send again when the answer was lost */
-    bool may_be_forbidden;       /* a 403 fails this request only (an optional read),
-                                    instead of stopping the tenant */
+    bool may_be_forbidden;       /* a 403 fails this request only (an optional read, a
+                                    refusal about one user), instead of stopping the tenant,
+                                    unless it names the application or "invitations are
+                                    blocked" */
     /* --- the answer (graph_run fills these) --- */
     enum graph_status status;
     int http_status;             /* 0: no answer (not sent, or the connection failed) */

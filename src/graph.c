@@ -18,9 +18,10 @@
  *    before any answer byte, which for an invitation whose work was done
  *    invites twice (no_silent_resend).
  *  - 401: the token was refused (expired, revoked): fetch a new one, once.
- *  - 403 "invitations are blocked": stop the tenant at once. Any other 403
- *    means the app lacks a permission: that is the tenant's, not the
- *    object's, so the tenant stops too.
+ *  - 403 "invitations are blocked": stop the tenant at once. A 403 that
+ *    names the application (a permission missing) or the tenant's guest
+ *    settings stops the tenant too; other 403s stop it unless the request
+ *    says a 403 may concern its object only (may_be_forbidden).
  *  - everything else (400, 404, 409, 412): the object's own failure. */
 #include "compat.h"
 
@@ -813,7 +814,10 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
             graph_stop(g, GRAPH_TENANT_STOPPED, "Graph refuses a fresh token: %s", msg);
             finish(run, i, GRAPH_TENANT_STOPPED, NULL);
         }
-    } else if (a->status == 403 && r->may_be_forbidden) {
+    } else if (a->status == 403 && r->may_be_forbidden && !graph_is_invites_blocked(a->status, msg)
+               && !graph_refuses_app(code, msg)) {
+        /* about this object only (a directory-role holder, a partner domain
+         * refused): the caller records it, the tenant goes on */
         finish(run, i, GRAPH_FAILED, NULL);
     } else if (a->status == 403) {
         if (graph_is_invites_blocked(a->status, msg)) {

@@ -122,6 +122,13 @@ bool graph_is_invites_blocked(int http_status, const char *message)
     return http_status == 403 && message && contains_ci(message, "invitations are blocked");
 }
 
+bool graph_refuses_app(const char *code, const char *message)
+{
+    return (code && !strcmp(code, "Unauthorized"))
+           || (message && (contains_ci(message, "by the application")
+                           || contains_ci(message, "guest invitations not allowed")));
+}
+
 bool graph_link_ok(const char *graph_host, const char *url)
 {
     static const char scheme[] = "https://";

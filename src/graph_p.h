@@ -91,6 +91,12 @@ char *graph_error_message(int http_status, const char *content_type,
  * suspicious activity"). */
 bool graph_is_invites_blocked(int http_status, const char *message);
 
+/* True if a 403 answer refuses the application or the tenant's settings
+ * rather than one object: the permission missing (invitation-post answers
+ * code "Unauthorized", "Insufficient privileges to perform requested
+ * operation by the application ..."), or guest invitations not allowed. */
+bool graph_refuses_app(const char *code, const char *message);
+
 /* True if url is an https URL on exactly this host (the tenant's Graph
  * host), so that following it cannot send the token elsewhere. */
 bool graph_link_ok(const char *graph_host, const char *url);

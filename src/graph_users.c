@@ -52,6 +52,9 @@ void graph_req_invite(struct graph_request *r, const struct graph_invitation *in
     /* not idempotent: a lost answer must be checked (externalUserState)
      * before inviting again, or the user gets two invitations */
     r->idempotent = false;
+    /* Entra refuses some invitations for one user only (a directory-role
+     * holder, a domain or home tenant refused): that is not the tenant's */
+    r->may_be_forbidden = true;
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "invitedUserEmailAddress", inv->email);
     cJSON_AddStringToObject(b, "inviteRedirectUrl", inv->redirect_url);
