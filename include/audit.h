@@ -34,6 +34,8 @@ struct audit_entry {
     const char *state_before, *state_after;   /* externalUserState */
     const char *outcome;         /* done, blocked, failed, skipped, dry-run */
     const char *request_id;      /* Graph's request-id of the call that decided it */
+    const char *client_request_id;  /* the client-request-id dualsync sent with that call: Microsoft
+                                       support's handle on it, the only one when the answer was lost */
     const char *invitation_id;
     const char *error;           /* what went wrong and the remedy */
 };

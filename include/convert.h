@@ -76,7 +76,7 @@ struct convert_result {
     uint64_t graph_requests;   /* Graph requests (inside $batch or not) */
     uint64_t graph_http;       /* HTTP exchanges with Graph */
     double seconds;
-    char why[512];             /* when stopped: why, with the remedy */
+    char why[1024];            /* when stopped: why, with the remedy, and what was written */
 };
 
 /* Plan and execute tenant t of w->cfg. Fills *res (always). Returns

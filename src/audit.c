@@ -90,6 +90,7 @@ char *audit_format(const struct audit_entry *e)
     add(o, "stateAfter", e->state_after);
     add(o, "outcome", e->outcome);
     add(o, "requestId", e->request_id);
+    add(o, "clientRequestId", e->client_request_id);
     add(o, "invitationId", e->invitation_id);
     add(o, "error", e->error);
     char *text = cJSON_PrintUnformatted(o);

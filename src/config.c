@@ -29,7 +29,7 @@ struct rule_source {
 enum tenant_key {
     TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
     TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
-    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_REDIRECT_URL, TK_RULE, TK_SEND_INVITATION_MESSAGE,
+    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_REDIRECT_URL, TK_REPLICATION_WAIT, TK_RULE, TK_SEND_INVITATION_MESSAGE,
     TK_TENANT_ID, TK_COUNT
 };
 
@@ -539,6 +539,7 @@ static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
     { "max_changes", TK_MAX_CHANGES },
     { "max_retry_wait", TK_MAX_RETRY_WAIT },
     { "redirect_url", TK_REDIRECT_URL },
+    { "replication_wait", TK_REPLICATION_WAIT },
     { "rule", TK_RULE },
     { "send_invitation_message", TK_SEND_INVITATION_MESSAGE },
     { "tenant_id", TK_TENANT_ID },
@@ -643,6 +644,7 @@ static void section_start(struct parse_state *ps, const char *header)
         t->line = ps->line;
         t->max_changes = 500;
         t->max_retry_wait = 300;
+        t->replication_wait = 30;
         t->invite_address_attribute = xstrdup("mail");
         t->default_rule.outcome = DECISION_EXCLUDE;
         ps->tenant = t;
@@ -787,6 +789,10 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
     case TK_MAX_RETRY_WAIT:
         if (parse_int(v, 1, 86400, &t->max_retry_wait))
             return conf_error(ps, "max_retry_wait must be seconds from 1 to 86400, not '%s'", v);
+        break;
+    case TK_REPLICATION_WAIT:
+        if (parse_int(v, 0, 3600, &t->replication_wait))
+            return conf_error(ps, "replication_wait must be a number of seconds from 0 to 3600, not '%s'", v);
         break;
     case TK_RULE:
     case TK_HOME_WHEN:

@@ -27,6 +27,12 @@
 /* Rounds of "the answer was lost: read the user, invite if it did not happen" */
 #define MAX_ROUNDS 4
 
+/* The ids of one Graph call, for the audit trail and messages. */
+struct ids {
+    char rid[48];                      /* the answer's request-id, "" if none came */
+    char crid[40];                     /* the client-request-id sent */
+};
+
 struct item {
     enum plan_action_kind kind;
     enum decision decision;
@@ -39,6 +45,7 @@ struct item {
     const struct graph_user *cloud;    /* found by immutableId, or NULL */
     bool recheck;                      /* a blocked or pending record checked again */
     bool deferred;                     /* blocked, and its cloud user unchanged: not checked */
+    struct ids lost;                   /* the invitation whose answer was lost */
 };
 
 struct ctx {
@@ -129,8 +136,16 @@ static const char *display_name(const struct ctx *c, const struct item *it)
     return it->cloud ? str_or(it->cloud->display_name, NULL) : NULL;
 }
 
+static struct ids ids_of(const struct graph_request *q)
+{
+    struct ids ids;
+    snprintf(ids.rid, sizeof(ids.rid), "%s", q->request_id);
+    snprintf(ids.crid, sizeof(ids.crid), "%s", q->client_request_id);
+    return ids;
+}
+
 static void audit(struct ctx *c, const struct item *it, const struct map_record *r, const char *action,
-                  const char *outcome, const char *user_type_before, const char *request_id,
+                  const char *outcome, const char *user_type_before, const struct ids *ids,
                   const char *error)
 {
     if (!c->audit || c->fatal)
@@ -153,7 +168,8 @@ static void audit(struct ctx *c, const struct item *it, const struct map_record 
         .state_before = it->cloud ? it->cloud->external_user_state : NULL,
         .state_after = r ? map_state_name(r->state) : NULL,
         .outcome = outcome,
-        .request_id = request_id && *request_id ? request_id : NULL,
+        .request_id = ids && ids->rid[0] ? ids->rid : NULL,
+        .client_request_id = ids && ids->crid[0] ? ids->crid : NULL,
         .invitation_id = r && r->invitation_id && *r->invitation_id ? r->invitation_id : NULL,
         .error = error,
     };
@@ -200,15 +216,17 @@ static bool is_external_state(const char *s)
     return s && (!strcmp(s, "PendingAcceptance") || !strcmp(s, "Accepted"));
 }
 
-static void wants_patch(struct batch *b, struct item *it, enum map_user_type now)
+static void wants_patch(struct ctx *c, struct item *it, enum map_user_type now, struct item **patch,
+                        size_t *npatch)
 {
+    (void)c;
     if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != now)
-        b->patch[(*b->npatch)++] = it;
+        patch[(*npatch)++] = it;
 }
 
 /* The user is external in Graph already: record what Graph says. */
 static void record_external(struct ctx *c, struct item *it, const char *ext_state,
-                            enum map_user_type ut, const char *invitation_id, const char *request_id,
+                            enum map_user_type ut, const char *invitation_id, const struct ids *ids,
                             const char *action)
 {
     char guid[37];
@@ -220,7 +238,43 @@ static void record_external(struct ctx *c, struct item *it, const char *ext_stat
         r.invitation_id = invitation_id;
     const char *before = map_user_type_name(ut);
     if (put(c, &r))
-        audit(c, it, &r, action, "done", str_or(before, NULL), request_id, NULL);
+        audit(c, it, &r, action, "done", str_or(before, NULL), ids, NULL);
+}
+
+/* A refusal of a write about it (invitation, userType, revert): recorded
+ * with Graph's code and message, the remedy and the request ids; counted
+ * blocked or failed. A refusal that concerns the whole tenant was already
+ * turned into a stop by the Graph client (graph.h): only the record of it
+ * is written here. */
+static void refused(struct ctx *c, struct item *it, const struct graph_request *q, const char *what,
+                    const char *action)
+{
+    char guid[37];
+    struct map_record r = base_record(c, it, guid);
+    char msg[1200], remedy[400];
+    bool blocked = false;
+    struct ids ids = ids_of(q);
+    if (q->http_status == 0 && q->status != GRAPH_FAILED) {
+        /* never sent: the tenant was stopped before it */
+        snprintf(msg, sizeof(msg), "%s not sent: %s", what, str_or(q->error, "the tenant was stopped"));
+    } else {
+        convert_refusal(q->http_status, q->error_code, q->error, c->tc->name, &blocked, remedy,
+                        sizeof(remedy));
+        snprintf(msg, sizeof(msg), "%s refused (%d%s%s): %s; %s (request-id %s, client-request-id %s)",
+                 what, q->http_status, q->error_code ? " " : "", q->error_code ? q->error_code : "",
+                 str_or(q->error, "no message"), remedy, str_or(ids.rid, "none"), str_or(ids.crid, "none"));
+    }
+    if (!strcmp(action, "convert"))
+        r.state = blocked ? MAP_STATE_BLOCKED : MAP_STATE_PENDING;
+    else if (blocked && r.state != MAP_STATE_INVITED && r.state != MAP_STATE_ACCEPTED)
+        r.state = MAP_STATE_BLOCKED;
+    r.last_error = msg;
+    put(c, &r);
+    audit(c, it, &r, action, blocked ? "blocked" : "failed", NULL, &ids, msg);
+    if (blocked)
+        c->res->blocked++;
+    else
+        c->res->failed++;
 }
 
 static void on_invite(void *vctx, size_t i, struct graph_request *q)
@@ -234,43 +288,22 @@ static void on_invite(void *vctx, size_t i, struct graph_request *q)
     enum map_user_type ut = cloud_user_type(it->cloud);
     if (q->status == GRAPH_OK) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(q->answer, "id");
+        struct ids ids = ids_of(q);
         record_external(c, it, "PendingAcceptance", ut, cJSON_IsString(id) ? id->valuestring : "",
-                        q->request_id, "convert");
+                        &ids, "convert");
         c->res->invited++;
-        wants_patch(b, it, ut);
+        wants_patch(c, it, ut, b->patch, b->npatch);
         return;
     }
     if (q->status == GRAPH_UNCERTAIN) {
-        /* it may have happened: read the user back before anything else */
+        /* it may have happened: read the user back before anything else,
+         * and keep the ids of the call whose answer was lost (Microsoft
+         * support can find it by its client-request-id only) */
+        it->lost = ids_of(q);
         b->again[b->nagain++] = it;
         return;
     }
-    char guid[37];
-    struct map_record r = base_record(c, it, guid);
-    char msg[600];
-    if (q->http_status == 412) {
-        /* reference §1.6/§1.7: converted back to internal before */
-        snprintf(msg, sizeof(msg), "Graph refuses to convert it again (412): it was converted back "
-                 "to an internal member before; an administrator must delete and re-create the "
-                 "cloud user, or exclude it in tenant %s", c->tc->name);
-        r.state = MAP_STATE_BLOCKED;
-        c->res->blocked++;
-    } else if (q->http_status == 0 && q->status != GRAPH_FAILED) {
-        /* never sent: the tenant was stopped before it */
-        snprintf(msg, sizeof(msg), "not sent: %s", str_or(q->error, "the tenant was stopped"));
-        r.state = MAP_STATE_PENDING;
-        c->res->failed++;
-    } else {
-        snprintf(msg, sizeof(msg), "invitation refused (%d%s%s): %s", q->http_status,
-                 q->error_code ? " " : "", q->error_code ? q->error_code : "",
-                 str_or(q->error, "no message"));
-        r.state = MAP_STATE_PENDING;
-        c->res->failed++;
-    }
-    r.last_error = msg;
-    put(c, &r);
-    audit(c, it, &r, "convert", r.state == MAP_STATE_BLOCKED ? "blocked" : "failed", NULL,
-          q->request_id, msg);
+    refused(c, it, q, "invitation", "convert");
 }
 
 /* Run reqs (n of them, for items) after their intents are on disk. */
@@ -294,40 +327,77 @@ static enum graph_status run_chunk(struct ctx *c, struct batch *b, const char *o
     return GRAPH_OK;
 }
 
-/* Read each user of list back (externalUserState): invited → record it;
- * not invited → into *retry for another round; unknown → leave the intent
- * open for the next run. */
-static void read_back(struct ctx *c, struct item **list, size_t n, struct item **retry, size_t *nretry)
+/* Read each user of list back (externalUserState, userType) after its
+ * invitation's answer was lost. Invited → recorded as external, from what
+ * the read shows, with the lost call's ids, and into *patch when userType
+ * must still change; unknown (the read failed) → failed, the intent left
+ * open for the next run. Not (yet) invited → read again with back-off until
+ * replication_wait has passed: Entra ID is eventually consistent, and a
+ * replica may not show an invitation that happened (current-limitations,
+ * "Designing for eventual consistency"); only then into *retry, to invite
+ * again. */
+static void read_back(struct ctx *c, struct item **list, size_t n, struct item **retry, size_t *nretry,
+                      struct item **patch, size_t *npatch)
 {
-    struct graph_request *reqs = xcalloc(n ? n : 1, sizeof(*reqs));
-    for (size_t i = 0; i < n; i++) {
-        char *url = xasprintf("/users/%s?$select=id,userType,externalUserState", list[i]->cloud->id);
-        graph_req_get(&reqs[i], url);
-        free(url);
-    }
-    graph_run(c->g, reqs, n, NULL, NULL);
-    for (size_t i = 0; i < n && !c->fatal; i++) {
-        struct item *it = list[i];
-        c->res->graph_requests++;
-        if (reqs[i].status != GRAPH_OK) {
-            c->res->failed++;
-            log_warn("tenant %s: %s: the invitation's answer was lost and the user could not be "
-                     "read back (%s); the next run settles it", c->tc->name, it->anchor,
-                     str_or(reqs[i].error, graph_status_name(reqs[i].status)));
-            continue;
+    struct item **left = xcalloc(n ? n : 1, sizeof(*left));
+    memcpy(left, list, n * sizeof(*left));
+    double t0 = platform_monotonic(), wait = 0.25;
+    double window = c->tc->replication_wait;
+    for (int round = 0; n && !c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK; round++) {
+        struct graph_request *reqs = xcalloc(n, sizeof(*reqs));
+        for (size_t i = 0; i < n; i++) {
+            char *url = xasprintf("/users/%s?$select=id,userType,externalUserState", left[i]->cloud->id);
+            graph_req_get(&reqs[i], url);
+            free(url);
         }
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "externalUserState");
-        if (cJSON_IsString(st) && is_external_state(st->valuestring)) {
-            record_external(c, it, st->valuestring, cloud_user_type(it->cloud), NULL,
-                            reqs[i].request_id, "convert");
-            c->res->invited++;
-        } else {
-            retry[(*nretry)++] = it;
+        graph_run(c->g, reqs, n, NULL, NULL);
+        size_t m = 0;
+        for (size_t i = 0; i < n && !c->fatal; i++) {
+            struct item *it = left[i];
+            c->res->graph_requests++;
+            if (reqs[i].status != GRAPH_OK) {
+                c->res->failed++;
+                log_warn("tenant %s: %s: the invitation's answer was lost (client-request-id %s) and "
+                         "the user could not be read back (%s); the next run settles it", c->tc->name,
+                         it->anchor, str_or(it->lost.crid, "none"),
+                         str_or(reqs[i].error, graph_status_name(reqs[i].status)));
+                continue;
+            }
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "externalUserState");
+            const cJSON *ty = cJSON_GetObjectItemCaseSensitive(reqs[i].answer, "userType");
+            if (cJSON_IsString(st) && is_external_state(st->valuestring)) {
+                struct graph_user now = { 0 };
+                now.user_type = cJSON_IsString(ty) ? ty->valuestring : NULL;
+                enum map_user_type ut = cloud_user_type(&now);
+                /* the invitation id is in the lost answer only: Graph has no
+                 * read of an invitation; the audit keeps the call's ids */
+                record_external(c, it, st->valuestring, ut, NULL, &it->lost, "convert");
+                c->res->invited++;
+                wants_patch(c, it, ut, patch, npatch);
+            } else {
+                left[m++] = it;
+            }
         }
+        for (size_t i = 0; i < n; i++)
+            graph_request_release(&reqs[i]);
+        free(reqs);
+        n = m;
+        double spent = platform_monotonic() - t0;
+        if (!n || spent >= window)
+            break;
+        if (round == 0)
+            log_info("tenant %s: %zu invitation%s whose answer was lost not visible yet; reading "
+                     "again for up to %.0f s (replication_wait)", c->tc->name, n, n == 1 ? "" : "s",
+                     window);
+        if (wait > window - spent)
+            wait = window - spent;
+        platform_sleep(wait);
+        wait *= 2;
     }
-    for (size_t i = 0; i < n; i++)
-        graph_request_release(&reqs[i]);
-    free(reqs);
+    /* those the service never carried out, as far as the replicas can tell */
+    memcpy(retry + *nretry, left, n * sizeof(*left));
+    *nretry += n;
+    free(left);
 }
 
 static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item **patch, size_t *npatch)
@@ -371,7 +441,9 @@ static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item 
         }
         size_t nretry = 0;
         if (nagain && !c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK)
-            read_back(c, again, nagain, retry, &nretry);
+            read_back(c, again, nagain, retry, &nretry, patch, npatch);
+        else if (nagain)
+            c->res->failed += nagain;   /* stopped: the next run reads them back */
         /* those the service never carried out: invite them again */
         memcpy(todo, retry, nretry * sizeof(*todo));
         n = nretry;
@@ -406,17 +478,14 @@ static void on_patch(void *vctx, size_t i, struct graph_request *q)
         r.user_type = planner_map_user_type(it->want);
         r.last_error = "";
         put(c, &r);
-        audit(c, it, &r, b->action, "done", str_or(before, NULL), q->request_id, NULL);
+        struct ids ids = ids_of(q);
+        audit(c, it, &r, b->action, "done", str_or(before, NULL), &ids, NULL);
         c->res->user_type_set++;
         return;
     }
-    char msg[600];
-    snprintf(msg, sizeof(msg), "setting userType %s failed (%d): %s", user_type_name(it->want),
-             q->http_status, str_or(q->error, graph_status_name(q->status)));
-    r.last_error = msg;
-    put(c, &r);
-    audit(c, it, &r, b->action, "failed", str_or(before, NULL), q->request_id, msg);
-    c->res->failed++;
+    char what[40];
+    snprintf(what, sizeof(what), "setting userType %s", user_type_name(it->want));
+    refused(c, it, q, what, b->action);
 }
 
 /* One Graph call per item, in chunks: each chunk's intents are journaled
@@ -463,22 +532,19 @@ static void on_revert(void *vctx, size_t i, struct graph_request *q)
         r.state = MAP_STATE_REVERTED;
         r.last_error = "";
         put(c, &r);
-        audit(c, it, &r, "revert", "done", NULL, q->request_id, NULL);
+        struct ids ids = ids_of(q);
+        audit(c, it, &r, "revert", "done", NULL, &ids, NULL);
         c->res->reverted++;
         return;
     }
     if (q->status == GRAPH_UNCERTAIN) {
         /* left open: the next run reads externalUserState and settles it */
+        log_warn("tenant %s: %s: the revert's answer was lost (client-request-id %s); the next run "
+                 "reads the user and settles it", c->tc->name, it->anchor, q->client_request_id);
         c->res->failed++;
         return;
     }
-    char msg[600];
-    snprintf(msg, sizeof(msg), "revert refused (%d): %s", q->http_status,
-             str_or(q->error, graph_status_name(q->status)));
-    r.last_error = msg;
-    put(c, &r);
-    audit(c, it, &r, "revert", "failed", NULL, q->request_id, msg);
-    c->res->failed++;
+    refused(c, it, q, "revert", "revert");
 }
 
 static void build_revert(struct graph_request *r, const struct item *it)
@@ -931,8 +997,11 @@ static void phase_finish(struct ctx *c, const char *delta_link)
         const char *why = NULL;
         enum graph_status st = graph_stopped(c->g, &why);
         if (st != GRAPH_OK)
-            stop(res, "tenant %s: stopped (%s): %s", tc->name, graph_status_name(st),
-                 why ? why : "no reason given");
+            stop(res, "tenant %s: stopped (%s): %s; written before the stop: %llu invitations, "
+                 "%llu userType changes, %llu reverts (in the mapping file and audit trail); the "
+                 "rest was not sent, the next run does it", tc->name, graph_status_name(st),
+                 why ? why : "no reason given", (unsigned long long)res->invited,
+                 (unsigned long long)res->user_type_set, (unsigned long long)res->reverted);
     }
     if (c->g) {
         struct graph_stats gst;
