@@ -342,6 +342,7 @@ install: $(BIN)
 	    > $(DESTDIR)$(TMPFILESDIR)/dualsync.conf
 	$(INSTALL) -m 644 scripts/dualsync.bash-completion $(DESTDIR)$(COMPLETIONDIR)/dualsync
 	$(INSTALL) -m 644 scripts/Register-DualsyncTask.ps1 $(DESTDIR)$(DATADIR)/Register-DualsyncTask.ps1
+	$(INSTALL) -m 644 scripts/New-DualsyncConnectRule.ps1 $(DESTDIR)$(DATADIR)/New-DualsyncConnectRule.ps1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dualsync$(EXE) $(DESTDIR)$(MANDIR)/man1/dualsync.1 \

@@ -21,7 +21,7 @@ for f in usr/bin/dualsync usr/share/man/man1/dualsync.1 usr/share/man/man5/duals
          usr/lib/systemd/system/dualsync-watch.service usr/lib/systemd/system/dualsync-run.service \
          usr/lib/systemd/system/dualsync-run.timer usr/lib/sysusers.d/dualsync.conf \
          usr/lib/tmpfiles.d/dualsync.conf usr/share/bash-completion/completions/dualsync \
-         usr/share/dualsync/Register-DualsyncTask.ps1; do
+         usr/share/dualsync/Register-DualsyncTask.ps1 usr/share/dualsync/New-DualsyncConnectRule.ps1; do
     if [ -s "$D/$f" ]; then pass "installed /$f"; else fail "/$f is missing"; fi
 done
 [ -x "$D/usr/bin/dualsync" ] && "$D/usr/bin/dualsync" version >/dev/null \
