@@ -39,8 +39,9 @@ const char *convert_blocked_why(const struct convert_target *t, char *buf, size_
     if (u->on_premises_upn) {
         /* reference §1.4, §6.6: Graph refuses the conversion of such a user */
         snprintf(buf, size, "onPremisesUserPrincipalName is set (%s); change the Connect rule of "
-                 "tenant %s that writes it (clone the out-of-box rule and stop the flow), then "
-                 "clear the value", u->on_premises_upn, t->tenant);
+                 "tenant %s that writes it: scripts/New-DualsyncConnectRule.ps1 on its Connect "
+                 "server, then a full sync (check --connect-config names the rules; "
+                 "doc/deployment.md)", u->on_premises_upn, t->tenant);
         return buf;
     }
     if (!u->mail) {
