@@ -29,8 +29,8 @@ struct rule_source {
 enum tenant_key {
     TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
     TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
-    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_REDIRECT_URL, TK_REPLICATION_WAIT, TK_RULE, TK_SEND_INVITATION_MESSAGE,
-    TK_TENANT_ID, TK_COUNT
+    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_REDIRECT_URL, TK_REPLICATION_WAIT,
+    TK_RULE, TK_SEND_INVITATION_MESSAGE, TK_TENANT_ID, TK_TIMEOUT, TK_COUNT
 };
 
 /* inih's handler gets no line number, so the reader it calls counts lines
@@ -543,6 +543,7 @@ static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
     { "rule", TK_RULE },
     { "send_invitation_message", TK_SEND_INVITATION_MESSAGE },
     { "tenant_id", TK_TENANT_ID },
+    { "timeout", TK_TIMEOUT },
 };
 
 static bool valid_tenant_name(const char *s)
@@ -645,6 +646,7 @@ static void section_start(struct parse_state *ps, const char *header)
         t->max_changes = 500;
         t->max_retry_wait = 300;
         t->replication_wait = 30;
+        t->timeout = 60;
         t->invite_address_attribute = xstrdup("mail");
         t->default_rule.outcome = DECISION_EXCLUDE;
         ps->tenant = t;
@@ -785,6 +787,10 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
     case TK_MAX_CHANGES:
         if (parse_int(v, 0, 10000000, &t->max_changes))
             return conf_error(ps, "max_changes must be a number from 0 to 10000000, not '%s'", v);
+        break;
+    case TK_TIMEOUT:
+        if (parse_int(v, 1, 3600, &t->timeout))
+            return conf_error(ps, "timeout must be seconds from 1 to 3600, not '%s'", v);
         break;
     case TK_MAX_RETRY_WAIT:
         if (parse_int(v, 1, 86400, &t->max_retry_wait))

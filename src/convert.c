@@ -565,6 +565,7 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL;
     p->key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL;
     p->max_wait = tc->max_retry_wait;
+    p->timeout = tc->timeout;
     /* test hooks (tests/graphsim): the simulator's CA and address, and its
      * time scale (it runs the throttling windows faster than Graph) */
     p->ca_file = getenv("DUALSYNC_GRAPH_CA_FILE");
