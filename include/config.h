@@ -85,6 +85,7 @@ struct tenant_config {
     int max_retry_wait;        /* seconds: the longest Retry-After obeyed; default 300 */
     int replication_wait;      /* seconds a lost answer's read-back waits for Graph's replicas; default 30 */
     int timeout;               /* seconds for one HTTP exchange with Graph; default 60 */
+    char *proxy;               /* NULL: the environment's (https_proxy...), "none", or a URL */
     struct tenant_rule home_when;      /* cond NULL: not set */
     struct tenant_rule *rules;
     size_t nrules;

@@ -61,6 +61,12 @@ struct graph_params {
      * "HOST:PORT:CONNECT-HOST:CONNECT-PORT", separated by commas. TLS still
      * checks the certificate against the real host name. */
     const char *connect_to;
+    /* The HTTP proxy: NULL to follow libcurl's environment variables
+     * (https_proxy or HTTPS_PROXY, else all_proxy or ALL_PROXY, and
+     * no_proxy or NO_PROXY), "none" for no proxy whatever the environment
+     * says, or a proxy URL (http://host:port; no credentials) used for
+     * every host, no_proxy notwithstanding. */
+    const char *proxy;
     int connect_timeout;         /* seconds; default 10 */
     int timeout;                 /* seconds for one HTTP exchange; default 60 */
     int max_tries;               /* sends of one request before giving up; default 8 */
@@ -169,6 +175,12 @@ enum graph_status graph_stopped(const struct graph *g, const char **why);
 /* Obtain (or reuse) an access token. GRAPH_OK, or GRAPH_TENANT_STOPPED after
  * logging why (the AADSTS code and its remedy). */
 enum graph_status graph_authenticate(struct graph *g);
+
+/* The proxy the tenant's requests go through and why, for check and for
+ * messages: "http://proxy:3128 (proxy key)", "http://proxy:3128
+ * (https_proxy)", "none (no_proxy names graph.microsoft.com)", "none".
+ * Credentials in a proxy URL are shown as "***". Caller frees. */
+char *graph_proxy_describe(const struct graph *g);
 
 /* Counters since graph_open, for reports and the benchmark. */
 struct graph_stats {
@@ -350,6 +362,7 @@ struct graph_check_result {
     char *invites_detail;        /* what was checked and found */
     bool have_skew;
     long skew_seconds;           /* server minus local */
+    char *proxy;                 /* the proxy used and where that came from (graph_proxy_describe) */
     bool ok;                     /* token, permissions and invitation setting fine, skew small */
 };
 

@@ -40,8 +40,9 @@ BENCH="valgrind"
 # names (Chromium brings none; DejaVu and WenQuanYi Micro Hei are small);
 # man-db and systemd for the install test (man pages, systemd-analyze verify);
 # Wine runs dualsync.exe beside the Linux build (test_windows.sh; the cross
-# build itself installs it too, with MinGW-w64).
-TEST="chromium fonts-dejavu-core fonts-wqy-microhei man-db systemd wine wine64"
+# build itself installs it too, with MinGW-w64); tinyproxy is the real HTTP
+# proxy the Graph client goes through (test_graph_net.sh).
+TEST="chromium fonts-dejavu-core fonts-wqy-microhei man-db systemd wine wine64 tinyproxy"
 
 # The commands the scripts call, each with the package that brings it: a
 # package can be half there (removed files, a broken install), and a command
@@ -52,7 +53,8 @@ CMDS_LAB="samba:samba samba-tool:samba-common-bin ldbsearch:ldb-tools kinit:krb5
 klist:krb5-user ldapsearch:ldap-utils ldapmodify:ldap-utils openssl:openssl python3:python3
 ip:iproute2 pgrep:procps curl:curl"
 CMDS_BENCH="valgrind:valgrind"
-CMDS_TEST="chromium:chromium man:man-db systemd-analyze:systemd wine:wine wineboot:wine wineserver:wine"
+CMDS_TEST="chromium:chromium man:man-db systemd-analyze:systemd wine:wine wineboot:wine wineserver:wine
+tinyproxy:tinyproxy"
 
 if [ "$lab_only" = 1 ]; then
     PKGS=$LAB CMDS=$CMDS_LAB

@@ -29,8 +29,8 @@ struct rule_source {
 enum tenant_key {
     TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
     TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
-    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_REDIRECT_URL, TK_REPLICATION_WAIT,
-    TK_RULE, TK_SEND_INVITATION_MESSAGE, TK_TENANT_ID, TK_TIMEOUT, TK_COUNT
+    TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_PROXY, TK_REDIRECT_URL,
+    TK_REPLICATION_WAIT, TK_RULE, TK_SEND_INVITATION_MESSAGE, TK_TENANT_ID, TK_TIMEOUT, TK_COUNT
 };
 
 /* inih's handler gets no line number, so the reader it calls counts lines
@@ -478,6 +478,7 @@ static void tenant_free(struct tenant_config *t)
     free(t->mapping_file);
     free(t->connect_config);
     free(t->redirect_url);
+    free(t->proxy);
     free(t->invite_address_attribute);
     tenant_rule_clear(&t->home_when);
     for (size_t i = 0; i < t->nrules; i++)
@@ -538,6 +539,7 @@ static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
     { "mapping_file", TK_MAPPING_FILE },
     { "max_changes", TK_MAX_CHANGES },
     { "max_retry_wait", TK_MAX_RETRY_WAIT },
+    { "proxy", TK_PROXY },
     { "redirect_url", TK_REDIRECT_URL },
     { "replication_wait", TK_REPLICATION_WAIT },
     { "rule", TK_RULE },
@@ -788,6 +790,24 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
         if (parse_int(v, 0, 10000000, &t->max_changes))
             return conf_error(ps, "max_changes must be a number from 0 to 10000000, not '%s'", v);
         break;
+    case TK_PROXY: {
+        if (!strcmp(v, "none")) {
+            set_str(&t->proxy, v);
+            break;
+        }
+        if (strchr(v, '@'))   /* never echo what may hold a password */
+            return conf_error(ps, "proxy: credentials are never written in the config file; let the "
+                                  "proxy admit this host, or give the proxy in https_proxy");
+        const char *rest = NULL;
+        static const char *const schemes[] = { "http://", "https://", "socks5://", "socks5h://", "socks4://" };
+        for (size_t s = 0; s < ARRAY_SIZE(schemes) && !rest; s++)
+            if (!strncasecmp(v, schemes[s], strlen(schemes[s])))
+                rest = v + strlen(schemes[s]);
+        if (!rest || !*rest || strchr(rest, ' '))
+            return conf_error(ps, "proxy must be none or a URL such as http://proxy.example:3128, not '%s'", v);
+        set_str(&t->proxy, v);
+        break;
+    }
     case TK_TIMEOUT:
         if (parse_int(v, 1, 3600, &t->timeout))
             return conf_error(ps, "timeout must be seconds from 1 to 3600, not '%s'", v);

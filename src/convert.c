@@ -566,6 +566,7 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL;
     p->max_wait = tc->max_retry_wait;
     p->timeout = tc->timeout;
+    p->proxy = tc->proxy;
     /* test hooks (tests/graphsim): the simulator's CA and address, and its
      * time scale (it runs the throttling windows faster than Graph) */
     p->ca_file = getenv("DUALSYNC_GRAPH_CA_FILE");

@@ -292,11 +292,89 @@ void graph_easy_setup(struct graph *g, CURL *h)
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     if (g->connect_to)
         curl_easy_setopt(h, CURLOPT_CONNECT_TO, g->connect_to);
+    if (g->proxy) {
+        /* the key is the whole truth: "" turns the environment's proxy
+         * off, and an empty no-proxy list sends every host through it */
+        curl_easy_setopt(h, CURLOPT_PROXY, strcmp(g->proxy, "none") ? g->proxy : "");
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, g->connect_timeout);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, g->timeout);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+}
+
+/* ------------------------------------------------------------------------
+ * The proxy, as libcurl picks it */
+
+/* The URL with its credentials masked: http://USER:PASS@proxy:3128 shows
+ * as http://, three stars, @proxy:3128. */
+static char *proxy_shown(const char *url)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (!at || (slash && slash < at))
+        return xstrdup(url);
+    return xasprintf("%.*s***%s", (int)(host - url), url, at);
+}
+
+static const char *env_either(const char *lower, const char *upper)
+{
+    const char *v = getenv(lower);
+    if (!v || !*v)
+        v = getenv(upper);
+    return v && *v ? v : NULL;
+}
+
+/* libcurl's no_proxy: "*", or names separated by commas (or spaces) that
+ * match the host itself or a domain it is in; a leading dot is allowed. */
+static bool no_proxy_names(const char *list, const char *host)
+{
+    size_t hl = strlen(host);
+    for (const char *t = list; *t;) {
+        t += strspn(t, ", ");
+        size_t n = strcspn(t, ", ");
+        const char *e = t;
+        size_t el = n;
+        if (el && *e == '.')
+            e++, el--;
+        if (el == 1 && *e == '*')
+            return true;
+        if (el && el <= hl && !strncasecmp(host + hl - el, e, el) && (el == hl || host[hl - el - 1] == '.'))
+            return true;
+        t += n;
+    }
+    return false;
+}
+
+char *graph_proxy_describe(const struct graph *g)
+{
+    if (g->proxy && !strcmp(g->proxy, "none"))
+        return xstrdup("none (proxy = none)");
+    if (g->proxy) {
+        char *u = proxy_shown(g->proxy);
+        char *out = xasprintf("%s (proxy key)", u);
+        free(u);
+        return out;
+    }
+    const char *which = "https_proxy";
+    const char *url = env_either("https_proxy", "HTTPS_PROXY");
+    if (!url) {
+        which = "all_proxy";
+        url = env_either("all_proxy", "ALL_PROXY");
+    }
+    if (!url)
+        return xstrdup("none");
+    const char *np = env_either("no_proxy", "NO_PROXY");
+    if (np && no_proxy_names(np, g->graph_host))
+        return xasprintf("none (no_proxy names %s)", g->graph_host);
+    char *u = proxy_shown(url);
+    char *out = xasprintf("%s (%s)", u, which);
+    free(u);
+    return out;
 }
 
 /* ------------------------------------------------------------------------
@@ -353,6 +431,7 @@ int graph_open(const struct graph_params *p, struct graph **out)
         }
         t += n + (t[n] != '\0');
     }
+    g->proxy = p->proxy && *p->proxy ? xstrdup(p->proxy) : NULL;
     g->connect_timeout = p->connect_timeout > 0 ? p->connect_timeout : 10;
     g->timeout = p->timeout > 0 ? p->timeout : 60;
     g->max_tries = p->max_tries > 0 ? p->max_tries : 8;
@@ -393,6 +472,7 @@ void graph_close(struct graph *g)
     curl_easy_cleanup(g->easy);
     curl_multi_cleanup(g->multi);
     curl_slist_free_all(g->connect_to);
+    free(g->proxy);
     free(g->name);
     free(g->tenant_id);
     free(g->client_id);

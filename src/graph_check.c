@@ -118,6 +118,7 @@ int graph_check(struct graph *g, struct graph_check_result *res)
     res->invites_allowed = GRAPH_UNKNOWN;
     const char *token = graph_token(g);
     if (!token) {
+        res->proxy = graph_proxy_describe(g);
         const char *why;
         graph_stopped(g, &why);
         res->token_error = xstrdup(why ? why : "no token");
@@ -125,6 +126,7 @@ int graph_check(struct graph *g, struct graph_check_result *res)
         return -1;
     }
     res->token_ok = true;
+    res->proxy = graph_proxy_describe(g);
     res->roles = graph_token_roles(token);
     if (!res->roles) {
         /* Graph tokens are meant to be opaque; ours have always been JWTs */
@@ -155,6 +157,8 @@ static void print_list(FILE *out, const char *label, char **v)
 void graph_check_print(FILE *out, const char *tenant, const struct graph_check_result *res)
 {
     fprintf(out, "tenant %s:\n", tenant);
+    if (res->proxy)
+        fprintf(out, "  %-14s %s\n", "proxy", res->proxy);
     if (!res->token_ok) {
         fprintf(out, "  %-14s FAILED: %s\n", "token", res->token_error);
     } else {
@@ -193,5 +197,6 @@ void graph_check_release(struct graph_check_result *res)
     graph_strv_free(res->missing);
     graph_strv_free(res->missing_optional);
     free(res->invites_detail);
+    free(res->proxy);
     memset(res, 0, sizeof(*res));
 }

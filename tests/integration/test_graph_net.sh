@@ -1,11 +1,14 @@
 #!/bin/bash
 # The network between dualsync and Graph, through the dualsync binary and its
-# config file: the per-exchange timeout.
+# config file: the per-exchange timeout, and a real HTTP proxy (tinyproxy,
+# on loopback) chosen by the proxy key or by the standard environment
+# variables, as check shows it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/convert_lib.sh"
 FILTER="$(scope_filter 40)"
 sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
-trap 'sim_stop' EXIT
+TP=
+trap '[ -n "$TP" ] && kill "$TP" 2>/dev/null; sim_stop' EXIT
 mkconvconf "$OUT/n.conf" "$OUT/maps"
 # conf FILE KEY=VALUE...: the config with these keys in [tenant commercial]
 conf() {
@@ -29,4 +32,60 @@ grep -q 'Timeout was reached' "$OUT/check.out" && ! grep -q 'invitations *allowe
     || fail "timeout = 1: $(cat "$OUT/check.out")"
 sim POST /_sim/faults '{"reset": true}' >/dev/null
 
+# --- a real proxy on loopback (tinyproxy), on a free port
+PP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$OUT/tinyproxy.conf" <<EOF
+Port $PP
+Listen 127.0.0.1
+Timeout 60
+Allow 127.0.0.1
+LogLevel Connect
+LogFile "$OUT/tinyproxy.log"
+EOF
+: >"$OUT/tinyproxy.log"
+tinyproxy -d -c "$OUT/tinyproxy.conf" >"$OUT/tinyproxy.out" 2>&1 &
+TP=$!
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PP") 2>/dev/null; }
+wait_for 10 listening || { finish; exit 1; }
+# tunnels opened since the log had $1 lines
+tunnels() { tail -n +"$(($1 + 1))" "$OUT/tinyproxy.log" | grep -c 'Request (file descriptor [0-9]*): CONNECT '; }
+lines() { wc -l <"$OUT/tinyproxy.log"; }
+# (the CONNECT goes to the simulator's address: the tests' connect-to entries
+# apply to the tunnel's far end, as curl --connect-to does)
+
+conf "$OUT/p.conf" "proxy = http://127.0.0.1:$PP"
+l=$(lines)
+check_commercial "$OUT/p.conf" && grep -q "proxy  *http://127.0.0.1:$PP (proxy key)" "$OUT/check.out" \
+    && [ "$(tunnels "$l")" -ge 1 ] \
+    && pass "proxy key: check goes through tinyproxy ($(tunnels "$l") tunnels) and shows it" \
+    || fail "proxy key: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
+
+l=$(lines)
+https_proxy=http://127.0.0.1:$PP check_commercial "$OUT/n.conf" \
+    && grep -q "proxy  *http://127.0.0.1:$PP (https_proxy)" "$OUT/check.out" && [ "$(tunnels "$l")" -ge 1 ] \
+    && pass "https_proxy: libcurl takes it, check shows where the proxy came from" \
+    || fail "https_proxy: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
+
+l=$(lines)
+https_proxy=http://127.0.0.1:$PP no_proxy=.microsoft.com,.microsoftonline.com check_commercial "$OUT/n.conf" \
+    && grep -q "proxy  *none (no_proxy names graph.microsoft.com)" "$OUT/check.out" && [ "$(tunnels "$l")" = 0 ] \
+    && pass "no_proxy naming the Graph and login hosts: straight there" \
+    || fail "no_proxy: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
+
+conf "$OUT/none.conf" "proxy = none"
+l=$(lines)
+https_proxy=http://127.0.0.1:$PP check_commercial "$OUT/none.conf" \
+    && grep -q "proxy  *none (proxy = none)" "$OUT/check.out" && [ "$(tunnels "$l")" = 0 ] \
+    && pass "proxy = none: the environment's proxy is not used" \
+    || fail "proxy = none: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
+
+conf "$OUT/cred.conf" "proxy = http://alice:S3cr3t-pw@127.0.0.1:$PP"
+refuses "proxy credentials in the config file are refused, and not echoed" 2 "credentials are never written" \
+    "$DUALSYNC" -c "$OUT/cred.conf" check --tenant commercial
+grep -q 'S3cr3t' "$OUT/last.err" "$OUT/last.out" && fail "the proxy password was shown" \
+    || pass "the proxy password is shown nowhere"
+https_proxy=http://alice:S3cr3t-pw@127.0.0.1:$PP check_commercial "$OUT/n.conf"
+grep -q "proxy  *http://\*\*\*@127.0.0.1:$PP (https_proxy)" "$OUT/check.out" && ! grep -q S3cr3t "$OUT/check.out" \
+    && pass "credentials in https_proxy: masked in check's output" \
+    || fail "https_proxy with credentials: $(cat "$OUT/check.out")"
 finish
