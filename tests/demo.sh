@@ -84,6 +84,18 @@ rm -rf "$DEMO/sim" "$DEMO/mappings"
 sim_start "$DEMO/sim" false
 mkconvconf "$DEMO/defense.conf" "$DEMO/mappings"
 [ -n "$FILTER" ] || sed -i '/^filter = $/d' "$DEMO/defense.conf"
+# Entra Connect's own configuration, as Get-ADSyncServerConfiguration exports
+# it (the project's fixtures): an untouched GCC High server blocks every
+# conversion; with the rule of scripts/New-DualsyncConnectRule.ps1 it is ready
+connect_check() {   # connect_check FIXTURE: the verdict, the findings, the rules that decide
+    ./dualsync -c "$DEMO/defense.conf" check --tenant gcch --connect-config "tests/fixtures/connect/$1" \
+        --no-progress > "$DEMO/connect-$1.txt" || true
+    grep -v "^      '.*decides it for 0$" "$DEMO/connect-$1.txt" | grep -v '^config ' | cut -c1-240 | sed 's/^/   /'
+}
+echo "== dualsync check --connect-config: the GCC High Connect server's export, untouched"
+connect_check out-of-box
+echo "== the same server after scripts/New-DualsyncConnectRule.ps1 -ScopeGroup 'extensionAttribute1 EQUAL commercial', ..."
+connect_check with-rule
 echo "== a Connect cycle into both tenants"
 connect commercial gcch
 python3 -c 'import json,sys
