@@ -160,8 +160,13 @@ UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
+UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+ifeq ($(PLATFORM),win32)
+# the Windows build reads no Connect export (connect_export_win32.c)
+UNIT_SRCS := $(filter-out tests/unit/test_connect_export.c,$(UNIT_SRCS))
+endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))
 
 .SECONDEXPANSION:

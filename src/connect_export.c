@@ -425,12 +425,12 @@ int connect_export_load(const char *dir, struct connect_export *ex)
         char **files;
         size_t n;
         if (list_xml(dir, parts[p].sub, &files, &n)) {
-            if (parts[p].required) {
+            if (parts[p].required && !r.errors) {   /* one message for a folder that is no export */
                 log_error("%s: no %s folder: not a folder Get-ADSyncServerConfiguration wrote; on the "
                           "Connect server run Get-ADSyncServerConfiguration -Path DIR and give dualsync DIR",
                           dir, parts[p].sub);
-                r.errors++;
             }
+            r.errors += parts[p].required;
             continue;
         }
         for (size_t i = 0; i < n; i++)
