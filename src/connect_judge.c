@@ -566,7 +566,10 @@ static void judge_onprem_upn(const struct connect_export *ex, const struct conne
     size_t n = flows_to(ex, entra, ONPREM_UPN, &rules);
     struct rule_tally *t = xcalloc(n + 1, sizeof(*t));
     struct outcome o;
-    decide(rules, n, ONPREM_UPN, u, nusers, t, &o, NULL, NULL, mv);
+    /* no inbound rule of the export fills it (Connect 1.1.130 has none
+     * from AD): where the value comes from is not in the export, so the
+     * outbound rules are taken to have one to send */
+    decide(rules, n, ONPREM_UPN, u, nusers, t, &o, NULL, NULL, nin ? mv : NULL);
     size_t cleared = nusers - o.writes - o.unknown;   /* no value reaches Entra: Connect removes it */
     struct strbuf text = STRBUF_INIT, remedy = STRBUF_INIT;
     bool known = v->users.known;
@@ -596,6 +599,9 @@ static void judge_onprem_upn(const struct connect_export *ex, const struct conne
     if (nin) {
         strbuf_addstr(&text, "\n      the metaverse value comes from:");
         rules_text(in, nin, tin, known, &text);
+    } else {
+        strbuf_addstr(&text, "\n      no inbound rule of the export fills the metaverse value: taken as "
+                             "filled");
     }
     char *why = NULL, *rem = NULL;
     if (sev != CONNECT_OK) {

@@ -225,6 +225,15 @@ static void out_of_box_blocks_every_user(void **state)
     judge(&ex, false, &rep);
     assert_int_equal(finding(&rep, "onPremisesUserPrincipalName")->severity, CONNECT_BLOCKED);
     connect_report_free(&rep);
+    /* no inbound rule fills the metaverse value (as in Connect 1.1.130's
+     * export): the outbound rules are taken to have one to send */
+    ex.rules[2].disabled = true;
+    judge(&ex, true, &rep);
+    f = finding(&rep, "onPremisesUserPrincipalName");
+    assert_int_equal(f->severity, CONNECT_BLOCKED);
+    assert_non_null(strstr(f->text, "writes it for 3"));
+    assert_non_null(strstr(f->text, "no inbound rule of the export fills the metaverse value"));
+    connect_report_free(&rep);
     connect_export_free(&ex);
 }
 
