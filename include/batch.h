@@ -21,6 +21,7 @@ struct batch_options {
     bool summary;              /* run: the report module's summary after the table */
     const char *tenant;        /* --tenant, or NULL: for the report */
     const char *report;        /* --report FILE, or NULL */
+    struct graph **graphs;     /* watch's handles kept across batches (convert_options.graphs) */
 };
 
 /* One batch over the tenants [first, end) of cfg. Returns the worst status

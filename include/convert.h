@@ -54,6 +54,11 @@ struct convert_options {
     const char *run_id;        /* for the audit trail */
     const char *watermark;     /* the source's position after this run's pull, for the header */
     bool check_all;            /* check every blocked user again, changed in Graph or not (--full) */
+    /* watch: one Graph handle per tenant of the config (by index) kept
+     * across batches, so that its token and connections serve every poll
+     * and batch; a NULL entry is opened and left there, and the caller
+     * closes them. NULL: each tenant opens and closes its own. */
+    struct graph **graphs;
 };
 
 /* What happened in one tenant, for the run's summary and report. */

@@ -87,7 +87,7 @@ enum convert_status batch_run(const struct batch_options *bo, struct config *cfg
     }
     char *wm_text = watermark_text(&wm);
     struct convert_options o = { bo->dry_run, bo->max_changes, bo->allow_revert, run_id, wm_text,
-                                 bo->full };
+                                 bo->full, bo->graphs };
     struct convert_result *res = xcalloc(end - first, sizeof(*res));
     enum convert_status worst = CONVERT_OK;
     for (size_t t = first; t < end; t++) {

@@ -53,10 +53,11 @@ static int exit_of(enum convert_status st)
 }
 
 /* One batch: pull, plan, convert for the tenants [first, end). */
-static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t end, bool summary)
+static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t end, bool summary,
+                 struct graph **graphs)
 {
     struct batch_options bo = { cli->dry_run, cli->full, cli->progress, cli->max_changes,
-                                cli->allow_revert, summary, cli->tenant, cli->report };
+                                cli->allow_revert, summary, cli->tenant, cli->report, graphs };
     int load_rc = 0;
     enum convert_status st = batch_run(&bo, cfg, first, end, &load_rc);
     return load_rc ? load_rc : exit_of(st);
@@ -86,36 +87,45 @@ int cmd_convert(const struct cli *cli, struct config *cfg)
 {
     size_t first, end;
     int rc = setup(cli, cfg, &first, &end);
-    return rc ? rc : batch(cli, cfg, first, end, false);
+    return rc ? rc : batch(cli, cfg, first, end, false, NULL);
 }
 
 int cmd_run(const struct cli *cli, struct config *cfg)
 {
     size_t first, end;
     int rc = setup(cli, cfg, &first, &end);
-    return rc ? rc : batch(cli, cfg, first, end, true);
+    return rc ? rc : batch(cli, cfg, first, end, true, NULL);
 }
 
 /* ------------------------------------------------------------------ watch */
 
-/* The tenant's last Connect cycle (0 if never or unknown). */
-static time_t last_sync(const struct tenant_config *tc)
+/* The tenant's last Connect cycle (0 if never or unknown), through its
+ * handle *gp, which watch keeps from poll to poll and lends to the batches:
+ * one token serves them all until it nears its expiry (graph_token), where
+ * a handle per poll asked for a token a minute, 1,440 a day per tenant. A
+ * handle a batch left stopped (a refusal, a long Retry-After) is replaced:
+ * the stop concerned that batch, and the next poll starts afresh. */
+static time_t last_sync(const struct tenant_config *tc, struct graph **gp)
 {
-    struct graph_params p;
-    convert_graph_params(tc, &p);
-    struct graph *g;
-    if (graph_open(&p, &g))
-        return 0;
+    if (*gp && graph_stopped(*gp, NULL) != GRAPH_OK) {
+        graph_close(*gp);
+        *gp = NULL;
+    }
+    if (!*gp) {
+        struct graph_params p;
+        convert_graph_params(tc, &p);
+        if (graph_open(&p, gp))
+            return 0;
+    }
     struct graph_organization org;
     memset(&org, 0, sizeof(org));
     time_t when = 0;
-    if (graph_get_organization(g, &org) == GRAPH_OK)
+    if (graph_get_organization(*gp, &org) == GRAPH_OK)
         when = org.last_sync_time;
     else
         log_warn("tenant %s: cannot read organization.onPremisesLastSyncDateTime; trying again "
                  "at the next poll", tc->name);
     graph_organization_release(&org);
-    graph_close(g);
     return when;
 }
 
@@ -131,10 +141,11 @@ int cmd_watch(const struct cli *cli, struct config *cfg)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     time_t *seen = xcalloc(end - first, sizeof(*seen));
+    struct graph **graphs = xcalloc(cfg->ntenants, sizeof(*graphs));   /* by tenant index */
     for (size_t t = first; t < end; t++)
-        seen[t - first] = last_sync(&cfg->tenants[t]);
+        seen[t - first] = last_sync(&cfg->tenants[t], &graphs[t]);
     log_info("watch: a batch now, then one after each new Connect cycle (polling every %d s)", interval);
-    rc = batch(cli, cfg, first, end, true);
+    rc = batch(cli, cfg, first, end, true, graphs);
     while (!stop_requested) {
         for (double slept = 0; slept < interval && !stop_requested; slept += 0.2)
             platform_sleep(0.2);
@@ -142,7 +153,7 @@ int cmd_watch(const struct cli *cli, struct config *cfg)
             break;
         bool cycle = false;
         for (size_t t = first; t < end && !stop_requested; t++) {
-            time_t now = last_sync(&cfg->tenants[t]);
+            time_t now = last_sync(&cfg->tenants[t], &graphs[t]);
             if (now > seen[t - first]) {
                 log_info("tenant %s: Connect synced at %lld: running a batch", cfg->tenants[t].name,
                          (long long)now);
@@ -151,9 +162,12 @@ int cmd_watch(const struct cli *cli, struct config *cfg)
             }
         }
         if (cycle && !stop_requested)
-            rc = batch(cli, cfg, first, end, true);
+            rc = batch(cli, cfg, first, end, true, graphs);
     }
     log_info("watch: stopped by a signal, between batches");
+    for (size_t t = 0; t < cfg->ntenants; t++)
+        graph_close(graphs[t]);
+    free(graphs);
     free(seen);
     return rc;
 }

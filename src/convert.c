@@ -56,6 +56,9 @@ struct ctx {
     struct mapstore *ms;
     struct audit *audit;
     struct graph *g;
+    size_t t;                          /* the tenant's index in the config */
+    bool g_kept;                       /* g belongs to o->graphs: not closed here */
+    struct graph_stats g_base;         /* its counters before this tenant's work */
     int64_t now;
     bool fatal;                        /* a mapping or audit write failed: stop at once */
     char **verified;                   /* the tenant's verified domains */
@@ -581,9 +584,20 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
 
 static int open_graph(struct ctx *c)
 {
-    struct graph_params p;
-    convert_graph_params(c->tc, &p);
-    return graph_open(&p, &c->g) ? -1 : 0;
+    struct graph **kept = c->o->graphs ? &c->o->graphs[c->t] : NULL;
+    if (kept && *kept) {
+        c->g = *kept;
+    } else {
+        struct graph_params p;
+        convert_graph_params(c->tc, &p);
+        if (graph_open(&p, &c->g))
+            return -1;
+        if (kept)
+            *kept = c->g;
+    }
+    c->g_kept = kept != NULL;
+    graph_get_stats(c->g, &c->g_base);
+    return 0;
 }
 
 static void stop(struct convert_result *res, const char *fmt, ...) ATTR_PRINTF(2, 3);
@@ -1008,8 +1022,8 @@ static void phase_finish(struct ctx *c, const char *delta_link)
     if (c->g) {
         struct graph_stats gst;
         graph_get_stats(c->g, &gst);
-        res->graph_requests = gst.requests;
-        res->graph_http = gst.http_requests;
+        res->graph_requests = gst.requests - c->g_base.requests;
+        res->graph_http = gst.http_requests - c->g_base.http_requests;
     }
     /* the watermark says "AD as of here is done": only for a tenant not stopped */
     if (!c->fatal && res->status != CONVERT_STOPPED && o->watermark
@@ -1045,7 +1059,7 @@ enum convert_status convert_tenant(const struct world *w, size_t t, const struct
     memset(res, 0, sizeof(*res));
     res->tenant = tc->name;
     double t0 = platform_monotonic();
-    struct ctx c = { .w = w, .tc = tc, .o = o, .res = res, .now = (int64_t)time(NULL) };
+    struct ctx c = { .w = w, .tc = tc, .o = o, .res = res, .t = t, .now = (int64_t)time(NULL) };
     char *delta_link = NULL;   /* Graph's, to keep once the tenant is done */
 
     struct mapstore_tenant who = { tc->name, tc->tenant_id, tc->cloud };
@@ -1086,7 +1100,8 @@ finish:
     free(delta_link);
     graph_users_release(&users);
     graph_strv_free(c.verified);
-    graph_close(c.g);
+    if (!c.g_kept)
+        graph_close(c.g);
     mapstore_close(c.ms);
     for (size_t i = 0; i < n; i++)
         free(items[i].anchor);

@@ -21,7 +21,8 @@ print("(|" + "".join("(sAMAccountName=%s*)" % p for p in picked) + ")")
 PY
 }
 
-# sim_start DIR [write_onpremises_upn of commercial: true|false]
+# sim_start DIR [write_onpremises_upn of commercial: true|false]; SIM_OPTS: more
+# options for the simulator (e.g. --token-lifetime 12)
 sim_start() {
     local dir=$1 upn=${2:-false}
     FILTER=${FILTER:-$(scope_filter)}
@@ -41,7 +42,8 @@ for t in c["tenants"]:
 json.dump(c, open(dst, "w"), indent=1)
 PY
     SIM=$dir/gs
-    if ! "$GS/start.sh" "$dir/gs" "$dir/sim.json" 0 --time-scale 0.01 >/dev/null 2>"$dir/start.err"; then
+    # shellcheck disable=SC2086 # SIM_OPTS: extra options, split on purpose
+    if ! "$GS/start.sh" "$dir/gs" "$dir/sim.json" 0 --time-scale 0.01 ${SIM_OPTS:-} >/dev/null 2>"$dir/start.err"; then
         echo "sim_start: the Graph simulator did not start:" >&2
         cat "$dir/start.err" >&2
         return 1

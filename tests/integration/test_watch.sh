@@ -6,7 +6,9 @@
 . "$(dirname "$0")/convert_lib.sh"
 # a small scope that already holds the new hire of later on
 FILTER="(|$(scope_filter 150)(sAMAccountName=watch$$))"
-sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
+# tokens that live 12 s (renewed at half their life, as any token under 10
+# minutes), so that a few seconds of 1 s polls span several renewals
+SIM_OPTS="--token-lifetime 12" sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
 wpid=
 hire_dn="CN=Watch New Hire $$,OU=US,OU=Contoso,$AD_BASE_DN"
 trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; ldap_admin ldapdelete "$hire_dn" >/dev/null 2>&1; sim_stop' EXIT
@@ -18,6 +20,8 @@ connect commercial gcch && pass "Connect cycles into both tenants" || fail "conn
 batches() { grep -c '^tenant gcch (usgov-high), run ' "$OUT/watch.out"; }
 batches_at_least() { [ "$(batches)" -ge "$1" ]; }
 
+s0=$(log_seq)
+t0=$EPOCHREALTIME
 "$DUALSYNC" -c "$OUT/w.conf" watch --interval 1 --max-changes 100000 --no-progress > "$OUT/watch.out" 2>&1 &
 wpid=$!
 wait_for 60 batches_at_least 1 && pass "watch: the first batch at start"
@@ -63,6 +67,22 @@ kill -TERM "$wpid"
 wait "$wpid"
 rc=$?
 wpid=
+# one handle and one token per tenant for every poll and batch: a token is
+# asked for only when the last one nears its expiry (at 6 s of its 12), not
+# per poll or per batch. Scaled back: at most 2 tokens an hour at real
+# lifetimes (60-90 min, renewed 5 min before the end).
+python3 - "$SIM/requests.jsonl" "$s0" "$t0" "$EPOCHREALTIME" >"$OUT/tokens.txt" <<'PY'
+import json, sys
+path, s0, t0, t1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+E = [json.loads(l) for l in open(path)][s0:]
+for t in ("commercial", "gcch"):
+    tokens = sum(1 for e in E if e.get("kind") == "token" and e.get("tenant") == t and e.get("status") == 200)
+    polls = sum(1 for e in E if e.get("tenant") == t and e["path"] == "/v1.0/organization")
+    bound = int((t1 - t0) / 6) + 1
+    print("%s %s: %d token requests for %d polls in %.0f s (at most %d)" % (
+        "PASS" if tokens <= bound and polls >= 6 else "FAIL", t, tokens, polls, t1 - t0, bound))
+PY
+counted "token requests per tenant" cat "$OUT/tokens.txt"
 { [ "$rc" = 0 ] || [ "$rc" = 1 ]; } && grep -q 'stopped by a signal, between batches' "$OUT/watch.out" \
     && pass "SIGTERM: watch ends between batches (exit $rc)" || fail "SIGTERM: exit $rc: $(tail -3 "$OUT/watch.out")"
 ls "$M"/*.journal >/dev/null 2>&1 && fail "a journal was left behind" || pass "no journal left: nothing in doubt"
