@@ -335,6 +335,7 @@ static void tenant_section(void **state)
                      "cloud = usgov-high\n" TENANT_IDS
                      "client_secret_file = /nonexistent/gcch.secret\n"
                      "mapping_file = /srv/gcch.map\n"
+                     "connect_config = /srv/connect-gcch\n"
                      "invite_address_attribute = userPrincipalName\n"
                      "send_invitation_message = yes\n"
                      "max_changes = 20\n"
@@ -352,6 +353,7 @@ static void tenant_section(void **state)
     assert_string_equal(t->client_id, "0e9d8c7b-6a59-4837-a625-14f3e2d1c0b9");
     assert_int_equal(t->credential, CREDENTIAL_CERTIFICATE);
     assert_string_equal(t->mapping_file, "/var/lib/ds/commercial.map");
+    assert_null(t->connect_config);
     assert_string_equal(t->redirect_url,
                         "https://myapps.microsoft.com/?tenantid=6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b");
     assert_false(t->send_invitation_message);
@@ -369,6 +371,7 @@ static void tenant_section(void **state)
     assert_int_equal(t->cloud, CLOUD_USGOV_HIGH);
     assert_int_equal(t->credential, CREDENTIAL_SECRET);
     assert_string_equal(t->mapping_file, "/srv/gcch.map");
+    assert_string_equal(t->connect_config, "/srv/connect-gcch");
     assert_string_equal(t->redirect_url,
                         "https://myapps.microsoft.us/?tenantid=6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b");
     assert_string_equal(t->invite_address_attribute, "userPrincipalName");
