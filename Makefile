@@ -60,7 +60,7 @@ CFLAGS        += -ffile-prefix-map=$(CURDIR)=. $(WIN_PREFIX_MAP)
 LDFLAGS       += -Wl,--no-insert-timestamp
 # -static: one .exe without MinGW's runtime DLLs beside it
 LDFLAGS       += -static
-LDLIBS        += -lwldap32 -lcrypt32 -lsecur32 -lws2_32 -ladvapi32 -lshell32
+LDLIBS        += -lwldap32 -lcrypt32 -lncrypt -lbcrypt -lsecur32 -lws2_32 -ladvapi32 -lshell32
 # deps.mak changes only with the libraries: then everything is built again
 # against their headers (an object left from other libraries would also name
 # their directory in its debug information)
@@ -183,6 +183,10 @@ $(BUILD)/graphctl: $(BUILD)/tools/graphctl.o $(BASE_OBJS) $(GRAPH_OBJS)
 
 tools: $(BUILD)/graphctl
 
+# Windows only: the certificate store's import for test_windows.sh
+$(BUILD)/win-import-pfx$(EXE): tests/tools/win_import_pfx.c | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcrypt32
+
 # The Graph client against the simulator (tests/graphsim).
 test-graph: $(BUILD)/graphctl
 	tests/integration/test_graph.sh $(BUILD)/graphctl
@@ -203,7 +207,7 @@ windows-deps:
 	scripts/build-windows.sh
 
 windows: windows-deps
-	$(MAKE) TARGET=windows all
+	$(MAKE) TARGET=windows all build-win/win-import-pfx.exe
 
 windows-unit: windows-deps
 	$(MAKE) TARGET=windows unit

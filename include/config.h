@@ -60,7 +60,7 @@ struct tenant_rule {
     struct rule_source *src;   /* private to config.c: where each part of text came from */
 };
 
-enum credential { CREDENTIAL_NONE, CREDENTIAL_SECRET, CREDENTIAL_CERTIFICATE };
+enum credential { CREDENTIAL_NONE, CREDENTIAL_SECRET, CREDENTIAL_CERTIFICATE, CREDENTIAL_STORE };
 
 /* Tenants are numbered in file order; the policy and the planner use the same
  * index. At most CONFIG_MAX_TENANTS (the policy keeps one bit per tenant). */
@@ -76,6 +76,8 @@ struct tenant_config {
     char *client_secret_file;  /* CREDENTIAL_SECRET: 0600 file holding the secret */
     char *client_cert_file;    /* CREDENTIAL_CERTIFICATE: the certificate (PEM) ... */
     char *client_key_file;     /* ... and its 0600 private key */
+    char *cert_thumbprint;     /* CREDENTIAL_STORE: SHA-1 thumbprint, 40 lowercase hex digits, */
+    bool cert_store_user;      /* of a certificate in LocalMachine\My (or CurrentUser\My) */
     char *mapping_file;        /* default <mappings_dir>/NAME.map */
     char *redirect_url;        /* inviteRedirectUrl; default My Apps of the tenant's cloud */
     bool send_invitation_message;      /* default no */

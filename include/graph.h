@@ -55,6 +55,11 @@ struct graph_params {
     const char *secret_file;
     const char *cert_file;
     const char *key_file;
+    /* ...or a certificate of the Windows certificate store by its SHA-1
+     * thumbprint (40 hex digits), in LocalMachine\My (store_machine) or
+     * CurrentUser\My; its key signs where it is kept (platform_cert_sign). */
+    const char *cert_thumbprint;
+    bool store_machine;
     enum graph_jwt_alg jwt_alg;  /* default PS256 + x5t#S256 */
     const char *ca_file;         /* CA bundle (PEM); NULL: the system's. Verification is always on. */
     /* Tests only: where to connect instead, as curl's --connect-to entries

@@ -52,6 +52,20 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
  * POSIX has no DPAPI: -1 with the remedy (systemd credentials). */
 int platform_protect_secret(const char *secret, size_t len, bool machine, struct strbuf *out);
 
+/* Sign data with the private key of a certificate in the Windows store
+ * (cert_thumbprint, cert_store), which never leaves its key storage
+ * provider: the certificate with this SHA-1 thumbprint (40 hex digits) in
+ * the "MY" store of LocalMachine (machine) or CurrentUser; SHA-256 from
+ * BCrypt, then RSASSA-PSS (*pss; salt 32, MGF1 SHA-256) or PKCS#1 v1.5 with
+ * NCryptSignHash (a CNG key) or CryptSignHash (a legacy CryptoAPI key,
+ * which signs PKCS#1 v1.5 only). Appends the big-endian signature to sig
+ * and the certificate's DER to cert (for the thumbprint header).
+ * data NULL: only look up the certificate (sig unused), and clear *pss when
+ * the key cannot sign PSS, so that the caller announces RS256.
+ * 0, or -1 after logging what is missing and the remedy. POSIX: -1. */
+int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const void *data, size_t len,
+                       struct strbuf *sig, struct strbuf *cert);
+
 /* Read a secret typed or piped on standard input into out, without its
  * trailing line break; on a terminal without echo, after prompt (on
  * stderr). 0, or -1 after logging (nothing read, or an empty line). */

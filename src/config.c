@@ -27,7 +27,7 @@ struct rule_source {
 };
 
 enum tenant_key {
-    TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
+    TK_CERT_STORE, TK_CERT_THUMBPRINT, TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
     TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
     TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_PROXY, TK_REDIRECT_URL,
     TK_REPLICATION_WAIT, TK_RULE, TK_SEND_INVITATION_MESSAGE, TK_TENANT_ID, TK_TIMEOUT, TK_COUNT
@@ -475,6 +475,7 @@ static void tenant_free(struct tenant_config *t)
     free(t->client_secret_file);
     free(t->client_cert_file);
     free(t->client_key_file);
+    free(t->cert_thumbprint);
     free(t->mapping_file);
     free(t->connect_config);
     free(t->redirect_url);
@@ -526,6 +527,8 @@ static void rule_error(struct parse_state *ps, const struct rule_source *src, si
 }
 
 static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
+    { "cert_store", TK_CERT_STORE },
+    { "cert_thumbprint", TK_CERT_THUMBPRINT },
     { "client_cert_file", TK_CLIENT_CERT_FILE },
     { "client_id", TK_CLIENT_ID },
     { "client_key_file", TK_CLIENT_KEY_FILE },
@@ -578,7 +581,15 @@ static void section_end(struct parse_state *ps)
     if (!kl[TK_CLIENT_ID])
         log_error("%s:%d: [tenant %s] needs client_id (the application (client) ID of the app "
                   "registration dualsync signs in as)", f, t->line, t->name), ps->errors++;
-    if (kl[TK_CLIENT_SECRET_FILE] && (kl[TK_CLIENT_CERT_FILE] || kl[TK_CLIENT_KEY_FILE]))
+    if (kl[TK_CERT_THUMBPRINT] && (kl[TK_CLIENT_SECRET_FILE] || kl[TK_CLIENT_CERT_FILE] || kl[TK_CLIENT_KEY_FILE]))
+        log_error("%s:%d: [tenant %s] has cert_thumbprint and another credential; keep one", f,
+                  kl[TK_CERT_THUMBPRINT], t->name), ps->errors++;
+    else if (kl[TK_CERT_STORE] && !kl[TK_CERT_THUMBPRINT])
+        log_error("%s:%d: [tenant %s] cert_store needs cert_thumbprint (the certificate's "
+                  "thumbprint in that store)", f, kl[TK_CERT_STORE], t->name), ps->errors++;
+    else if (kl[TK_CERT_THUMBPRINT])
+        ;
+    else if (kl[TK_CLIENT_SECRET_FILE] && (kl[TK_CLIENT_CERT_FILE] || kl[TK_CLIENT_KEY_FILE]))
         log_error("%s:%d: [tenant %s] has both a client secret and a certificate; keep one: "
                   "client_secret_file, or client_cert_file and client_key_file", f, t->line,
                   t->name), ps->errors++;
@@ -589,9 +600,11 @@ static void section_end(struct parse_state *ps)
         log_error("%s:%d: [tenant %s] client_key_file needs client_cert_file", f, t->line,
                   t->name), ps->errors++;
     else if (!kl[TK_CLIENT_SECRET_FILE] && !kl[TK_CLIENT_CERT_FILE])
-        log_error("%s:%d: [tenant %s] needs a credential: client_secret_file, or "
-                  "client_cert_file and client_key_file", f, t->line, t->name), ps->errors++;
-    t->credential = kl[TK_CLIENT_SECRET_FILE] ? CREDENTIAL_SECRET
+        log_error("%s:%d: [tenant %s] needs a credential: client_secret_file, "
+                  "client_cert_file and client_key_file, or cert_thumbprint (Windows)", f, t->line,
+                  t->name), ps->errors++;
+    t->credential = kl[TK_CERT_THUMBPRINT] ? CREDENTIAL_STORE
+                  : kl[TK_CLIENT_SECRET_FILE] ? CREDENTIAL_SECRET
                   : kl[TK_CLIENT_CERT_FILE] ? CREDENTIAL_CERTIFICATE : CREDENTIAL_NONE;
     /* a rule that failed to parse has been reported already: no second error */
     if (!t->nrules && !t->default_rule.line && !kl[TK_RULE] && !kl[TK_DEFAULT])
@@ -763,6 +776,39 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
     case TK_CLIENT_SECRET_FILE: set_secret_path(ps, &t->client_secret_file, name, v); break;
     case TK_CLIENT_KEY_FILE: set_secret_path(ps, &t->client_key_file, name, v); break;
     case TK_CLIENT_CERT_FILE: set_str(&t->client_cert_file, v); break;
+    case TK_CERT_THUMBPRINT: {
+        /* as certlm.msc or Get-ChildItem Cert:\ show it: hex digits, maybe
+         * with spaces or colons, and the invisible left-to-right mark
+         * (U+200E) that the certificate dialog puts in front when copied */
+        char hex[41];
+        size_t n = 0;
+        bool ok = true;
+        for (const unsigned char *p = (const unsigned char *)v; *p && ok; p++) {
+            if (*p == ' ' || *p == ':')
+                continue;
+            if (p[0] == 0xe2 && p[1] == 0x80 && p[2] == 0x8e) {
+                p += 2;
+                continue;
+            }
+            ok = isxdigit(*p) && n < 40;
+            if (ok)
+                hex[n++] = (char)tolower(*p);
+        }
+        if (!ok || n != 40)
+            return conf_error(ps, "cert_thumbprint must be the certificate's SHA-1 thumbprint, 40 "
+                                  "hexadecimal digits (Get-ChildItem Cert:\\LocalMachine\\My), not '%s'", v);
+        hex[n] = '\0';
+        set_str(&t->cert_thumbprint, hex);
+        break;
+    }
+    case TK_CERT_STORE:
+        if (!strcasecmp(v, "LocalMachine"))
+            t->cert_store_user = false;
+        else if (!strcasecmp(v, "CurrentUser"))
+            t->cert_store_user = true;
+        else
+            return conf_error(ps, "cert_store must be LocalMachine or CurrentUser, not '%s'", v);
+        break;
     case TK_MAPPING_FILE: set_str(&t->mapping_file, v); break;
     case TK_CONNECT_CONFIG: set_str(&t->connect_config, v); break;
     case TK_REDIRECT_URL:

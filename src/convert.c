@@ -567,6 +567,8 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->secret_file = tc->credential == CREDENTIAL_SECRET ? tc->client_secret_file : NULL;
     p->cert_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_cert_file : NULL;
     p->key_file = tc->credential == CREDENTIAL_CERTIFICATE ? tc->client_key_file : NULL;
+    p->cert_thumbprint = tc->credential == CREDENTIAL_STORE ? tc->cert_thumbprint : NULL;
+    p->store_machine = !tc->cert_store_user;
     p->max_wait = tc->max_retry_wait;
     p->timeout = tc->timeout;
     p->proxy = tc->proxy;

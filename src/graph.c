@@ -396,9 +396,10 @@ int graph_open(const struct graph_params *p, struct graph **out)
         return log_error("tenant %s: client_id is missing; give the app registration's "
                          "application (client) id", name);
     bool secret = p->secret_file && *p->secret_file, cert = p->cert_file && *p->cert_file;
-    if (secret == cert)
-        return log_error("tenant %s: give exactly one credential: secret_file, or cert_file "
-                         "(and key_file)", name);
+    bool store = p->cert_thumbprint && *p->cert_thumbprint;
+    if (secret + cert + store != 1)
+        return log_error("tenant %s: give exactly one credential: secret_file, cert_file "
+                         "(and key_file), or cert_thumbprint", name);
     if (p->batch_size < 0 || p->batch_size > BATCH_MAX)
         return log_error("tenant %s: batch size %d is out of range 1..%d (Graph takes at most "
                          "20 requests per $batch)", name, p->batch_size, BATCH_MAX);
@@ -419,6 +420,8 @@ int graph_open(const struct graph_params *p, struct graph **out)
     g->client_id = xstrdup(p->client_id);
     g->secret_file = secret ? xstrdup(p->secret_file) : NULL;
     g->cert_file = cert ? xstrdup(p->cert_file) : NULL;
+    g->thumbprint = store ? xstrdup(p->cert_thumbprint) : NULL;
+    g->store_machine = p->store_machine;
     g->key_file = dup_or_null(p->key_file);
     g->ca_file = dup_or_null(p->ca_file);
     g->jwt_alg = p->jwt_alg;
@@ -477,6 +480,7 @@ void graph_close(struct graph *g)
     free(g->tenant_id);
     free(g->client_id);
     free(g->secret_file);
+    free(g->thumbprint);
     free(g->cert_file);
     free(g->key_file);
     free(g->ca_file);

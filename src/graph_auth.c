@@ -104,12 +104,12 @@ void graph_guid(char out[37])
  * The client assertion (reference §5.2,
  * learn.microsoft.com/entra/identity-platform/certificate-credentials) */
 
-static char *thumbprint(X509 *cert, const EVP_MD *md)
+/* The thumbprint Entra shows: a hash of the certificate's DER encoding. */
+static char *thumbprint(const unsigned char *der, size_t len, const EVP_MD *md)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    /* X509_digest hashes the DER encoding: the thumbprint Entra shows */
-    if (!X509_digest(cert, md, d, &dl))
+    if (EVP_Digest(der, len, d, &dl, md, NULL) != 1)
         return NULL;
     return base64url_encode(d, dl);
 }
@@ -142,11 +142,24 @@ static int openssl_error(const char *what)
 
 int graph_jwt_build(const struct graph_jwt *in, struct strbuf *out)
 {
-    if (EVP_PKEY_get_base_id(in->key) != EVP_PKEY_RSA)
+    if (in->key && EVP_PKEY_get_base_id(in->key) != EVP_PKEY_RSA)
         return log_error("the private key is not an RSA key: Entra signs client assertions with "
                          "RSA only; register an RSA certificate");
     bool ps = in->alg == GRAPH_JWT_PS256;
-    char *tp = thumbprint(in->cert, ps ? EVP_sha256() : EVP_sha1());
+    /* the certificate's DER: from the PEM file, or from the store, where
+     * the key stays (platform_cert_sign without data only looks it up) */
+    struct strbuf der = STRBUF_INIT;
+    if (in->key) {
+        unsigned char *d = NULL;
+        int dl = i2d_X509(in->cert, &d);
+        if (dl > 0)
+            strbuf_add(&der, d, (size_t)dl);
+        OPENSSL_free(d);
+    } else if (platform_cert_sign(in->store_machine, in->thumbprint, &ps, NULL, 0, NULL, &der)) {
+        return -1;
+    }
+    char *tp = der.len ? thumbprint((const unsigned char *)der.buf, der.len, ps ? EVP_sha256() : EVP_sha1()) : NULL;
+    strbuf_release(&der);
     if (!tp)
         return openssl_error("cannot compute the certificate thumbprint");
 
@@ -176,7 +189,21 @@ int graph_jwt_build(const struct graph_jwt *in, struct strbuf *out)
     unsigned char *sig = NULL;
     size_t siglen = 0;
     EVP_PKEY_CTX *pctx = NULL;
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *mctx = NULL;
+    if (!in->key) {
+        /* the certificate store's key signs where it is kept */
+        struct strbuf s = STRBUF_INIT, unused = STRBUF_INIT;
+        if (platform_cert_sign(in->store_machine, in->thumbprint, &ps, input.buf, input.len, &s, &unused) == 0) {
+            char *ss = base64url_encode((const unsigned char *)s.buf, s.len);
+            strbuf_addf(out, "%s.%s", input.buf, ss);
+            free(ss);
+            rc = 0;
+        }
+        strbuf_release(&s);
+        strbuf_release(&unused);
+        goto out;
+    }
+    mctx = EVP_MD_CTX_new();
     if (!mctx || EVP_DigestSignInit(mctx, &pctx, EVP_sha256(), NULL, in->key) != 1) {
         openssl_error("cannot sign the client assertion");
         goto out;
@@ -375,14 +402,15 @@ static int token_form(struct graph *g, struct strbuf *form)
         platform_wipe(&secret);
         return 0;
     }
-    X509 *cert;
-    EVP_PKEY *key;
-    if (load_certificate(g, &cert, &key))
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    if (!g->thumbprint && load_certificate(g, &cert, &key))
         return -1;
     char jti[37];
     graph_guid(jti);
     struct graph_jwt jwt = {
-        .key = key, .cert = cert, .alg = g->jwt_alg, .audience = g->token_url,
+        .key = key, .cert = cert, .thumbprint = g->thumbprint, .store_machine = g->store_machine,
+        .alg = g->jwt_alg, .audience = g->token_url,
         /* the service judges nbf and exp on its own clock: a host whose
          * clock is off would otherwise be refused (AADSTS700024) */
         .client_id = g->client_id, .jti = jti, .now = graph_server_time(g), .lifetime = ASSERTION_LIFETIME,

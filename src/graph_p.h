@@ -133,8 +133,10 @@ char *base64url_encode(const unsigned char *data, size_t len);
 unsigned char *base64url_decode(const char *text, size_t *len);
 
 struct graph_jwt {
-    struct evp_pkey_st *key;     /* RSA private key */
+    struct evp_pkey_st *key;     /* RSA private key, or NULL: ... */
     struct x509_st *cert;        /* the certificate registered on the app */
+    const char *thumbprint;      /* ... the certificate of the Windows store with this */
+    bool store_machine;          /* SHA-1 thumbprint, in LocalMachine (else CurrentUser) */
     enum graph_jwt_alg alg;
     const char *audience;        /* the cloud's token URL for the tenant */
     const char *client_id;       /* iss and sub */
@@ -189,6 +191,8 @@ struct graph {
     char *name;
     enum cloud cloud;
     char *tenant_id, *client_id, *secret_file, *cert_file, *key_file, *ca_file;
+    char *thumbprint;            /* a certificate of the Windows store, or NULL */
+    bool store_machine;          /* its store: LocalMachine (else CurrentUser) */
     struct strbuf roots;         /* PEM of the machine's trusted roots, or empty
                                   * (platform_tls_roots) when ca_file is set or
                                   * libcurl's own default is the machine's trust */

@@ -129,6 +129,14 @@ int platform_protect_secret(const char *secret, size_t len, bool machine, struct
                      "or in a systemd credential (credential:NAME, dualsync.conf(5))");
 }
 
+int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const void *data, size_t len,
+                       struct strbuf *sig, struct strbuf *cert)
+{
+    (void)machine, (void)thumbprint, (void)pss, (void)data, (void)len, (void)sig, (void)cert;
+    return log_error("cert_thumbprint names a certificate of the Windows certificate store; on "
+                     "Linux give client_cert_file and client_key_file");
+}
+
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
 {
     struct termios old, quiet;

@@ -19,6 +19,8 @@
 #include <shellapi.h>
 #include <wincred.h>
 #include <wincrypt.h>
+#include <bcrypt.h>
+#include <ncrypt.h>
 
 #include "log.h"
 #include "platform.h"
@@ -416,6 +418,180 @@ int platform_protect_secret(const char *secret, size_t len, bool machine, struct
     else
         strbuf_add(out, blob.pbData, blob.cbData);
     LocalFree(blob.pbData);
+    return rc;
+}
+
+/* ---- a certificate's key in the store ------------------------------------ */
+
+static int sha256(const void *data, size_t len, unsigned char out[32])
+{
+    BCRYPT_ALG_HANDLE alg = NULL;
+    BCRYPT_HASH_HANDLE h = NULL;
+    NTSTATUS st = BCryptOpenAlgorithmProvider(&alg, BCRYPT_SHA256_ALGORITHM, NULL, 0);
+    if (BCRYPT_SUCCESS(st))
+        st = BCryptCreateHash(alg, &h, NULL, 0, NULL, 0, 0);
+    if (BCRYPT_SUCCESS(st))
+        st = BCryptHashData(h, (PUCHAR)data, (ULONG)len, 0);
+    if (BCRYPT_SUCCESS(st))
+        st = BCryptFinishHash(h, out, 32, 0);
+    if (h)
+        BCryptDestroyHash(h);
+    if (alg)
+        BCryptCloseAlgorithmProvider(alg, 0);
+    return BCRYPT_SUCCESS(st) ? 0 : log_error("BCrypt SHA-256: status 0x%08lx", (unsigned long)st);
+}
+
+static int sign_ncrypt(NCRYPT_KEY_HANDLE key, bool pss, unsigned char hash[32], struct strbuf *sig)
+{
+    BCRYPT_PKCS1_PADDING_INFO p1 = { BCRYPT_SHA256_ALGORITHM };
+    BCRYPT_PSS_PADDING_INFO pp = { BCRYPT_SHA256_ALGORITHM, 32 };
+    void *pad = pss ? (void *)&pp : (void *)&p1;
+    DWORD flags = (pss ? BCRYPT_PAD_PSS : BCRYPT_PAD_PKCS1) | NCRYPT_SILENT_FLAG;
+    DWORD n = 0;
+    SECURITY_STATUS st = NCryptSignHash(key, pad, hash, 32, NULL, 0, &n, flags);
+    if (st == ERROR_SUCCESS) {
+        unsigned char *buf = xmalloc(n);
+        st = NCryptSignHash(key, pad, hash, 32, buf, n, &n, flags);
+        if (st == ERROR_SUCCESS)
+            strbuf_add(sig, buf, n);
+        free(buf);
+    }
+    if (st != ERROR_SUCCESS)
+        return log_error("NCryptSignHash: %s (0x%08lx); the account running dualsync needs read "
+                         "access to the certificate's private key (certlm.msc, Manage Private Keys)",
+                         win_strerror((DWORD)st), (unsigned long)st);
+    return 0;
+}
+
+/* A legacy CryptoAPI key (imported without a CNG key storage provider):
+ * PKCS#1 v1.5 only, and the signature comes little-endian. The key's own
+ * provider may be one without SHA-256 (the Base and Enhanced providers,
+ * PROV_RSA_FULL): its container is opened again through the RSA and AES
+ * provider, which shares the containers and has SHA-256. */
+static int sign_capi(PCCERT_CONTEXT c, HCRYPTPROV prov, DWORD spec, bool pss, unsigned char hash[32],
+                     struct strbuf *sig)
+{
+    if (pss)
+        return log_error("the certificate's key is in a legacy CryptoAPI provider, which cannot "
+                         "sign RSASSA-PSS; import the key into a CNG key storage provider "
+                         "(certutil -csp \"Microsoft Software Key Storage Provider\" -importpfx)");
+    HCRYPTPROV aes = 0;
+    DWORD sz = 0;
+    if (CertGetCertificateContextProperty(c, CERT_KEY_PROV_INFO_PROP_ID, NULL, &sz)) {
+        CRYPT_KEY_PROV_INFO *info = xmalloc(sz);
+        if (CertGetCertificateContextProperty(c, CERT_KEY_PROV_INFO_PROP_ID, info, &sz)
+            && CryptAcquireContextW(&aes, info->pwszContainerName, MS_ENH_RSA_AES_PROV_W, PROV_RSA_AES,
+                                    (info->dwFlags & CRYPT_MACHINE_KEYSET) | CRYPT_SILENT))
+            prov = aes;
+        else
+            log_debug("the key's container cannot be opened through the RSA and AES provider: %s",
+                      last_error());
+        free(info);
+    }
+    HCRYPTHASH h = 0;
+    int rc = -1;
+    DWORD n = 0;
+    if (CryptCreateHash(prov, CALG_SHA_256, 0, 0, &h) && CryptSetHashParam(h, HP_HASHVAL, hash, 0)
+        && !CryptSignHashW(h, spec, NULL, 0, NULL, &n) && GetLastError() == (DWORD)NTE_NO_KEY) {
+        /* the certificate's property names one key pair, the container
+         * holds the other (PFX imports differ in which they write) */
+        log_debug("CryptoAPI: no %s key pair in the container; trying the %s one",
+                  spec == AT_SIGNATURE ? "signature" : "exchange", spec == AT_SIGNATURE ? "exchange" : "signature");
+        spec = spec == AT_SIGNATURE ? AT_KEYEXCHANGE : AT_SIGNATURE;
+    }
+    if (!h || !CryptSignHashW(h, spec, NULL, 0, NULL, &n)) {
+        log_error("CryptoAPI cannot sign with the certificate's key (SHA-256): %s; import the key "
+                  "into a CNG key storage provider", last_error());
+        goto out;
+    }
+    unsigned char *buf = xmalloc(n);
+    if (CryptSignHashW(h, spec, NULL, 0, buf, &n)) {
+        for (DWORD i = 0; i < n / 2; i++) {
+            unsigned char t = buf[i];
+            buf[i] = buf[n - 1 - i];
+            buf[n - 1 - i] = t;
+        }
+        strbuf_add(sig, buf, n);
+        rc = 0;
+    } else {
+        log_error("CryptSignHash: %s", last_error());
+    }
+    free(buf);
+out:
+    if (h)
+        CryptDestroyHash(h);
+    if (aes)
+        CryptReleaseContext(aes, 0);
+    return rc;
+}
+
+int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const void *data, size_t len,
+                       struct strbuf *sig, struct strbuf *cert)
+{
+    const char *where = machine ? "Cert:\\LocalMachine\\My" : "Cert:\\CurrentUser\\My";
+    BYTE sha1[20];
+    bool hex_ok = strlen(thumbprint) == 40;
+    for (size_t i = 0; hex_ok && i < 20; i++) {
+        unsigned v;
+        hex_ok = sscanf(thumbprint + 2 * i, "%2x", &v) == 1;
+        sha1[i] = (BYTE)v;
+    }
+    if (!hex_ok)
+        return log_error("cert_thumbprint %s is not 40 hexadecimal digits", thumbprint);
+    HCERTSTORE st = CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0,
+                                  (machine ? CERT_SYSTEM_STORE_LOCAL_MACHINE : CERT_SYSTEM_STORE_CURRENT_USER)
+                                  | CERT_STORE_OPEN_EXISTING_FLAG | CERT_STORE_READONLY_FLAG, L"MY");
+    if (!st)
+        return log_error("cannot open the certificate store %s: %s", where, last_error());
+    CRYPT_HASH_BLOB hb = { 20, sha1 };
+    PCCERT_CONTEXT c = CertFindCertificateInStore(st, X509_ASN_ENCODING, 0, CERT_FIND_SHA1_HASH, &hb, NULL);
+    int rc = -1;
+    HCRYPTPROV_OR_NCRYPT_KEY_HANDLE key = 0;
+    DWORD spec = 0;
+    BOOL must_free = FALSE;
+    if (!c) {
+        log_error("no certificate with thumbprint %s in %s; import the app registration's "
+                  "certificate with its private key there (Import-PfxCertificate -CertStoreLocation %s)",
+                  thumbprint, where, where);
+        goto out;
+    }
+    if (CertVerifyTimeValidity(NULL, c->pCertInfo) != 0) {
+        log_error("the certificate %s in %s is expired or not yet valid; create a new one and "
+                  "register it on the app registration", thumbprint, where);
+        goto out;
+    }
+    if (!CryptAcquireCertificatePrivateKey(c, CRYPT_ACQUIRE_SILENT_FLAG | CRYPT_ACQUIRE_ALLOW_NCRYPT_KEY_FLAG,
+                                           NULL, &key, &spec, &must_free)) {
+        log_error("the certificate %s in %s has no private key this account can use (%s); import "
+                  "it with its key, and give the account running dualsync read access to the key "
+                  "(certlm.msc, All Tasks, Manage Private Keys)", thumbprint, where, last_error());
+        goto out;
+    }
+    unsigned char hash[32];
+    if (!data) {
+        /* only the certificate, for the header; a CryptoAPI key signs
+         * PKCS#1 v1.5 only (RS256, which Entra takes as well) */
+        if (spec != CERT_NCRYPT_KEY_SPEC && *pss) {
+            log_verbose("the key of certificate %s is in a legacy CryptoAPI provider: RS256", thumbprint);
+            *pss = false;
+        }
+        rc = 0;
+    } else if (sha256(data, len, hash) == 0) {
+        rc = spec == CERT_NCRYPT_KEY_SPEC ? sign_ncrypt(key, *pss, hash, sig)
+                                          : sign_capi(c, key, spec, *pss, hash, sig);
+    }
+    if (!rc)
+        strbuf_add(cert, c->pbCertEncoded, c->cbCertEncoded);
+out:
+    if (key && must_free) {
+        if (spec == CERT_NCRYPT_KEY_SPEC)
+            NCryptFreeObject(key);
+        else
+            CryptReleaseContext(key, 0);
+    }
+    if (c)
+        CertFreeCertificateContext(c);
+    CertCloseStore(st, 0);
     return rc;
 }
 

@@ -90,6 +90,32 @@ else fail "damaged DPAPI file: $(head -c 400 dpapi2.out)"; fi
 refuses "protect-secret on Linux points to systemd credentials" 3 'systemd credential' \
     "$DUALSYNC" protect-secret "$OUT/x.secret" < "$OUT/creds/commercial-app.secret"
 
+# --- the app's certificate in the store, by its thumbprint (cert_thumbprint,
+# cert_store). Wine 8.0 gets as far as the key: PFXImportCertStore cannot
+# put it in a CNG key storage provider (PKCS12_ALWAYS_CNG_KSP fails), and
+# the CryptoAPI key it writes cannot sign SHA-256 in Wine's rsaenh (the
+# Enhanced provider has no CALG_SHA_256, the RSA and AES one finds no key
+# in the container: NTE_NO_KEY). A token means a Wine that can.
+IMPORT=${WIN_IMPORT_PFX:-$ROOT/build-win/win-import-pfx.exe}
+openssl pkcs12 -export -in "$GS/example-creds/commercial-app.pem" -inkey "$GS/example-creds/commercial-app.key" \
+    -out commercial.pfx -passout pass:lab -keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256
+tp=$(wine "$IMPORT" "$(winpath "$OUT/commercial.pfx")" lab CurrentUser 2>pfx.err | tr -d '\r')
+equal "the app's certificate imported into CurrentUser\\My" \
+    "$(openssl x509 -in "$GS/example-creds/commercial-app.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')" "$tp"
+sed -e "s|^client_secret_file = .*commercial-app.secret|cert_thumbprint = $tp\ncert_store = CurrentUser|" \
+    exe.conf > exe-store.conf
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" --debug -c exe-store.conf check --tenant commercial >store1.out 2>&1
+if grep -q '^  token *ok' store1.out; then
+    pass "cert_thumbprint: a token signed by the store's key"
+elif grep -q 'legacy CryptoAPI provider: RS256' store1.out && grep -q 'CryptoAPI cannot sign' store1.out; then
+    pass "cert_thumbprint: certificate found and its key acquired; Wine's rsaenh cannot sign SHA-256 with it"
+else fail "cert_thumbprint: $(grep -v ldap store1.out | head -c 600)"; fi
+sed "s|^cert_thumbprint = .*|cert_thumbprint = 0000000000000000000000000000000000000000|" exe-store.conf > exe-store0.conf
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe-store0.conf check --tenant commercial >store0.out 2>&1
+if grep -q 'no certificate with thumbprint 0000000000000000000000000000000000000000 in Cert:\\CurrentUser\\My' store0.out; then
+    pass "cert_thumbprint: a certificate not in the store is named with the remedy"
+else fail "cert_thumbprint missing: $(grep -v ldap store0.out | head -c 600)"; fi
+
 # --- 2. LDAP: Wine's wldap32 cannot check a server certificate
 # (LDAP_OPT_SERVER_CERTIFICATE) nor sign and seal (LDAP_OPT_SIGN): the
 # reader refuses before it binds, never reads unprotected

@@ -192,6 +192,40 @@ static void missing_pieces(void **state)
 
 static void expect(const char *err, const char *want);
 
+/* cert_thumbprint as certlm.msc copies it (spaces, the invisible U+200E in
+ * front) or Get-ChildItem shows it; cert_store; the errors */
+static void cert_thumbprint_and_store(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int rc;
+    char *err = load("[ldap]\nuri = ldaps://dc1\nbase_dn = DC=x\n[tenant a]\ncloud = global\n" TENANT_IDS
+                     "cert_thumbprint = \xe2\x80\x8e" "45 80 4a 0e 11 42 C9 D0 F5 80 88 69 15 77 95 06 E3 8E D2 CF\n"
+                     "cert_store = CurrentUser\ndefault = exclude\n", &cfg, &rc);
+    assert_string_equal(err, "");
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.tenants[0].credential, CREDENTIAL_STORE);
+    assert_string_equal(cfg.tenants[0].cert_thumbprint, "45804a0e1142c9d0f580886915779506e38ed2cf");
+    assert_true(cfg.tenants[0].cert_store_user);
+    free(err);
+    config_free(&cfg);
+    err = load("[ldap]\nuri = ldaps://dc1\nbase_dn = DC=x\n[tenant a]\ncloud = global\n" TENANT_IDS
+               "cert_thumbprint = 45804a0e\ncert_store = Machine\n"
+               "client_secret_file = /nonexistent/a\ndefault = exclude\n", &cfg, &rc);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "cert_thumbprint must be the certificate's SHA-1 thumbprint, 40"));
+    assert_non_null(strstr(err, "cert_store must be LocalMachine or CurrentUser, not 'Machine'"));
+    free(err);
+    config_free(&cfg);
+    err = load("[ldap]\nuri = ldaps://dc1\nbase_dn = DC=x\n[tenant a]\ncloud = global\n" TENANT_IDS
+               "cert_thumbprint = 45804a0e1142c9d0f580886915779506e38ed2cf\n"
+               "client_secret_file = /nonexistent/a\ndefault = exclude\n", &cfg, &rc);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "has cert_thumbprint and another credential; keep one"));
+    free(err);
+    config_free(&cfg);
+}
+
 static void syntax_error_and_long_line(void **state)
 {
     (void)state;
@@ -675,6 +709,7 @@ int main(void)
         cmocka_unit_test(regex_refused_at_its_column),
         cmocka_unit_test(every_secret_file_checked_at_load),
         cmocka_unit_test(overlapping_base_dns),
+        cmocka_unit_test(cert_thumbprint_and_store),
     };
     return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
