@@ -106,6 +106,7 @@ FAULT_DEFAULTS = {
     "batch_items": True,      # apply rate_429/rate_503 to each $batch item as well
     "invitations_blocked": False,   # true, or a list of tenant names: 403 on every invitation
     "invitations_block_after": None,  # block a tenant's invitations after N successful ones
+    "invitations_block_per_minute": None,  # block a tenant once more than N succeeded within a minute
     "clock_offset_seconds": 0,  # the service's clock runs this far ahead of the host's (negative: behind)
     "batch_garbled": 0.0,     # carry out a $batch, then answer 200 with its body cut short
     "replication_lag": 0.0,   # seconds (real time) during which reads do not show a Graph write
@@ -118,14 +119,18 @@ class Faults:
         self.sim = sim
         self.lock = threading.Lock()
         self.cfg = dict(FAULT_DEFAULTS)
-        self.update(cfg or {})
         self.counts = {}
+        self.recent = {}            # tenant name -> times of its latest invitations
+        self.burst_blocked = set()  # tenants blocked by invitations_block_per_minute
+        self.update(cfg or {})
 
     def update(self, cfg):
         with self.lock:
             if cfg.get("reset"):
                 self.cfg = dict(FAULT_DEFAULTS)
                 self.counts = {}
+                self.recent = {}
+                self.burst_blocked = set()
             for k, v in cfg.items():
                 if k == "reset":
                     continue
@@ -207,11 +212,26 @@ class Faults:
         n = c["invitations_block_after"]
         if n is not None and self.counts.get(tenant.name, 0) >= int(n):
             return True
+        if tenant.name in self.burst_blocked:
+            return True     # like the real block: it stays until support lifts it (a reset)
         return False
 
     def count_invitation(self, tenant):
         with self.lock:
             self.counts[tenant.name] = self.counts.get(tenant.name, 0) + 1
+            n = self.cfg["invitations_block_per_minute"]
+            if n is None:
+                return
+            # "a high volume of invitations in a short period": more than n
+            # within a minute (of the simulator's time scale) blocks the tenant
+            now = time.time()
+            window = self.sim.clock.scaled(60.0)
+            times = self.recent.setdefault(tenant.name, [])
+            times.append(now)
+            while times and times[0] < now - window:
+                times.pop(0)
+            if len(times) > int(n):
+                self.burst_blocked.add(tenant.name)
 
 
 # ---------------------------------------------------------------------------

@@ -1047,6 +1047,16 @@ class FaultTests(unittest.TestCase):
         self.assertEqual(e[-1]["fault"], "drop_after")
         self.assertEqual(e[-1]["status"], 201)
 
+    def test_invitations_block_per_minute(self):
+        # more than 2 invitations within a minute: the tenant's invitations are blocked
+        us = [S.mkuser(**synced()) for _ in range(4)]
+        S.hook("POST", "/_sim/faults", {"invitations_block_per_minute": 2})
+        try:
+            st = [S.graph("POST", "/v1.0/invitations", invite_body(u)).status for u in us]
+        finally:
+            S.hook("POST", "/_sim/faults", {"reset": True})
+        self.assertEqual(st, [201, 201, 201, 403])
+
     def test_503_after(self):
         # a gateway's 503 after the work: the invitation happened, the client got 503
         u = S.mkuser(**synced())
