@@ -87,6 +87,7 @@ struct tenant_config {
     int max_retry_wait;        /* seconds: the longest Retry-After obeyed; default 300 */
     int replication_wait;      /* seconds a lost answer's read-back waits for Graph's replicas; default 30 */
     int timeout;               /* seconds for one HTTP exchange with Graph; default 60 */
+    int invitations_per_minute;        /* default 30; 0: no limit (graph.h) */
     char *proxy;               /* NULL: the environment's (https_proxy...), "none", or a URL */
     struct tenant_rule home_when;      /* cond NULL: not set */
     struct tenant_rule *rules;

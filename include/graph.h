@@ -85,6 +85,15 @@ struct graph_params {
     double ru_window;
     int write_limit;
     double write_window;
+    /* Invitations (POST /invitations) per minute, apart from the budget
+     * above: Entra blocks a tenant's invitations for "suspicious activity"
+     * after bursts (see graph_p.h). 0: the default, 30; negative: no
+     * limit. invitation_window: the minute, in seconds (tests run it
+     * faster). first_run: the tenant was never invited into by dualsync:
+     * the rate starts at a tenth and grows to the full one over 10 windows. */
+    int invitations_per_minute;
+    double invitation_window;
+    bool first_run;
     /* The longest single wait Graph may ask for (Retry-After, seconds);
      * default 300. Asked for more, the tenant stops with the time Graph
      * asked for and when to run again, instead of sleeping for hours. */

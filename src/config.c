@@ -28,7 +28,8 @@ struct rule_source {
 
 enum tenant_key {
     TK_CERT_STORE, TK_CERT_THUMBPRINT, TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
-    TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITE_ADDRESS_ATTRIBUTE,
+    TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITATIONS_PER_MINUTE,
+    TK_INVITE_ADDRESS_ATTRIBUTE,
     TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_PROXY, TK_REDIRECT_URL,
     TK_REPLICATION_WAIT, TK_RULE, TK_SEND_INVITATION_MESSAGE, TK_TENANT_ID, TK_TIMEOUT, TK_COUNT
 };
@@ -538,6 +539,7 @@ static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
     { "connect_config", TK_CONNECT_CONFIG },
     { "default", TK_DEFAULT },
     { "home_when", TK_HOME_WHEN },
+    { "invitations_per_minute", TK_INVITATIONS_PER_MINUTE },
     { "invite_address_attribute", TK_INVITE_ADDRESS_ATTRIBUTE },
     { "mapping_file", TK_MAPPING_FILE },
     { "max_changes", TK_MAX_CHANGES },
@@ -662,6 +664,7 @@ static void section_start(struct parse_state *ps, const char *header)
         t->max_retry_wait = 300;
         t->replication_wait = 30;
         t->timeout = 60;
+        t->invitations_per_minute = 30;
         t->invite_address_attribute = xstrdup("mail");
         t->default_rule.outcome = DECISION_EXCLUDE;
         ps->tenant = t;
@@ -854,6 +857,11 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
         set_str(&t->proxy, v);
         break;
     }
+    case TK_INVITATIONS_PER_MINUTE:
+        if (parse_int(v, 0, 100000, &t->invitations_per_minute))
+            return conf_error(ps, "invitations_per_minute must be a number from 0 (no limit) to 100000, "
+                                  "not '%s'", v);
+        break;
     case TK_TIMEOUT:
         if (parse_int(v, 1, 3600, &t->timeout))
             return conf_error(ps, "timeout must be seconds from 1 to 3600, not '%s'", v);

@@ -571,6 +571,7 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->store_machine = !tc->cert_store_user;
     p->max_wait = tc->max_retry_wait;
     p->timeout = tc->timeout;
+    p->invitations_per_minute = tc->invitations_per_minute > 0 ? tc->invitations_per_minute : -1;
     p->proxy = tc->proxy;
     /* test hooks (tests/graphsim): the simulator's CA and address, and its
      * time scale (it runs the throttling windows faster than Graph) */
@@ -580,6 +581,7 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     if (scale && atof(scale) > 0) {
         p->ru_window = 10 * atof(scale);
         p->write_window = 150 * atof(scale);
+        p->invitation_window = 60 * atof(scale);
         p->backoff_base = 0.5 * atof(scale) > 0.01 ? 0.5 * atof(scale) : 0.01;
     }
 }
@@ -592,6 +594,14 @@ static int open_graph(struct ctx *c)
     } else {
         struct graph_params p;
         convert_graph_params(c->tc, &p);
+        /* the tenant's first run: nobody was ever invited into it by us,
+         * so the invitations start slowly (graph_params.first_run) */
+        p.first_run = true;
+        size_t pos = 0;
+        const struct map_record *r;
+        while (p.first_run && c->ms && (r = mapstore_next(c->ms, &pos)))
+            if (r->state == MAP_STATE_INVITED || r->state == MAP_STATE_ACCEPTED)
+                p.first_run = false;
         if (graph_open(&p, &c->g))
             return -1;
         if (kept)

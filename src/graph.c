@@ -450,6 +450,10 @@ int graph_open(const struct graph_params *p, struct graph **out)
     pacer_init(&g->pacer, p->ru_limit > 0 ? p->ru_limit : 3500,
                p->ru_window > 0 ? p->ru_window : 10, p->write_limit > 0 ? p->write_limit : 3000,
                p->write_window > 0 ? p->write_window : 150);
+    double iw = p->invitation_window > 0 ? p->invitation_window : 60;
+    pacer_invites_init(&g->pacer, p->invitations_per_minute < 0 ? 0
+                       : p->invitations_per_minute > 0 ? p->invitations_per_minute : 30,
+                       iw, p->first_run ? 10 * iw : 0);
     if (RAND_bytes((unsigned char *)&g->rng, sizeof(g->rng)) != 1 || !g->rng)
         g->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
     if (!g->ca_file && platform_tls_roots(&g->roots) < 0) {
@@ -729,15 +733,22 @@ static double dispatch_one(struct run *run)
     double earliest = INFINITY;
     bool beta = false;
     size_t scan = run->qlen;
+    /* invitations are paced apart (graph_p.h): no more in one $batch than
+     * the pace allows now */
+    size_t inv_room = pacer_invites_room(&g->pacer, now), ninv = 0;
     while (scan-- && ng < (size_t)g->batch_size && ns < ARRAY_SIZE(skipped)) {
         size_t i = q_pop(run);
         struct graph_request *r = &run->reqs[i];
         bool ready = run->items[i].not_before <= now;
+        bool inv = graph_is_invitation(r->method, r->url);
         /* a full URL (a nextLink) is never put in a $batch; one $batch per API version */
         bool fits = ng == 0 || (!is_abs(r->url) && !is_abs(run->reqs[group[0]].url) && r->beta == beta);
+        if (inv && ninv >= inv_room)
+            fits = false;
         if (ready && fits) {
             if (ng == 0)
                 beta = r->beta;
+            ninv += inv;
             group[ng++] = i;
             if (is_abs(r->url))
                 break;
@@ -760,7 +771,7 @@ static double dispatch_one(struct run *run)
         ru += c_ru;
         writes += c_w;
     }
-    double wait = pacer_wait(&g->pacer, now, ru, writes);
+    double wait = fmax(pacer_wait(&g->pacer, now, ru, writes), pacer_invites_wait(&g->pacer, now, (double)ninv));
     const char *token = wait > 0 ? NULL : graph_token(g);
     if (wait > 0 || !token) {
         for (size_t k = ng; k-- > 0;)
@@ -772,6 +783,7 @@ static double dispatch_one(struct run *run)
     struct xfer *x = xcalloc(1, sizeof(*x));
     x->t_sent = now;
     pacer_take(&g->pacer, now, ru, writes);
+    pacer_invites_take(&g->pacer, now, (double)ninv);
     memcpy(x->idx, group, ng * sizeof(group[0]));
     x->n = ng;
     x->envelope = ng > 1;

@@ -33,8 +33,24 @@ struct bucket {
     double t;                    /* monotonic seconds of the last refill; < 0: not started */
 };
 
+/* Invitations, apart from the documented budget (reference §4 lists no
+ * limit for them): Entra's anti-abuse block ("Invitations are blocked for
+ * this directory due to suspicious activity", lifted only by Microsoft
+ * support) follows "a high volume of invitations in a short period" and
+ * "a newly created tenant exhibiting automation behaviour". So at most
+ * `limit` invitations per `window`, and on a tenant's first run a ramp: the
+ * rate (and the burst) starts at a tenth and grows to the full rate over
+ * `ramp` seconds from the first invitation. */
+struct invite_pace {
+    double limit, window;        /* limit <= 0: off */
+    double ramp;                 /* seconds; 0: no ramp */
+    double start;                /* monotonic time of the first invitation; < 0: none yet */
+    double tokens, t;
+};
+
 struct pacer {
     struct bucket ru, writes;
+    struct invite_pace invites;
     double pause_until;          /* monotonic seconds: nothing is sent before */
     uint64_t writes_sent;        /* running counts */
     uint64_t ru_sent;
@@ -56,6 +72,18 @@ void pacer_throttled(struct pacer *p, double now, double retry_after, bool write
 /* The service said its bucket is `pct` used (1.0 = full use) when it took a
  * request we sent at t_sent; lower our estimate if it is clearly higher. */
 void pacer_observe(struct pacer *p, double now, double pct, bool write, double t_sent);
+
+/* Invitation pacing: limit per window (<= 0: off), ramp seconds (0: none). */
+void pacer_invites_init(struct pacer *p, double limit, double window, double ramp);
+/* How many invitations may go in one request now (>= 1 when pacing is
+ * on: the wait is then pacer_invites_wait's), or SIZE_MAX when off. */
+size_t pacer_invites_room(struct pacer *p, double now);
+/* Seconds until n invitations may be sent (0: now). */
+double pacer_invites_wait(struct pacer *p, double now, double n);
+/* n invitations were sent now. */
+void pacer_invites_take(struct pacer *p, double now, double n);
+/* A POST /invitations. */
+bool graph_is_invitation(const char *method, const char *url);
 
 /* ResourceUnit cost of a request (reference §4 "Costs"): GET /users 2, any
  * other GET 1, $select -1, $expand +1, $top < 20 -1, at least 1; writes

@@ -147,6 +147,85 @@ void pacer_observe(struct pacer *p, double now, double pct, bool write, double t
         b->tokens = most;
 }
 
+/* ------------------------------------------------------------------------
+ * Invitations */
+
+void pacer_invites_init(struct pacer *p, double limit, double window, double ramp)
+{
+    struct invite_pace *v = &p->invites;
+    v->limit = window > 0 ? limit : 0;
+    v->window = window;
+    v->ramp = ramp > 0 ? ramp : 0;
+    v->start = -1;
+    v->t = -1;
+    /* the burst a first run starts with is a tenth of the full one */
+    v->tokens = v->ramp > 0 ? fmax(1, v->limit / 10) : v->limit;
+}
+
+/* The part of the full rate granted at `now`. */
+static double invites_factor(const struct invite_pace *v, double now)
+{
+    if (v->ramp <= 0)
+        return 1;
+    if (v->start < 0)
+        return 0.1;
+    return fmin(1, 0.1 + 0.9 * (now - v->start) / v->ramp);
+}
+
+static double invites_cap(const struct invite_pace *v, double now)
+{
+    return fmax(1, v->limit * invites_factor(v, now));
+}
+
+static void invites_refill(struct invite_pace *v, double now)
+{
+    if (v->t < 0 || now <= v->t)
+        return;
+    /* the factor at the middle of the interval: the ramp is linear */
+    double f = invites_factor(v, (v->t + now) / 2);
+    v->tokens = fmin(invites_cap(v, now), v->tokens + (now - v->t) * v->limit / v->window * f);
+    v->t = now;
+}
+
+size_t pacer_invites_room(struct pacer *p, double now)
+{
+    struct invite_pace *v = &p->invites;
+    if (v->limit <= 0)
+        return SIZE_MAX;
+    invites_refill(v, now);
+    return v->tokens >= 2 ? (size_t)v->tokens : 1;
+}
+
+double pacer_invites_wait(struct pacer *p, double now, double n)
+{
+    struct invite_pace *v = &p->invites;
+    if (v->limit <= 0 || n <= 0)
+        return 0;
+    invites_refill(v, now);
+    double cost = fmin(n, invites_cap(v, now));
+    double deficit = cost - v->tokens;
+    return deficit <= 1e-9 ? 0 : deficit / (v->limit / v->window * invites_factor(v, now));
+}
+
+void pacer_invites_take(struct pacer *p, double now, double n)
+{
+    struct invite_pace *v = &p->invites;
+    if (v->limit <= 0 || n <= 0)
+        return;
+    if (v->start < 0)
+        v->start = now;
+    if (v->t < 0)
+        v->t = now;
+    invites_refill(v, now);
+    v->tokens -= n;
+}
+
+bool graph_is_invitation(const char *method, const char *url)
+{
+    return !strcmp(method, "POST") && !strncmp(url, "/invitations", 12) &&
+           (url[12] == '\0' || url[12] == '?');
+}
+
 void graph_request_cost(const char *method, const char *url, double *ru, double *writes)
 {
     if (strcmp(method, "GET") != 0) {

@@ -9,7 +9,7 @@ FILTER="$(scope_filter 40)"
 sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; finish; exit 1; }
 TP=
 trap '[ -n "$TP" ] && kill "$TP" 2>/dev/null; sim_stop' EXIT
-mkconvconf "$OUT/n.conf" "$OUT/maps"
+KEEP_INVITE_PACE=1 mkconvconf "$OUT/n.conf" "$OUT/maps"
 # conf FILE KEY=VALUE...: the config with these keys in [tenant commercial]
 conf() {
     local f=$1; shift
@@ -88,4 +88,34 @@ https_proxy=http://alice:S3cr3t-pw@127.0.0.1:$PP check_commercial "$OUT/n.conf"
 grep -q "proxy  *http://\*\*\*@127.0.0.1:$PP (https_proxy)" "$OUT/check.out" && ! grep -q S3cr3t "$OUT/check.out" \
     && pass "credentials in https_proxy: masked in check's output" \
     || fail "https_proxy with credentials: $(cat "$OUT/check.out")"
+
+# --- invitations paced (30 a minute, a tenth of that at the start of a
+# tenant's first run): the simulator blocks a tenant whose invitations
+# exceed 20 within its minute (0.6 s at this time scale), as Entra's
+# anti-abuse block follows bursts. A first run paced by default converts
+# everyone unblocked; the same run unpaced (invitations_per_minute = 0) is
+# blocked, so the simulator's switch can bite.
+pace_run() {   # CONF: a first run into gcch, fresh tenant and mapping file
+    sim POST /_sim/reset '{}' >/dev/null
+    sim POST /_sim/faults '{"invitations_block_per_minute": 20}' >/dev/null
+    connect gcch || return 1
+    rm -rf "$OUT/maps"
+    "$DUALSYNC" -c "$1" run --tenant gcch --no-progress --max-changes 100000 >"$OUT/pace.out" 2>&1
+}
+refused_invites() { sim GET '/_sim/log?path=invitations' | python3 -c '
+import json, sys; E = json.load(sys.stdin)["entries"]
+print(sum(1 for e in E if e["status"] == 403), sum(1 for e in E if e["status"] == 201))'; }
+pace_run "$OUT/n.conf"
+read -r r403 r201 <<<"$(refused_invites)"
+[ "$r403" = 0 ] && [ "$r201" -gt 20 ] && [ "$(count_state invited "$OUT/maps/gcch.map")" = "$r201" ] \
+    && pass "first run paced by default: $r201 invitations, none refused as a burst" \
+    || fail "paced first run: $r403 refused, $r201 invited: $(tail -5 "$OUT/pace.out")"
+conf "$OUT/unpaced.conf"
+sed -i '/^\[tenant gcch\]/a invitations_per_minute = 0' "$OUT/unpaced.conf"
+pace_run "$OUT/unpaced.conf"
+read -r r403 r201 <<<"$(refused_invites)"
+[ "$r403" -gt 0 ] && grep -qi 'blocked' "$OUT/pace.out" \
+    && pass "the same run unpaced is blocked after $r201 invitations (the switch bites)" \
+    || fail "unpaced run not blocked: $r403 refused, $r201 invited: $(tail -5 "$OUT/pace.out")"
+sim POST /_sim/faults '{"reset": true}' >/dev/null
 finish

@@ -29,13 +29,22 @@ static void usage(void)
           "[--key-file F] [--rs256])\n"
           "       [--ca-file F] [--connect-to H:P:H:P] [--batch N] [--in-flight N] [--max-tries N]\n"
           "       [--write-limit N] [--write-window S] [--ru-limit N] [--ru-window S] [--timeout S]\n"
-          "       [--backoff S] [--max-wait S] [--first-get PATH] [-v|--debug] COMMAND [ARGS]\n"
+          "       [--backoff S] [--max-wait S] [--invites-per-minute N [--invite-window S] [--first-run]]\n"
+          "       [--first-get PATH] [-v|--debug] COMMAND [ARGS]\n"
           "commands: token check list delta org domains user invite set-type revert get\n"
           "          lookup FILE (immutable ids), cycle filter|list FILE (what convert sends for them)\n"
           "--first-get PATH: GET PATH before the command, so that the command's requests\n"
           "                  go out on a connection already used (as in convert)\n",
           stderr);
     exit(2);
+}
+
+static int atoi_or_die(const char *s)
+{
+    int v;
+    if (parse_int(s, 1, 1000000, &v))
+        die("bad number %s", s);
+    return v;
 }
 
 static char **read_lines(const char *path, size_t *n)
@@ -123,10 +132,12 @@ static int run_requests(struct graph *g, struct graph_request *reqs, size_t n)
 
 int main(int argc, char **argv)
 {
-    struct graph_params p = { .cloud = CLOUD_GLOBAL, .name = "test" };
+    /* no invitation pacing unless asked (--invites-per-minute): the
+     * driver measures the client against the budget */
+    struct graph_params p = { .cloud = CLOUD_GLOBAL, .name = "test", .invitations_per_minute = -1 };
     const char *first_get = NULL;
     enum { O_CLOUD = 256, O_TENANT, O_CLIENT, O_SECRET, O_CERT, O_KEY, O_RS256, O_CA, O_CONNECT,
-           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME, O_FIRST, O_MAXWAIT };
+           O_BATCH, O_FLIGHT, O_TRIES, O_WL, O_WW, O_RL, O_RW, O_TIMEOUT, O_BACKOFF, O_DEBUG, O_NAME, O_FIRST, O_MAXWAIT, O_IPM, O_IWIN, O_FIRSTRUN };
     static const struct option longopts[] = {
         { "cloud", required_argument, NULL, O_CLOUD },
         { "tenant-id", required_argument, NULL, O_TENANT },
@@ -147,6 +158,9 @@ int main(int argc, char **argv)
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "backoff", required_argument, NULL, O_BACKOFF },
         { "max-wait", required_argument, NULL, O_MAXWAIT },
+        { "invites-per-minute", required_argument, NULL, O_IPM },
+        { "invite-window", required_argument, NULL, O_IWIN },
+        { "first-run", no_argument, NULL, O_FIRSTRUN },
         { "name", required_argument, NULL, O_NAME },
         { "first-get", required_argument, NULL, O_FIRST },
         { "debug", no_argument, NULL, O_DEBUG },
@@ -185,6 +199,9 @@ int main(int argc, char **argv)
         case O_RW: p.ru_window = strtod(optarg, NULL); break;
         case O_BACKOFF: p.backoff_base = strtod(optarg, NULL); break;
         case O_MAXWAIT: p.max_wait = strtod(optarg, NULL); break;
+        case O_IPM: p.invitations_per_minute = atoi_or_die(optarg); break;
+        case O_IWIN: p.invitation_window = strtod(optarg, NULL); break;
+        case O_FIRSTRUN: p.first_run = true; break;
         case O_DEBUG: log_set_level(LOG_DEBUG); break;
         case 'v': log_set_level(LOG_VERBOSE); break;
         default: usage();

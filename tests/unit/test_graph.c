@@ -642,6 +642,34 @@ static void costs_follow_the_documented_table(void **state)
     assert_true(ru == 1 && w == 1);
 }
 
+static void pacer_paces_invitations(void **state)
+{
+    (void)state;
+    struct pacer p;
+    assert_true(graph_is_invitation("POST", "/invitations"));
+    assert_false(graph_is_invitation("GET", "/invitations"));
+    assert_false(graph_is_invitation("POST", "/invitationsX"));
+    /* off: no limit */
+    pacer_init(&p, 3500, 10, 3000, 150);
+    assert_true(pacer_invites_room(&p, 0) == SIZE_MAX);
+    assert_true(pacer_invites_wait(&p, 0, 1000) == 0);
+    /* 30 a minute: a burst of 30, then one each 2 s */
+    pacer_invites_init(&p, 30, 60, 0);
+    assert_true(pacer_invites_room(&p, 0) == 30);
+    pacer_invites_take(&p, 0, 30);
+    assert_true(pacer_invites_room(&p, 0) == 1);
+    assert_true(fabs(pacer_invites_wait(&p, 0, 1) - 2.0) < 1e-9);
+    assert_true(pacer_invites_wait(&p, 2.0, 1) < 1e-9);
+    /* a first run: a burst of 3, at a tenth of the rate (one each 20 s),
+     * and the full rate 600 s after the first invitation */
+    pacer_invites_init(&p, 30, 60, 600);
+    assert_true(pacer_invites_room(&p, 0) == 3);
+    pacer_invites_take(&p, 0, 3);
+    assert_true(fabs(pacer_invites_wait(&p, 0, 1) - 20.0) < 1e-9);
+    pacer_invites_take(&p, 600, 1);
+    assert_true(pacer_invites_room(&p, 2000) == 30);
+}
+
 static void pacer_keeps_within_the_budget(void **state)
 {
     (void)state;
@@ -901,6 +929,7 @@ int main(void)
         cmocka_unit_test(users_parsed_from_a_page),
         cmocka_unit_test(costs_follow_the_documented_table),
         cmocka_unit_test(pacer_keeps_within_the_budget),
+        cmocka_unit_test(pacer_paces_invitations),
         cmocka_unit_test(invitation_always_names_the_user),
         cmocka_unit_test(user_type_and_revert_requests),
         cmocka_unit_test(users_found_by_immutable_id),
