@@ -60,7 +60,7 @@ CFLAGS        += -ffile-prefix-map=$(CURDIR)=. $(WIN_PREFIX_MAP)
 LDFLAGS       += -Wl,--no-insert-timestamp
 # -static: one .exe without MinGW's runtime DLLs beside it
 LDFLAGS       += -static
-LDLIBS        += -lwldap32 -lcrypt32 -lncrypt -lbcrypt -lsecur32 -lws2_32 -ladvapi32 -lshell32
+LDLIBS        += -lwldap32 -lcrypt32 -lncrypt -lbcrypt -lwinhttp -lsecur32 -lws2_32 -ladvapi32 -lshell32
 # deps.mak changes only with the libraries: then everything is built again
 # against their headers (an object left from other libraries would also name
 # their directory in its debug information)

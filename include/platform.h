@@ -66,6 +66,18 @@ int platform_protect_secret(const char *secret, size_t len, bool machine, struct
 int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const void *data, size_t len,
                        struct strbuf *sig, struct strbuf *cert);
 
+/* The proxy the system names for url (an https:// URL), when neither the
+ * configuration nor the environment (https_proxy, all_proxy) names one.
+ * Windows, as WinHTTP decides: the machine's WinHTTP proxy (netsh winhttp
+ * set proxy) first, what a service normally follows, then the Internet
+ * Options of the account that runs dualsync: a named proxy, or a PAC file
+ * (its URL, or WPAD's automatic detection) that WinHttpGetProxyForUrl
+ * evaluates for url; each with its bypass list. Returns 0 with the proxy as
+ * a URL ("http://host:port") in proxy and where it came from in source
+ * (for check), or 1 when the system names none or bypasses url (POSIX
+ * always: the environment is libcurl's own). */
+int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *source);
+
 /* Read a secret typed or piped on standard input into out, without its
  * trailing line break; on a terminal without echo, after prompt (on
  * stderr). 0, or -1 after logging (nothing read, or an empty line). */

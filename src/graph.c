@@ -356,7 +356,7 @@ char *graph_proxy_describe(const struct graph *g)
         return xstrdup("none (proxy = none)");
     if (g->proxy) {
         char *u = proxy_shown(g->proxy);
-        char *out = xasprintf("%s (proxy key)", u);
+        char *out = xasprintf("%s (%s)", u, g->proxy_from ? g->proxy_from : "proxy key");
         free(u);
         return out;
     }
@@ -447,6 +447,20 @@ int graph_open(const struct graph_params *p, struct graph **out)
     g->graph_host = xstrdup(cloud_graph_host(p->cloud));
     g->token_url = xasprintf("https://%s/%s/oauth2/v2.0/token", g->login_host, g->tenant_id);
     g->scope = xasprintf("https://%s/.default", g->graph_host);
+    /* no proxy in the config nor in the environment: the system's, where
+     * it has one beyond them (Windows: WinHTTP's and Internet Options',
+     * PAC included), found for the Graph host and given to libcurl */
+    if (!g->proxy && !env_either("https_proxy", "HTTPS_PROXY") && !env_either("all_proxy", "ALL_PROXY")) {
+        struct strbuf px = STRBUF_INIT, from = STRBUF_INIT;
+        char *url = xasprintf("https://%s/", g->graph_host);
+        if (platform_system_proxy(url, &px, &from) == 0) {
+            g->proxy = strbuf_detach(&px);
+            g->proxy_from = strbuf_detach(&from);
+        }
+        free(url);
+        strbuf_release(&px);
+        strbuf_release(&from);
+    }
     pacer_init(&g->pacer, p->ru_limit > 0 ? p->ru_limit : 3500,
                p->ru_window > 0 ? p->ru_window : 10, p->write_limit > 0 ? p->write_limit : 3000,
                p->write_window > 0 ? p->write_window : 150);
@@ -480,6 +494,7 @@ void graph_close(struct graph *g)
     curl_multi_cleanup(g->multi);
     curl_slist_free_all(g->connect_to);
     free(g->proxy);
+    free(g->proxy_from);
     free(g->name);
     free(g->tenant_id);
     free(g->client_id);

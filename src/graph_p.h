@@ -226,7 +226,8 @@ struct graph {
                                   * libcurl's own default is the machine's trust */
     enum graph_jwt_alg jwt_alg;
     struct curl_slist *connect_to;
-    char *proxy;                 /* graph_params.proxy */
+    char *proxy;                 /* graph_params.proxy, or the system's */
+    char *proxy_from;            /* where the system's came from, or NULL: the proxy key */
     long connect_timeout, timeout;
     int max_tries, max_in_flight, batch_size;
     double backoff_base, backoff_cap;

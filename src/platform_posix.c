@@ -137,6 +137,12 @@ int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const vo
                      "Linux give client_cert_file and client_key_file");
 }
 
+int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *source)
+{
+    (void)url, (void)proxy, (void)source;
+    return 1;
+}
+
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
 {
     struct termios old, quiet;

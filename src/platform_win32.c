@@ -21,6 +21,8 @@
 #include <wincrypt.h>
 #include <bcrypt.h>
 #include <ncrypt.h>
+#include <wchar.h>
+#include <winhttp.h>
 
 #include "log.h"
 #include "platform.h"
@@ -592,6 +594,160 @@ out:
     if (c)
         CertFreeCertificateContext(c);
     CertCloseStore(st, 0);
+    return rc;
+}
+
+/* ---- the system's proxy (WinHTTP) ---------------------------------------- */
+
+/* A bypass entry: a host name with '*' wildcards, case-insensitive;
+ * "<local>" is a name without a dot. */
+static bool bypass_match(const wchar_t *pat, size_t plen, const wchar_t *host)
+{
+    if (plen == 7 && !_wcsnicmp(pat, L"<local>", 7))
+        return !wcschr(host, L'.');
+    if (!plen)
+        return !*host;
+    if (*pat == L'*') {
+        for (const wchar_t *h = host;; h++) {
+            if (bypass_match(pat + 1, plen - 1, h))
+                return true;
+            if (!*h)
+                return false;
+        }
+    }
+    return *host && towlower(*pat) == towlower(*host) && bypass_match(pat + 1, plen - 1, host + 1);
+}
+
+static bool bypassed(const wchar_t *list, const wchar_t *host)
+{
+    for (const wchar_t *t = list; t && *t;) {
+        t += wcsspn(t, L"; \t");
+        size_t n = wcscspn(t, L"; \t");
+        if (n && bypass_match(t, n, host))
+            return true;
+        t += n;
+    }
+    return false;
+}
+
+/* The proxy for an https URL out of a WinHTTP proxy list: entries separated
+ * by ';' or spaces, either "host:port" or "scheme=host:port"; the https one
+ * if there is one, else the first without a scheme. */
+static bool pick_proxy(const wchar_t *list, struct strbuf *out)
+{
+    const wchar_t *plain = NULL, *https = NULL;
+    size_t plain_n = 0, https_n = 0;
+    for (const wchar_t *t = list; t && *t;) {
+        t += wcsspn(t, L"; \t");
+        size_t n = wcscspn(t, L"; \t");
+        const wchar_t *eq = wmemchr(t, L'=', n);
+        if (eq && eq - t == 5 && !_wcsnicmp(t, L"https", 5) && !https)
+            https = eq + 1, https_n = n - 6;
+        else if (!eq && n && !plain)
+            plain = t, plain_n = n;
+        t += n;
+    }
+    const wchar_t *p = https ? https : plain;
+    size_t n = https ? https_n : plain_n;
+    if (!p || !n)
+        return false;
+    wchar_t *w = xcalloc(n + 1, sizeof(*w));
+    wmemcpy(w, p, n);
+    char *s = wide_to_utf8(w);
+    free(w);
+    strbuf_addf(out, "%s%s", strstr(s, "://") ? "" : "http://", s);
+    free(s);
+    return true;
+}
+
+/* A PAC file (its URL, or WPAD when NULL) evaluated by WinHTTP for url. */
+static int pac_proxy(const wchar_t *wurl, const wchar_t *pac, struct strbuf *proxy)
+{
+    HINTERNET s = WinHttpOpen(L"dualsync", WINHTTP_ACCESS_TYPE_NO_PROXY, WINHTTP_NO_PROXY_NAME,
+                              WINHTTP_NO_PROXY_BYPASS, 0);
+    if (!s)
+        return -1;
+    WINHTTP_AUTOPROXY_OPTIONS o;
+    memset(&o, 0, sizeof(o));
+    if (pac) {
+        o.dwFlags = WINHTTP_AUTOPROXY_CONFIG_URL;
+        o.lpszAutoConfigUrl = pac;
+    } else {
+        o.dwFlags = WINHTTP_AUTOPROXY_AUTO_DETECT;
+        o.dwAutoDetectFlags = WINHTTP_AUTO_DETECT_TYPE_DHCP | WINHTTP_AUTO_DETECT_TYPE_DNS_A;
+    }
+    o.fAutoLogonIfChallenged = TRUE;
+    WINHTTP_PROXY_INFO pi;
+    memset(&pi, 0, sizeof(pi));
+    int rc = 1;
+    if (!WinHttpGetProxyForUrl(s, wurl, &o, &pi)) {
+        log_warn("the proxy auto-configuration (%s) cannot be evaluated: %s; going direct",
+                    pac ? "a PAC file" : "WPAD", last_error());
+    } else if (pi.dwAccessType == WINHTTP_ACCESS_TYPE_NAMED_PROXY && pi.lpszProxy
+               && pick_proxy(pi.lpszProxy, proxy)) {
+        rc = 0;
+    }
+    if (pi.lpszProxy)
+        GlobalFree(pi.lpszProxy);
+    if (pi.lpszProxyBypass)
+        GlobalFree(pi.lpszProxyBypass);
+    WinHttpCloseHandle(s);
+    return rc;
+}
+
+int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *source)
+{
+    wchar_t *wurl = utf8_to_wide(url);
+    if (!wurl)
+        return 1;
+    /* the host, for the bypass lists */
+    const wchar_t *h = wcsstr(wurl, L"://");
+    h = h ? h + 3 : wurl;
+    size_t hn = wcscspn(h, L":/");
+    wchar_t *host = xcalloc(hn + 1, sizeof(*host));
+    wmemcpy(host, h, hn);
+    int rc = 1;
+    WINHTTP_PROXY_INFO d;
+    memset(&d, 0, sizeof(d));
+    if (WinHttpGetDefaultProxyConfiguration(&d) && d.dwAccessType == WINHTTP_ACCESS_TYPE_NAMED_PROXY
+        && d.lpszProxy) {
+        if (bypassed(d.lpszProxyBypass, host)) {
+            log_debug("proxy: the WinHTTP bypass list names %s", url);
+        } else if (pick_proxy(d.lpszProxy, proxy)) {
+            strbuf_addstr(source, "WinHTTP proxy, netsh winhttp");
+            rc = 0;
+        }
+    }
+    if (d.lpszProxy)
+        GlobalFree(d.lpszProxy);
+    if (d.lpszProxyBypass)
+        GlobalFree(d.lpszProxyBypass);
+    WINHTTP_CURRENT_USER_IE_PROXY_CONFIG ie;
+    memset(&ie, 0, sizeof(ie));
+    if (rc == 1 && WinHttpGetIEProxyConfigForCurrentUser(&ie)) {
+        if (ie.lpszAutoConfigUrl || ie.fAutoDetect) {
+            rc = pac_proxy(wurl, ie.lpszAutoConfigUrl, proxy);
+            if (rc == 0) {
+                char *pac = ie.lpszAutoConfigUrl ? wide_to_utf8(ie.lpszAutoConfigUrl) : NULL;
+                strbuf_addf(source, "%s%s, Internet Options", pac ? "PAC " : "WPAD", pac ? pac : "");
+                free(pac);
+            }
+        }
+        if (rc != 0 && ie.lpszProxy && !bypassed(ie.lpszProxyBypass, host) && pick_proxy(ie.lpszProxy, proxy)) {
+            strbuf_addstr(source, "Internet Options of this account");
+            rc = 0;
+        }
+        if (rc < 0)
+            rc = 1;
+    }
+    if (ie.lpszAutoConfigUrl)
+        GlobalFree(ie.lpszAutoConfigUrl);
+    if (ie.lpszProxy)
+        GlobalFree(ie.lpszProxy);
+    if (ie.lpszProxyBypass)
+        GlobalFree(ie.lpszProxyBypass);
+    free(host);
+    free(wurl);
     return rc;
 }
 

@@ -116,6 +116,76 @@ if grep -q 'no certificate with thumbprint 0000000000000000000000000000000000000
     pass "cert_thumbprint: a certificate not in the store is named with the remedy"
 else fail "cert_thumbprint missing: $(grep -v ldap store0.out | head -c 600)"; fi
 
+# --- the system's proxy (WinHTTP), when neither the config nor the
+# environment names one: the machine's WinHTTP proxy as `netsh winhttp set
+# proxy` stores it (HKLM\...\Internet Settings\Connections, WinHttpSettings:
+# 0x18, 0, flags 3 = proxy, then length and text of the proxy and of the
+# bypass list), through a real proxy on loopback (tinyproxy)
+PP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'Port %s\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nLogLevel Connect\nLogFile "%s"\n' \
+    "$PP" "$OUT/tinyproxy.log" > tinyproxy.conf
+: > tinyproxy.log
+tinyproxy -d -c tinyproxy.conf >tinyproxy.out 2>&1 &
+TPX=$!
+trap 'kill $TPX 2>/dev/null; sim_stop; wineserver -k 2>/dev/null || true' EXIT
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PP") 2>/dev/null; }
+wait_for 10 listening
+tunnels() { grep -c 'CONNECT ' tinyproxy.log; }
+winhttp_proxy() { # PROXY BYPASS: the registry value netsh writes
+    python3 - "$1" "$2" > winhttp.reg <<'PY'
+import struct, sys
+proxy, bypass = sys.argv[1].encode(), sys.argv[2].encode()
+blob = struct.pack("<III", 0x18, 0, 3 if proxy else 1) + struct.pack("<I", len(proxy)) + proxy \
+     + struct.pack("<I", len(bypass)) + bypass
+print("Windows Registry Editor Version 5.00\r\n\r")
+print("[HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections]\r")
+print('"WinHttpSettings"=hex:%s\r' % ",".join("%02x" % b for b in blob))
+PY
+    wine reg import "$(winpath "$OUT/winhttp.reg")" 2>/dev/null
+}
+winhttp_proxy "127.0.0.1:$PP" "<local>"
+t0=$(tunnels)
+env -u DUALSYNC_GRAPH_CA_FILE -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
+    wine "$EXE" -c exe.conf check --tenant commercial >proxy1.out 2>&1
+if grep -q "^  proxy *http://127.0.0.1:$PP (WinHTTP proxy, netsh winhttp)" proxy1.out \
+   && grep -q '^  token *ok' proxy1.out && [ "$(tunnels)" -gt "$t0" ]; then
+    pass "the WinHTTP proxy: check shows it and Graph goes through it ($(( $(tunnels) - t0 )) tunnels)"
+else fail "WinHTTP proxy: $(grep -v ldap proxy1.out | head -c 600)"; fi
+winhttp_proxy "127.0.0.1:$PP" "*.microsoft.com;*.microsoftonline.com"
+t0=$(tunnels)
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check --tenant commercial >proxy2.out 2>&1
+if grep -q '^  proxy *none' proxy2.out && grep -q '^  token *ok' proxy2.out && [ "$(tunnels)" = "$t0" ]; then
+    pass "the WinHTTP bypass list naming Graph's hosts: straight there"
+else fail "WinHTTP bypass: $(grep -v ldap proxy2.out | head -c 600)"; fi
+winhttp_proxy "" ""
+# the account's Internet Options with a PAC file (DefaultConnectionSettings:
+# 0x46, a counter, flags 5 = direct + auto-config URL, empty proxy and
+# bypass, the URL), served on loopback; WinHttpGetProxyForUrl runs it
+HP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p pac && printf 'function FindProxyForURL(url, host) {\n  if (shExpMatch(host, "*.microsoft.com") || shExpMatch(host, "*.microsoftonline.com"))\n    return "PROXY 127.0.0.1:%s";\n  return "DIRECT";\n}\n' "$PP" > pac/proxy.pac
+python3 -m http.server "$HP" --bind 127.0.0.1 --directory pac >pac.log 2>&1 &
+PACD=$!
+trap 'kill $TPX $PACD 2>/dev/null; sim_stop; wineserver -k 2>/dev/null || true' EXIT
+pac_up() { (exec 3<>"/dev/tcp/127.0.0.1/$HP") 2>/dev/null; }
+wait_for 10 pac_up
+python3 - "http://127.0.0.1:$HP/proxy.pac" > ie.reg <<'PY'
+import struct, sys
+url = sys.argv[1].encode()
+blob = struct.pack("<IIIII", 0x46, 1, 5, 0, 0) + struct.pack("<I", len(url)) + url + bytes(32)
+print("Windows Registry Editor Version 5.00\r\n\r")
+print("[HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings\\Connections]\r")
+print('"DefaultConnectionSettings"=hex:%s\r' % ",".join("%02x" % b for b in blob))
+PY
+wine reg import "$(winpath "$OUT/ie.reg")" 2>/dev/null
+t0=$(tunnels)
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check --tenant commercial >proxy3.out 2>&1
+if grep -q "^  proxy *http://127.0.0.1:$PP (PAC http://127.0.0.1:$HP/proxy.pac, Internet Options)" proxy3.out \
+   && grep -q '^  token *ok' proxy3.out && [ "$(tunnels)" -gt "$t0" ]; then
+    pass "a PAC file of the account's Internet Options, run by WinHTTP: check shows it, Graph goes through it"
+else fail "PAC: $(grep -v ldap proxy3.out | head -c 600)"; fi
+sed -i 's/^"DefaultConnectionSettings"=hex:46,00,00,00,01,00,00,00,05/"DefaultConnectionSettings"=hex:46,00,00,00,02,00,00,00,01/' ie.reg
+wine reg import "$(winpath "$OUT/ie.reg")" 2>/dev/null
+
 # --- 2. LDAP: Wine's wldap32 cannot check a server certificate
 # (LDAP_OPT_SERVER_CERTIFICATE) nor sign and seal (LDAP_OPT_SIGN): the
 # reader refuses before it binds, never reads unprotected
