@@ -88,6 +88,18 @@ void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *obj
  * strings belong to s and live until s changes. */
 size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *const *objs,
                               size_t n, const char ***dns);
+/* After a delta: memberOf as AD has it for the ngroups groups (DNs) the
+ * delta found changed outside the copy. A membership is a link on the
+ * group: adding or removing one leaves the member's uSNChanged alone, so
+ * the delta brings no kept member, and memberOf values naming a group of
+ * the copy (not used while it is kept, snapshot_each) surface once it
+ * leaves. members: every object whose memberOf now names one of the groups
+ * (ldap_source_members_of), with its objectGUID and memberOf. Each kept one
+ * among them takes its memberOf whole; every other kept object loses the
+ * values naming one of the groups. */
+void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
+                            const struct ad_object *const *members, size_t nmembers);
+
 /* One object: a delta of one (each object of a full read into an empty copy). */
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj);
 

@@ -343,6 +343,36 @@ int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, s
     return ret ? -1 : 0;
 }
 
+int ldap_source_members_of(struct ldap_source *src, const char *const *groups, size_t n,
+                           ad_object_cb cb, void *ctx)
+{
+    const struct ldap_config *cfg = src->cfg;
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = src, .cfg = cfg, .cb = cb, .ctx = ctx, .stats = &stats,
+                      .phase = PHASE_EXISTING };
+    char *attrs[] = { "objectGUID", "memberOf", NULL };
+    int ret = 0;
+    /* memberOf is a back link: AD (and Samba) match it in a filter like any
+     * DN attribute; 64 groups to a search, as ldap_source_first_missing */
+    for (size_t i = 0; i < n && !ret; i += 64) {
+        struct strbuf f = STRBUF_INIT;
+        strbuf_addstr(&f, "(|");
+        for (size_t j = i; j < n && j < i + 64; j++) {
+            strbuf_addstr(&f, "(memberOf=");
+            ldap_filter_escape(&f, groups[j], strlen(groups[j]));
+            strbuf_addch(&f, ')');
+        }
+        strbuf_addch(&f, ')');
+        for (size_t b = 0; b < cfg->scope.nbase_dns && !ret; b++)
+            ret = lsrc_paged_search(src->conn, cfg->scope.base_dns[b], f.buf, attrs, false, &stats,
+                                    pull_entry, &p);
+        strbuf_release(&f);
+    }
+    arena_release(&p.arena);
+    free(p.attrs);
+    return ret ? -1 : 0;
+}
+
 /* ldap_source_dn_syntax: the names asked for and what the schema says. */
 struct syntaxes {
     char *const *names;

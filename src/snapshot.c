@@ -446,6 +446,58 @@ void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *obj
     }
 }
 
+static struct ad_attr *attr_named(struct ad_object *o, const char *name)
+{
+    for (size_t i = 0; i < o->nattrs; i++)
+        if (!strcasecmp(o->attrs[i].name, name))
+            return &o->attrs[i];
+    return NULL;
+}
+
+void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
+                            const struct ad_object *const *members, size_t nmembers)
+{
+    struct dnset gone = { 0 };
+    for (size_t i = 0; i < ngroups; i++)
+        dnset_put(&gone, groups[i], groups[i]);
+    if (gone.n)
+        for (size_t i = 0; i < s->n; i++) {
+            if (!s->objs[i].live)
+                continue;
+            struct ad_attr *mo = attr_named(&s->objs[i].o, "memberOf");
+            size_t w = 0;
+            for (size_t v = 0; mo && v < mo->nvals; v++)
+                if (!dnset_has(&gone, mo->vals[v]))
+                    mo->vals[w++] = mo->vals[v];
+            if (mo)
+                mo->nvals = w;
+        }
+    dnset_free(&gone);
+    /* the members as AD has them: their memberOf whole, as read now */
+    for (size_t i = 0; i < nmembers; i++) {
+        const struct ad_object *m = members[i];
+        size_t j;
+        struct kept *k = find(s, m->guid, &j);
+        if (!k || !k->live)
+            continue;
+        const struct ad_attr *src = ad_object_attr(m, "memberOf");
+        struct ad_object *o = &k->o;
+        struct ad_attr *mo = attr_named(o, "memberOf");
+        if (!mo) {
+            struct ad_attr *attrs = arena_calloc(&s->arena, o->nattrs + 1, sizeof(*attrs));
+            memcpy(attrs, o->attrs, o->nattrs * sizeof(*attrs));
+            o->attrs = attrs;
+            mo = &o->attrs[o->nattrs++];
+            mo->name = arena_strdup(&s->arena, "memberOf");
+        }
+        size_t nv = src ? src->nvals : 0;
+        mo->vals = arena_calloc(&s->arena, nv ? nv : 1, sizeof(*mo->vals));
+        for (size_t v = 0; v < nv; v++)
+            mo->vals[v] = arena_strdup(&s->arena, src->vals[v]);
+        mo->nvals = nv;
+    }
+}
+
 static const struct kept *lookup(const struct snapshot *s, const unsigned char guid[16])
 {
     if (!s->cap)

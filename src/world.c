@@ -120,6 +120,49 @@ static void drop_changes(struct kept_ctx *k)
     k->nchanges = k->alloc = 0;
 }
 
+/* The objects ldap_source_members_of found. */
+struct members {
+    struct ad_object **objs;
+    size_t n, alloc;
+};
+
+static int on_member(const struct ad_object *obj, void *vctx)
+{
+    struct members *m = vctx;
+    GROW(m->objs, m->alloc, m->n + 1);
+    m->objs[m->n++] = ad_object_copy(obj);
+    return 0;
+}
+
+/* After the delta was applied: memberOf of the kept objects for the groups
+ * it found changed outside the copy (snapshot_set_member_of). Returns 0,
+ * or -1 (logged: AD could not be read). */
+static int refresh_member_of(struct ldap_source *src, struct kept_ctx *k)
+{
+    const char **groups = NULL;
+    size_t n = 0, alloc = 0;
+    for (size_t i = 0; i < k->nchanges; i++) {
+        const struct ad_object *o = k->changes[i];
+        if (o->cls == AD_CLASS_GROUP && !o->in_scope && !o->deleted) {
+            GROW(groups, alloc, n + 1);
+            groups[n++] = o->dn;
+        }
+    }
+    if (!n)
+        return 0;
+    struct members m = { NULL, 0, 0 };
+    log_verbose("AD delta: %zu groups changed outside the scope; reading which objects are "
+                "their members now", n);
+    int rc = ldap_source_members_of(src, groups, n, on_member, &m);
+    if (!rc)
+        snapshot_set_member_of(*k->snap, groups, n, (const struct ad_object *const *)m.objs, m.n);
+    for (size_t i = 0; i < m.n; i++)
+        ad_object_free(m.objs[i]);
+    free(m.objs);
+    free(groups);
+    return rc ? -1 : 0;
+}
+
 /* One pull into *snap: from since (NULL: in full). *delta_out: a delta was
  * applied. Returns 0, or -1 (logged: AD could not be read). */
 static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct ldap_watermark *since,
@@ -165,6 +208,10 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
             return pull_kept(src, k, NULL, next, delta_out);
         }
         snapshot_apply_delta(*k->snap, (const struct ad_object *const *)k->changes, k->nchanges);
+        if (refresh_member_of(src, k)) {
+            drop_changes(k);
+            return -1;
+        }
         log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope) "
                     "applied to the kept copy", k->nchanges, (unsigned long long)st.deleted,
                     (unsigned long long)st.out_of_scope);

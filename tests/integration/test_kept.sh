@@ -8,7 +8,8 @@
 # group the rules name, nested; a manager deleted (inside and outside the
 # scope), renamed, moved within and out of the scope (its reports' manager
 # values follow it, as AD's links do, with no change to the reports); a
-# manager outside the scope renamed makes a full read. Changes no delta can see exactly make a full
+# manager outside the scope renamed makes a full read; memberOf naming a
+# group outside the copy follows that group's changes. Changes no delta can see exactly make a full
 # read (a group the rules name changed outside the scope; an OU renamed), and
 # so does a damaged or stale copy. A dry run leaves the copy alone.
 # Works in its own OU under the Contoso Defense base.
@@ -65,6 +66,9 @@ group() {  # NAME OU MEMBER-DN...
   group Team "$T" "CN=u1,OU=US,$T" "CN=u5,OU=US,$T"
   group Outside "$O" "CN=u2,OU=US,$T"
   group Cleared "$T" "CN=Team,$T" "CN=Outside,$O"
+  # groups no rule names: one outside the base DN, one inside it
+  group Other "$O"
+  group Team2 "$T" "CN=u2,OU=US,$T"
 } > "$OUT/setup.ldif"
 check "set up an OU with users, managers and nested groups (one outside the base)" \
     ldap_admin ldapadd -c -f "$OUT/setup.ldif"
@@ -240,6 +244,37 @@ full_run && grep -q "OU=GB,$T changed since the last pull" "$OUT/last.out" \
     && pass "an OU renamed: AD read in full" || fail "round 4: $(grep -i 'AD:\|changed' "$OUT/last.out")"
 run
 delta_run && verified && pass "and a delta again after it" || fail "after round 4: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
+
+# round 5: memberOf of kept objects naming groups outside the copy. A
+# group outside the scope gains a kept member: the member's memberOf
+# changes, its uSNChanged does not
+ldif <<LDIF
+dn: CN=Other,$O
+changetype: modify
+add: member
+member: CN=u7,OU=GB,$T
+LDIF
+run
+delta_run && verified && pass "a group outside the scope gained a kept member: the delta equals a full read" \
+    || fail "round 5: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+# a group of the copy loses a member and leaves the scope in one delta:
+# the member's memberOf naming it, unused while the group was kept, must
+# be right once it is not (found by tests/campaign, seed 1)
+ldif <<LDIF
+dn: CN=Team2,$T
+changetype: modify
+delete: member
+member: CN=u2,OU=US,$T
+
+dn: CN=Team2,$T
+changetype: modrdn
+newrdn: CN=Team2
+deleteoldrdn: 1
+newsuperior: $O
+LDIF
+run
+delta_run && verified && pass "a group lost a member and left the scope: the delta equals a full read" \
+    || fail "round 5b: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
 
 # a dry run reads the copy and leaves it alone
 sum=$(md5sum < "$K")

@@ -1278,6 +1278,54 @@ static void each_leaves_out_memberof_of_kept_groups(void **state)
     snapshot_free(s);
 }
 
+/* snapshot_set_member_of: for the groups named, memberOf as AD says now;
+ * the kept objects it names take their memberOf whole, the others lose the
+ * values naming one of the groups, in any case */
+static void set_member_of(void **state)
+{
+    (void)state;
+    struct snapshot *s = snap_new();
+    struct ad_object *u = obj_new(AD_CLASS_USER, 20, "CN=U," OU);
+    attr(u, "memberOf", "CN=Left," OU, "CN=Other," OU, NULL);
+    apply(s, u);
+    struct ad_object *v = obj_new(AD_CLASS_USER, 21, "CN=V," OU);   /* no memberOf yet */
+    attr(v, "mail", "v@example.test", NULL);
+    apply(s, v);
+    struct ad_object *w = obj_new(AD_CLASS_USER, 22, "CN=W," OU);
+    attr(w, "memberOf", "cn=left," OU, NULL);
+    apply(s, w);
+
+    /* AD now: V is a member of Left and Joined; U and W of none of them;
+     * X is no object of the copy */
+    struct ad_object *mv = obj_new(AD_CLASS_USER, 21, "CN=V," OU);
+    attr(mv, "memberOf", "CN=Left," OU, "CN=Joined," OU, NULL);
+    struct ad_object *mx = obj_new(AD_CLASS_USER, 23, "CN=X," OU);
+    attr(mx, "memberOf", "CN=Left," OU, NULL);
+    const struct ad_object *members[] = { mv, mx };
+    const char *groups[] = { "CN=Left," OU, "CN=Joined," OU };
+    snapshot_set_member_of(s, groups, 2, members, 2);
+    ad_object_free(mv);
+    ad_object_free(mx);
+
+    struct seen seen = each(s);
+    assert_int_equal(seen.n, 3);
+    expect_values(seen_dn(&seen, "CN=U," OU), "memberOf", "CN=Other," OU, NULL);
+    expect_values(seen_dn(&seen, "CN=V," OU), "memberOf", "CN=Left," OU, "CN=Joined," OU, NULL);
+    expect_values(seen_dn(&seen, "CN=V," OU), "mail", "v@example.test", NULL);
+    expect_values(seen_dn(&seen, "CN=W," OU), "memberOf", NULL);
+    seen_free(&seen);
+    /* and so in the file */
+    assert_int_equal(snapshot_save(s, path, WM), 0);
+    struct snapshot *t = snap_new();
+    const char *wm;
+    assert_int_equal(snapshot_load(t, path, &wm), 0);
+    struct strbuf why = STRBUF_INIT;
+    assert_true(snapshot_equal(s, t, &why));
+    strbuf_release(&why);
+    snapshot_free(t);
+    snapshot_free(s);
+}
+
 static void each_order_is_stable(void **state)
 {
     (void)state;
@@ -1510,6 +1558,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(set_member_of, setup, teardown),
         cmocka_unit_test_setup_teardown(round_trip_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(load_missing_and_other_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(load_every_byte_flipped, setup, teardown),
