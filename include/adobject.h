@@ -37,6 +37,8 @@ struct ad_object {
     uint32_t uac;
     bool disabled;             /* userAccountControl has ACCOUNTDISABLE */
     bool deleted;              /* a tombstone (isDeleted TRUE), seen through showDeleted */
+    bool restored;             /* alive, yet it has lastKnownParent: it was deleted and
+                                * reanimated once (MS-ADTS 3.1.1.5.3.7.3), at some time */
     bool in_scope;             /* false: seen by a delta pull, but outside the configured scope */
     uint64_t usn_changed;
     char *when_changed;        /* GeneralizedTime as AD sends it, e.g. 20261128010530.0Z */

@@ -100,6 +100,17 @@ size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *
 void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
                             const struct ad_object *const *members, size_t nmembers);
 
+/* Before objs is applied: the DN now of the first object of the delta that
+ * was deleted and reanimated once (ad_object.restored) and that a kept
+ * object the delta does not bring names in a linked attribute (by its kept
+ * DN or its DN now); NULL when there is none. AD drops an object's links
+ * when it is deleted (a reanimation brings none back) and leaves the
+ * referring objects' uSNChanged alone; whether that happened since the
+ * copy was made no delta tells: such a delta is not exact. The string
+ * belongs to objs. */
+const char *snapshot_restored_named(const struct snapshot *s, const struct ad_object *const *objs,
+                                    size_t n);
+
 /* One object: a delta of one (each object of a full read into an empty copy). */
 void snapshot_apply(struct snapshot *s, const struct ad_object *obj);
 

@@ -41,7 +41,8 @@ const char *const pull_tombstone_attrs[] = {
 };
 
 /* Enough to know an object and its class. */
-const char *const pull_leaver_attrs[] = { "objectClass", "objectGUID", "uSNChanged", NULL };
+const char *const pull_leaver_attrs[] = { "objectClass", "objectGUID", "uSNChanged",
+                                          "lastKnownParent", NULL };
 
 static int cmp_guid(const void *a, const void *b)
 {
@@ -66,6 +67,12 @@ int pull_deliver(struct pull *p, int cls)
         return 0;
     }
     o->cls = (enum ad_class)cls;
+    if (!o->deleted && o->parent_dn) {
+        /* a live object keeps the lastKnownParent of its deletion once
+         * reanimated: its container is where it lives now */
+        o->restored = true;
+        o->parent_dn = NULL;
+    }
     if (!o->parent_dn)
         o->parent_dn = arena_strndup(&p->arena, ad_dn_parent(o->dn), strlen(ad_dn_parent(o->dn)));
     switch (p->phase) {

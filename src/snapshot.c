@@ -340,10 +340,26 @@ static const char *tombstone_old_dn(struct arena *a, const struct ad_object *o)
 }
 
 /* What became of the DNs a delta names: renamed maps an old DN to the new
- * one, deleted to the tombstone's DN. */
+ * one, deleted to the tombstone's DN; by_guid maps the objectGUID (text)
+ * of each object of the delta not kept before to its DN now, for values
+ * that name its tombstone (below). */
 struct moves {
-    struct dnset renamed, deleted;
+    struct dnset renamed, deleted, by_guid;
 };
+
+/* The objectGUID text in a tombstone's DN ("CN=x\0ADEL:<guid>,CN=Deleted
+ * Objects,..."), or NULL. */
+static const char *tombstone_guid(const char *dn, char out[37])
+{
+    const char *mark = strstr(dn, "\\0ADEL:");
+    if (!mark)
+        mark = strstr(dn, "\\0aDEL:");
+    if (!mark || strlen(mark + 7) < 36)
+        return NULL;
+    memcpy(out, mark + 7, 36);
+    out[36] = '\0';
+    return out;
+}
 
 /* In the values of every kept object the delta did not bring anew, put what
  * became of each DN the delta moved or deleted (see linked_attr), in the
@@ -367,12 +383,20 @@ static void follow_moves(struct snapshot *s, const struct moves *m)
             size_t w = 0;
             for (size_t v = 0; v < at->nvals; v++) {
                 const char *to;
-                if (dnset_find(&m->renamed, at->vals[v], &to))
+                char guid[37];
+                if (dnset_find(&m->renamed, at->vals[v], &to)) {
                     at->vals[w++] = (char *)to;
-                else if (!dnset_find(&m->deleted, at->vals[v], &to))
+                } else if (dnset_find(&m->deleted, at->vals[v], &to)) {
+                    if (!linked)
+                        at->vals[w++] = (char *)to;
+                } else if (!linked && m->by_guid.n && tombstone_guid(at->vals[v], guid)
+                           && dnset_find(&m->by_guid, guid, &to)) {
+                    /* a value without a link names the object, whatever its
+                     * DN: its tombstone's, and its own again once reanimated */
+                    at->vals[w++] = (char *)to;
+                } else {
                     at->vals[w++] = at->vals[v];
-                else if (!linked)
-                    at->vals[w++] = (char *)to;
+                }
             }
             at->nvals = w;
         }
@@ -415,13 +439,19 @@ static void apply_one(struct snapshot *s, const struct ad_object *obj)
 
 void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *objs, size_t n)
 {
-    struct moves m = { { 0 }, { 0 } };
+    struct moves m = { { 0 }, { 0 }, { 0 } };
     for (size_t i = 0; i < n; i++) {
         const struct ad_object *o = objs[i];
         size_t j;
         struct kept *k = find(s, o->guid, &j);
         if (k)
             k->touched = true;
+        if (!k || !k->live) {
+            /* a tombstone's DN in a value may name it (see follow_moves) */
+            char *guid = arena_alloc(&s->arena, 37);
+            ad_guid_to_text(o->guid, guid);
+            dnset_put(&m.by_guid, guid, arena_strdup(&s->arena, o->dn));
+        }
         /* the DN it had: as kept (live, or where it went when it left the
          * scope), or, for a tombstone never kept, rebuilt from the tombstone */
         const char *old = k ? k->o.dn : o->deleted ? tombstone_old_dn(&s->arena, o) : NULL;
@@ -432,10 +462,11 @@ void snapshot_apply_delta(struct snapshot *s, const struct ad_object *const *obj
         else if (strcmp(old, o->dn))
             dnset_put(&m.renamed, old, arena_strdup(&s->arena, o->dn));
     }
-    if (m.renamed.n || m.deleted.n)
+    if (m.renamed.n || m.deleted.n || m.by_guid.n)
         follow_moves(s, &m);
     dnset_free(&m.renamed);
     dnset_free(&m.deleted);
+    dnset_free(&m.by_guid);
     for (size_t i = 0; i < n; i++)
         apply_one(s, objs[i]);
     for (size_t i = 0; i < n; i++) {
@@ -504,6 +535,51 @@ static const struct kept *lookup(const struct snapshot *s, const unsigned char g
         return NULL;
     size_t j = slot_of(s, guid);
     return s->index[j] ? &s->objs[s->index[j] - 1] : NULL;
+}
+
+const char *snapshot_restored_named(const struct snapshot *s, const struct ad_object *const *objs,
+                                    size_t n)
+{
+    size_t i = 0;
+    while (i < n && !(objs[i]->restored && !objs[i]->deleted))
+        i++;
+    if (i == n)
+        return NULL;
+    /* the DNs a restored object of the delta had in the copy and has now,
+     * and the objects the delta brings (their values are as of now) */
+    struct dnset dns = { 0 }, brought = { 0 };
+    struct arena a = { 0 };
+    for (i = 0; i < n; i++) {
+        char *guid = arena_alloc(&a, 37);
+        ad_guid_to_text(objs[i]->guid, guid);
+        dnset_put(&brought, guid, guid);
+        if (!objs[i]->restored || objs[i]->deleted)
+            continue;
+        dnset_put(&dns, objs[i]->dn, objs[i]->dn);
+        const struct kept *k = lookup(s, objs[i]->guid);
+        if (k && k->o.dn)
+            dnset_put(&dns, k->o.dn, objs[i]->dn);
+    }
+    const char *hit = NULL;
+    for (i = 0; i < s->n && !hit; i++) {
+        if (!s->objs[i].live)
+            continue;
+        const struct ad_object *o = &s->objs[i].o;
+        char guid[37];
+        ad_guid_to_text(o->guid, guid);
+        if (dnset_has(&brought, guid))
+            continue;
+        for (size_t k = 0; k < o->nattrs && !hit; k++) {
+            if (syntax_of(s, o->attrs[k].name) != SNAPSHOT_DN_LINKED)
+                continue;
+            for (size_t v = 0; v < o->attrs[k].nvals && !hit; v++)
+                dnset_find(&dns, o->attrs[k].vals[v], &hit);
+        }
+    }
+    dnset_free(&dns);
+    dnset_free(&brought);
+    arena_release(&a);
+    return hit;
 }
 
 size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *const *objs,

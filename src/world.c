@@ -207,6 +207,15 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
             drop_changes(k);
             return pull_kept(src, k, NULL, next, delta_out);
         }
+        const char *restored = snapshot_restored_named(*k->snap, (const struct ad_object *const *)k->changes,
+                                                       k->nchanges);
+        if (restored) {
+            log_info("%s was deleted and reanimated: AD dropped the links to it (member, manager, "
+                     "...) when it was deleted, the reanimation brings none back, and a delta does "
+                     "not show when that was: reading AD in full", restored);
+            drop_changes(k);
+            return pull_kept(src, k, NULL, next, delta_out);
+        }
         snapshot_apply_delta(*k->snap, (const struct ad_object *const *)k->changes, k->nchanges);
         if (refresh_member_of(src, k)) {
             drop_changes(k);

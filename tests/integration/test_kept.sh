@@ -66,6 +66,11 @@ group() {  # NAME OU MEMBER-DN...
   group Team "$T" "CN=u1,OU=US,$T" "CN=u5,OU=US,$T"
   group Outside "$O" "CN=u2,OU=US,$T"
   group Cleared "$T" "CN=Team,$T" "CN=Outside,$O"
+  # to be deleted and reanimated: b7, a secretary of s1 (no link); b8, the
+  # manager of r9 (a link)
+  user b7 "OU=US,$T"; user b8 "OU=US,$T"
+  report r9 "OU=US,$T" "CN=b8,OU=US,$T"
+  user s1 "OU=US,$T" | sed -e '/^$/d'; printf 'secretary: CN=b7,OU=US,%s\n\n' "$T"
   # groups no rule names: one outside the base DN, one inside it
   group Other "$O"
   group Team2 "$T" "CN=u2,OU=US,$T"
@@ -275,6 +280,39 @@ LDIF
 run
 delta_run && verified && pass "a group lost a member and left the scope: the delta equals a full read" \
     || fail "round 5b: $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+
+# round 6: deleted objects reanimated (MS-ADTS 3.1.1.5.3.7.3; Samba 4.17
+# does it: the object comes back with its objectGUID and objectSid, without
+# its links). A value without a link names the tombstone while the object
+# is deleted, and the object again, at its new DN, once it is back; the
+# referring object's uSNChanged stays
+reanimate() {  # sAMAccountName NEW-DN
+    local t
+    t=$(ldap_admin ldapsearch -LLL -o ldif_wrap=no -E '!1.2.840.113556.1.4.417' -s one \
+        -b "CN=Deleted Objects,$AD_BASE_DN" "(sAMAccountName=$1)" 1.1 | sed -n 's/^dn: //p')
+    printf 'dn: %s\ncontrol: 1.2.840.113556.1.4.417 true\nchangetype: modify\ndelete: isDeleted\n-\nreplace: distinguishedName\ndistinguishedName: %s\n-\n' \
+        "$t" "$2" | ldap_admin ldapmodify >/dev/null
+}
+ldap_admin ldapdelete "CN=b7,OU=US,$T"
+run
+delta_run && verified && pass "s1's secretary deleted: a delta, equal to a full read" \
+    || fail "round 6: $(grep -i 'AD:\|VERIFY\|error\|in full' "$OUT/last.out")"
+check "b7 reanimated as b7-back" reanimate "k$$-b7" "CN=b7-back,OU=US,$T"
+run
+delta_run && verified && pass "s1's secretary reanimated elsewhere: the delta equals a full read" \
+    || fail "round 6 (reanimated): $(grep -i 'AD:\|VERIFY\|error' "$OUT/last.out")"
+# deleted and reanimated between two runs: AD dropped r9's manager link
+# at the deletion, and the reanimation brings it not back; no delta shows
+# when it was deleted, so the run reads AD in full
+ldap_admin ldapdelete "CN=b8,OU=US,$T"
+check "b8 deleted and reanimated where it was" reanimate "k$$-b8" "CN=b8,OU=US,$T"
+run
+full_run && grep -q "CN=b8,OU=US,$T was deleted and reanimated" "$OUT/last.out" \
+    && pass "r9's manager deleted and reanimated: named, AD read in full" \
+    || fail "round 6b: $(grep -i 'AD:\|VERIFY\|error\|reanimated' "$OUT/last.out")"
+"$DUALSYNC" -c "$OUT/k.conf" explain --tenant gcch "k$$-r9@fabrikam-defense.example" > "$OUT/explain.out" 2>&1
+grep -q "=> exclude" "$OUT/explain.out" && pass "r9 lost its manager with the deletion: excluded (not has manager)" \
+    || fail "r9 not excluded: $(grep '=>' "$OUT/explain.out")"
 
 # a dry run reads the copy and leaves it alone
 sum=$(md5sum < "$K")

@@ -1057,6 +1057,102 @@ static void delta_follows_schema(void **state)
     }
 }
 
+/* A deleted object reanimated (MS-ADTS 3.1.1.5.3.7.3; Samba 4.17 keeps its
+ * objectGUID): a value without a link that named its tombstone names it
+ * again at its new DN, found by the objectGUID in the tombstone's DN; also
+ * after the copy went through its file, and for one never kept (Far Boss). */
+static void delta_reanimated_by_guid(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    char guid[37], far[37], tomb[256], fartomb[256];
+    unsigned char g[16];
+    make_guid(20, g);
+    ad_guid_to_text(g, guid);
+    make_guid(30, g);
+    ad_guid_to_text(g, far);
+    snprintf(tomb, sizeof(tomb), "CN=Boss\\0ADEL:%s,CN=Deleted Objects,DC=corp,DC=example", guid);
+    snprintf(fartomb, sizeof(fartomb), "CN=Far Boss\\0ADEL:%s,CN=Deleted Objects,DC=corp,DC=example", far);
+    struct ad_object *b = obj_new(AD_CLASS_USER, 20, tomb);
+    b->deleted = true;
+    b->parent_dn = xstrdup("OU=Users," OU);
+    struct ad_object *fb = obj_new(AD_CLASS_USER, 30, fartomb);
+    fb->deleted = true;
+    fb->in_scope = false;
+    fb->parent_dn = xstrdup("OU=Elsewhere,DC=corp,DC=example");
+    const struct ad_object *del[] = { b, fb };
+    snapshot_apply_delta(s, del, 2);
+    ad_object_free(b);
+    ad_object_free(fb);
+    assert_int_equal(snapshot_save(s, path, WM), 0);
+    snapshot_free(s);
+    s = snapshot_new(keep_dn, ARRAY_SIZE(keep_dn), FP);
+    const char *wm;
+    assert_int_equal(snapshot_load(s, path, &wm), 0);
+    struct seen seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "secretary", tomb, FAR_DN, NULL);
+    expect_values(seen_dn(&seen, "CN=r3,OU=Users," OU), "secretary", fartomb, NULL);
+    seen_free(&seen);
+
+    /* both back, elsewhere, Far Boss still outside the scope */
+    struct ad_object *back = obj_new(AD_CLASS_USER, 20, "CN=Boss Back,OU=Users," OU);
+    back->restored = true;
+    struct ad_object *farback = obj_new(AD_CLASS_USER, 30, "CN=Far Boss,OU=Back,DC=corp,DC=example");
+    farback->restored = true;
+    farback->in_scope = false;
+    const struct ad_object *again[] = { back, farback };
+    snapshot_apply_delta(s, again, 2);
+    ad_object_free(back);
+    ad_object_free(farback);
+    seen = each(s);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "secretary", "CN=Boss Back,OU=Users," OU, FAR_DN, NULL);
+    expect_values(seen_dn(&seen, "CN=r2,OU=Users," OU), "secretary", "CN=Boss Back,OU=Users," OU, FAR_DN, NULL);
+    expect_values(seen_dn(&seen, "CN=r3,OU=Users," OU), "secretary", "CN=Far Boss,OU=Back,DC=corp,DC=example", NULL);
+    expect_values(seen_dn(&seen, "CN=r1,OU=Users," OU), "manager", NULL);
+    seen_free(&seen);
+    snapshot_free(s);
+}
+
+/* A reanimated object the copy links to: AD dropped those links when it was
+ * deleted, and no delta says when that was. Named unless every object that
+ * links to it comes with the delta, or it was never deleted. */
+static void delta_restored_named(void **state)
+{
+    (void)state;
+    struct snapshot *s = managed();
+    struct ad_object *b = obj_new(AD_CLASS_USER, 20, BOSS_DN);
+    const struct ad_object *one[] = { b };
+    assert_null(snapshot_restored_named(s, one, 1));   /* changed, never deleted */
+    b->restored = true;
+    const char *hit = snapshot_restored_named(s, one, 1);
+    assert_non_null(hit);
+    assert_string_equal(hit, BOSS_DN);
+    /* reanimated elsewhere: the copy names its old DN */
+    free(b->dn);
+    b->dn = xstrdup("CN=Boss,OU=Back," OU);
+    hit = snapshot_restored_named(s, one, 1);
+    assert_non_null(hit);
+    assert_string_equal(hit, "CN=Boss,OU=Back," OU);
+    /* r1 and r2, its reports, come with the delta (their values are now) */
+    struct ad_object *r1 = obj_new(AD_CLASS_USER, 21, "CN=r1,OU=Users," OU);
+    struct ad_object *r2 = obj_new(AD_CLASS_USER, 22, "CN=r2,OU=Users," OU);
+    const struct ad_object *all[] = { r1, b, r2 };
+    assert_null(snapshot_restored_named(s, all, 3));
+    /* Far Boss, never kept, reanimated where it was: r3 links to it */
+    struct ad_object *fb = obj_new(AD_CLASS_USER, 30, FARBOSS_DN);
+    fb->restored = true;
+    fb->in_scope = false;
+    const struct ad_object *far[] = { fb };
+    hit = snapshot_restored_named(s, far, 1);
+    assert_non_null(hit);
+    assert_string_equal(hit, FARBOSS_DN);
+    ad_object_free(b);
+    ad_object_free(r1);
+    ad_object_free(r2);
+    ad_object_free(fb);
+    snapshot_free(s);
+}
+
 static bool names_has(const char **dns, size_t n, const char *dn)
 {
     for (size_t i = 0; i < n; i++)
@@ -1559,6 +1655,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(set_member_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(delta_reanimated_by_guid, setup, teardown),
+        cmocka_unit_test(delta_restored_named),
         cmocka_unit_test_setup_teardown(round_trip_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(load_missing_and_other_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(load_every_byte_flipped, setup, teardown),
