@@ -24,6 +24,8 @@ SEED=${3:-1}
 CHUNK=${AD_SEED_CHUNK:-500}
 BIG=${AD_BIG_GROUP:-1600}
 SAM=$PREFIX/private/sam.ldb
+# no fsync in ldbadd's writes either (see ad-start.sh; AD_FSYNC=1 keeps it)
+[ "${AD_FSYNC:-0}" = 1 ] || export TDB_NO_FSYNC=1
 STATE=$PREFIX/seed.state
 OUT=$PREFIX/seed
 WANT="users=$USERS seed=$SEED big_group=$BIG"

@@ -236,6 +236,12 @@ else
         fi
     done
     rm -f "$PREFIX/run/"*.pid
+    # No fsync in the lab's databases (tdb obeys TDB_NO_FSYNC, which Samba's
+    # own selftest sets): a write over LDAP then costs ~4 ms instead of
+    # ~45 ms (50 modifies: 0.18 s against 2.1 s on a busy 2-core machine).
+    # The lab is thrown away, never recovered after a power loss.
+    # AD_FSYNC=1 keeps fsync.
+    [ "${AD_FSYNC:-0}" = 1 ] || export TDB_NO_FSYNC=1
     # -D forks, calls setsid and writes run/samba.pid; the root process leads its
     # process group, so SIGTERM to that pid stops every worker.
     samba -s "$CONF" -D > "$PREFIX/log/samba.stdout" 2>&1 \
