@@ -316,6 +316,11 @@ fuzz-graph:
 fuzz-snapshot:
 	tests/fuzz/run-snapshot.sh $(FUZZ_SECONDS)
 
+# The randomized campaign against the lab at length (tests/campaign/long-run.sh;
+# make check runs 500 operations of it): OPS operations, SEED to replay one.
+campaign-long: deps-test all
+	tests/campaign/long-run.sh $(or $(OPS),20000) $(SEED)
+
 # Installation (doc/deployment.md). PREFIX for the program, its manual and
 # examples; the units go where systemd looks for those of packages
 # ($(PREFIX)/lib/systemd/system), and name the installed binary.
@@ -363,7 +368,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
 
-.PHONY: all unit deps deps-test deps-bench check demo bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
+.PHONY: all unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
         fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)
