@@ -535,6 +535,7 @@ struct xfer {
     bool envelope;           /* a $batch */
     bool writes;             /* carries at least one write */
     double t_sent;           /* when it was sent (monotonic) */
+    double taken_ru, taken_w; /* the pacer's running totals before it was sent */
     uint64_t token_gen;      /* the token it carried */
 };
 
@@ -797,6 +798,8 @@ static double dispatch_one(struct run *run)
     }
     struct xfer *x = xcalloc(1, sizeof(*x));
     x->t_sent = now;
+    x->taken_ru = g->pacer.ru.taken;
+    x->taken_w = g->pacer.writes.taken;
     pacer_take(&g->pacer, now, ru, writes);
     pacer_invites_take(&g->pacer, now, (double)ninv);
     memcpy(x->idx, group, ng * sizeof(group[0]));
@@ -831,6 +834,35 @@ static void observe_pct(struct run *run, struct xfer *x, bool write, const char 
     if (v > 10)
         v /= 100;
     pacer_observe(&run->g->pacer, graph_now(), v, write, x->t_sent);
+}
+
+/* What the service's bucket says about request k of x (pacer_feedback):
+ * its x-ms-throttle-limit-percentage (NULL: none; then only a 2xx, which
+ * the service surely counted, tells anything). */
+static void feedback(struct run *run, struct xfer *x, size_t k, int status, const char *pct)
+{
+    double v = -1;
+    if (pct && *pct) {
+        char *end;
+        v = strtod(pct, &end);
+        if (end == pct)
+            return;
+        if (v > 10)
+            v /= 100;
+    } else if (status < 200 || status >= 300) {
+        return;
+    }
+    /* the running total up to and including request k: the service took
+     * the requests of x in order */
+    double ru = x->taken_ru, w = x->taken_w;
+    for (size_t j = 0; j <= k; j++) {
+        double c_ru, c_w;
+        graph_request_cost(run->reqs[x->idx[j]].method, run->reqs[x->idx[j]].url, &c_ru, &c_w);
+        ru += c_ru;
+        w += c_w;
+    }
+    bool write = strcmp(run->reqs[x->idx[k]].method, "GET") != 0;
+    pacer_feedback(&run->g->pacer, graph_now(), v, write, x->t_sent, write ? w : ru);
 }
 
 /* An error about request r, with the two handles Microsoft support can
@@ -1024,13 +1056,15 @@ static void on_done(struct run *run, struct xfer *x, CURLcode cc)
         return;
     }
     pacer_answered(&g->pacer, graph_now());
-    observe_pct(run, x, x->writes, x->hdr.throttle_pct);
+    if (x->envelope)   /* a single request's is its own: feedback() */
+        observe_pct(run, x, x->writes, x->hdr.throttle_pct);
     struct answer env = {
         .status = (int)status, .retry_after = x->hdr.retry_after[0] ? x->hdr.retry_after : NULL,
         .request_id = x->hdr.request_id, .content_type = x->hdr.content_type,
         .text = x->in.sb.buf, .text_len = x->in.sb.len,
     };
     if (!x->envelope) {
+        feedback(run, x, 0, (int)status, x->hdr.throttle_pct);
         on_answer(run, x, x->idx[0], &env);
         return;
     }
@@ -1071,8 +1105,7 @@ static void on_done(struct run *run, struct xfer *x, CURLcode cc)
             .content_type = graph_batch_item_header(items[k], "Content-Type"),
             .json = cJSON_GetObjectItemCaseSensitive(items[k], "body"),
         };
-        if (pct)
-            observe_pct(run, x, strcmp(run->reqs[i].method, "GET") != 0, pct);
+        feedback(run, x, k, a.status, pct);
         log_debug("tenant %s:   %s %s -> %d request-id %s", g->name, run->reqs[i].method,
                   run->reqs[i].url, a.status, a.request_id[0] ? a.request_id : "-");
         on_answer(run, x, i, &a);

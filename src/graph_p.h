@@ -31,6 +31,12 @@ struct bucket {
     double last_cut;             /* when scale was last halved */
     double tokens;
     double t;                    /* monotonic seconds of the last refill; < 0: not started */
+    /* Learning the service's size (pacer_feedback): what we took since a
+     * baseline when its bucket was not full, against how full it says it
+     * is. */
+    double taken;                /* cost taken since pacer_init */
+    double base_t, base_taken;   /* the baseline: when, and `taken` then; base_t < 0: none yet */
+    bool learned;                /* scale comes from the service's answers, not from 429s alone */
 };
 
 /* Invitations, apart from the documented budget (reference §4 lists no
@@ -84,6 +90,13 @@ double pacer_invites_wait(struct pacer *p, double now, double n);
 void pacer_invites_take(struct pacer *p, double now, double n);
 /* A POST /invitations. */
 bool graph_is_invitation(const char *method, const char *url);
+
+/* An answer to a request sent at t_sent, the service having taken
+ * `taken` (the bucket's running pacer_take total when that request went)
+ * by then: pct its x-ms-throttle-limit-percentage, or < 0 when the answer
+ * had none (the service sends it once usage passes 80 %). Learns the
+ * bucket's size from it (see graph_pace.c) and then does pacer_observe. */
+void pacer_feedback(struct pacer *p, double now, double pct, bool write, double t_sent, double taken);
 
 /* ResourceUnit cost of a request (reference §4 "Costs"): GET /users 2, any
  * other GET 1, $select -1, $expand +1, $top < 20 -1, at least 1; writes

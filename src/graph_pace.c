@@ -24,6 +24,8 @@
 
 static void bucket_init(struct bucket *b, int limit, double window)
 {
+    memset(b, 0, sizeof(*b));
+    b->base_t = -1;
     b->capacity = limit;
     b->rate = limit / window;
     b->scale = 1;
@@ -48,13 +50,18 @@ static void bucket_refill(struct bucket *b, double now)
     if (now > b->t) {
         double dt = now - b->t;
         b->tokens += dt * rate_of(b);
-        if (b->scale < 1) {
+        if (b->scale < 1 && !b->learned) {
             b->scale *= exp2(dt * b->rate / b->capacity);
             if (b->scale > 1)
                 b->scale = 1;
         }
-        if (b->tokens > cap_of(b))
+        if (b->tokens >= cap_of(b)) {
             b->tokens = cap_of(b);
+            /* full (as far as we know): the service's refill may stop
+             * here, so what we take from now on is counted afresh */
+            b->base_t = now;
+            b->base_taken = b->taken;
+        }
         b->t = now;
     }
 }
@@ -102,6 +109,12 @@ bool pacer_take(struct pacer *p, double now, double ru, double writes)
         return false;
     p->ru.tokens -= ru;
     p->writes.tokens -= writes;
+    p->ru.taken += ru;
+    p->writes.taken += writes;
+    if (p->ru.base_t < 0)
+        p->ru.base_t = now;
+    if (writes > 0 && p->writes.base_t < 0)
+        p->writes.base_t = now;
     p->ru_sent += (uint64_t)ru;
     p->writes_sent += (uint64_t)writes;
     return true;
@@ -116,10 +129,14 @@ void pacer_throttled(struct pacer *p, double now, double retry_after, bool write
     if (b->t < 0)
         b->t = now;
     if (t_sent >= b->last_cut) {
-        b->scale /= 2;
+        /* a learned size is close: a tenth less, and learn afresh from
+         * here (the limit may have dropped: another app took its share) */
+        b->scale /= b->learned ? 1 / 0.9 : 2;
         if (b->scale < SCALE_MIN)
             b->scale = SCALE_MIN;
         b->last_cut = now;
+        b->base_t = now;
+        b->base_taken = b->taken;
     }
     /* the service's bucket is empty now: the Retry-After it gave is the time
      * it needs to hold one request again, which ours then holds too */
@@ -145,6 +162,59 @@ void pacer_observe(struct pacer *p, double now, double pct, bool write, double t
     double most = cap_of(b) * (1.0 - used) + (now - t_sent) * rate_of(b);
     if (most < b->tokens)
         b->tokens = most;
+}
+
+/* Learning the service's size. Its bucket holds C*s and refills at R*s per
+ * second (C, R documented; s unknown, 1 when the documentation is right).
+ * Since a baseline at which it held anything at all, the service took
+ * `taken` from us and refilled at most R*s*dt, so its usage u now obeys
+ * u*C*s >= taken - R*s*dt, that is  s >= taken / (u*C + R*dt). The header
+ * gives u to one decimal (read at its highest: shown + 0.05), its absence
+ * says u <= 0.8. Every answer thus gives a lower bound of s, which nears s
+ * itself the longer the service's bucket is kept in use (the error is the
+ * header's rounding, over a denominator that grows with dt). The first
+ * header replaces the documented size by that bound; after it the bound
+ * only raises the size, and a 429 lowers it by a tenth. Graph's own
+ * guidance (learn.microsoft.com/graph/throttling): follow Retry-After and
+ * x-ms-throttle-limit-percentage rather than fixed rates. */
+void pacer_feedback(struct pacer *p, double now, double pct, bool write, double t_sent, double taken)
+{
+    struct bucket *b = write ? &p->writes : &p->ru;
+    if (pct > 10 || pct != pct)
+        return;
+    bucket_refill(b, now);
+    bool header = pct > 0;
+    if (b->base_t >= 0 && t_sent >= b->base_t && taken > b->base_taken) {
+        double u_hi = header ? pct + PCT_QUANTUM / 2 : 0.8;
+        double dt = now - b->base_t;
+        double lb = (taken - b->base_taken) / (u_hi * b->capacity + b->rate * dt);
+        if (lb > 1)
+            lb = 1;
+        if (header && !b->learned) {
+            b->learned = true;
+            b->scale = lb > SCALE_MIN ? lb : SCALE_MIN;
+            if (b->tokens > cap_of(b))
+                b->tokens = cap_of(b);
+        } else if (b->learned && lb > b->scale) {
+            b->scale = lb;
+        }
+    }
+    if (header) {
+        /* what it held then, refilled since, less what we sent after that
+         * request (it has those in hand or on the way): the first header
+         * comes at 80 % with a round trip of requests still going out */
+        double used = pct - PCT_QUANTUM / 2;
+        double most = cap_of(b) * (1.0 - used) + (now - t_sent) * rate_of(b) - (b->taken - taken);
+        if (most < b->tokens)
+            b->tokens = most;
+    } else if (b->learned) {
+        /* no header: the service has a fifth of its bucket or more; spend
+         * it, or our estimate, lower than the truth, would hold us below
+         * the service's pace for good */
+        double least = cap_of(b) * 0.2 + (now - t_sent) * rate_of(b) - (b->taken - taken);
+        if (least > b->tokens)
+            b->tokens = least < cap_of(b) ? least : cap_of(b);
+    }
 }
 
 /* ------------------------------------------------------------------------

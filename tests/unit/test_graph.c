@@ -642,6 +642,40 @@ static void costs_follow_the_documented_table(void **state)
     assert_true(ru == 1 && w == 1);
 }
 
+static void pacer_learns_the_service_size(void **state)
+{
+    (void)state;
+    struct pacer p;
+    /* documented: 1,000 writes per 10 s; the service grants a tenth */
+    pacer_init(&p, 3500, 10, 1000, 10);
+    pacer_answered(&p, 0);
+    for (int i = 0; i < 80; i++)
+        assert_true(pacer_take(&p, 0, 1, 1));
+    /* an answer without the header: below 80 %, nothing learnt yet */
+    pacer_feedback(&p, 0.1, -1, true, 0, 40);
+    assert_false(p.writes.learned);
+    assert_true(p.writes.scale == 1);
+    /* the 80th write at "0.8": 80 taken, at most 0.85 * 1000 * s held, at
+     * most 100 * s * 0.1 refilled: s >= 80 / 860, a lower bound of 0.1 */
+    pacer_feedback(&p, 0.1, 0.8, true, 0, 80);
+    assert_true(p.writes.learned);
+    assert_true(fabs(p.writes.scale - 80.0 / 860) < 1e-9);
+    /* what it holds: a quarter of ~93, refilled for 0.1 s */
+    assert_true(p.writes.tokens < 0.25 * 1000 * p.writes.scale + 1.0 + 1e-9);
+    /* later answers raise the bound towards 0.1, never above it */
+    for (int t = 1; t <= 100; t++) {      /* one write each 0.1 s: the service's pace */
+        double now = 0.1 * t + 0.1;
+        p.writes.tokens = 1;               /* (whatever our bucket says) */
+        assert_true(pacer_take(&p, now, 1, 1));
+        pacer_feedback(&p, now, 0.8, true, now, p.writes.taken);
+    }
+    assert_true(p.writes.scale > 0.095 && p.writes.scale <= 0.1 + 1e-9);
+    /* a 429 after learning costs a tenth, not half */
+    double sc = p.writes.scale;
+    pacer_throttled(&p, 20, 0.1, true, 20);
+    assert_true(fabs(p.writes.scale - 0.9 * sc) < 1e-9);
+}
+
 static void pacer_paces_invitations(void **state)
 {
     (void)state;
@@ -930,6 +964,7 @@ int main(void)
         cmocka_unit_test(costs_follow_the_documented_table),
         cmocka_unit_test(pacer_keeps_within_the_budget),
         cmocka_unit_test(pacer_paces_invitations),
+        cmocka_unit_test(pacer_learns_the_service_size),
         cmocka_unit_test(invitation_always_names_the_user),
         cmocka_unit_test(user_type_and_revert_requests),
         cmocka_unit_test(users_found_by_immutable_id),
