@@ -862,6 +862,8 @@ def _sim_route(sim, method, segs, q, body):
                 elif k in ("b2b_domains", "invalid_request_input", "cross_tenant_access",
                            "enforce_cross_tenant_access"):
                     t.set_b2b_setting(k, v)
+                elif k == "verified_domains":
+                    t.verified = [d.lower() for d in v]
                 elif k in ("write_onpremises_upn", "clear_existing_onpremises_upn", "anchor", "usertype_sync",
                            "deletion_threshold", "filter", "base_dn", "ldap_uri", "bind_upn", "password_file",
                            "ca_file", "lab_env"):
