@@ -29,6 +29,8 @@
 
 #include "compat.h"
 
+#include "cloud.h"
+#include "graph.h"
 #include "planner.h"
 
 struct world;
@@ -130,5 +132,24 @@ bool convert_domain_verified(const char *const *verified, const char *mail);
  * remedy goes to remedy. */
 enum convert_status convert_refusal(int http_status, const char *code, const char *message,
                                     const char *tenant, bool *blocked, char *remedy, size_t size);
+
+/* B2B collaboration between two tenants by one side's cross-tenant access
+ * policy (graph.h): `inbound` into self from partner, or outbound from self
+ * to partner. Another Microsoft cloud needs its endpoint in
+ * allowedCloudEndpoints and an entry for the partner (Learn,
+ * cross-cloud-settings); then the entry's setting, or the default's where
+ * the entry has none. GRAPH_YES, GRAPH_NO (why holds "BLOCKED: ..." with
+ * what to change), or GRAPH_UNKNOWN (some users or groups only). */
+struct convert_b2b_side {
+    const char *name;                   /* the tenant's name in the config */
+    const char *tenant_id;
+    enum cloud cloud;
+};
+struct graph_b2b_policy;
+enum graph_tristate convert_b2b_allowed(const struct graph_b2b_policy *p, const struct convert_b2b_side *self,
+                                        const struct convert_b2b_side *partner, bool inbound, char *why,
+                                        size_t size);
+/* allowedCloudEndpoints' name of a cloud: microsoftonline.com, .us, partner.microsoftonline.cn */
+const char *convert_cloud_endpoint(enum cloud c);
 
 #endif

@@ -366,6 +366,28 @@ void graph_strv_free(char **v);
 
 enum graph_tristate { GRAPH_NO, GRAPH_YES, GRAPH_UNKNOWN };
 
+/* The tenant's cross-tenant access policy as far as B2B collaboration goes
+ * (GET /policies/crossTenantAccessPolicy, /default, /partners; Policy.Read.All).
+ * A setting is GRAPH_YES when usersAndGroups allows AllUsers, GRAPH_NO when
+ * it blocks AllUsers, GRAPH_UNKNOWN when it names some users or groups only;
+ * a partner's inherits_* says its setting is null (the default applies). */
+struct graph_b2b_partner {
+    char *tenant_id;                 /* lowercase */
+    bool inherits_inbound, inherits_outbound;
+    enum graph_tristate inbound, outbound;
+};
+struct graph_b2b_policy {
+    char **clouds;                   /* allowedCloudEndpoints, NULL-terminated, maybe empty */
+    enum graph_tristate default_inbound, default_outbound;
+    struct graph_b2b_partner *partners;
+    size_t npartners;
+};
+/* GRAPH_OK, or the status of the read that failed (GRAPH_FAILED with a 403
+ * without Policy.Read.All: the tenant is not stopped). Release with
+ * graph_b2b_policy_release (also after a failure). */
+enum graph_status graph_b2b_policy(struct graph *g, struct graph_b2b_policy *out);
+void graph_b2b_policy_release(struct graph_b2b_policy *p);
+
 struct graph_check_result {
     bool token_ok;
     char *token_error;           /* why not, with the remedy */
@@ -377,6 +399,9 @@ struct graph_check_result {
     bool have_skew;
     long skew_seconds;           /* server minus local */
     char *proxy;                 /* the proxy used and where that came from (graph_proxy_describe) */
+    char **b2b;                  /* one line per partner tenant and direction (set by the caller,
+                                    who knows the other tenants), NULL-terminated, or NULL */
+    bool b2b_blocked;            /* one of them is blocked: not ready */
     bool ok;                     /* token, permissions and invitation setting fine, skew small */
 };
 

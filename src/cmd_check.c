@@ -1,6 +1,7 @@
 /* cmd_check.c - `dualsync check`: the configuration, the LDAP connection and
  * bind, and per tenant what Graph says: token, permissions, guest invitations
- * allowed, clock skew. Reads only; writes nothing. */
+ * allowed, clock skew, and B2B collaboration with each other tenant by its
+ * cross-tenant access policy. Reads only; writes nothing. */
 #include "compat.h"
 
 #include "cli.h"
@@ -10,8 +11,50 @@
 #include "graph.h"
 #include "ldap_source.h"
 #include "log.h"
+#include "util.h"
 
-static int check_tenant(const struct tenant_config *tc)
+static void strv_add(char ***v, size_t *n, char *s)
+{
+    *v = xrealloc(*v, (*n + 2) * sizeof(**v));
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+/* B2B collaboration with each other tenant of the config, both ways, by
+ * this tenant's cross-tenant access policy: the users dualsync invites
+ * here are at home there (inbound), and this tenant's users are invited
+ * there (outbound). Each pair needs both sides (cross-cloud-settings). */
+static void check_b2b(struct graph *g, const struct config *cfg, const struct tenant_config *tc,
+                      struct graph_check_result *res)
+{
+    if (!res->token_ok || cfg->ntenants < 2)
+        return;
+    struct graph_b2b_policy pol;
+    size_t n = 0;
+    if (graph_b2b_policy(g, &pol) != GRAPH_OK) {
+        strv_add(&res->b2b, &n, xstrdup("unknown: reading the cross-tenant access policy needs "
+                                        "Policy.Read.All; without it a blocked partner shows as a "
+                                        "refused invitation per user"));
+        graph_b2b_policy_release(&pol);
+        return;
+    }
+    struct convert_b2b_side self = { tc->name, tc->tenant_id, tc->cloud };
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        const struct tenant_config *o = &cfg->tenants[i];
+        if (o == tc)
+            continue;
+        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
+        for (int inbound = 1; inbound >= 0; inbound--) {
+            char why[600];
+            if (convert_b2b_allowed(&pol, &self, &other, inbound, why, sizeof(why)) == GRAPH_NO)
+                res->b2b_blocked = true;
+            strv_add(&res->b2b, &n, xasprintf("%s %s: %s", inbound ? "from" : "to", o->name, why));
+        }
+    }
+    graph_b2b_policy_release(&pol);
+}
+
+static int check_tenant(const struct config *cfg, const struct tenant_config *tc)
 {
     struct graph_params p;
     convert_graph_params(tc, &p);
@@ -20,6 +63,9 @@ static int check_tenant(const struct tenant_config *tc)
         return EXIT_STOPPED;
     struct graph_check_result res;
     int rc = graph_check(g, &res);
+    check_b2b(g, cfg, tc, &res);
+    if (res.b2b_blocked)
+        rc = -1;
     graph_check_print(stdout, tc->name, &res);
     graph_check_release(&res);
     graph_close(g);
@@ -45,7 +91,7 @@ int cmd_check(const struct cli *cli, struct config *cfg)
         if (cli->tenant && strcmp(cli->tenant, tc->name))
             continue;
         found = true;
-        int trc = check_tenant(tc);
+        int trc = check_tenant(cfg, tc);
         if (trc > rc)
             rc = trc;
     }

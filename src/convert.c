@@ -46,6 +46,7 @@ struct item {
     bool recheck;                      /* a blocked or pending record checked again */
     bool deferred;                     /* blocked, and its cloud user unchanged: not checked */
     struct ids lost;                   /* the invitation whose answer was lost */
+    int home;                          /* the configured tenant that is its home, or -1 */
 };
 
 struct ctx {
@@ -655,6 +656,11 @@ static struct item *collect(struct ctx *c, size_t t, size_t *nout)
         it->address = address;
         it->recheck = a.record && (a.record->state == MAP_STATE_BLOCKED
                                    || a.record->state == MAP_STATE_PENDING);
+        /* its home among the configured tenants, for cross-tenant access */
+        it->home = -1;
+        for (size_t h = 0; a.kind == PLAN_CONVERT && h < w->cfg->ntenants && it->home < 0; h++)
+            if (h != t && policy_is_home(w->pol, &s, h, NULL))
+                it->home = (int)h;
         rule_where(w, t, res.rule, it->rule, sizeof(it->rule));
         snprintf(it->reason, sizeof(it->reason), "%s", a.reason);
     }
@@ -669,6 +675,7 @@ static struct item *collect(struct ctx *c, size_t t, size_t *nout)
         it->decision = a.decision;
         it->anchor = xstrdup(a.record->anchor);
         it->obj = SIZE_MAX;
+        it->home = -1;
         snprintf(it->rule, sizeof(it->rule), "%s", a.record->rule);
         snprintf(it->reason, sizeof(it->reason), "%s", a.reason);
     }
@@ -989,6 +996,55 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
     }
 }
 
+/* Users whose home tenant this tenant's cross-tenant access policy does
+ * not let in: blocked with what to change, before any invitation (Entra
+ * checks it at the time of invitation: Learn, allow-deny-list). Only this
+ * side is read (the home side is another tenant's: `dualsync check` shows
+ * both); a policy that cannot be read (no Policy.Read.All) leaves the
+ * invitations to Graph's answer, refused per user. */
+static void check_b2b(struct ctx *c, struct work *w)
+{
+    bool any = false;
+    for (size_t i = 0; i < w->ninvite; i++)
+        any |= w->invite[i]->home >= 0;
+    if (!any)
+        return;
+    struct graph_b2b_policy pol;
+    if (graph_b2b_policy(c->g, &pol) != GRAPH_OK) {
+        log_verbose("tenant %s: cross-tenant access policy not read (Policy.Read.All): each "
+                    "invitation tells", c->tc->name);
+        graph_b2b_policy_release(&pol);
+        return;
+    }
+    const struct config *cfg = c->w->cfg;
+    struct convert_b2b_side self = { c->tc->name, c->tc->tenant_id, c->tc->cloud };
+    enum graph_tristate verdict[CONFIG_MAX_TENANTS];
+    char why[CONFIG_MAX_TENANTS][600];
+    for (size_t h = 0; h < cfg->ntenants; h++) {
+        const struct tenant_config *o = &cfg->tenants[h];
+        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
+        verdict[h] = o == c->tc ? GRAPH_YES : convert_b2b_allowed(&pol, &self, &other, true, why[h],
+                                                                  sizeof(why[h]));
+        if (verdict[h] == GRAPH_NO)
+            log_warn("tenant %s: %s: its users are not invited", c->tc->name, why[h]);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < w->ninvite; i++) {
+        struct item *it = w->invite[i];
+        if (it->home >= 0 && verdict[it->home] == GRAPH_NO) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "home tenant %s: cross-tenant access %s",
+                     cfg->tenants[it->home].name, why[it->home]);
+            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
+            c->res->blocked++;
+        } else {
+            w->invite[k++] = it;
+        }
+    }
+    w->ninvite = k;
+    graph_b2b_policy_release(&pol);
+}
+
 /* Invite, then set userType (of those just invited too), then revert. */
 static void phase_execute(struct ctx *c, struct item *items, size_t n, const struct graph_users *users)
 {
@@ -998,6 +1054,8 @@ static void phase_execute(struct ctx *c, struct item *items, size_t n, const str
     for (size_t i = 0; i < n && !c->fatal; i++)
         if (needs_graph(&items[i], c->o))
             triage(c, &items[i], users, &w);
+    if (!c->fatal)
+        check_b2b(c, &w);
     if (c->o->dry_run) {
         res->skipped += w.ninvite + w.npatch + w.nrevert;
         log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "

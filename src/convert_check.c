@@ -63,6 +63,13 @@ const char *convert_blocked_why(const struct convert_target *t, char *buf, size_
     return NULL;
 }
 
+static const char *partner_cloud_text(bool other_cloud, const char *endpoint)
+{
+    return other_cloud ? (strcmp(endpoint, "microsoftonline.us") ? "another cloud, enabled"
+                                                                  : "Azure Government, enabled")
+                       : "the same cloud";
+}
+
 enum convert_status convert_refusal(int http_status, const char *code, const char *message,
                                     const char *tenant, bool *blocked, char *remedy, size_t size)
 {
@@ -127,4 +134,68 @@ const char *convert_status_name(enum convert_status st)
     case CONVERT_FATAL: return "fatal";
     }
     return "?";
+}
+
+const char *convert_cloud_endpoint(enum cloud c)
+{
+    /* allowedCloudEndpoints' names of the Microsoft clouds (Learn,
+     * crossTenantAccessPolicy): GCC High and DoD are both Azure Government */
+    switch (c) {
+    case CLOUD_GLOBAL: return "microsoftonline.com";
+    case CLOUD_USGOV_HIGH:
+    case CLOUD_USGOV_DOD: return "microsoftonline.us";
+    case CLOUD_CHINA: return "partner.microsoftonline.cn";
+    case CLOUD_COUNT: break;
+    }
+    return "?";
+}
+
+enum graph_tristate convert_b2b_allowed(const struct graph_b2b_policy *p, const struct convert_b2b_side *self,
+                                        const struct convert_b2b_side *partner, bool inbound, char *why,
+                                        size_t size)
+{
+    const char *dir = inbound ? "inbound" : "outbound";
+    const char *in_out = inbound ? "Inbound access" : "Outbound access";
+    const struct graph_b2b_partner *entry = NULL;
+    for (size_t i = 0; i < p->npartners && !entry; i++)
+        if (!strcasecmp(p->partners[i].tenant_id, partner->tenant_id))
+            entry = &p->partners[i];
+    const char *pend = convert_cloud_endpoint(partner->cloud);
+    bool other_cloud = strcmp(pend, convert_cloud_endpoint(self->cloud)) != 0;
+    if (other_cloud) {
+        /* cross-cloud-settings: once another cloud is enabled, B2B with its
+         * tenants is blocked until each is added to Organizational settings */
+        bool enabled = false;
+        for (char **c = p->clouds; c && *c && !enabled; c++)
+            enabled = !strcasecmp(*c, pend);
+        if (!enabled || !entry) {
+            snprintf(why, size, "BLOCKED: tenant %s (%s) is in another Microsoft cloud; in tenant %s, "
+                     "Cross-tenant access settings, %s%s%s tenant id %s under Organizational settings",
+                     partner->name, pend, self->name,
+                     enabled ? "" : "enable it in Microsoft cloud settings",
+                     enabled || entry ? "" : ", then ",
+                     entry ? "" : "add", partner->tenant_id);
+            return GRAPH_NO;
+        }
+    }
+    bool inherits = entry ? (inbound ? entry->inherits_inbound : entry->inherits_outbound) : true;
+    enum graph_tristate v = inherits ? (inbound ? p->default_inbound : p->default_outbound)
+                                     : (inbound ? entry->inbound : entry->outbound);
+    const char *from = inherits ? "the default settings" : "its organizational settings";
+    if (v == GRAPH_NO) {
+        snprintf(why, size, "BLOCKED: tenant %s blocks B2B collaboration %s %s %s (%s); allow it "
+                 "for all users in %s, B2B collaboration, of %s", self->name, dir,
+                 inbound ? "from" : "to", partner->name, from, in_out,
+                 inherits ? "the default settings or an entry for that tenant" : "that tenant's entry");
+        return GRAPH_NO;
+    }
+    if (v == GRAPH_UNKNOWN) {
+        snprintf(why, size, "partly: tenant %s allows B2B collaboration %s %s %s for some users or "
+                 "groups only (%s); invitations of the others are refused", self->name, dir,
+                 inbound ? "from" : "to", partner->name, from);
+        return GRAPH_UNKNOWN;
+    }
+    snprintf(why, size, "allowed: tenant %s, B2B collaboration %s %s %s (%s, %s)", self->name, dir,
+             inbound ? "from" : "to", partner->name, partner_cloud_text(other_cloud, pend), from);
+    return GRAPH_YES;
 }

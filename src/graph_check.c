@@ -3,6 +3,7 @@
  * guests into this tenant, and is the local clock right. */
 #include "compat.h"
 
+#include <ctype.h>
 #include <strings.h>
 
 #include <cjson/cJSON.h>
@@ -148,6 +149,102 @@ int graph_check(struct graph *g, struct graph_check_result *res)
     return res->ok ? 0 : -1;
 }
 
+/* One B2B setting (crossTenantAccessPolicyB2BSetting): its usersAndGroups. */
+static enum graph_tristate b2b_setting(const cJSON *setting, bool *inherits)
+{
+    *inherits = !cJSON_IsObject(setting);
+    if (*inherits)
+        return GRAPH_UNKNOWN;
+    const cJSON *ug = cJSON_GetObjectItemCaseSensitive(setting, "usersAndGroups");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ug, "accessType");
+    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(ug, "targets");
+    bool all = false;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, targets) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "target");
+        all |= cJSON_IsString(v) && !strcmp(v->valuestring, "AllUsers");
+    }
+    if (!cJSON_IsString(type) || !all)
+        return GRAPH_UNKNOWN;      /* some users or groups only */
+    return !strcmp(type->valuestring, "allowed") ? GRAPH_YES
+           : !strcmp(type->valuestring, "blocked") ? GRAPH_NO : GRAPH_UNKNOWN;
+}
+
+static enum graph_status get_json(struct graph *g, const char *url, cJSON **out)
+{
+    struct graph_request r;
+    graph_req_get(&r, url);
+    r.may_be_forbidden = true;     /* without Policy.Read.All: unknown, not a stopped tenant */
+    enum graph_status st = graph_call(g, &r);
+    *out = st == GRAPH_OK ? r.answer : NULL;
+    if (st == GRAPH_OK)
+        r.answer = NULL;
+    else
+        log_verbose("tenant %s: %s", g->name, r.error ? r.error : graph_status_name(st));
+    graph_request_release(&r);
+    return st;
+}
+
+enum graph_status graph_b2b_policy(struct graph *g, struct graph_b2b_policy *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->clouds = xcalloc(1, sizeof(*out->clouds));
+    out->default_inbound = out->default_outbound = GRAPH_UNKNOWN;
+    cJSON *base = NULL, *def = NULL;
+    enum graph_status st = get_json(g, "/policies/crossTenantAccessPolicy", &base);
+    if (st == GRAPH_OK)
+        st = get_json(g, "/policies/crossTenantAccessPolicy/default", &def);
+    if (st != GRAPH_OK) {
+        cJSON_Delete(base);
+        return st;
+    }
+    size_t n = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(base, "allowedCloudEndpoints"))
+        if (cJSON_IsString(c)) {
+            out->clouds = xrealloc(out->clouds, (n + 2) * sizeof(*out->clouds));
+            out->clouds[n++] = xstrdup(c->valuestring);
+            out->clouds[n] = NULL;
+        }
+    bool inh;
+    out->default_inbound = b2b_setting(cJSON_GetObjectItemCaseSensitive(def, "b2bCollaborationInbound"), &inh);
+    out->default_outbound = b2b_setting(cJSON_GetObjectItemCaseSensitive(def, "b2bCollaborationOutbound"), &inh);
+    cJSON_Delete(base);
+    cJSON_Delete(def);
+    cJSON *page = NULL;
+    /* a tenant has few partners: one page; a nextLink would be followed by graph_get_pages,
+     * but partners is not documented as paged */
+    st = get_json(g, "/policies/crossTenantAccessPolicy/partners", &page);
+    if (st != GRAPH_OK)
+        return st;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(page, "value")) {
+        const cJSON *tid = cJSON_GetObjectItemCaseSensitive(e, "tenantId");
+        if (!cJSON_IsString(tid))
+            continue;
+        out->partners = xrealloc(out->partners, (out->npartners + 1) * sizeof(*out->partners));
+        struct graph_b2b_partner *p = &out->partners[out->npartners++];
+        p->tenant_id = xstrdup(tid->valuestring);
+        for (char *q = p->tenant_id; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        p->inbound = b2b_setting(cJSON_GetObjectItemCaseSensitive(e, "b2bCollaborationInbound"),
+                                 &p->inherits_inbound);
+        p->outbound = b2b_setting(cJSON_GetObjectItemCaseSensitive(e, "b2bCollaborationOutbound"),
+                                  &p->inherits_outbound);
+    }
+    cJSON_Delete(page);
+    return GRAPH_OK;
+}
+
+void graph_b2b_policy_release(struct graph_b2b_policy *p)
+{
+    graph_strv_free(p->clouds);
+    for (size_t i = 0; i < p->npartners; i++)
+        free(p->partners[i].tenant_id);
+    free(p->partners);
+    memset(p, 0, sizeof(*p));
+}
+
 static void print_list(FILE *out, const char *label, char **v)
 {
     for (char **p = v; p && *p; p++)
@@ -187,7 +284,9 @@ void graph_check_print(FILE *out, const char *tenant, const struct graph_check_r
     } else {
         fprintf(out, "  %-14s unknown (no answer from the service)\n", "clock skew");
     }
-    fprintf(out, "  %-14s %s\n", "result", res->ok ? "ok" : "NOT READY");
+    for (char **b = res->b2b; b && *b; b++)
+        fprintf(out, "  %-14s %s\n", b == res->b2b ? "b2b" : "", *b);
+    fprintf(out, "  %-14s %s\n", "result", res->ok && !res->b2b_blocked ? "ok" : "NOT READY");
 }
 
 void graph_check_release(struct graph_check_result *res)
@@ -198,5 +297,6 @@ void graph_check_release(struct graph_check_result *res)
     graph_strv_free(res->missing_optional);
     free(res->invites_detail);
     free(res->proxy);
+    graph_strv_free(res->b2b);
     memset(res, 0, sizeof(*res));
 }

@@ -77,7 +77,7 @@ for fault in '"rate_drop_after": 0.3' '"batch_garbled": 0.3'; do
     rc=$?
     sim POST /_sim/faults '{"reset": true}' >/dev/null
     n=$(python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e.get("fault") in ("drop_after", "batch_garbled")))' "$SIM/requests.jsonl")
-    [ "$n" -gt 5 ] && pass "$name: $n answers lost after the work was done" || fail "$name: only $n faults"
+    [ "$n" -ge 2 ] && pass "$name: $n answers lost after the work was done" || fail "$name: only $n faults"
     counted "$name: gcch" agrees gcch
     counted "$name: commercial" agrees commercial
     equal "$name: nobody invited twice" "0 $(($(count_state invited "$M/gcch.map") + $(count_state invited "$M/commercial.map")))" \
@@ -167,4 +167,45 @@ gi=$(count_state invited "$M/gcch.map")
     && [ "$(result gcch "$OUT/stopped.out")" = stopped ] \
     && pass "stopped mid-run: exit 3, says the 30 invitations it wrote and that the rest was not sent" \
     || fail "stopped mid-run: exit $rc, $gi invited: $(grep 'stopped (' "$OUT/stopped.err")"
+# --- 6. cross-tenant access, the defense example (Commercial + GCC High):
+# with both tenants at the service defaults B2B across the clouds is
+# blocked, and check and run say so; with the example's settings (the other
+# cloud enabled, the partner added, both sides) it converts
+fresh b2b
+NOPOL='{"cross_tenant_access": {}, "enforce_cross_tenant_access": true}'
+sim POST /_sim/commercial/settings "$NOPOL" >/dev/null
+sim POST /_sim/gcch/settings "$NOPOL" >/dev/null
+# Contoso Defense's addresses are at home in GCC High
+sim POST /_sim/gcch/settings '{"verified_domains": ["contoso-defense.example", "fabrikam-defense.example"]}' >/dev/null
+"$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check1.out" 2>&1
+rc=$?
+[ "$rc" = 3 ] && grep -q "^  b2b            from gcch: BLOCKED: tenant gcch (microsoftonline.us) is in another Microsoft cloud; in tenant commercial, Cross-tenant access settings, enable it in Microsoft cloud settings, then add tenant id 7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22" "$OUT/b2b-check1.out" \
+    && grep -q "^                 to commercial: BLOCKED: .*microsoftonline.com" "$OUT/b2b-check1.out" \
+    && [ "$(grep -c '^  result         NOT READY' "$OUT/b2b-check1.out")" = 2 ] \
+    && pass "b2b: check names each blocked pair, the cloud and what to change (exit 3)" \
+    || fail "b2b check (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check1.out" | head -8)"
+s=$(log_seq)
+D run > "$OUT/b2b-run1.out" 2>"$OUT/b2b-run1.err"
+rc=$?
+inv=$(tail -n +$((s + 1)) "$SIM/requests.jsonl" | grep -c '"path": "/v1.0/invitations"\|"path": "/invitations"')
+cb=$(grep -c "home tenant gcch: cross-tenant access BLOCKED" "$M/commercial.map")
+gb=$(grep -c "home tenant commercial: cross-tenant access BLOCKED" "$M/gcch.map")
+[ "$rc" = 1 ] && [ "$inv" = 0 ] && [ "$cb" -gt 50 ] && [ "$gb" -gt 100 ] \
+    && pass "b2b: run blocks the $cb + $gb users of a blocked home tenant with the remedy, invites nobody" \
+    || fail "b2b run: exit $rc, $inv invitations, $cb / $gb blocked: $(grep -i 'cross-tenant\|stopp' "$OUT/b2b-run1.err" | head -3)"
+# the example's settings, as doc/examples/defense-contractor.conf describes them
+sim POST /_sim/commercial/settings '{"cross_tenant_access": {"allowedCloudEndpoints": ["microsoftonline.us"], "partners": [{"tenantId": "7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22"}]}}' >/dev/null
+sim POST /_sim/gcch/settings '{"cross_tenant_access": {"allowedCloudEndpoints": ["microsoftonline.com"], "partners": [{"tenantId": "3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11"}]}}' >/dev/null
+"$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check2.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && grep -q "^  b2b            from gcch: allowed: tenant commercial, B2B collaboration inbound from gcch (Azure Government, enabled, the default settings)" "$OUT/b2b-check2.out" \
+    && pass "b2b: with the example's settings check says allowed, and in which cloud" \
+    || fail "b2b check 2 (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check2.out" | head -8)"
+# a policy changes no user: --full checks the blocked ones again
+D run --full > "$OUT/b2b-run2.out" 2>"$OUT/b2b-run2.err"
+ci=$(count_state invited "$M/commercial.map"); gi=$(count_state invited "$M/gcch.map")
+[ "$ci" -gt 50 ] && [ "$gi" -gt 100 ] && ! grep -q "cross-tenant access BLOCKED" "$M/commercial.map" "$M/gcch.map" \
+    && pass "b2b: run --full then converts them ($ci + $gi)" || fail "b2b run 2: $ci / $gi invited"
+counted "b2b: gcch" agrees gcch
+equal "b2b: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' ' -f1)"
 finish

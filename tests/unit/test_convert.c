@@ -151,6 +151,60 @@ static void refusals_of_one_user_are_recorded(void **state)
     assert_false(b);
 }
 
+static const struct convert_b2b_side com = { "commercial", "3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11", CLOUD_GLOBAL };
+static const struct convert_b2b_side gcch = { "gcch", "7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22", CLOUD_USGOV_HIGH };
+static const struct convert_b2b_side other = { "other", "0a0a0a0a-0000-4000-8000-000000000001", CLOUD_GLOBAL };
+
+static void b2b_service_defaults(void **state)
+{
+    (void)state;
+    char *clouds[] = { NULL };
+    struct graph_b2b_policy p = { clouds, GRAPH_YES, GRAPH_YES, NULL, 0 };
+    char why[600];
+    /* the same cloud: the default allows everyone */
+    assert_int_equal(convert_b2b_allowed(&p, &com, &other, true, why, sizeof(why)), GRAPH_YES);
+    assert_non_null(strstr(why, "the same cloud, the default settings"));
+    /* another cloud: blocked until enabled and the partner added (cross-cloud-settings) */
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, true, why, sizeof(why)), GRAPH_NO);
+    assert_non_null(strstr(why, "BLOCKED: tenant gcch (microsoftonline.us) is in another Microsoft cloud; "
+                                "in tenant commercial, Cross-tenant access settings, enable it in Microsoft "
+                                "cloud settings, then add tenant id 7b2d9f40"));
+    /* enabled but not added */
+    char *us[] = { (char *)"microsoftonline.us", NULL };
+    p.clouds = us;
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, false, why, sizeof(why)), GRAPH_NO);
+    assert_non_null(strstr(why, "Cross-tenant access settings, add tenant id"));
+}
+
+static void b2b_partner_entries(void **state)
+{
+    (void)state;
+    char *us[] = { (char *)"microsoftonline.us", NULL };
+    struct graph_b2b_partner part = { (char *)"7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22", true, true,
+                                      GRAPH_UNKNOWN, GRAPH_UNKNOWN };
+    struct graph_b2b_policy p = { us, GRAPH_YES, GRAPH_NO, &part, 1 };
+    char why[600];
+    /* added, and inheriting: the default decides, each way */
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, true, why, sizeof(why)), GRAPH_YES);
+    assert_non_null(strstr(why, "Azure Government, enabled"));
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, false, why, sizeof(why)), GRAPH_NO);
+    assert_non_null(strstr(why, "blocks B2B collaboration outbound to gcch (the default settings)"));
+    /* the entry's own setting wins over the default */
+    part.inherits_inbound = false;
+    part.inbound = GRAPH_NO;
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, true, why, sizeof(why)), GRAPH_NO);
+    assert_non_null(strstr(why, "(its organizational settings)"));
+    part.inbound = GRAPH_UNKNOWN;
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, true, why, sizeof(why)), GRAPH_UNKNOWN);
+    assert_non_null(strstr(why, "some users or groups only"));
+    /* tenant ids compare without case */
+    part.tenant_id = (char *)"7B2D9F40-1E6C-4C83-A5D2-9E0B3C7F6D22";
+    part.inbound = GRAPH_YES;
+    assert_int_equal(convert_b2b_allowed(&p, &com, &gcch, true, why, sizeof(why)), GRAPH_YES);
+    assert_string_equal(convert_cloud_endpoint(CLOUD_USGOV_DOD), "microsoftonline.us");
+    assert_string_equal(convert_cloud_endpoint(CLOUD_CHINA), "partner.microsoftonline.cn");
+}
+
 static void status_names(void **state)
 {
     (void)state;
@@ -174,6 +228,8 @@ int main(void)
         cmocka_unit_test(domain_verified_edges),
         cmocka_unit_test(refusals_of_the_tenant_stop_it),
         cmocka_unit_test(refusals_of_one_user_are_recorded),
+        cmocka_unit_test(b2b_service_defaults),
+        cmocka_unit_test(b2b_partner_entries),
         cmocka_unit_test(status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
