@@ -22,6 +22,7 @@ struct batch_options {
     const char *tenant;        /* --tenant, or NULL: for the report */
     const char *report;        /* --report FILE, or NULL */
     struct graph **graphs;     /* watch's handles kept across batches (convert_options.graphs) */
+    struct strbuf *event;      /* if not NULL: one line per tenant, for the event log */
 };
 
 /* One batch over the tenants [first, end) of cfg. Returns the worst status

@@ -78,6 +78,13 @@ int platform_cert_sign(bool machine, const char *thumbprint, bool *pss, const vo
  * always: the environment is libcurl's own). */
 int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *source);
 
+/* A batch's outcome in the system's event log, as Entra Connect logs its
+ * own cycles. Windows: the Application log, source "dualsync"
+ * (ReportEvent; doc/deployment.md lists the event IDs), nothing said when
+ * it cannot be written. POSIX: nothing (the journal has stdout). */
+enum platform_event { PLATFORM_EVENT_INFO, PLATFORM_EVENT_WARNING, PLATFORM_EVENT_ERROR };
+void platform_event_log(enum platform_event type, unsigned id, const char *message);
+
 /* Read a secret typed or piped on standard input into out, without its
  * trailing line break; on a terminal without echo, after prompt (on
  * stderr). 0, or -1 after logging (nothing read, or an empty line). */

@@ -108,6 +108,20 @@ enum convert_status batch_run(const struct batch_options *bo, struct config *cfg
     }
     if (bo->summary || log_get_level() >= LOG_NORMAL)
         convert_print_summary(stdout, res, end - first, bo->dry_run);
+    for (size_t i = 0; bo->event && i < end - first; i++) {
+        const struct convert_result *r = &res[i];
+        static const char *const status[] = { "done", "done, with objects blocked, pending or failed",
+                                              "stopped", "stopped (a write failed)" };
+        strbuf_addf(bo->event, "tenant %s: %s; %llu objects, %llu invited, %llu recorded, "
+                    "%llu userType set, %llu reverted, %llu gone, %llu blocked, %llu pending, "
+                    "%llu failed; %llu Graph requests in %.1f s%s%s\n", r->tenant,
+                    status[r->status], (unsigned long long)r->objects, (unsigned long long)r->invited,
+                    (unsigned long long)r->recorded, (unsigned long long)r->user_type_set,
+                    (unsigned long long)r->reverted, (unsigned long long)r->gone,
+                    (unsigned long long)r->blocked, (unsigned long long)r->pending,
+                    (unsigned long long)r->failed, (unsigned long long)r->graph_requests, r->seconds,
+                    r->why[0] ? ": " : "", r->why);
+    }
     /* run: the report module's one-screen summary and HTML page, read back
      * from what this run appended to the audit trails (a dry run wrote none:
      * its figures go to a JSON file instead) */

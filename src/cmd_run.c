@@ -56,11 +56,27 @@ static int exit_of(enum convert_status st)
 static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t end, bool summary,
                  struct graph **graphs)
 {
+    struct strbuf event = STRBUF_INIT;
     struct batch_options bo = { cli->dry_run, cli->full, cli->progress, cli->max_changes,
-                                cli->allow_revert, summary, cli->tenant, cli->report, graphs };
+                                cli->allow_revert, summary, cli->tenant, cli->report, graphs,
+                                cli->dry_run ? NULL : &event };
     int load_rc = 0;
     enum convert_status st = batch_run(&bo, cfg, first, end, &load_rc);
-    return load_rc ? load_rc : exit_of(st);
+    int rc = load_rc ? load_rc : exit_of(st);
+    /* the Application event log (Windows), as Connect logs its cycles:
+     * event 1100 + the exit code (doc/deployment.md) */
+    if (!cli->dry_run) {
+        if (load_rc)
+            strbuf_addstr(&event, "AD could not be read: nothing was written (see the task's output)\n");
+        char *msg = xasprintf("dualsync %s%s%s: exit %d\n%s", cli->command, cli->tenant ? " --tenant " : "",
+                              cli->tenant ? cli->tenant : "", rc, event.buf ? event.buf : "");
+        platform_event_log(rc == EXIT_DONE ? PLATFORM_EVENT_INFO
+                           : rc == EXIT_PARTIAL ? PLATFORM_EVENT_WARNING : PLATFORM_EVENT_ERROR,
+                           1100u + (unsigned)rc, msg);
+        free(msg);
+    }
+    strbuf_release(&event);
+    return rc;
 }
 
 static int setup(const struct cli *cli, struct config *cfg, size_t *first, size_t *end)

@@ -143,6 +143,11 @@ int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *
     return 1;
 }
 
+void platform_event_log(enum platform_event type, unsigned id, const char *message)
+{
+    (void)type, (void)id, (void)message;
+}
+
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
 {
     struct termios old, quiet;

@@ -751,6 +751,28 @@ int platform_system_proxy(const char *url, struct strbuf *proxy, struct strbuf *
     return rc;
 }
 
+/* ---- the event log ---------------------------------------------------------- */
+
+void platform_event_log(enum platform_event type, unsigned id, const char *message)
+{
+    /* one insertion string; the source registered with New-EventLog uses
+     * .NET's EventLogMessages.dll, whose messages are just "%1" */
+    static const WORD types[] = { EVENTLOG_INFORMATION_TYPE, EVENTLOG_WARNING_TYPE, EVENTLOG_ERROR_TYPE };
+    char *m = xstrndup(message, 30000);   /* ReportEvent takes up to 31,839 characters */
+    wchar_t *w = utf8_to_wide(m);
+    free(m);
+    HANDLE h = w ? RegisterEventSourceW(NULL, L"dualsync") : NULL;
+    if (!h) {
+        log_debug("event log: cannot register the source dualsync: %s", last_error());
+    } else {
+        LPCWSTR strings[1] = { w };
+        if (!ReportEventW(h, types[type], 0, id, NULL, 1, 0, strings, NULL))
+            log_debug("event log: ReportEvent: %s", last_error());
+        DeregisterEventSource(h);
+    }
+    free(w);
+}
+
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
 {
     HANDLE in = GetStdHandle(STD_INPUT_HANDLE);

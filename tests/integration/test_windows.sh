@@ -217,9 +217,18 @@ if [ "$rc" -le 1 ] && [ "$exe_n" -ge 20 ] && [ "$(writes_since "$seq0")" -ge "$e
 else fail "dualsync.exe run (exit $rc, $exe_n invited): $(head -c 600 exe-run.err)"; fi
 equal "no user invited twice" 0 "$(invited_twice)"
 seq1=$(log_seq)
-env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf run --tenant gcch \
-    --ad-snapshot "$(winpath "$OUT/maps-lin/ad.snapshot")" >exe-run2.out 2>&1
+# Wine's RegisterEventSourceW and ReportEventW are stubs that keep no log:
+# their debug channels show what was reported (advapi: type and event ID;
+# eventlog: the message)
+env -u DUALSYNC_GRAPH_CA_FILE WINEDEBUG=-all,+eventlog,fixme+advapi wine "$EXE" -c exe.conf run --tenant gcch \
+    --ad-snapshot "$(winpath "$OUT/maps-lin/ad.snapshot")" >exe-run2.out 2>eventlog.trace
 equal "a second dualsync.exe run writes nothing to Graph" 0 "$(writes_since "$seq1")"
+# 3 users stay blocked: exit 1, a Warning (2), event 1101 (0x44d)
+if grep -q 'RegisterEventSourceW ((null),L"dualsync")' eventlog.trace \
+   && grep -q 'ReportEventW ([0-9A-F]*,0x0002,0x0000,0x0000044d,' eventlog.trace \
+   && grep -q 'dualsync run --tenant gcch: exit 1\\ntenant gcch: done, with objects blocked, pending or failed; 104 objects, 0 invited' eventlog.trace; then
+    pass "the run's outcome goes to the event log: source dualsync, Warning, event 1101, one line per tenant"
+else fail "event log: $(grep -i 'event' eventlog.trace | head -c 600)"; fi
 printf 'not a snapshot\n' > bad.snapshot
 refuses "a copy of AD that is not one is refused" 3 'no copy of AD kept for this configuration' \
     "$DUALSYNC" -c lin.conf plan --ad-snapshot bad.snapshot
