@@ -77,8 +77,12 @@ missing_now() {
 }
 
 # The npm packages of tests/powershell (--test), exactly as its
-# package-lock.json pins them: npm ci, built for this Node.js. A stamp names
-# the lock and the Node.js version they were built for; another means again.
+# package-lock.json pins them, from the tarballs kept beside it in
+# tests/powershell/vendor/ (npm checks each against the lock's sha512), built
+# for this Node.js. Offline: the registry is never asked, so a machine whose
+# network rewrites TLS for the registry (or has none) installs them the same.
+# A stamp names the lock and the Node.js version they were built for; another
+# means again.
 top=$(cd "$(dirname "$0")/.." && pwd)
 NPM_DIR=$top/tests/powershell
 npm_stamp() { { sha256sum < "$NPM_DIR/package-lock.json"; node --version; } 2>/dev/null | tr -d ' \n-'; }
@@ -90,12 +94,20 @@ npm_ok() {
 }
 npm_install() {
     npm_ok && return 0
-    echo "install-deps: npm ci in tests/powershell (tree-sitter, tree-sitter-powershell)" >&2
-    if ! (cd "$NPM_DIR" && npm ci --no-audit --no-fund >"$NPM_DIR/npm-ci.log" 2>&1); then
-        tail -n 20 "$NPM_DIR/npm-ci.log" >&2
-        echo "install-deps: npm ci failed in $NPM_DIR (log: $NPM_DIR/npm-ci.log)" >&2
+    echo "install-deps: npm ci in tests/powershell from tests/powershell/vendor (tree-sitter, tree-sitter-powershell)" >&2
+    local cache t log=$NPM_DIR/npm-ci.log
+    cache=$(mktemp -d) || return 1
+    : > "$log"
+    for t in "$NPM_DIR"/vendor/*.tgz; do
+        npm cache add "$t" --cache "$cache" >>"$log" 2>&1 || { echo "install-deps: npm cache add $t failed" >&2; rm -rf "$cache"; return 1; }
+    done
+    if ! (cd "$NPM_DIR" && npm ci --offline --cache "$cache" --no-audit --no-fund >>"$log" 2>&1); then
+        tail -n 20 "$log" >&2
+        echo "install-deps: npm ci failed in $NPM_DIR (log: $log)" >&2
+        rm -rf "$cache"
         return 1
     fi
+    rm -rf "$cache"
     npm_stamp > "$NPM_DIR/node_modules/.dualsync-stamp"
 }
 
