@@ -9,7 +9,7 @@
 #
 # The root gets what a newcomer's Debian 12 has: the minimal base system plus
 # make, git and ca-certificates, and this host's apt sources and apt settings
-# (the mirror is the site's) and local CA certificates (the site's). One cache is shared with it:
+# (the mirror is the site's). One cache is shared with it:
 # /var/cache/dualsync-mingw, the MinGW libraries of the Windows build, whose
 # cache key covers every input (scripts/build-windows.sh).
 #
@@ -94,14 +94,6 @@ git clone -q "$top" "$root/work/project" || { say "git clone failed"; exit 2; }
 mount -t proc proc "$root/proc" && mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" \
     && mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || { say "mounts failed"; exit 2; }
 mount -t tmpfs -o size=2g,mode=1777 tmpfs "$root/dev/shm"
-# the site's own trust anchors (/usr/local/share/ca-certificates: a
-# TLS-inspecting proxy's CA, say), as a machine on this network has them:
-# npm reaches its registry over HTTPS (install-deps.sh --test)
-if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
-    mkdir -p "$root/usr/local/share/ca-certificates"
-    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-    chroot "$root" update-ca-certificates >/dev/null 2>&1 || say "update-ca-certificates failed in the root"
-fi
 # the host's cache directory, wherever it is, at the path the build uses inside
 mkdir -p "$mingw_cache" "$root/var/cache/dualsync-mingw"
 mount --bind "$mingw_cache" "$root/var/cache/dualsync-mingw"
