@@ -78,7 +78,7 @@ RUN_TEST      := WINEPREFIX=$(WINEPREFIX) WINEDEBUG=-all WINEDLLOVERRIDES=mscore
 # outlive the tests: end them, so that make check leaves no process behind
 UNIT_END      := WINEPREFIX=$(WINEPREFIX) wineserver -k 2>/dev/null || :
 endif
-PLATFORM_O    := $(BUILD)/platform_$(PLATFORM).o
+PLATFORM_O    := $(BUILD)/platform_$(PLATFORM).o $(BUILD)/platform.o
 # what tests need from the OS beyond platform.h (tests/unit/testplat.h)
 ifeq ($(PLATFORM),win32)
 TESTPLAT_O    :=
@@ -297,7 +297,7 @@ bench-policy: $(BUILD)/bench/bench_policy
 # tests/fuzz/run.sh SECONDS runs it. Everything is compiled again with clang's
 # sanitizers into tests/out/fuzz-config/.
 FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c src/config.c src/rules.c src/decision.c src/cloud.c \
-                    src/scope.c src/adobject.c src/platform_posix.c src/util.c src/log.c src/policy.c
+                    src/scope.c src/adobject.c src/platform_posix.c src/platform.c src/util.c src/log.c src/policy.c
 FUZZ_CC ?= clang
 
 fuzz: tests/out/fuzz-config/fuzz_config

@@ -2,8 +2,8 @@
  *
  * One store per tenant, mappings/<tenant>.map, with three files beside it:
  * <tenant>.map.journal (changes since the last commit, written before they
- * matter), <tenant>.map.new (the next snapshot, while it is being written) and
- * <tenant>.map.lock (keeps two runs off one tenant). doc/mapping-format.md
+ * matter), <tenant>.map.tmp-<random> (the next snapshot, while it is being
+ * written: platform_atomic_open) and <tenant>.map.lock (keeps two runs off one tenant). doc/mapping-format.md
  * describes the files; the model is mbsync's sync_state.c.
  *
  * Calling sequence
@@ -157,7 +157,8 @@ struct mapstore;
  * waiting (held by another run: an error naming the lock file and its pid),
  * load the file, replay the journal (a torn last line, from a crash in the
  * middle of a write, is dropped), and finish what a crash interrupted (a
- * stale path.new is removed, the last step of a commit is done).
+ * temporary file of an atomic write is removed, the last step of a commit is
+ * done).
  *
  * MAPSTORE_READ_ONLY takes no lock: a plan or report must not fail, nor stop
  * a run, because a run holds the tenant. The snapshot is always replaced
@@ -227,7 +228,8 @@ int mapstore_set_watermark(struct mapstore *ms, const char *watermark) ATTR_WARN
 int mapstore_set_delta_link(struct mapstore *ms, const char *link) ATTR_WARN_UNUSED;
 
 /* Write the whole state to a new snapshot and make it the mapping file:
- * path.new, fsync, atomic replace, fsync of the directory, then the journal
+ * a temporary file, fsync, atomic replace, fsync of the directory
+ * (platform_atomic_commit), then the journal
  * goes (or, if intents are still open, is replaced by one that holds only
  * them, so that they survive the commit). A new store's first commit writes
  * the file even if empty (it records the tenant). Does nothing when the file

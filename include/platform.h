@@ -125,8 +125,8 @@ double platform_monotonic(void);
 /* Sleep for `seconds` (fractions too), resuming after a signal. */
 void platform_sleep(double seconds);
 
-/* Write data to path atomically: a new file beside it (mode 0600), fsync,
- * rename over path, fsync the directory. On failure path is untouched. */
+/* Write data to path atomically (platform_atomic_open, _write, _commit):
+ * on failure path is untouched and no temporary file is left. */
 int platform_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* What is at path (following symbolic links): a report's -o FILE is written
@@ -174,7 +174,10 @@ int platform_file_identity(const char *path, struct platform_file_id *id);
 struct platform_file;
 
 enum platform_open_mode {
-    PLATFORM_CREATE_NEW,    /* create, or truncate an existing file */
+    /* create a file that does not exist yet: fails if anything is at path,
+     * a symbolic link included, which is never followed (O_CREAT | O_EXCL |
+     * O_NOFOLLOW; Windows CREATE_NEW | FILE_FLAG_OPEN_REPARSE_POINT) */
+    PLATFORM_CREATE_NEW,
     PLATFORM_APPEND,        /* create if missing, write at the end */
 };
 int platform_file_open(const char *path, enum platform_open_mode mode, struct platform_file **out);
@@ -187,6 +190,37 @@ int platform_file_truncate(struct platform_file *f, uint64_t size);
 /* Close and free f (NULL is a no-op). A failed close is reported: some file
  * systems report a failed write only there. */
 int platform_file_close(struct platform_file *f);
+
+/* ---- Atomic replacement of a whole file ----------------------------------
+ *
+ * The one way dualsync replaces a file (the mapping store and its journal,
+ * the copy of AD, the LDAP watermark, reports, pull -o). git's tempfile.c and
+ * curl's curl_fopen.c are the model:
+ *   1. platform_atomic_open creates "<path>.tmp-<12 random hex digits>" in
+ *      the same directory (a rename stays in one file system) with
+ *      PLATFORM_CREATE_NEW: nobody can plant a link at a name they cannot
+ *      guess, and one planted anyway is not followed;
+ *   2. the caller writes it (platform_atomic_write, or platform_file_write on
+ *      platform_atomic_file);
+ *   3. platform_atomic_commit flushes it to disk, closes it, renames it over
+ *      path (platform_replace) and makes the rename durable
+ *      (platform_sync_dir), checking each result.
+ * Any failure, or platform_atomic_abort, removes the temporary file; path
+ * keeps its old contents. A process killed between 1 and 3 leaves the
+ * temporary file; platform_atomic_sweep(path) removes such leftovers, for a
+ * caller that holds a lock on path. Commit and abort free the handle. */
+struct platform_atomic;
+int platform_atomic_open(const char *path, struct platform_atomic **out);
+int platform_atomic_write(struct platform_atomic *a, const void *data, size_t len);
+struct platform_file *platform_atomic_file(struct platform_atomic *a);
+int platform_atomic_commit(struct platform_atomic *a);
+void platform_atomic_abort(struct platform_atomic *a);     /* NULL is a no-op */
+int platform_atomic_sweep(const char *path);
+
+/* Remove every file of the directory of `prefix` whose name starts with the
+ * last component of prefix (platform_atomic_sweep's leftovers). 0, or -1
+ * after logging. */
+int platform_remove_prefixed(const char *prefix);
 
 /* Replace `to` by `from` in one atomic step: a reader sees the old file or
  * the new one, never a mix or none. POSIX rename(); Windows MoveFileExW with

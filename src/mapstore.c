@@ -43,7 +43,7 @@ struct intent_entry {
 };
 
 struct mapstore {
-    char *path, *journal_path, *new_path, *journal_new_path, *lock_path;
+    char *path, *journal_path, *lock_path;
     unsigned flags;
     struct mapstore_tenant expect;
     struct map_header header;
@@ -963,8 +963,6 @@ static struct mapstore *alloc_store(const char *path, const struct mapstore_tena
     struct mapstore *ms = xcalloc(1, sizeof(*ms));
     ms->path = xstrdup(path);
     ms->journal_path = xasprintf("%s.journal", path);
-    ms->journal_new_path = xasprintf("%s.journal.new", path);
-    ms->new_path = xasprintf("%s.new", path);
     ms->lock_path = xasprintf("%s.lock", path);
     ms->flags = flags;
     ms->expect.name = store_strdup(ms, t->name);
@@ -1011,8 +1009,6 @@ void mapstore_close(struct mapstore *ms)
     arena_release(&ms->strings);
     free(ms->path);
     free(ms->journal_path);
-    free(ms->journal_new_path);
-    free(ms->new_path);
     free(ms->lock_path);
     free(ms);
 }
@@ -1115,10 +1111,11 @@ int mapstore_open(const char *path, const struct mapstore_tenant *tenant, unsign
             mapstore_close(ms);
             return -1;
         }
-        /* Finish what a crash interrupted: a .new is an unfinished snapshot
-         * (the old one and the journal are complete without it); a stale
-         * journal is the last step of a commit, not yet done. */
-        if (platform_remove(ms->new_path) || platform_remove(ms->journal_new_path) ||
+        /* Finish what a crash interrupted: a temporary file of an atomic
+         * write is an unfinished snapshot or journal (the old ones are
+         * complete without it; we hold the lock, so it is no other run's); a
+         * stale journal is the last step of a commit, not yet done. */
+        if (platform_atomic_sweep(ms->path) || platform_atomic_sweep(ms->journal_path) ||
             (ms->journal_stale && replace_journal(ms))) {
             mapstore_close(ms);
             return -1;
@@ -1247,14 +1244,7 @@ static int replace_journal(struct mapstore *ms)
         /* written beside it, on disk, then put in its place atomically: a
          * crash leaves the old journal (stale: its intents are found again)
          * or the new one, never a half-written one */
-        struct platform_file *f;
-        rc = platform_file_open(ms->journal_new_path, PLATFORM_CREATE_NEW, &f);
-        if (!rc) {
-            rc = platform_file_write(f, sb.buf, sb.len) || platform_file_sync(f);
-            rc = platform_file_close(f) || rc;
-        }
-        rc = rc || platform_replace(ms->journal_new_path, ms->journal_path) ||
-             platform_sync_dir(ms->journal_path);
+        rc = platform_write_file_atomic(ms->journal_path, sb.buf, sb.len);
         ms->journal_exists = true;
         ms->journal_good = sb.len;
     } else {
@@ -1285,33 +1275,26 @@ int mapstore_commit(struct mapstore *ms)
     if (ms->map_exists && !ms->journal_exists)
         return 0;
 
-    /* 1. the whole state to .new, and on disk, before it can become the file */
-    struct platform_file *f;
-    if (platform_file_open(ms->new_path, PLATFORM_CREATE_NEW, &f))
+    /* 1. the whole state to a temporary file beside the snapshot, and on
+     * disk (a crash here leaves it behind: the next writable open sweeps it) */
+    struct platform_atomic *a;
+    if (platform_atomic_open(ms->path, &a))
         return broken(ms);
-    if (write_snapshot(ms, f, ms->generation + 1) || platform_file_sync(f)) {
-        platform_file_close(f);
-        platform_remove(ms->new_path);
-        return broken(ms);
-    }
-    if (platform_file_close(f)) {
-        platform_remove(ms->new_path);
+    if (write_snapshot(ms, platform_atomic_file(a), ms->generation + 1) ||
+        platform_file_sync(platform_atomic_file(a))) {
+        platform_atomic_abort(a);
         return broken(ms);
     }
     step();
 
-    /* 2. atomic replace: a crash leaves the old snapshot with its journal,
-     * or the new one with a journal one generation behind (stale) */
-    if (platform_replace(ms->new_path, ms->path))
+    /* 2. atomic replace, and the new name on disk BEFORE the journal goes
+     * (else a power cut could bring back the old snapshot without the
+     * journal that completes it): a crash leaves the old snapshot with its
+     * journal, or the new one with a journal one generation behind (stale) */
+    if (platform_atomic_commit(a))
         return broken(ms);
     ms->map_exists = true;
     ms->generation++;
-    step();
-
-    /* 3. the new name on disk BEFORE the journal goes: else a power cut
-     * could bring back the old snapshot without the journal that completes it */
-    if (platform_sync_dir(ms->path))
-        return broken(ms);
     step();
 
     /* 4. the journal is stale now: keep only its open intents */

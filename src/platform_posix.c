@@ -1,5 +1,6 @@
 #include "compat.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -208,56 +209,6 @@ void platform_wipe(struct strbuf *secret)
     strbuf_release(secret);
 }
 
-int platform_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char *tmp = xasprintf("%s.new", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        log_error("cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto fail;
-        p += n;
-        left -= (size_t)n;
-    }
-    /* the data must be on disk before the rename makes it the current file */
-    if (fsync(fd) < 0)
-        goto fail;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        goto fail;
-    /* and the rename itself must survive a power cut */
-    char *dircopy = xstrdup(path);
-    int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dircopy);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(tmp);
-    return 0;
-fail:;
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    log_error("cannot write %s: %s", path, strerror(saved));
-    free(tmp);
-    return -1;
-}
-
 int platform_path_kind(const char *path, enum platform_path_kind *kind)
 {
     struct stat st;
@@ -346,8 +297,10 @@ struct platform_file {
 
 int platform_file_open(const char *path, enum platform_open_mode mode, struct platform_file **out)
 {
+    /* O_NOFOLLOW: a link planted at path is refused, never written through;
+     * O_EXCL: a new file is new, whatever was there is left alone */
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-    flags |= mode == PLATFORM_APPEND ? O_APPEND : O_TRUNC;
+    flags |= mode == PLATFORM_APPEND ? O_APPEND : O_EXCL;
     int fd = open(path, flags, 0600);
     if (fd < 0)
         return log_error("cannot open %s for writing: %s", path, strerror(errno));
@@ -438,6 +391,32 @@ int platform_remove(const char *path)
     if (unlink(path) < 0 && errno != ENOENT)
         return log_error("cannot remove %s: %s", path, strerror(errno));
     return 0;
+}
+
+int platform_remove_prefixed(const char *prefix)
+{
+    char *copy = xstrdup(prefix), *copy2 = xstrdup(prefix);
+    const char *dir = dirname(copy), *start = basename(copy2);
+    size_t n = strlen(start);
+    int rc = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        rc = log_error("cannot read directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, start, n))
+            continue;
+        /* unlinkat removes a link itself, never what it points to */
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT)
+            rc = log_error("cannot remove %s/%s: %s", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+out:
+    free(copy);
+    free(copy2);
+    return rc;
 }
 
 /* Classic fcntl locks belong to a process, not to a descriptor: a second

@@ -987,27 +987,6 @@ static int write_all(HANDLE h, const void *data, size_t len)
     return 0;
 }
 
-int platform_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char *tmp = xasprintf("%s.new", path);
-    struct platform_file *f;
-    if (platform_file_open(tmp, PLATFORM_CREATE_NEW, &f)) {
-        free(tmp);
-        return -1;
-    }
-    /* on disk before it replaces the current file */
-    int rc = platform_file_write(f, data, len) || platform_file_sync(f);
-    rc = platform_file_close(f) || rc;
-    /* MOVEFILE_WRITE_THROUGH: the new name is on disk when this returns */
-    rc = rc || platform_replace(tmp, path);
-    if (rc) {
-        platform_remove(tmp);
-        log_error("cannot write %s", path);
-    }
-    free(tmp);
-    return rc ? -1 : 0;
-}
-
 int platform_path_kind(const char *path, enum platform_path_kind *kind)
 {
     /* "NUL", "CON", "\\.\pipe\x" are not files: written into, never replaced */
@@ -1137,17 +1116,22 @@ int platform_file_open(const char *path, enum platform_open_mode mode, struct pl
     /* READ_CONTROL | WRITE_DAC: to check and narrow the DACL of an existing
      * file. FILE_SHARE_DELETE: the file may be replaced or removed (by us,
      * after closing it) while a reader has it open. */
+    /* a new file: CREATE_NEW fails if anything is at the path (O_EXCL), and
+     * FILE_FLAG_OPEN_REPARSE_POINT opens a symbolic link or junction itself
+     * instead of its target (O_NOFOLLOW) */
     HANDLE h = CreateFileW(w, GENERIC_WRITE | READ_CONTROL | WRITE_DAC,
                            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                           have_sa ? &sa : NULL, mode == PLATFORM_APPEND ? OPEN_ALWAYS : CREATE_ALWAYS,
-                           FILE_ATTRIBUTE_NORMAL, NULL);
+                           have_sa ? &sa : NULL, mode == PLATFORM_APPEND ? OPEN_ALWAYS : CREATE_NEW,
+                           FILE_ATTRIBUTE_NORMAL |
+                               (mode == PLATFORM_APPEND ? 0 : FILE_FLAG_OPEN_REPARSE_POINT),
+                           NULL);
     DWORD err = GetLastError();
     if (have_sa)
         free_owner_only(&sa);
     free(w);
     if (h == INVALID_HANDLE_VALUE)
         return log_error("cannot open %s for writing: %s", path, win_strerror(err));
-    /* an existing file keeps its DACL (CREATE_ALWAYS and OPEN_ALWAYS both):
+    /* an existing file keeps its DACL (OPEN_ALWAYS):
      * one restored from a backup may be wider; the mapping store holds
      * account names, keep it to its owner */
     if (err == ERROR_ALREADY_EXISTS)
@@ -1278,6 +1262,43 @@ int platform_remove(const char *path)
     if (err)
         return log_error("cannot remove %s: %s", path, win_strerror(err));
     return 0;
+}
+
+int platform_remove_prefixed(const char *prefix)
+{
+    /* FindFirstFileW's pattern: the prefix and a '*' */
+    char *pattern = xasprintf("%s*", prefix);
+    wchar_t *w = wpath(pattern);
+    free(pattern);
+    if (!w)
+        return -1;
+    size_t dirlen = 0;
+    for (size_t i = 0; prefix[i]; i++)
+        if (prefix[i] == '/' || prefix[i] == '\\')
+            dirlen = i + 1;
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(w, &fd);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_NO_MORE_FILES)
+            return 0;
+        return log_error("cannot read the directory of %s: %s", prefix, win_strerror(err));
+    }
+    int rc = 0;
+    do {
+        if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+            continue;
+        char *name = wide_to_utf8(fd.cFileName);
+        char *full = xasprintf("%.*s%s", (int)dirlen, prefix, name);
+        /* the pattern also matches 8.3 short names: check the long one */
+        if (!strncmp(full, prefix, strlen(prefix)) && platform_remove(full))
+            rc = -1;
+        free(full);
+        free(name);
+    } while (FindNextFileW(h, &fd));
+    FindClose(h);
+    return rc;
 }
 
 /* ---- locks ----------------------------------------------------------------- */

@@ -6,6 +6,7 @@
  * holder that dies without letting go. */
 #include "compat.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -35,9 +36,23 @@ static char *slurp(const char *path)
 static void spit(const char *path, const char *text)
 {
     struct platform_file *f;
+    assert_int_equal(platform_remove(path), 0);
     assert_int_equal(platform_file_open(path, PLATFORM_CREATE_NEW, &f), 0);
     assert_int_equal(platform_file_write(f, text, strlen(text)), 0);
     assert_int_equal(platform_file_close(f), 0);
+}
+
+/* How many entries the test directory holds (its subdirectories too). */
+static int count_files(void)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
 }
 
 static void atomic_write_replaces_the_file(void **state)
@@ -56,13 +71,13 @@ static void atomic_write_replaces_the_file(void **state)
     assert_int_equal(platform_file_identity(p, &now), 0);
     assert_memory_equal(&now, &id1, sizeof(now));
 
-    /* a new file took its place: another identity, no .new left beside it */
+    /* a new file took its place: another identity, nothing left beside it */
     assert_int_equal(platform_write_file_atomic(p, "two, longer\n", 12), 0);
     assert_int_equal(platform_read_file(p, &sb, &id2), 0);
     assert_string_equal(sb.buf, "two, longer\n");
     assert_true(id1.index != id2.index || id1.volume != id2.volume);
+    assert_int_equal(count_files(), 1);
     char *tmp = in_dir("state.new");
-    assert_int_equal(platform_file_identity(tmp, &now), 1);
 
     /* replace: the target has the source's bytes, the source is gone */
     spit(tmp, "three\n");
@@ -78,6 +93,101 @@ static void atomic_write_replaces_the_file(void **state)
     strbuf_release(&sb);
     free(tmp);
     free(p);
+}
+
+/* A link planted where a writer would create its file is never written
+ * through: not at the fixed "<path>.new" an older atomic write used, not by
+ * CREATE_NEW, dangling or not. Failed before: the atomic write opened
+ * <path>.new with O_TRUNC and no O_EXCL or O_NOFOLLOW, and wrote the victim. */
+static void links_are_not_followed(void **state)
+{
+    (void)state;
+    char *p = in_dir("state"), *victim = in_dir("victim"), *link = in_dir("state.new");
+    char *dangling = in_dir("dangling"), *nowhere = in_dir("nowhere");
+    spit(victim, "precious\n");
+    const char *cannot = testplat_symlink(victim, link);
+    if (cannot) {
+        print_message("skipped: %s\n", cannot);
+        platform_remove(victim);
+        skip();
+    }
+    assert_int_equal(platform_write_file_atomic(p, "new\n", 4), 0);
+    char *t = slurp(victim);
+    assert_string_equal(t, "precious\n");
+    free(t);
+    t = slurp(p);
+    assert_string_equal(t, "new\n");
+    free(t);
+
+    struct platform_file *f;
+    assert_int_equal(platform_file_open(link, PLATFORM_CREATE_NEW, &f), -1);
+    t = slurp(victim);
+    assert_string_equal(t, "precious\n");
+    free(t);
+    assert_null(testplat_symlink(nowhere, dangling));
+    assert_int_equal(platform_file_open(dangling, PLATFORM_CREATE_NEW, &f), -1);
+    assert_int_equal(platform_file_identity(nowhere, &(struct platform_file_id){ 0 }), 1);
+
+    assert_int_equal(platform_remove(link), 0);
+    assert_int_equal(platform_remove(dangling), 0);
+    assert_int_equal(platform_remove(victim), 0);
+    assert_int_equal(platform_remove(p), 0);
+    assert_int_equal(count_files(), 0);
+    free(p);
+    free(victim);
+    free(link);
+    free(dangling);
+    free(nowhere);
+}
+
+/* A write that fails (the disk full, the rename refused) leaves the old
+ * file as it was and no temporary file behind. */
+static void a_failed_write_changes_nothing(void **state)
+{
+    (void)state;
+    char *p = in_dir("kept"), *sub = in_dir("adir"), *inside = in_dir("adir/x");
+    spit(p, "old\n");
+    static char big[256 * 1024];
+    memset(big, 'x', sizeof(big));
+    const char *cannot = testplat_limit_file_size(4096);
+    if (cannot) {
+        print_message("no failed write: %s\n", cannot);
+    } else {
+        int rc = platform_write_file_atomic(p, big, sizeof(big));
+        assert_null(testplat_limit_file_size(-1));
+        assert_int_equal(rc, -1);
+        char *t = slurp(p);
+        assert_string_equal(t, "old\n");
+        free(t);
+        assert_int_equal(count_files(), 1);
+    }
+    /* the rename fails: a directory is where the file would go */
+    assert_int_equal(platform_mkdir(sub), 0);
+    spit(inside, "in\n");
+    assert_int_equal(platform_write_file_atomic(sub, "file\n", 5), -1);
+    char *t = slurp(inside);
+    assert_string_equal(t, "in\n");
+    free(t);
+    assert_int_equal(count_files(), 2);
+
+    /* what a killed writer left is swept, and only that */
+    char *left = in_dir("kept.tmp-0123456789ab"), *other = in_dir("kept.tmpx");
+    spit(left, "half");
+    spit(other, "other");
+    assert_int_equal(platform_atomic_sweep(p), 0);
+    assert_int_equal(count_files(), 3);
+    assert_int_equal(platform_file_identity(left, &(struct platform_file_id){ 0 }), 1);
+    assert_int_equal(platform_file_identity(other, &(struct platform_file_id){ 0 }), 0);
+
+    assert_int_equal(platform_remove(other), 0);
+    free(left);
+    free(other);
+    assert_int_equal(platform_remove(inside), 0);
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(platform_remove(p), 0);
+    free(p);
+    free(sub);
+    free(inside);
 }
 
 static void append_goes_after_a_truncate(void **state)
@@ -98,10 +208,10 @@ static void append_goes_after_a_truncate(void **state)
     t = slurp(p);
     assert_string_equal(t, "abX\n");
     free(t);
-    /* CREATE_NEW truncates an existing file */
-    spit(p, "z");
+    /* CREATE_NEW is new: an existing file is refused and left as it is */
+    assert_int_equal(platform_file_open(p, PLATFORM_CREATE_NEW, &f), -1);
     t = slurp(p);
-    assert_string_equal(t, "z");
+    assert_string_equal(t, "abX\n");
     free(t);
     assert_int_equal(platform_file_close(NULL), 0);
     platform_remove(p);
@@ -289,6 +399,8 @@ int main(int argc, char **argv)
     assert_non_null(mkdtemp(dir));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(atomic_write_replaces_the_file),
+        cmocka_unit_test(links_are_not_followed),
+        cmocka_unit_test(a_failed_write_changes_nothing),
         cmocka_unit_test(append_goes_after_a_truncate),
         cmocka_unit_test(files_are_owner_only),
         cmocka_unit_test(open_narrows_a_wide_file),

@@ -23,4 +23,13 @@ const char *testplat_cannot_narrow(void);
  * names a device there whatever the directory). */
 const char *testplat_null_device(void);
 
+/* Make a symbolic link at linkpath that points to target (a file). NULL,
+ * or why the OS or this account cannot. */
+const char *testplat_symlink(const char *target, const char *linkpath);
+
+/* Make a write that takes a file of this process past bytes fail (POSIX:
+ * RLIMIT_FSIZE, with SIGXFSZ ignored, so write() returns EFBIG); bytes < 0
+ * lifts the limit again. NULL, or why the OS has no such limit. */
+const char *testplat_limit_file_size(long bytes);
+
 #endif

@@ -1,7 +1,10 @@
 /* testplat_posix.c - testplat.h on POSIX. */
 #include "compat.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,4 +39,25 @@ const char *testplat_cannot_narrow(void)
 const char *testplat_null_device(void)
 {
     return "/dev/null";
+}
+
+const char *testplat_symlink(const char *target, const char *linkpath)
+{
+    return symlink(target, linkpath) == 0 ? NULL : strerror(errno);
+}
+
+const char *testplat_limit_file_size(long bytes)
+{
+    static struct rlimit saved;
+    static int have_saved;
+    if (!have_saved) {
+        if (getrlimit(RLIMIT_FSIZE, &saved) < 0)
+            return strerror(errno);
+        have_saved = 1;
+    }
+    struct rlimit rl = saved;
+    if (bytes >= 0)
+        rl.rlim_cur = (rlim_t)bytes;
+    signal(SIGXFSZ, bytes >= 0 ? SIG_IGN : SIG_DFL);
+    return setrlimit(RLIMIT_FSIZE, &rl) == 0 ? NULL : strerror(errno);
 }

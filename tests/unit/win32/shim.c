@@ -244,3 +244,22 @@ const char *testplat_null_device(void)
 {
     return "NUL";
 }
+
+const char *testplat_symlink(const char *target, const char *linkpath)
+{
+    wchar_t *t = wide(target), *l = wide(linkpath);
+    /* ALLOW_UNPRIVILEGED_CREATE (0x2): developer mode; else it needs
+     * SeCreateSymbolicLinkPrivilege */
+    BOOLEAN ok = CreateSymbolicLinkW(l, t, 0x2);
+    if (!ok)
+        ok = CreateSymbolicLinkW(l, t, 0);
+    free(t);
+    free(l);
+    return ok ? NULL : "this account may not create symbolic links";
+}
+
+const char *testplat_limit_file_size(long bytes)
+{
+    (void)bytes;
+    return "Windows has no per-process file size limit";
+}
