@@ -161,6 +161,8 @@ UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
 UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o
+# world: everything it reads AD and decides with (it stops at the LDAP connect)
+UNIT_DEPS_world    := $(filter-out $(BUILD)/main.o $(BUILD)/dualsync_res.o,$(OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 ifeq ($(PLATFORM),win32)

@@ -30,7 +30,7 @@ struct batch_options {
  * cannot be read nothing is written and *load_rc (may be NULL) gets
  * world_load's exit code; otherwise it gets 0. After a CONVERT_FATAL tenant
  * the later tenants are not started. */
-enum convert_status batch_run(const struct batch_options *bo, struct config *cfg, size_t first,
+enum convert_status batch_run(const struct batch_options *bo, const struct config *cfg, size_t first,
                               size_t end, int *load_rc);
 
 #endif

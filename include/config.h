@@ -42,11 +42,10 @@ struct ldap_config {
     char **attributes;         /* extra attributes to read, beyond the built-in set */
     size_t nattributes;
     char *watermark_file;      /* where `pull` keeps its delta watermark, or NULL */
-    char **watch_groups;       /* not from the file: groups the rules name (world.c), */
-    size_t nwatch_groups;      /* whose changes a delta must notice (ldap_source.h) */
-    const char *snapshot_in;   /* not from the file: --ad-snapshot FILE (world.c); borrowed */
-    char **keep_attributes;    /* not from the file: attributes the world keeps besides */
-    size_t nkeep_attributes;   /* what the rules read (check --connect-config's scopes) */
+    char **watch_groups;       /* groups whose changes a delta must notice (ldap_source.h): */
+    size_t nwatch_groups;      /* never set by config_load; world.c's request names them */
+    const char *snapshot_in;   /* not from the file: --ad-snapshot FILE, set by main.c before
+                                * any command sees the config (world.c); borrowed */
     struct scope scope;
 };
 

@@ -6,14 +6,16 @@
  *     ... objset_subject / policy_decide / planner_object per tenant ...
  *     world_free(&w);                                     also after a failed load
  *
- * The world borrows cfg (which must outlive it) and adds to cfg->ldap the
- * attributes the rules and the invitation addresses read. */
+ * The world borrows cfg (which must outlive it) and leaves it unchanged: its
+ * own LDAP request (w->ldap) is cfg->ldap plus the attributes the rules and
+ * the invitation addresses read and the groups the rules name. */
 #ifndef DUALSYNC_WORLD_H
 #define DUALSYNC_WORLD_H
 
 #include "compat.h"
 
-struct config;
+#include "config.h"
+
 struct ldap_watermark;
 struct mapstore;
 struct objset;
@@ -21,7 +23,8 @@ struct planner;
 struct policy;
 
 struct world {
-    struct config *cfg;
+    const struct config *cfg;
+    struct ldap_config ldap;   /* the reader's request: cfg->ldap's settings, own lists */
     struct policy *pol;
     struct objset *objs;
     char **extra;              /* invitation address attributes the policy does not read */
@@ -36,8 +39,12 @@ struct world {
  * dry run). next (may be NULL) gets the source's watermark after the read.
  * Returns EXIT_DONE, EXIT_USAGE (no tenant, bad rules) or EXIT_STOPPED (AD
  * could not be read: nothing may be written then). */
-int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
+int world_load(struct world *w, const struct config *cfg, bool full, bool save, bool progress,
                struct ldap_watermark *next);
+/* The same, keeping besides the n attributes keep names (check
+ * --connect-config: what Connect's scoping filters read); borrowed. */
+int world_load_keeping(struct world *w, const struct config *cfg, char *const *keep, size_t n,
+                       bool full, bool save, bool progress, struct ldap_watermark *next);
 void world_free(struct world *w);
 
 /* The tenants to work on: all, or the one --tenant names ([*first, *end)).

@@ -67,7 +67,7 @@ static int write_report(const char *path, const char *run_id, const struct conve
     return 0;
 }
 
-enum convert_status batch_run(const struct batch_options *bo, struct config *cfg, size_t first,
+enum convert_status batch_run(const struct batch_options *bo, const struct config *cfg, size_t first,
                               size_t end, int *load_rc)
 {
     if (load_rc)

@@ -72,7 +72,7 @@ static int check_tenant(const struct config *cfg, const struct tenant_config *tc
     return rc ? EXIT_STOPPED : EXIT_DONE;
 }
 
-int cmd_check(const struct cli *cli, struct config *cfg)
+int cmd_check(const struct cli *cli, const struct config *cfg)
 {
     printf("config %s: ok\n", cfg->path);
     if (cli->connect_config)      /* that export only (cmd_connect.c) */

@@ -139,7 +139,7 @@ static const char *suggest(const struct world *w, const struct converted *c, cha
     return found;
 }
 
-int check_connect(const struct cli *cli, struct config *cfg)
+int check_connect(const struct cli *cli, const struct config *cfg)
 {
     size_t first, end;
     if (pick_tenants(cfg, cli->tenant, &first, &end))
@@ -153,6 +153,8 @@ int check_connect(const struct cli *cli, struct config *cfg)
     struct connect_export *ex = xcalloc(cfg->ntenants + 1, sizeof(*ex));
     bool *loaded = xcalloc(cfg->ntenants + 1, sizeof(*loaded));
     size_t nloaded = 0;
+    char **keep = NULL;         /* what the scoping filters read: the world keeps it too */
+    size_t nkeep = 0;
     for (size_t t = first; t < end; t++) {
         const char *dir = cli->connect_config ? cli->connect_config : cfg->tenants[t].connect_config;
         if (!dir)
@@ -167,11 +169,11 @@ int check_connect(const struct cli *cli, struct config *cfg)
         /* a given copy of AD holds what it holds: a scope on another
          * attribute is then "cannot tell", not a refused copy */
         if (!cfg->ldap.snapshot_in)
-            connect_scope_attributes(&ex[t], &cfg->ldap.keep_attributes, &cfg->ldap.nkeep_attributes);
+            connect_scope_attributes(&ex[t], &keep, &nkeep);
     }
     if (nloaded) {
         struct world w;
-        int wrc = world_load(&w, cfg, false, false, cli->progress, NULL);
+        int wrc = world_load_keeping(&w, cfg, keep, nkeep, false, false, cli->progress, NULL);
         bool known = wrc == EXIT_DONE;
         if (!known) {
             log_error("AD could not be read: the Connect findings below count no users");
@@ -215,6 +217,9 @@ int check_connect(const struct cli *cli, struct config *cfg)
     }
     for (size_t t = 0; t < cfg->ntenants; t++)
         connect_export_free(&ex[t]);   /* also a half-read one */
+    for (size_t i = 0; i < nkeep; i++)
+        free(keep[i]);
+    free(keep);
     free(ex);
     free(loaded);
     return rc;

@@ -245,7 +245,7 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
     return 0;
 }
 
-int cmd_plan(const struct cli *cli, struct config *cfg)
+int cmd_plan(const struct cli *cli, const struct config *cfg)
 {
     enum output_format f = cli->format == FORMAT_DEFAULT ? FORMAT_TABLE : cli->format;
     if (f != FORMAT_TABLE && f != FORMAT_JSON && f != FORMAT_CSV) {
@@ -459,7 +459,7 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
     }
 }
 
-int cmd_explain(const struct cli *cli, struct config *cfg)
+int cmd_explain(const struct cli *cli, const struct config *cfg)
 {
     bool json = cli->format == FORMAT_JSON;
     if (cli->format != FORMAT_DEFAULT && cli->format != FORMAT_TEXT && !json) {

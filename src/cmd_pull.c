@@ -242,7 +242,7 @@ static int load_watermark(const char *path, struct ldap_watermark *wm, bool *hav
     return 0;
 }
 
-int cmd_pull(const struct cli *cli, struct config *cfg)
+int cmd_pull(const struct cli *cli, const struct config *cfg)
 {
     if (cli->format != FORMAT_DEFAULT && cli->format != FORMAT_SUMMARY && cli->format != FORMAT_NDJSON) {
         log_error("pull: --format must be summary or ndjson");

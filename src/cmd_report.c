@@ -13,7 +13,7 @@
 #include "report.h"
 #include "util.h"
 
-int cmd_report(const struct cli *cli, struct config *cfg)
+int cmd_report(const struct cli *cli, const struct config *cfg)
 {
     if (cli->nargs)
         return log_error("report takes no argument ('%s'); see dualsync report --help", cli->args[0]),

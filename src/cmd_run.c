@@ -53,7 +53,7 @@ static int exit_of(enum convert_status st)
 }
 
 /* One batch: pull, plan, convert for the tenants [first, end). */
-static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t end, bool summary,
+static int batch(const struct cli *cli, const struct config *cfg, size_t first, size_t end, bool summary,
                  struct graph **graphs)
 {
     struct strbuf event = STRBUF_INIT;
@@ -79,7 +79,7 @@ static int batch(const struct cli *cli, struct config *cfg, size_t first, size_t
     return rc;
 }
 
-static int setup(const struct cli *cli, struct config *cfg, size_t *first, size_t *end)
+static int setup(const struct cli *cli, const struct config *cfg, size_t *first, size_t *end)
 {
     if (cli->nargs) {
         log_error("%s takes no arguments; see dualsync %s --help", cli->command, cli->command);
@@ -99,14 +99,14 @@ static int setup(const struct cli *cli, struct config *cfg, size_t *first, size_
     return EXIT_DONE;
 }
 
-int cmd_convert(const struct cli *cli, struct config *cfg)
+int cmd_convert(const struct cli *cli, const struct config *cfg)
 {
     size_t first, end;
     int rc = setup(cli, cfg, &first, &end);
     return rc ? rc : batch(cli, cfg, first, end, false, NULL);
 }
 
-int cmd_run(const struct cli *cli, struct config *cfg)
+int cmd_run(const struct cli *cli, const struct config *cfg)
 {
     size_t first, end;
     int rc = setup(cli, cfg, &first, &end);
@@ -145,7 +145,7 @@ static time_t last_sync(const struct tenant_config *tc, struct graph **gp)
     return when;
 }
 
-int cmd_watch(const struct cli *cli, struct config *cfg)
+int cmd_watch(const struct cli *cli, const struct config *cfg)
 {
     size_t first, end;
     int rc = setup(cli, cfg, &first, &end);

@@ -1110,9 +1110,6 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < l->nwatch_groups; i++)
         free(l->watch_groups[i]);
     free(l->watch_groups);
-    for (size_t i = 0; i < l->nkeep_attributes; i++)
-        free(l->keep_attributes[i]);
-    free(l->keep_attributes);
     scope_clear(&l->scope);
     for (size_t i = 0; i < cfg->ntenants; i++)
         tenant_free(&cfg->tenants[i]);

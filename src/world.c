@@ -27,12 +27,26 @@ static void add_unique(char ***list, size_t *n, const char *name)
     (*list)[(*n)++] = xstrdup(name);
 }
 
-/* Compile the rules and make sure the reader asks for every attribute they
- * read and watches the groups they name. */
-static int prepare(struct world *w, struct config *cfg)
+/* Compile the rules and build the reader's request: the configured [ldap]
+ * section, asking besides for every attribute the rules and the invitations
+ * read and watching the groups the rules name. The request is the world's
+ * own: the configuration stays as it was loaded (a second world_load, as
+ * watch makes, starts from it again). */
+static int prepare(struct world *w, const struct config *cfg, char *const *keep_attrs, size_t nkeep_attrs)
 {
     memset(w, 0, sizeof(*w));
     w->cfg = cfg;
+    /* a shallow copy: the world owns only the two lists it builds */
+    w->ldap = cfg->ldap;
+    struct ldap_config *l = &w->ldap;
+    l->attributes = NULL;
+    l->nattributes = 0;
+    l->watch_groups = NULL;
+    l->nwatch_groups = 0;
+    for (size_t i = 0; i < cfg->ldap.nattributes; i++)
+        add_unique(&l->attributes, &l->nattributes, cfg->ldap.attributes[i]);
+    for (size_t i = 0; i < cfg->ldap.nwatch_groups; i++)
+        add_unique(&l->watch_groups, &l->nwatch_groups, cfg->ldap.watch_groups[i]);
     if (!cfg->ntenants) {
         log_error("%s has no [tenant NAME] section: nothing to plan; see dualsync.conf(5)", cfg->path);
         return EXIT_USAGE;
@@ -40,7 +54,6 @@ static int prepare(struct world *w, struct config *cfg)
     w->pol = policy_compile(cfg);
     if (!w->pol)
         return EXIT_USAGE;
-    struct ldap_config *l = &cfg->ldap;
     for (size_t i = 0; i < policy_nattrs(w->pol); i++)
         add_unique(&l->attributes, &l->nattributes, policy_attr_name(w->pol, i));
     for (size_t t = 0; t < cfg->ntenants; t++) {
@@ -50,10 +63,10 @@ static int prepare(struct world *w, struct config *cfg)
             add_unique(&w->extra, &w->nextra, a);
     }
     /* attributes a caller asks the world to keep (check --connect-config) */
-    for (size_t i = 0; i < l->nkeep_attributes; i++) {
-        add_unique(&l->attributes, &l->nattributes, l->keep_attributes[i]);
-        if (policy_attr_index(w->pol, l->keep_attributes[i]) < 0)
-            add_unique(&w->extra, &w->nextra, l->keep_attributes[i]);
+    for (size_t i = 0; i < nkeep_attrs; i++) {
+        add_unique(&l->attributes, &l->nattributes, keep_attrs[i]);
+        if (policy_attr_index(w->pol, keep_attrs[i]) < 0)
+            add_unique(&w->extra, &w->nextra, keep_attrs[i]);
     }
     /* the audit entry and the reports carry displayName as in AD (doc/report.md) */
     add_unique(&l->attributes, &l->nattributes, "displayName");
@@ -310,14 +323,21 @@ static int load_given(struct world *w, struct snapshot *snap, const char *path,
     return 0;
 }
 
-int world_load(struct world *w, struct config *cfg, bool full, bool save, bool progress,
+int world_load(struct world *w, const struct config *cfg, bool full, bool save, bool progress,
                struct ldap_watermark *next_out)
 {
-    int rc = prepare(w, cfg);
+    return world_load_keeping(w, cfg, NULL, 0, full, save, progress, next_out);
+}
+
+int world_load_keeping(struct world *w, const struct config *cfg, char *const *keep_attrs,
+                       size_t nkeep_attrs, bool full, bool save, bool progress,
+                       struct ldap_watermark *next_out)
+{
+    int rc = prepare(w, cfg, keep_attrs, nkeep_attrs);
     if (rc)
         return rc;
     char *path = xasprintf("%s/ad.snapshot", cfg->mappings_dir);
-    struct ldap_config *l = &cfg->ldap;
+    const struct ldap_config *l = &w->ldap;
     /* what objset reads of an object, and what the rules and invitations name */
     char **keep = NULL;
     size_t nkeep = 0;
@@ -387,8 +407,19 @@ done:
     return rc ? EXIT_STOPPED : EXIT_DONE;
 }
 
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
 void world_free(struct world *w)
 {
+    free_list(w->ldap.attributes, w->ldap.nattributes);
+    free_list(w->ldap.watch_groups, w->ldap.nwatch_groups);
+    w->ldap.attributes = w->ldap.watch_groups = NULL;
+    w->ldap.nattributes = w->ldap.nwatch_groups = 0;
     objset_free(w->objs);
     policy_free(w->pol);
     for (size_t i = 0; i < w->nextra; i++)
