@@ -3,6 +3,7 @@
 #   make check         install missing deps, run unit + integration tests against the lab
 #   make demo          run the whole job against the lab
 #   make SANITIZE=1    ASan + UBSan build (objects in build-san/)
+#   make test-bin      ./dualsync-test: the test build, with the hooks of src/testhooks.c
 #   make unit          unit tests only (no lab)
 #   make TARGET=windows       cross-build dualsync.exe with MinGW-w64 (objects in build-win/);
 #                             `make windows` / `make windows-unit` first build its libraries
@@ -114,6 +115,19 @@ all: $(BIN)
 $(BIN): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+# The test build (include/testhooks.h): the same objects, but the hooks the
+# integration tests, the crash sweep and the demo steer it with are on. Never
+# installed; the shipped $(BIN) ignores them.
+TEST_BIN := $(patsubst dualsync%,dualsync-test%,$(BIN))
+
+$(BUILD)/testhooks-on.o: src/testhooks.c | $(BUILD)
+	$(CC) $(CFLAGS) -DDUALSYNC_TEST_HOOKS $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(TEST_BIN): $(filter-out $(BUILD)/testhooks.o,$(OBJS)) $(BUILD)/testhooks-on.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+test-bin: $(TEST_BIN)
+
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -132,7 +146,7 @@ $(BUILD) $(BUILD)/unit:
 # Unit tests: tests/unit/test_<module>.c links only its module and the
 # modules below it, listed here.
 # (log.o reads the clock through platform.h, so the platform comes with it)
-BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o $(PLATFORM_O)
+BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o $(PLATFORM_O) $(BUILD)/testhooks.o
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \
@@ -171,7 +185,21 @@ UNIT_SRCS := $(filter-out tests/unit/test_connect_export.c,$(UNIT_SRCS))
 endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))
 
+# test_testhooks twice: with the shipped build's hooks (BASE_OBJS) and the test build's
+UNIT_BINS += $(BUILD)/unit/test_testhooks-on$(EXE)
+$(BUILD)/unit/test_testhooks-on$(EXE): $(BUILD)/unit/test_testhooks.o $(BUILD)/testhooks-on.o \
+                                       $(filter-out $(BUILD)/testhooks.o,$(BASE_OBJS)) $(UNIT_SHIM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
+
 .SECONDEXPANSION:
+# test_mapstore and test_ldap_read drive a hook through its variable (the
+# crash hook, the range size), as the integration tests do: they link the
+# test build's hooks
+UNIT_HOOKED := $(BUILD)/unit/test_mapstore$(EXE) $(BUILD)/unit/test_ldap_read$(EXE)
+$(UNIT_HOOKED): $(BUILD)/unit/test_%$(EXE): $(BUILD)/unit/test_%.o $(BUILD)/testhooks-on.o \
+                $(filter-out $(BUILD)/testhooks.o,$(BASE_OBJS)) $$(UNIT_DEPS_$$*) $(UNIT_SHIM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
+
 $(BUILD)/unit/test_%$(EXE): $(BUILD)/unit/test_%.o $(BASE_OBJS) $$(UNIT_DEPS_$$*) $(UNIT_SHIM)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) $(LDLIBS)
 
@@ -214,6 +242,10 @@ windows: windows-deps
 windows-unit: windows-deps
 	$(MAKE) TARGET=windows unit
 
+# dualsync-test.exe: the Windows test build, which test_windows.sh runs
+windows-test-bin: windows-deps
+	$(MAKE) TARGET=windows test-bin
+
 deps:
 	@scripts/install-deps.sh
 
@@ -226,21 +258,22 @@ deps-bench:
 	@scripts/install-deps.sh --bench
 
 # The Windows cross build comes before the integration tests, which run
-# dualsync.exe under Wine beside the Linux build (test_windows.sh); its unit
-# tests under Wine come last. Its libraries are built once from pinned Debian
-# source packages (about 3 minutes cold, cached in /var/cache/dualsync-mingw;
-# doc/windows-build.md).
-# With SANITIZE=1 the integration tests run ./dualsync-san; leaks inside
+# dualsync-test.exe under Wine beside the Linux build (test_windows.sh); its
+# unit tests under Wine come last. Its libraries are built once from pinned
+# Debian source packages (about 3 minutes cold, cached in
+# /var/cache/dualsync-mingw; doc/windows-build.md).
+# With SANITIZE=1 the integration tests run ./dualsync-test-san; leaks inside
 # system libraries are suppressed (tests/lsan.supp), never ours.
 check: deps-test
-	$(MAKE) all unit tools
-	$(MAKE) SANITIZE= windows
-	DUALSYNC=$(CURDIR)/$(BIN) DUALSYNC_EXE=$(CURDIR)/dualsync.exe GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl \
-	    BUILD_DIR=$(BUILD) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/integration/run.sh
+	$(MAKE) all test-bin unit tools
+	$(MAKE) SANITIZE= windows windows-test-bin
+	DUALSYNC=$(CURDIR)/$(TEST_BIN) DUALSYNC_SHIPPED=$(CURDIR)/$(BIN) DUALSYNC_EXE=$(CURDIR)/dualsync-test.exe \
+	    GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl BUILD_DIR=$(BUILD) \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp tests/integration/run.sh
 	$(MAKE) SANITIZE= windows-unit
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all test-bin
 	tests/demo.sh
 
 bench: deps-bench all
@@ -320,7 +353,7 @@ fuzz-snapshot:
 
 # The randomized campaign against the lab at length (tests/campaign/long-run.sh;
 # make check runs 500 operations of it): OPS operations, SEED to replay one.
-campaign-long: deps-test all
+campaign-long: deps-test all test-bin
 	tests/campaign/long-run.sh $(or $(OPS),20000) $(SEED)
 
 # Installation (doc/deployment.md). PREFIX for the program, its manual and
@@ -368,9 +401,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe
+	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe dualsync-test dualsync-test-san dualsync-test.exe
 
-.PHONY: all unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
-        fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit install uninstall
+.PHONY: all test-bin unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
+        fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit windows-test-bin install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

@@ -240,10 +240,11 @@ int mapstore_commit(struct mapstore *ms) ATTR_WARN_UNUSED;
 
 /* Test hook, as isync's -Ts: after the n-th journal step of this process
  * (each journal line written, and each step of a commit: snapshot written,
- * renamed, directory synced, journal removed), end the process at once with
- * _exit(100), as a crash would. 0 turns it off. The environment variable
- * DUALSYNC_TEST_STEP_LIMIT=n does the same for the binary; it is read by the
- * first mapstore_open of the process. */
+ * renamed and its directory synced, journal replaced or removed), end the
+ * process at once with _exit(100), as a crash would. 0 turns it off. In the
+ * test build the hook DUALSYNC_TEST_STEP_LIMIT=n does the same for the
+ * binary (testhooks.h); it is read by the first mapstore_open of the
+ * process. */
 void mapstore_test_step_limit(long n);
 /* Journal steps made so far by this process. */
 long mapstore_test_steps(void);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "testhooks.h"
 #include "util.h"
 
 enum arg_type { ARG_NONE, ARG_BOOL, ARG_STRING };
@@ -158,6 +159,9 @@ static int set_option(struct cli *cli, const struct opt *o, bool negated, const 
             return log_error("--max-changes: a number of changes, not '%s'", arg), EXIT_USAGE;
         break;
     case O_TEST_STEP_LIMIT:
+        if (!testhooks_enabled())
+            return log_error("--test-step-limit is a test hook: only the test build "
+                             "(dualsync-test) has it"), EXIT_USAGE;
         if (parse_int(arg, 1, 1000000000, &cli->test_step_limit))
             return log_error("--test-step-limit: a positive number, not '%s'", arg), EXIT_USAGE;
         break;

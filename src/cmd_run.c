@@ -29,6 +29,7 @@
 #include "mapstore.h"
 #include "platform.h"
 #include "report.h"
+#include "testhooks.h"
 #include "util.h"
 #include "world.h"
 
@@ -62,6 +63,7 @@ static int batch(const struct cli *cli, const struct config *cfg, size_t first, 
                                 cli->dry_run ? NULL : &event };
     int load_rc = 0;
     enum convert_status st = batch_run(&bo, cfg, first, end, &load_rc);
+    testhook_note_steps(mapstore_test_steps());
     int rc = load_rc ? load_rc : exit_of(st);
     /* the Application event log (Windows), as Connect logs its cycles:
      * event 1100 + the exit code (doc/deployment.md) */

@@ -18,6 +18,7 @@
 #include "planner.h"
 #include "platform.h"
 #include "policy.h"
+#include "testhooks.h"
 #include "util.h"
 #include "world.h"
 
@@ -574,11 +575,11 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->timeout = tc->timeout;
     p->invitations_per_minute = tc->invitations_per_minute > 0 ? tc->invitations_per_minute : -1;
     p->proxy = tc->proxy;
-    /* test hooks (tests/graphsim): the simulator's CA and address, and its
-     * time scale (it runs the throttling windows faster than Graph) */
-    p->ca_file = getenv("DUALSYNC_GRAPH_CA_FILE");
-    p->connect_to = getenv("DUALSYNC_GRAPH_CONNECT_TO");
-    const char *scale = getenv("DUALSYNC_GRAPH_TIME_SCALE");
+    /* test hooks (testhooks.h; tests/graphsim): the simulator's CA and
+     * address, and its time scale (it runs the throttling windows faster) */
+    p->ca_file = testhook(TESTHOOK_GRAPH_CA_FILE);
+    p->connect_to = testhook(TESTHOOK_GRAPH_CONNECT_TO);
+    const char *scale = testhook(TESTHOOK_GRAPH_TIME_SCALE);
     if (scale && atof(scale) > 0) {
         p->ru_window = 10 * atof(scale);
         p->write_window = 150 * atof(scale);
@@ -789,7 +790,7 @@ static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool ch
  * (DUALSYNC_TEST_USER_LOOKUP=list|filter). */
 static bool use_lookup(size_t lookups, size_t population)
 {
-    const char *force = getenv("DUALSYNC_TEST_USER_LOOKUP");
+    const char *force = testhook(TESTHOOK_USER_LOOKUP);
     if (force && !strcmp(force, "list"))
         return false;
     if (force && !strcmp(force, "filter"))

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "platform.h"
 #include "scope.h"
+#include "testhooks.h"
 
 /* Attributes every pull reads; the config may add more. */
 static const char *const base_attrs[] = {
@@ -48,13 +49,13 @@ void lread_free_attr_list(char **attrs)
     free(attrs);
 }
 
-/* A test hook: AD splits a large member into ranges of MaxValRange (1500)
- * values on its own; Samba 4.17 never does (ranged_results.c only answers a
- * range the client asks for). Asking for ranges of this many values makes
- * Samba walk every step of the ranged path. Unset in production. */
+/* A test hook (testhooks.h: the test build only): AD splits a large member
+ * into ranges of MaxValRange (1500) values on its own; Samba 4.17 never does
+ * (ranged_results.c only answers a range the client asks for). Asking for
+ * ranges of this many values makes Samba walk every step of the ranged path. */
 int lread_range_step(uint32_t *step)
 {
-    const char *v = getenv("DUALSYNC_TEST_RANGE_SIZE");
+    const char *v = testhook(TESTHOOK_RANGE_SIZE);
     int n = 0;
     *step = 0;
     if (!v || !*v)

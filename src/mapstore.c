@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mapstore_p.h"
 #include "platform.h"
+#include "testhooks.h"
 #include "util.h"
 
 /* Records live in fixed chunks, so that a record's address never changes. */
@@ -1072,7 +1073,7 @@ int mapstore_open(const char *path, const struct mapstore_tenant *tenant, unsign
 {
     if (!step_env_read) {
         step_env_read = true;
-        const char *e = getenv("DUALSYNC_TEST_STEP_LIMIT");
+        const char *e = testhook(TESTHOOK_STEP_LIMIT);
         uint64_t n;
         if (e && *e && parse_u64(e, &n) == 0 && n <= LONG_MAX)
             step_limit = (long)n;

@@ -14,6 +14,7 @@
 #include "platform.h"
 #include "rules.h"
 #include "snapshot.h"
+#include "testhooks.h"
 #include "util.h"
 #include "world.h"
 
@@ -376,7 +377,7 @@ int world_load_keeping(struct world *w, const struct config *cfg, char *const *k
     if (!rc)
         rc = pull_kept(src, &k, have ? &since : NULL, &next, &delta);
     progress_done(k.progress);
-    if (!rc && delta && getenv("DUALSYNC_TEST_KEPT_VERIFY"))
+    if (!rc && delta && testhook(TESTHOOK_KEPT_VERIFY))
         rc = verify_kept(src, &k, snap);
     ldap_source_close(src);
     if (!rc) {

@@ -7,6 +7,8 @@
 # Connect cycle and a second run that shows only the delta.
 #   DUALSYNC_LAB=PREFIX  use a lab that is already up (it is then left running,
 #                        with the demo's AD changes undone)
+# It runs ./dualsync-test (make test-bin): the simulator stands in for Graph
+# through the test hooks of src/testhooks.c, which the shipped ./dualsync ignores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -61,16 +63,16 @@ watermark_file = $DEMO/ldap.watermark
 CONF
 rm -f "$DEMO/ldap.watermark"
 echo "== dualsync check"
-./dualsync -c "$DEMO/dualsync.conf" check
+./dualsync-test -c "$DEMO/dualsync.conf" check
 echo "== dualsync pull (full)"
-./dualsync -c "$DEMO/dualsync.conf" pull
+./dualsync-test -c "$DEMO/dualsync.conf" pull
 echo "== one object as JSON (dualsync pull --format ndjson)"
-./dualsync -c "$DEMO/dualsync.conf" pull --full --format ndjson > "$DEMO/pull.ndjson"
+./dualsync-test -c "$DEMO/dualsync.conf" pull --full --format ndjson > "$DEMO/pull.ndjson"
 grep -m1 '"sAMAccountName":"alice.anderson"' "$DEMO/pull.ndjson" | python3 -m json.tool
 echo "== a change in AD, then a delta pull"
 printf 'dn: CN=Alice Anderson,OU=US,OU=Contoso,%s\nchangetype: modify\nreplace: title\ntitle: Director\n' "$AD_BASE_DN" \
     | LDAPTLS_CACERT=$AD_CA_FILE ldapmodify -H "$AD_LDAPS_URI" -x -D "$AD_BIND_UPN" -y "$AD_PW_FILE" >/dev/null
-./dualsync -c "$DEMO/dualsync.conf" pull
+./dualsync-test -c "$DEMO/dualsync.conf" pull
 
 # ---------------------------------------------------------------- the job
 echo
@@ -102,9 +104,9 @@ python3 -c 'import json,sys
 for f in sys.argv[1:]:
     r = json.load(open(f)); print("   %-10s %s: %d users added" % (r["tenant"], r["status"], r["added"]))' "$DEMO"/cycle-*.json
 echo "== dualsync run (the first run converts many: the circuit breaker wants a confirmation)"
-./dualsync -c "$DEMO/defense.conf" run --no-progress 2>&1 | sed -n '/error/{s/^/   /;p}' | head -2 || true
+./dualsync-test -c "$DEMO/defense.conf" run --no-progress 2>&1 | sed -n '/error/{s/^/   /;p}' | head -2 || true
 echo "== dualsync run --max-changes 100000"
-./dualsync -c "$DEMO/defense.conf" run --no-progress --max-changes 100000 || true
+./dualsync-test -c "$DEMO/defense.conf" run --no-progress --max-changes 100000 || true
 echo "   mapping files: $(ls "$DEMO/mappings"/*.map | tr '\n' ' ')"
 echo "   a converted GCC High user, as the mapping file holds it:"
 awk -F'\t' 'f && $2 == "invited" && $3 == "external-guest" { printf "     %s  %s  %s  %s  %s\n", $7, $2, $3, $4, $8; exit } /^$/ { f = 1 }' "$DEMO/mappings/gcch.map"
@@ -148,10 +150,10 @@ echo "   moved: $(named us_user userPrincipalName) from OU=US to OU=GB, c=GB, ex
 echo "== a second Connect cycle into both tenants"
 connect commercial gcch
 echo "== dualsync plan --tenant gcch (what the next run will do: the delta, and blocked users checked again)"
-./dualsync -c "$DEMO/defense.conf" plan --tenant gcch --no-progress | grep -v '^  none' | sed -n '1,12p'
+./dualsync-test -c "$DEMO/defense.conf" plan --tenant gcch --no-progress | grep -v '^  none' | sed -n '1,12p'
 echo "== dualsync run: the delta"
 s=$(log_seq)
-./dualsync -c "$DEMO/defense.conf" run --no-progress --report "$DEMO/run2.json" || true
+./dualsync-test -c "$DEMO/defense.conf" run --no-progress --report "$DEMO/run2.json" || true
 echo "   Graph writes in this run: $(writes_since "$s"); nobody invited twice: $([ "$(invited_twice)" = 0 ] && echo yes || echo NO)"
 echo "   the audit trail of this run (gcch):"
 tail -n 3 "$DEMO/mappings/gcch.audit" | python3 -c 'import json,sys

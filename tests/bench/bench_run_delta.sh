@@ -53,7 +53,8 @@
 # CHANGES users, or misses the request target; 2 on a usage error.
 #
 # Environment (defaults in brackets):
-#   DUALSYNC [./dualsync]        the binary under test (e.g. a copy of the "before")
+#   DUALSYNC [./dualsync-test]   the binary under test, a test build (make test-bin: it
+#                                reaches the simulator through src/testhooks.c)
 #   LABEL [binary's sha256]      what the binary is, for the record
 #   POPS ["10000 100000"]        populations (AD users)
 #   CHANGES [100]                new hires = conversions in the delta (even: half per tenant)
@@ -93,7 +94,7 @@ if [ "${DSBENCH_IN_NETNS:-}" != "$NETNS" ]; then
 fi
 [ "$(ip netns identify $$)" = "$NETNS" ] || { echo "bench_run_delta: not inside network namespace $NETNS" >&2; exit 2; }
 
-DS=${DUALSYNC:-$ROOT/dualsync}
+DS=${DUALSYNC:-$ROOT/dualsync-test}
 case "$DS" in /*) ;; *) DS=$PWD/$DS ;; esac   # relative to where it was started
 cd "$ROOT" || exit 2
 POPS=${POPS:-10000 100000}
@@ -103,7 +104,7 @@ LAB_BASE=${LAB_BASE:-/tmp/dsbench-lab}
 SEED=${SEED:-1}
 export AD_BACKEND=${AD_BACKEND:-mdb}
 BENCH_OUT=${BENCH_OUT:-/tmp/bench_run_delta}
-[ -x "$DS" ] || { echo "bench_run_delta: $DS is not built (make all, or DUALSYNC=PATH)" >&2; exit 2; }
+[ -x "$DS" ] || { echo "bench_run_delta: $DS is not built (make test-bin, or DUALSYNC=PATH)" >&2; exit 2; }
 case "$CHANGES" in ''|*[!0-9]*) echo "bench_run_delta: CHANGES must be a number" >&2; exit 2 ;; esac
 DS_SHA=$(sha256sum "$DS" | cut -c1-12)
 LABEL=${LABEL:-$DS_SHA}

@@ -708,7 +708,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lab", default=os.environ.get("LAB") or os.environ.get("DUALSYNC_LAB"),
                     help="the lab prefix (env.sh); default $LAB")
-    ap.add_argument("--dualsync", default=os.environ.get("DUALSYNC", os.path.join(ROOT, "dualsync")))
+    ap.add_argument("--dualsync", default=os.environ.get("DUALSYNC", os.path.join(ROOT, "dualsync-test")))
     ap.add_argument("--out", required=True, help="a scratch directory (emptied)")
     ap.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     ap.add_argument("--ops", type=int, default=500, help="operations in all (a replay: the N of the failure)")

@@ -9,7 +9,8 @@
 #   DUALSYNC_LAB=PREFIX  use (and leave running) a lab that is up there; else
 #                        a lab of its own in /tmp/dualsync-campaign-lab, started,
 #                        seeded (LAB_USERS, default 300) and stopped
-#   DUALSYNC=path        the binary (default ./dualsync); BATCH=20
+#   DUALSYNC=path        the binary, a test build (default ./dualsync-test: make
+#                        test-bin; it reaches the simulator through src/testhooks.c); BATCH=20
 #   CAMPAIGN_OUT=DIR     where it writes (default tests/out/campaign-long); the
 #                        log of every batch is DIR/log
 # Prints the seed first; a failure prints the command that replays it.
@@ -19,9 +20,9 @@ cd "$ROOT"
 OPS=${1:-20000}
 SEED=${2:-}
 OUT=${CAMPAIGN_OUT:-$ROOT/tests/out/campaign-long}
-export DUALSYNC=${DUALSYNC:-$ROOT/dualsync}
+export DUALSYNC=${DUALSYNC:-$ROOT/dualsync-test}
 scripts/install-deps.sh --check || exit 2
-[ -x "$DUALSYNC" ] || { echo "long-run.sh: no $DUALSYNC; run make first" >&2; exit 2; }
+[ -x "$DUALSYNC" ] || { echo "long-run.sh: no $DUALSYNC; run make test-bin first" >&2; exit 2; }
 mkdir -p "$OUT"
 . tests/reap.sh
 reap_init

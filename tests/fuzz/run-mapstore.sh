@@ -20,7 +20,7 @@ need_clang
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
 fuzz_build "$OUT/fuzz_mapstore" tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c src/decision.c \
-    src/platform_posix.c src/platform.c src/cloud.c src/util.c src/log.c \
+    src/platform_posix.c src/platform.c src/cloud.c src/util.c src/log.c src/testhooks.c \
     $(pkg-config --cflags --libs libcrypto)
 
 # Seeds: the first byte picks the mode (0 map, 1 journal, 2 both).

@@ -7,12 +7,15 @@
 # Environment:
 #   DUALSYNC_LAB=PREFIX   use (and leave running) a lab that is already up there
 #   LAB_USERS=2000 LAB_SEED=1   size and seed of the organization to load
-#   DUALSYNC=path         the binary under test (default ./dualsync)
+#   DUALSYNC=path         the binary under test, a test build with the hooks of
+#                         src/testhooks.c (default ./dualsync-test: make test-bin)
+#   DUALSYNC_SHIPPED=path the shipped build, which must ignore them (default ./dualsync)
 #   DUALSYNC_TEST_OUT=DIR where the tests write (default tests/out; emptied first)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-export DUALSYNC=${DUALSYNC:-$ROOT/dualsync}
+export DUALSYNC=${DUALSYNC:-$ROOT/dualsync-test}
+export DUALSYNC_SHIPPED=${DUALSYNC_SHIPPED:-$ROOT/dualsync}
 LAB_USERS=${LAB_USERS:-2000}
 LAB_SEED=${LAB_SEED:-1}
 OUTROOT=${DUALSYNC_TEST_OUT:-$ROOT/tests/out}

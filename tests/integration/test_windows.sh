@@ -10,11 +10,12 @@
 #   - the Linux build converts one tenant, dualsync.exe the other from the
 #     copy of AD the Linux build kept (--ad-snapshot), and each build's
 #     report of each mapping directory is the same to the byte.
-# DUALSYNC_EXE: the .exe under test (default ./dualsync.exe: make windows).
+# DUALSYNC_EXE: the .exe under test, a test build (default ./dualsync-test.exe:
+# make windows-test-bin; it reaches the simulator through src/testhooks.c).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/convert_lib.sh"
 
-EXE=${DUALSYNC_EXE:-$ROOT/dualsync.exe}
+EXE=${DUALSYNC_EXE:-$ROOT/dualsync-test.exe}
 if [ ! -f "$EXE" ]; then
     fail "no $EXE: build it with make windows (make check does)"
     finish
