@@ -21,7 +21,6 @@
 #include "planner.h"
 #include "policy.h"
 #include "report.h"
-#include "report_text.h"
 #include "rules.h"
 #include "util.h"
 #include "world.h"

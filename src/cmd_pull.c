@@ -12,7 +12,6 @@
 #include "log.h"
 #include "platform.h"
 #include "report.h"
-#include "report_text.h"
 #include "util.h"
 
 /* Counts per container DN: an open-addressing table, since a forest may have

@@ -52,7 +52,7 @@ void report_csv_cell(struct strbuf *out, const char *s, bool last)
         }
         if (!*p)
             break;
-        size_t n = report_utf8_len(p);
+        size_t n = utf8_len(p);
         if (n) {
             strbuf_add(out, p, n);
             p += n;

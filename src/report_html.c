@@ -36,7 +36,7 @@ static void esc(struct strbuf *out, const char *s)
         }
         const char *entity = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
                            : c == '"' ? "&quot;" : c == '\'' ? "&#39;" : NULL;
-        size_t n = entity ? 0 : c == '\n' || c == '\t' ? 1 : c >= 0x80 ? report_utf8_len(p) : 0;
+        size_t n = entity ? 0 : c == '\n' || c == '\t' ? 1 : c >= 0x80 ? utf8_len(p) : 0;
         if (entity) {
             size_t k = strlen(entity);
             memcpy(d, entity, k);

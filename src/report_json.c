@@ -38,7 +38,7 @@ void report_json_str(struct strbuf *out, const char *s)
             continue;
         }
         if (*p >= 0x80) {
-            size_t n = report_utf8_len(p);
+            size_t n = utf8_len(p);
             if (n) {
                 memcpy(d, p, n);
                 d += n;

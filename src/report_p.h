@@ -104,9 +104,6 @@ static inline size_t report_converted(const size_t *states)
 void report_time_text(int64_t t, char out[21]);
 /* "2026-11-18" for a day number (out: 11 bytes). */
 void report_day_text(int64_t day, char out[11]);
-/* The length of the valid UTF-8 sequence at s (1-4), or 0 if s does not
- * start one (a stray, overlong or surrogate byte sequence, or a truncation). */
-size_t report_utf8_len(const unsigned char *s);
 /* The SHA-256 of data as base64 (for the HTML page's Content-Security-Policy). */
 void report_sha256_base64(const char *data, size_t len, char out[45]);
 

@@ -3,77 +3,14 @@
  * One screen: what this run did (by outcome and action), why objects were
  * blocked, where the tenant stands now, and the first few objects that need
  * a person, with the command that lists them all. Text from AD and Graph is
- * printed through term_safe (report_text.h), the one sanitiser of terminal
- * output, which lives here. */
+ * printed through term_safe (util.h), the one sanitiser of terminal output. */
 #include "compat.h"
 
 #include "log.h"
 #include "report_p.h"
-#include "report_text.h"
 
 #define SHOW_OBJECTS 5
 #define MAX_TEXT 160   /* bytes of an error shown on one line */
-
-/* The code point of the n-byte UTF-8 sequence at s, which report_utf8_len
- * has found valid. */
-static unsigned code_point(const unsigned char *s, size_t n)
-{
-    switch (n) {
-    case 1: return s[0];
-    case 2: return (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
-    case 3: return (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
-    default: return (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
-    }
-}
-
-/* A code point that steers the terminal or the order of what it shows
- * (report_text.h has the list). */
-static bool steers(unsigned cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e)
-           || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c
-           || cp == 0x2028 || cp == 0x2029;
-}
-
-void term_safe_cut(struct strbuf *out, const char *s, size_t max)
-{
-    if (!s)
-        return;
-    const unsigned char *p = (const unsigned char *)s, *start = p;
-    while (*p) {
-        if ((size_t)(p - start) >= max) {
-            strbuf_addstr(out, "...");
-            return;
-        }
-        size_t n = report_utf8_len(p);
-        if (!n) {
-            strbuf_addf(out, "\\x%02x", *p++);
-            continue;
-        }
-        unsigned cp = code_point(p, n);
-        if (!steers(cp))
-            strbuf_add(out, p, n);
-        else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x1b)
-            strbuf_addstr(out, cp == '\t' ? "\\t" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\e");
-        else if (cp < 0x80)
-            strbuf_addf(out, "\\x%02x", cp);
-        else
-            strbuf_addf(out, "\\u%04x", cp);
-        p += n;
-    }
-}
-
-void term_safe(struct strbuf *out, const char *s)
-{
-    term_safe_cut(out, s, SIZE_MAX);
-}
-
-const char *term_safe_str(struct strbuf *buf, const char *s)
-{
-    strbuf_reset(buf);
-    term_safe(buf, s);
-    return strbuf_str(buf);
-}
 
 static void tenant_summary(struct strbuf *out, const struct report *r, const struct report_tenant *t)
 {

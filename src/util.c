@@ -437,3 +437,86 @@ size_t iso_time_format(int64_t t, char out[ISO_TIME_LEN + 1])
     *p = '\0';
     return ISO_TIME_LEN;
 }
+
+/* ---- UTF-8 and the terminal ---------------------------------------- */
+
+size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return c ? 1 : 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        /* no overlong forms (E0 80..9F) and no surrogates (ED A0..BF) */
+        unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* The code point of the n-byte UTF-8 sequence at s, which utf8_len has
+ * found valid. */
+static unsigned code_point(const unsigned char *s, size_t n)
+{
+    switch (n) {
+    case 1: return s[0];
+    case 2: return (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu);
+    case 3: return (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+    default: return (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
+    }
+}
+
+/* A code point that steers the terminal or the order of what it shows
+ * (util.h has the list). */
+static bool steers(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e)
+           || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f || cp == 0x061c
+           || cp == 0x2028 || cp == 0x2029;
+}
+
+void term_safe_cut(struct strbuf *out, const char *s, size_t max)
+{
+    if (!s)
+        return;
+    const unsigned char *p = (const unsigned char *)s, *start = p;
+    while (*p) {
+        if ((size_t)(p - start) >= max) {
+            strbuf_addstr(out, "...");
+            return;
+        }
+        size_t n = utf8_len(p);
+        if (!n) {
+            strbuf_addf(out, "\\x%02x", *p++);
+            continue;
+        }
+        unsigned cp = code_point(p, n);
+        if (!steers(cp))
+            strbuf_add(out, p, n);
+        else if (cp == '\t' || cp == '\n' || cp == '\r' || cp == 0x1b)
+            strbuf_addstr(out, cp == '\t' ? "\\t" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\e");
+        else if (cp < 0x80)
+            strbuf_addf(out, "\\x%02x", cp);
+        else
+            strbuf_addf(out, "\\u%04x", cp);
+        p += n;
+    }
+}
+
+void term_safe(struct strbuf *out, const char *s)
+{
+    term_safe_cut(out, s, SIZE_MAX);
+}
+
+const char *term_safe_str(struct strbuf *buf, const char *s)
+{
+    strbuf_reset(buf);
+    term_safe(buf, s);
+    return strbuf_str(buf);
+}
+

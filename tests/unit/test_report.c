@@ -28,7 +28,6 @@
 #include "log.h"
 #include "platform.h"
 #include "report.h"
-#include "report_text.h"
 #include "testplat.h"
 #include "util.h"
 
@@ -614,7 +613,7 @@ static void parse_states(void **state)
     assert_int_equal(report_parse_states("--state", "blocked,", &m), -1);
 }
 
-/* ---- the terminal sanitiser (report_text.h) ----------------------------- */
+/* ---- the terminal sanitiser (util.h) ----------------------------- */
 
 static void safe_is(const char *in, const char *want)
 {
