@@ -12,6 +12,26 @@ static enum log_level level = LOG_NORMAL;
 void log_set_level(enum log_level l) { level = l; }
 enum log_level log_get_level(void) { return level; }
 
+/* Messages quote what AD, Graph and files hold (DNs, UPNs, displayNames,
+ * error texts): each goes to the terminal through term_safe (util.h), so
+ * that no value can send the terminal an escape sequence, hide a line or
+ * reorder it. Line breaks and tabs are kept only in a message whose format
+ * has a line break (a config error: the line as written, and a caret
+ * aligned under it with the same tabs); elsewhere they show as \n and \t. */
+static void add_safe(struct strbuf *sb, const char *msg, bool keep_layout)
+{
+    for (;;) {
+        size_t n = keep_layout ? strcspn(msg, "\n\t") : strlen(msg);
+        char *part = xstrndup(msg, n);
+        term_safe(sb, part);
+        free(part);
+        if (!msg[n])
+            return;
+        strbuf_addch(sb, msg[n]);
+        msg += n + 1;
+    }
+}
+
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
     /* one fputs per message so that lines from two runs never interleave mid-line */
@@ -20,16 +40,17 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
     va_copy(cp, ap);
     int n = vsnprintf(NULL, 0, fmt, cp);
     va_end(cp);
+    char *msg = xmalloc(n > 0 ? (size_t)n + 1 : 1);
+    msg[0] = '\0';
+    if (n > 0)
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
     strbuf_addstr(&sb, "dualsync: ");
     strbuf_addstr(&sb, prefix);
-    if (n > 0) {
-        strbuf_grow(&sb, (size_t)n);
-        vsnprintf(sb.buf + sb.len, (size_t)n + 1, fmt, ap);
-        sb.len += (size_t)n;
-    }
+    add_safe(&sb, msg, strchr(fmt, '\n') != NULL);
     strbuf_addch(&sb, '\n');
     fputs(sb.buf, stderr);
     strbuf_release(&sb);
+    free(msg);
 }
 
 #define EMIT_IF(min, prefix)            \

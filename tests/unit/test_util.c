@@ -3,8 +3,10 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "log.h"
 #include "util.h"
 
 static int parse(const char *s, unsigned flags, int64_t *t)
@@ -119,6 +121,70 @@ static void iso_round_trip(void **state)
     assert_string_equal(buf, "");
 }
 
+/* What is printed on stderr between capture_start and capture_end. */
+static FILE *captured;
+static int saved_fd;
+
+static void capture_start(void)
+{
+    fflush(stderr);
+    saved_fd = dup(2);
+    captured = tmpfile();
+    assert_non_null(captured);
+    dup2(fileno(captured), 2);
+}
+
+static char *capture_end(void)
+{
+    fflush(stderr);
+    dup2(saved_fd, 2);
+    close(saved_fd);
+    rewind(captured);
+    struct strbuf sb = STRBUF_INIT;
+    char buf[512];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), captured)) > 0)
+        strbuf_add(&sb, buf, n);
+    fclose(captured);
+    return strbuf_detach(&sb);
+}
+
+/* An AD value quoted in an error message reaches the terminal through
+ * term_safe: no ESC (CSI, OSC title), no C1 CSI (U+009B, or a raw 0x9B), no
+ * bidi override, no line break of its own. Failed before: log.c printed the
+ * value's bytes as they were. */
+static void log_quotes_ad_values_safely(void **state)
+{
+    (void)state;
+    const char *hostile = "Eve\x1b]0;owned\x07\x1b[2J\xc2\x9b" "31m\x9b\xe2\x80\xae" "fdp.exe\n"
+                          "dualsync: fake line\r\t!";
+    capture_start();
+    log_error("user %s: not converted", hostile);
+    char *out = capture_end();
+    assert_null(strchr(out, 0x1b));
+    assert_null(strstr(out, "\xc2\x9b"));
+    assert_null(strchr(out, (char)0x9b));
+    assert_null(strstr(out, "\xe2\x80\xae"));
+    assert_null(strchr(out, '\r'));
+    assert_null(strchr(out, '\t'));
+    assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);     /* one line */
+    assert_string_equal(out, "dualsync: error: user Eve\\e]0;owned\\x07\\e[2J\\u009b31m\\x9b\\u202e"
+                             "fdp.exe\\ndualsync: fake line\\r\\t!: not converted\n");
+    free(out);
+    /* a message whose format has a line break keeps its layout */
+    capture_start();
+    log_error("file:1:2: bad\n    %s\n    \t^", "\tx = 1\x1b");
+    out = capture_end();
+    assert_string_equal(out, "dualsync: error: file:1:2: bad\n    \tx = 1\\e\n    \t^\n");
+    free(out);
+    /* UTF-8 names stay as they are */
+    capture_start();
+    log_error("user %s", "Nguy\xe1\xbb\x85n \xe6\x9d\x8e");
+    out = capture_end();
+    assert_string_equal(out, "dualsync: error: user Nguy\xe1\xbb\x85n \xe6\x9d\x8e\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +193,7 @@ int main(void)
         cmocka_unit_test(iso_fraction),
         cmocka_unit_test(iso_human),
         cmocka_unit_test(iso_round_trip),
+        cmocka_unit_test(log_quotes_ad_values_safely),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
