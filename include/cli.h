@@ -54,4 +54,9 @@ int cli_parse(int argc, char **argv, struct cli *cli);
 void cli_usage(FILE *out, const char *command);
 const char *format_name(enum output_format f);
 
+/* The option table, for its unit test: the i-th option's long name, whether
+ * it has a --no- form, and the subcommands that take it (NULL: all);
+ * false past the end. */
+bool cli_option_at(size_t i, const char **name, bool *negatable, const char **commands);
+
 #endif

@@ -257,6 +257,16 @@ int cli_parse(int argc, char **argv, struct cli *cli)
     return EXIT_DONE;
 }
 
+bool cli_option_at(size_t i, const char **name, bool *negatable, const char **takers)
+{
+    if (i >= ARRAY_SIZE(opts))
+        return false;
+    *name = opts[i].name;
+    *negatable = opts[i].type == ARG_BOOL;
+    *takers = opts[i].commands;
+    return true;
+}
+
 void cli_usage(FILE *out, const char *command)
 {
     if (!command) {
