@@ -79,6 +79,8 @@ struct tenant_config {
     bool cert_store_user;      /* of a certificate in LocalMachine\My (or CurrentUser\My) */
     char *mapping_file;        /* default <mappings_dir>/NAME.map */
     char *redirect_url;        /* inviteRedirectUrl; default My Apps of the tenant's cloud */
+    char *ca_file;             /* CA bundle for login and Graph TLS (a TLS-inspecting
+                                * proxy's CA); NULL: the system store */
     bool send_invitation_message;      /* default no */
     char *invite_address_attribute;    /* AD attribute whose value is invited; default mail */
     int max_changes;           /* per run; default 500 */

@@ -27,7 +27,7 @@ struct rule_source {
 };
 
 enum tenant_key {
-    TK_CERT_STORE, TK_CERT_THUMBPRINT, TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
+    TK_CA_FILE, TK_CERT_STORE, TK_CERT_THUMBPRINT, TK_CLIENT_CERT_FILE, TK_CLIENT_ID, TK_CLIENT_KEY_FILE, TK_CLIENT_SECRET,
     TK_CLIENT_SECRET_FILE, TK_CLOUD, TK_CONNECT_CONFIG, TK_DEFAULT, TK_HOME_WHEN, TK_INVITATIONS_PER_MINUTE,
     TK_INVITE_ADDRESS_ATTRIBUTE,
     TK_MAPPING_FILE, TK_MAX_CHANGES, TK_MAX_RETRY_WAIT, TK_PROXY, TK_REDIRECT_URL,
@@ -481,6 +481,7 @@ static void tenant_free(struct tenant_config *t)
     free(t->connect_config);
     free(t->redirect_url);
     free(t->proxy);
+    free(t->ca_file);
     free(t->invite_address_attribute);
     tenant_rule_clear(&t->home_when);
     for (size_t i = 0; i < t->nrules; i++)
@@ -528,6 +529,7 @@ static void rule_error(struct parse_state *ps, const struct rule_source *src, si
 }
 
 static const struct { const char *name; enum tenant_key key; } tenant_keys[] = {
+    { "ca_file", TK_CA_FILE },
     { "cert_store", TK_CERT_STORE },
     { "cert_thumbprint", TK_CERT_THUMBPRINT },
     { "client_cert_file", TK_CLIENT_CERT_FILE },
@@ -812,6 +814,7 @@ static int tenant_key(struct parse_state *ps, const char *name, const char *v)
         else
             return conf_error(ps, "cert_store must be LocalMachine or CurrentUser, not '%s'", v);
         break;
+    case TK_CA_FILE: set_str(&t->ca_file, v); break;
     case TK_MAPPING_FILE: set_str(&t->mapping_file, v); break;
     case TK_CONNECT_CONFIG: set_str(&t->connect_config, v); break;
     case TK_REDIRECT_URL:

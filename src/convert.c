@@ -577,7 +577,7 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     p->proxy = tc->proxy;
     /* test hooks (testhooks.h; tests/graphsim): the simulator's CA and
      * address, and its time scale (it runs the throttling windows faster) */
-    p->ca_file = testhook(TESTHOOK_GRAPH_CA_FILE);
+    p->ca_file = tc->ca_file ? tc->ca_file : testhook(TESTHOOK_GRAPH_CA_FILE);
     p->connect_to = testhook(TESTHOOK_GRAPH_CONNECT_TO);
     const char *scale = testhook(TESTHOOK_GRAPH_TIME_SCALE);
     if (scale && atof(scale) > 0) {

@@ -12,7 +12,8 @@ static const struct {
     [TESTHOOK_GRAPH_CA_FILE] = {
         "DUALSYNC_GRAPH_CA_FILE",
         "a CA bundle Graph's and the login host's TLS certificates must chain to, instead of the "
-        "system store (the simulator's test CA; tests/graphsim)" },
+        "system store (the simulator's test CA; tests/graphsim); [tenant] ca_file, when set, "
+        "comes first: that is the administrator's way (a TLS-inspecting proxy)" },
     [TESTHOOK_GRAPH_CONNECT_TO] = {
         "DUALSYNC_GRAPH_CONNECT_TO",
         "HOST:PORT:ADDR:PORT[,...]: connect to ADDR:PORT whenever a URL names HOST:PORT "

@@ -375,11 +375,15 @@ static void tenant_section(void **state)
                      "max_changes = 20\n"
                      "home_when = extensionAttribute1 = gcch\n"
                      "rule = home -> member\n"
-                     "rule = home commercial -> external-guest\n",
+                     "rule = home commercial -> external-guest\n"
+                     "ca_file = /etc/ssl/proxy-ca.pem\n",
                      &cfg, &rc);
     assert_string_equal(err, "");
     assert_int_equal(rc, 0);
     assert_int_equal(cfg.ntenants, 2);
+    /* the CA of a TLS-inspecting proxy, for login and Graph */
+    assert_null(cfg.tenants[0].ca_file);
+    assert_string_equal(cfg.tenants[1].ca_file, "/etc/ssl/proxy-ca.pem");
     struct tenant_config *t = &cfg.tenants[0];
     assert_string_equal(t->name, "commercial");
     assert_int_equal(t->line, 6);
