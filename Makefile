@@ -314,6 +314,7 @@ bench-snapshot: $(BUILD)/bench/bench_snapshot
 
 # libFuzzer on the mapping file and journal parsers (clang; not part of check).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= -1
 fuzz-mapstore:
 	tests/fuzz/run-mapstore.sh $(FUZZ_SECONDS)
 
@@ -330,13 +331,15 @@ bench-policy: $(BUILD)/bench/bench_policy
 	$(TASKSET) $(BUILD)/bench/bench_policy $(BENCH_POLICY_CONFIGS)
 
 # libFuzzer on the config loader and the rule parser (clang; not part of check):
-# tests/fuzz/run.sh SECONDS runs it. Everything is compiled again with clang's
+# make fuzz FUZZ_SECONDS=N [FUZZ_RUNS=N] runs tests/fuzz/run.sh (a timeout per
+# input and an RSS limit). Everything is compiled again with clang's
 # sanitizers into tests/out/fuzz-config/.
 FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c src/config.c src/rules.c src/decision.c src/cloud.c \
                     src/scope.c src/adobject.c src/platform_posix.c src/platform.c src/util.c src/log.c src/policy.c
 FUZZ_CC ?= clang
 
-fuzz: tests/out/fuzz-config/fuzz_config
+fuzz:
+	FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 	mkdir -p tests/out/fuzz-config
