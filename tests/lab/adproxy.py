@@ -306,7 +306,8 @@ class Connection:
 
     def setup(self):
         self.client.settimeout(10)
-        self.client.do_handshake()
+        if isinstance(self.client, ssl.SSLSocket):
+            self.client.do_handshake()
         up = socket.create_connection((self.o.upstream_host, self.o.upstream_port), timeout=10)
         self.upstream = self.o.client_ctx.wrap_socket(up, server_hostname=self.o.upstream_name)
         for s in (self.client, self.upstream):
@@ -368,11 +369,11 @@ class Connection:
                         sel.register(s, ev)
                     registered[s] = ev
             # TLS may hold decrypted bytes that select() cannot see
-            pending = any(s.pending() and len(self.outbuf[self.other(s)]) < self.HIGH_WATER for s in socks)
+            pending = any(isinstance(s, ssl.SSLSocket) and s.pending() and len(self.outbuf[self.other(s)]) < self.HIGH_WATER for s in socks)
             events = sel.select(0 if pending else 30)
             ready = {key.fileobj for key, mask in events if mask & selectors.EVENT_READ}
             for s in socks:
-                if s.pending():
+                if isinstance(s, ssl.SSLSocket) and s.pending():
                     ready.add(s)
             for key, mask in events:
                 if mask & selectors.EVENT_WRITE:
@@ -529,8 +530,11 @@ def main():
     ap.add_argument("--upstream-host", default="127.0.0.1")
     ap.add_argument("--upstream-port", type=int, default=636)
     ap.add_argument("--upstream-name", help="name to verify in Samba's certificate (default: --upstream-host)")
-    ap.add_argument("--cert", required=True, help="PEM certificate the proxy presents")
-    ap.add_argument("--key", required=True, help="PEM private key of --cert")
+    ap.add_argument("--cert", help="PEM certificate the proxy presents (required unless --plain)")
+    ap.add_argument("--key", help="PEM private key of --cert")
+    ap.add_argument("--plain", action="store_true",
+                    help="listen for cleartext LDAP (ldap://, lab only): for a client that cannot check "
+                         "a certificate (dualsync.exe under Wine); upstream stays LDAPS, verified")
     ap.add_argument("--ca", required=True, help="PEM CA that must have signed Samba's certificate")
     ap.add_argument("--max-page", type=int, default=1000, help="AD MaxPageSize (default 1000)")
     ap.add_argument("--max-range", type=int, default=1500, help="AD MaxValRange (default 1500)")
@@ -560,8 +564,12 @@ def main():
     o.client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=o.ca)
     o.client_ctx.check_hostname = True
     o.client_ctx.verify_mode = ssl.CERT_REQUIRED
-    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(o.cert, o.key)
+    server_ctx = None
+    if not o.plain:
+        if not o.cert or not o.key:
+            ap.error("--cert and --key are required (or --plain)")
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(o.cert, o.key)
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     lsock = socket.socket(family, socket.SOCK_STREAM)
@@ -577,8 +585,8 @@ def main():
         with open(o.pidfile + ".tmp", "w") as f:
             f.write("%d\n" % os.getpid())
         os.replace(o.pidfile + ".tmp", o.pidfile)
-    log("listening on %s:%s -> ldaps://%s:%d (max-page %d, max-range %d%s%s)" % (
-        host, port, o.upstream_host, o.upstream_port, o.max_page, o.max_range,
+    log("listening on %s%s:%s -> ldaps://%s:%d (max-page %d, max-range %d%s%s)" % (
+        "ldap://" if o.plain else "ldaps://", host, port, o.upstream_host, o.upstream_port, o.max_page, o.max_range,
         ", drop after %d entries%s" % (o.drop_after, " once" if o.drop_once else "") if o.drop_after is not None else "",
         ", referral for OU=Elsewhere" if o.referral else ""))
     cid = 0
@@ -593,7 +601,8 @@ def main():
                     break
                 raise
             cid += 1
-            client = server_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            client = sock if server_ctx is None else \
+                server_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             threading.Thread(target=Connection(o, client, peer, cid).run, daemon=True).start()
     finally:
         lsock.close()
