@@ -123,8 +123,30 @@ function Get-TaskXml([string] $ForTenant) {
 "@
 }
 
+# What this server exports to: its Entra connectors ("<tenant domain> - AAD").
+# One Connect server per tenant, so one; more or none is said before
+# anything is registered, since the task's tenant must be this server's.
+function Test-ServerConnector([string] $ForTenant) {
+    if (-not (Get-Module -ListAvailable ADSync)) {
+        Write-Warning 'the ADSync module is not here: is this the Entra Connect server? The task runs only on one.'
+        return
+    }
+    Import-Module ADSync
+    $entra = @(Get-ADSyncConnector | Where-Object { $_.Name -like $ConnectorLike } | ForEach-Object { $_.Name })
+    if ($entra.Count -eq 0) {
+        throw "this Connect server has no Entra connector like '$ConnectorLike': nothing to follow"
+    }
+    if ($entra.Count -gt 1) {
+        Write-Warning ("this server exports to $($entra.Count) Entra connectors ($($entra -join '; ')); " +
+                       "the task runs tenant $ForTenant only: check that it is one of them")
+    } else {
+        Write-Host "this server exports to $($entra[0]); the task runs dualsync for tenant $ForTenant"
+    }
+}
+
 if ($Register) {
     $serverTenant = Get-ServerTenant
+    Test-ServerConnector $serverTenant
     $xml = Get-TaskXml $serverTenant
     if (-not $PSCmdlet.ShouldProcess("task '$TaskName' as $User for tenant $serverTenant", 'register')) {
         # -WhatIf: the task, and nothing registered
