@@ -2,7 +2,7 @@
 # Conversions per second of dualsync.exe under Wine next to the Linux build,
 # in the same run, against the same simulator and the same copy of AD.
 #
-#   LAB=/tmp/some-lab tests/bench/bench_windows.sh      (after: make all windows)
+#   LAB=/tmp/some-lab tests/bench/bench_windows.sh      (after: make test-bin windows-test-bin)
 #
 # Both builds convert the users of tenant gcch that its rules make external,
 # from the copy of AD the Linux build kept (--ad-snapshot: dualsync.exe
@@ -12,12 +12,13 @@
 # start included. farm-bench is not used: every run changes the simulator,
 # which must be reset between runs, outside the timed part.
 # Environment: LAB (the lab prefix), PAIRS [3], USERS [350] (the scope),
-# DUALSYNC [./dualsync], DUALSYNC_EXE [./dualsync.exe].
+# DUALSYNC [./dualsync-test], DUALSYNC_EXE [./dualsync-test.exe]: the test builds, whose
+# hooks reach the simulator.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${LAB:?LAB: the lab prefix (tests/lab/ad-start.sh)}"
-export DUALSYNC=${DUALSYNC:-$ROOT/dualsync}
-EXE=${DUALSYNC_EXE:-$ROOT/dualsync.exe}
+export DUALSYNC=${DUALSYNC:-$ROOT/dualsync-test}
+EXE=${DUALSYNC_EXE:-$ROOT/dualsync-test.exe}
 PAIRS=${PAIRS:-3}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/bench_windows.XXXXXX")
 export OUT
@@ -64,9 +65,9 @@ printf '%-5s %-6s %8s %11s %14s\n' pair build seconds conversions conversions/s
 for i in $(seq "$PAIRS"); do
     read -r ls ln < <(one lin)
     read -r es en < <(one exe)
-    printf '%-5s %-6s %8s %11s %14.1f\n' "$i" linux "$ls" "$ln" "$(echo "$ln / $ls" | bc -l)"
-    printf '%-5s %-6s %8s %11s %14.1f   exe/linux time %.2f\n' "$i" exe "$es" "$en" "$(echo "$en / $es" | bc -l)" \
-        "$(echo "$es / $ls" | bc -l)"
+    awk -v i="$i" -v ls="$ls" -v ln="$ln" -v es="$es" -v en="$en" 'BEGIN {
+        printf "%-5s %-6s %8s %11s %14.1f\n", i, "linux", ls, ln, ln / ls
+        printf "%-5s %-6s %8s %11s %14.1f   exe/linux time %.2f\n", i, "exe", es, en, en / es, es / ls }'
 done
 # what of the .exe's time is Wine starting a process: `dualsync.exe version`
 for i in 1 2 3; do
