@@ -131,12 +131,49 @@ int lread_report(const struct ldap_config *cfg, int result, const char *doing, c
     }
 }
 
+/* Is the host of URI this very machine: localhost, 127.0.0.0/8 or [::1]?
+ * Other spellings of loopback are treated as remote: refusing is safe. */
+static bool uri_is_loopback(const char *uri)
+{
+    const char *h = strstr(uri, "://");
+    if (!h)
+        return false;
+    h += 3;
+    char host[64];
+    size_t n;
+    if (*h == '[') {
+        n = strcspn(++h, "]");
+        if (h[n] != ']')
+            return false;
+    } else {
+        n = strcspn(h, ":/");
+    }
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return true;
+    unsigned part[4];
+    char end;
+    if (sscanf(host, "%3u.%3u.%3u.%3u%c", &part[0], &part[1], &part[2], &part[3], &end) != 4
+        || strspn(host, "0123456789.") != n)
+        return false;
+    return part[0] == 127 && part[1] < 256 && part[2] < 256 && part[3] < 256;
+}
+
 int lread_refuse_cleartext(const struct ldap_config *cfg, bool tls)
 {
-    if (!tls && cfg->bind == LDAP_BIND_SIMPLE && !cfg->insecure_lab_cleartext)
+    if (tls || cfg->bind != LDAP_BIND_SIMPLE)
+        return 0;
+    if (!cfg->insecure_lab_cleartext)
         return log_error("refusing a simple bind over cleartext %s: it would send the password "
                          "unprotected; use ldaps:// or starttls = yes (insecure_lab_cleartext "
                          "exists for throw-away labs only)", cfg->uri);
+    if (!uri_is_loopback(cfg->uri))
+        return log_error("refusing a simple bind over cleartext %s: insecure_lab_cleartext is "
+                         "honoured only for a lab on this machine's loopback (localhost, "
+                         "127.0.0.0/8, [::1]); use ldaps:// or starttls = yes", cfg->uri);
     return 0;
 }
 

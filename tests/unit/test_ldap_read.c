@@ -574,6 +574,38 @@ static void root_dse_and_invocation_id(void **state)
     free(s.naming_context);
 }
 
+/* insecure_lab_cleartext lets a simple bind go without TLS only to this very
+ * machine (a lab); to any other host the password would cross a network. */
+static void cleartext_only_to_loopback(void **state)
+{
+    (void)state;
+    struct ldap_config c = { .bind = LDAP_BIND_SIMPLE, .insecure_lab_cleartext = false };
+    c.uri = "ldap://127.0.0.1:3890";
+    capture_begin();
+    assert_int_equal(lread_refuse_cleartext(&c, false), -1);    /* not asked for */
+    char *err = capture_end();
+    assert_non_null(strstr(err, "refusing a simple bind over cleartext"));
+    free(err);
+    assert_int_equal(lread_refuse_cleartext(&c, true), 0);      /* TLS: always fine */
+    c.insecure_lab_cleartext = true;
+    const char *lab[] = { "ldap://127.0.0.1:3890", "ldap://127.8.9.10", "ldap://[::1]:389",
+                          "ldap://localhost:389", "LDAP://LOCALHOST/" };
+    for (size_t i = 0; i < sizeof(lab) / sizeof(lab[0]); i++) {
+        c.uri = (char *)lab[i];
+        assert_int_equal(lread_refuse_cleartext(&c, false), 0);
+    }
+    const char *far[] = { "ldap://dc1.corp.example", "ldap://10.0.0.5:389", "ldap://127.0.0.1.evil.example",
+                          "ldap://localhost.corp.example", "ldap://[::2]:389", "ldap://", "ldap://1270.0.0.1" };
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+        c.uri = (char *)far[i];
+        capture_begin();
+        assert_int_equal(lread_refuse_cleartext(&c, false), -1);
+        err = capture_end();
+        assert_non_null(strstr(err, "loopback"));
+        free(err);
+    }
+}
+
 static void find_one(void **state)
 {
     (void)state;
@@ -600,6 +632,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(attr_list_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
         cmocka_unit_test_setup_teardown(find_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(cleartext_only_to_loopback, setup, teardown),
     };
     return cmocka_run_group_tests_name("ldap_read", tests, NULL, NULL);
 }
