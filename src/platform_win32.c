@@ -681,8 +681,13 @@ static int pac_proxy(const wchar_t *wurl, const wchar_t *pac, struct strbuf *pro
     memset(&pi, 0, sizeof(pi));
     int rc = 1;
     if (!WinHttpGetProxyForUrl(s, wurl, &o, &pi)) {
-        log_warn("the proxy auto-configuration (%s) cannot be evaluated: %s; going direct",
-                    pac ? "a PAC file" : "WPAD", last_error());
+        /* "Automatically detect settings" is on by default in Internet
+         * Options: no WPAD on the network is the usual case, not news */
+        if (!pac && GetLastError() == ERROR_WINHTTP_AUTODETECTION_FAILED)
+            log_debug("proxy: WPAD found no proxy auto-configuration; going direct");
+        else
+            log_warn("the proxy auto-configuration (%s) cannot be evaluated: %s; going direct",
+                     pac ? "a PAC file" : "WPAD", last_error());
     } else if (pi.dwAccessType == WINHTTP_ACCESS_TYPE_NAMED_PROXY && pi.lpszProxy
                && pick_proxy(pi.lpszProxy, proxy)) {
         rc = 0;

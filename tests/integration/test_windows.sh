@@ -184,7 +184,17 @@ if grep -q "^  proxy *http://127.0.0.1:$PP (PAC http://127.0.0.1:$HP/proxy.pac, 
    && grep -q '^  token *ok' proxy3.out && [ "$(tunnels)" -gt "$t0" ]; then
     pass "a PAC file of the account's Internet Options, run by WinHTTP: check shows it, Graph goes through it"
 else fail "PAC: $(grep -v ldap proxy3.out | head -c 600)"; fi
-sed -i 's/^"DefaultConnectionSettings"=hex:46,00,00,00,01,00,00,00,05/"DefaultConnectionSettings"=hex:46,00,00,00,02,00,00,00,01/' ie.reg
+# "Automatically detect settings" (flags 9), the Internet Options default,
+# with no WPAD on the network: straight there, and no warning on every run
+sed -i 's/^"DefaultConnectionSettings"=hex:46,00,00,00,01,00,00,00,05/"DefaultConnectionSettings"=hex:46,00,00,00,02,00,00,00,09/' ie.reg
+wine reg import "$(winpath "$OUT/ie.reg")" 2>/dev/null
+t0=$(tunnels)
+env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check --tenant commercial >proxy4.out 2>&1
+if grep -q '^  proxy *none' proxy4.out && grep -q '^  token *ok' proxy4.out && [ "$(tunnels)" = "$t0" ] \
+   && ! grep -q 'auto-configuration' proxy4.out; then
+    pass "automatic detection without WPAD: straight there, nothing to warn about"
+else fail "WPAD: $(grep -v ldap proxy4.out | head -c 600)"; fi
+sed -i 's/^"DefaultConnectionSettings"=hex:46,00,00,00,02,00,00,00,09/"DefaultConnectionSettings"=hex:46,00,00,00,03,00,00,00,01/' ie.reg
 wine reg import "$(winpath "$OUT/ie.reg")" 2>/dev/null
 
 # --- 2. LDAP: Wine's wldap32 cannot check a server certificate
