@@ -253,9 +253,15 @@ const char *testplat_symlink(const char *target, const char *linkpath)
     BOOLEAN ok = CreateSymbolicLinkW(l, t, 0x2);
     if (!ok)
         ok = CreateSymbolicLinkW(l, t, 0);
+    /* a link is a reparse point; Wine (8.0) reports success and makes none */
+    DWORD attrs = ok ? GetFileAttributesW(l) : INVALID_FILE_ATTRIBUTES;
     free(t);
     free(l);
-    return ok ? NULL : "this account may not create symbolic links";
+    if (!ok)
+        return "this account may not create symbolic links";
+    if (attrs == INVALID_FILE_ATTRIBUTES || !(attrs & FILE_ATTRIBUTE_REPARSE_POINT))
+        return "CreateSymbolicLinkW reported success but made no link (Wine)";
+    return NULL;
 }
 
 const char *testplat_limit_file_size(long bytes)
