@@ -791,6 +791,10 @@ def main():
         if not args.keep and not (failed and os.environ.get("CAMPAIGN_KEEP_ON_FAIL")):
             lab.delete_tree(root)
     secs = time.time() - started
+    if failed and not failed[2]:
+        print("FAIL campaign seed %d: after %d operations in %d batches: %s"
+              % (seed, ops_done, batches, failed[0].strip()))
+        return 1
     if failed:
         why, b, ops = failed
         print("FAIL campaign seed %d: batch %d (operations %d to %d): %s" % (
