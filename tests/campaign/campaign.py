@@ -618,7 +618,7 @@ FULL_READ_KINDS = [
 def full_reason(log):
     for line in log.splitlines():
         if "reading AD in full" in line or "doing a full pull" in line:
-            return line.split(": ", 1)[-1][:160]
+            return line.split(": ", 1)[-1]
     return "no copy yet" if "no copy" in log else "?"
 
 
@@ -668,7 +668,7 @@ class Checker:
             why = full_reason(log)
             key = next((k for pat, k in FULL_READ_KINDS if pat in why), why[:60])
             self.reasons[key] = self.reasons.get(key, 0) + 1
-            self.last = "full read: " + why
+            self.last = "full read: " + why[:160]
         else:
             return "run said neither delta nor full read:\n" + log[-2000:]
         return None
