@@ -658,6 +658,9 @@ class Checker:
         if r.returncode not in (0, 1):
             return "run exit %d:\n%s" % (r.returncode, log[-2000:])
         if "AD: the kept copy and a delta" in log:
+            if "DUALSYNC_TEST_KEPT_VERIFY" not in log:
+                return ("the run compared nothing (no DUALSYNC_TEST_KEPT_VERIFY line): %s is no test "
+                        "build; make test-bin" % self.args.dualsync)
             if "DUALSYNC_TEST_KEPT_VERIFY: the kept copy of AD equals a full read" not in log:
                 return "the kept copy differs from a full read:\n" + "\n".join(
                     l for l in log.splitlines() if "VERIFY" in l or "AD" in l)
