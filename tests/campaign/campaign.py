@@ -641,6 +641,11 @@ class Checker:
                            text=True, env=env)
         key = argv[0] + (" --full" if "--full" in argv else "")
         self.secs[key] = self.secs.get(key, 0) + time.time() - t
+        # a sanitizer build (make SANITIZE=1) exits 1 on a leak, which run
+        # may also mean: its report is what tells
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if mark in r.stderr:
+                r.returncode = 99
         return r
 
     def check(self):
