@@ -41,7 +41,9 @@ BENCH="valgrind"
 # man-db and systemd for the install test (man pages, systemd-analyze verify);
 # Wine runs dualsync.exe beside the Linux build (test_windows.sh; the cross
 # build itself installs it too, with MinGW-w64); tinyproxy is the real HTTP
-# proxy the Graph client goes through (test_graph_net.sh).
+# proxy the Graph client goes through (test_graph_net.sh); Node.js and npm
+# build and run the PowerShell grammar (test_powershell.sh), asked for by
+# command below so that a host with a Node.js of its own keeps it.
 TEST="chromium fonts-dejavu-core fonts-wqy-microhei man-db systemd wine wine64 tinyproxy"
 
 # The commands the scripts call, each with the package that brings it: a
@@ -54,7 +56,7 @@ klist:krb5-user ldapsearch:ldap-utils ldapmodify:ldap-utils openssl:openssl pyth
 ip:iproute2 pgrep:procps curl:curl"
 CMDS_BENCH="valgrind:valgrind"
 CMDS_TEST="chromium:chromium man:man-db systemd-analyze:systemd wine:wine wineboot:wine wineserver:wine
-tinyproxy:tinyproxy"
+tinyproxy:tinyproxy node:nodejs npm:npm"
 
 if [ "$lab_only" = 1 ]; then
     PKGS=$LAB CMDS=$CMDS_LAB
