@@ -787,6 +787,20 @@ static double dispatch_one(struct run *run)
         ru += c_ru;
         writes += c_w;
     }
+    if (writes > 0 && !g->pacer.writes.learned) {
+        /* until an answer has told the service's size, at most half the
+         * exchanges carry writes: the first x-ms-throttle-limit-percentage
+         * comes at 80 % of the service's bucket, and what is on the way
+         * then beyond the other 20 % is answered 429 (and deepens its debt) */
+        int wflight = 0;
+        for (int k = 0; k < run->nflight; k++)
+            wflight += run->flight[k]->writes;
+        if (wflight >= (g->max_in_flight + 1) / 2) {
+            for (size_t k = ng; k-- > 0;)
+                q_push(run, group[k], true);
+            return INFINITY;
+        }
+    }
     double wait = fmax(pacer_wait(&g->pacer, now, ru, writes), pacer_invites_wait(&g->pacer, now, (double)ninv));
     const char *token = wait > 0 ? NULL : graph_token(g);
     if (wait > 0 || !token) {

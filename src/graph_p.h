@@ -37,6 +37,7 @@ struct bucket {
     double taken;                /* cost taken since pacer_init */
     double base_t, base_taken;   /* the baseline: when, and `taken` then; base_t < 0: none yet */
     bool learned;                /* scale comes from the service's answers, not from 429s alone */
+    double last_probe;           /* when scale was last raised or lowered by an answer */
 };
 
 /* Invitations, apart from the documented budget (reference §4 lists no

@@ -135,8 +135,6 @@ void pacer_throttled(struct pacer *p, double now, double retry_after, bool write
         if (b->scale < SCALE_MIN)
             b->scale = SCALE_MIN;
         b->last_cut = now;
-        b->base_t = now;
-        b->base_taken = b->taken;
     }
     /* the service's bucket is empty now: the Retry-After it gave is the time
      * it needs to hold one request again, which ours then holds too */
@@ -174,7 +172,11 @@ void pacer_observe(struct pacer *p, double now, double pct, bool write, double t
  * itself the longer the service's bucket is kept in use (the error is the
  * header's rounding, over a denominator that grows with dt). The first
  * header replaces the documented size by that bound; after it the bound
- * only raises the size, and a 429 lowers it by a tenth. Graph's own
+ * only raises the size, and a 429 lowers it by a tenth. The bound is tight
+ * only while the service's bucket is kept in use, so once per round trip
+ * an answer without the header (a fifth of the bucket unused) raises the
+ * size by up to a quarter per window, and one at 100 % or more brings it
+ * back towards the bound. Graph's own
  * guidance (learn.microsoft.com/graph/throttling): follow Retry-After and
  * x-ms-throttle-limit-percentage rather than fixed rates. */
 void pacer_feedback(struct pacer *p, double now, double pct, bool write, double t_sent, double taken)
@@ -193,10 +195,28 @@ void pacer_feedback(struct pacer *p, double now, double pct, bool write, double 
         if (header && !b->learned) {
             b->learned = true;
             b->scale = lb > SCALE_MIN ? lb : SCALE_MIN;
+            b->last_probe = now;
             if (b->tokens > cap_of(b))
                 b->tokens = cap_of(b);
         } else if (b->learned && lb > b->scale) {
             b->scale = lb;
+        }
+    }
+    if (b->learned && t_sent >= b->last_probe) {
+        /* once per round trip: a fifth of the bucket left unused says the
+         * service can take more than we send (the bound above only follows
+         * a bucket kept in use); an empty one says we send more than it
+         * refills: back to the bound, a little at a time */
+        double window = b->capacity / b->rate;
+        if (!header) {
+            b->scale *= 1 + 0.25 * fmin(1, (now - b->last_probe) / window);
+            if (b->scale > 1)
+                b->scale = 1;
+            b->last_probe = now;
+        } else if (pct >= 1.0 && b->base_t >= 0) {
+            b->scale = fmax(b->scale * 0.97, fmin(b->scale, (taken - b->base_taken) /
+                                                 ((pct + PCT_QUANTUM / 2) * b->capacity + b->rate * (now - b->base_t))));
+            b->last_probe = now;
         }
     }
     if (header) {
