@@ -1,157 +1,203 @@
-#!/bin/sh
-# Conversion throughput of the Graph client against the simulator, and the
-# same against a one-request-at-a-time client (DESIGN.md targets: >= 95 % of
-# the throttle ceiling, >= 5 x sequential at 100 ms latency, < 1 % 429s).
+#!/bin/bash
+# Conversion throughput through the dualsync binary against the simulator's
+# write ceiling, with the documented default budgets (the client is not told
+# the tenant's real bucket, as in production), side by side with a
+# one-request-at-a-time client in the same run (DESIGN.md targets: >= 90 % of
+# the ceiling with <= 5 % 429s with the documented defaults; >= 5 x the
+# sequential client at 100 ms latency).
 #
-#   tests/bench/bench_graph.sh [--record]     (after: make tools)
+#   tests/bench/bench_graph.sh [--record]      (as root; after: make all tools)
+#
+# What it does (in the network namespace NETNS, re-executing itself there):
+#   1. the lab AD (tests/lab/ad-start.sh LAB) seeded with POP users (reused
+#      when seeded already), graphsim with the defense example's tenants
+#      (tests/integration/convert_lib.sh: time scale 0.01, so the documented
+#      150 s write window lasts 1.5 s), a Connect cycle into gcch;
+#   2. the simulator's write bucket set to WL writes per window (the documented
+#      3,000 would hold every conversion at once and never bind), LAT ms added
+#      to every Graph answer; then `dualsync run --tenant gcch`, which converts
+#      everybody at home in commercial (an invitation each, and a userType PATCH
+#      for the guests). dualsync is not told the bucket: it assumes the
+#      documented 3,000 and adapts (429s, Retry-After,
+#      x-ms-throttle-limit-percentage). Invitation pacing (a limit apart from
+#      the budget, against Entra's anti-abuse block) is off: invitations_per_minute
+#      = 0, as convert_lib.sh's configs have it;
+#   3. the sequential client: build/graphctl --batch 1 --in-flight 1 inviting
+#      SEQ_N users seeded straight into the simulator, same latency.
+# The ceiling: W writes through a bucket of WL refilled at WL per window take
+# no less than (W - WL) / rate seconds. Figures from the simulator's request
+# log: the span from the first to the last write the service took, and the
+# 429s among the writes; the run's wall time includes reading AD and the
+# lookups before the first write.
 #
 # Environment (defaults in brackets):
-#   N [2000]       users converted by the batched client (POST /invitations)
-#   SEQ_N [300]    users converted by the sequential client (--batch 1
-#                  --in-flight 1); its rate is steady far below the limit, so
-#                  a sample measures it
-#   LAT [100]      ms added by the simulator to every Graph answer
-#   WL [300]       the write limit per window (documented 3,000 per 150 s; a
-#                  smaller bucket so that 2,000 conversions outgrow it and the
-#                  limit, not the burst, sets the pace)
-#   SCALE [0.02]   the simulator's --time-scale: the 150 s window lasts 3 s
-#   ADAPT [1]      also run the client with the documented defaults (3,000 per
-#                  window) against the smaller bucket: it must adapt (429s,
-#                  Retry-After, x-ms-throttle-limit-percentage)
-# The ceiling: a bucket of WL that refills WL per window lets N writes through
-# in no less than (N - WL) / rate seconds (plus one answer's latency).
+#   DUALSYNC [./dualsync]  GRAPHCTL [build/graphctl]
+#   POP [3000]             lab users (about two thirds are converted in gcch)
+#   SEQ_N [300]            users converted by the sequential client
+#   LAT [100]              ms added to every Graph answer
+#   WL [300]               the simulator's write bucket per window
+#   NETNS [dsbench-graph]  LAB [/tmp/dsbench-graph-lab]  SEED [1]
+#   BENCH_OUT [/tmp/bench_graph]
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${CTL:-$ROOT/build/graphctl}
-GS=${GRAPHSIM_DIR:-$ROOT/tests/graphsim}
-N=${N:-2000}
+NETNS=${NETNS:-dsbench-graph}
+RECORD=0
+[ "${1:-}" = --record ] && RECORD=1
+if [ "${DSBENCH_IN_NETNS:-}" != "$NETNS" ]; then
+    [ "$(id -u)" = 0 ] || { echo "bench_graph: must run as root (the lab binds privileged ports; ip netns)" >&2; exit 2; }
+    [ -e "/run/netns/$NETNS" ] || ip netns add "$NETNS" || exit 2
+    ip netns exec "$NETNS" ip link set lo up || exit 2
+    DSBENCH_IN_NETNS=$NETNS exec ip netns exec "$NETNS" "$0" "$@"
+fi
+DS=${DUALSYNC:-$ROOT/dualsync}
+CTL=${GRAPHCTL:-$ROOT/build/graphctl}
+POP=${POP:-3000}
 SEQ_N=${SEQ_N:-300}
 LAT=${LAT:-100}
 WL=${WL:-300}
-SCALE=${SCALE:-0.02}
-ADAPT=${ADAPT:-1}
-RECORD=0
-[ "${1:-}" = --record ] && RECORD=1
-[ -x "$CTL" ] || { echo "bench_graph: $CTL not built (make tools)" >&2; exit 2; }
+SEED=${SEED:-1}
+LAB=${LAB:-/tmp/dsbench-graph-lab}
+BENCH_OUT=${BENCH_OUT:-/tmp/bench_graph}
+[ -x "$DS" ] && [ -x "$CTL" ] || { echo "bench_graph: build first (make all tools)" >&2; exit 2; }
+cd "$ROOT" || exit 2
+say() { echo "[bench_graph] $*" >&2; }
+W=$BENCH_OUT
+rm -rf "$W"
+mkdir -p "$W"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/bench_graph.XXXXXX")
-STATE=$T/state
-trap '"$GS/stop.sh" "$STATE" >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT INT TERM
-umask 077
-head -c 30 /dev/urandom | base64 | tr -d '=\n' >"$T/app.secret"
-umask 022
-TOTAL=$((N * 2 + SEQ_N))
-python3 - "$T" "$TOTAL" <<'EOF'
-import base64, json, random, sys, uuid
-t, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(1)
-users = []
-for i in range(n):
-    users.append({"id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
-                  "userPrincipalName": "b%05d@resource.example" % i, "displayName": "b%05d" % i,
-                  "mail": "b%05d@partner.example" % i, "accountEnabled": True, "onPremisesSyncEnabled": True,
-                  "onPremisesImmutableId": base64.b64encode(rnd.getrandbits(128).to_bytes(16, "little")).decode()})
-cfg = {"seed": 3, "port": 0, "tenants": [{
-    "name": "bench", "id": "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "cloud": "global",
-    "verified_domains": ["resource.example"], "connect": {"write_onpremises_upn": False},
-    "apps": [{"client_id": "1f2a3b4c-5d6e-4f70-8192-a3b4c5d6e7f8", "secret_file": t + "/app.secret",
-              "roles": ["User.Invite.All", "User.ReadWrite.All", "Directory.Read.All"]}],
-    "users": users}]}
-json.dump(cfg, open(t + "/sim.json", "w"))
-with open(t + "/users", "w") as f:
-    for u in users:
-        f.write("%s %s\n" % (u["id"], u["mail"]))
-EOF
-"$GS/start.sh" "$STATE" "$T/sim.json" auto --time-scale "$SCALE" >"$T/start.out" 2>&1 ||
-    { cat "$T/start.out" >&2; exit 1; }
-PORT=$(cat "$STATE/port")
-sim() { # METHOD PATH [JSON]
-    if [ $# -ge 3 ]; then
-        curl -sS --cacert "$STATE/ca.pem" --connect-to "::127.0.0.1:$PORT" -X "$1" \
-            -H 'Content-Type: application/json' -d "$3" "https://graph.microsoft.com/_sim$2"
-    else
-        curl -sS --cacert "$STATE/ca.pem" --connect-to "::127.0.0.1:$PORT" -X "$1" \
-            "https://graph.microsoft.com/_sim$2"
-    fi
-}
+# 1. the lab, the simulator, a Connect cycle
+tests/lab/ad-start.sh "$LAB" >"$W/lab-start.log" 2>&1 || { tail "$W/lab-start.log" >&2; exit 1; }
+if ! { grep -qx "want=users=$POP seed=$SEED big_group=1600" "$LAB/seed.state" 2>/dev/null &&
+       grep -qx 'status=done' "$LAB/seed.state"; }; then
+    say "seeding $POP users"
+    tests/lab/ad-seed.sh "$LAB" "$POP" "$SEED" >"$W/seed.log" 2>&1 || { tail "$W/seed.log" >&2; exit 1; }
+fi
+# shellcheck disable=SC1091
+. "$LAB/env.sh"
+# shellcheck disable=SC2034 # OUT and FILTER are read by convert_lib.sh
+OUT=$W FILTER='(sAMAccountName=*)'
+# shellcheck disable=SC1091
+. tests/integration/convert_lib.sh
+sim_start "$W/sim" false || { cat "$W/sim/start.err" >&2; exit 1; }
+trap 'sim_stop' EXIT
+mkconvconf "$W/bench.conf" "$W/mappings"
+connect gcch || { cat "$W/cycle-gcch.json" >&2; exit 1; }
+SCALE=0.01
 WINDOW=$(python3 -c "print(150 * $SCALE)")
-fresh() { # a full bucket of WL writes, the latency, an empty log
-    sim POST /throttle "{\"write_limit\": $WL}" >/dev/null
-    sim POST /faults "{\"reset\": true, \"latency_ms\": $LAT}" >/dev/null
-    sim POST /log/clear >/dev/null
+RATE=$(python3 -c "print($WL / (150 * $SCALE))")
+
+# the sequential client's users, straight into the simulator
+python3 - "$GS" "$SIM" "$SEQ_N" "$W/seq.users" <<'PY'
+import base64, random, sys, uuid
+sys.path.insert(0, sys.argv[1])
+from graphsim import sim_call
+state, n, out = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rnd = random.Random(7)
+with open(out, "w") as f:
+    for i in range(n):
+        st, u = sim_call(state, "POST", "/_sim/gcch/users", {
+            "userPrincipalName": "seq%04d@contoso-defense.example" % i, "displayName": "seq %04d" % i,
+            "mail": "seq%04d@partner.example" % i, "accountEnabled": True, "onPremisesSyncEnabled": True,
+            "onPremisesImmutableId": base64.b64encode(rnd.getrandbits(128).to_bytes(16, "little")).decode()})
+        assert st == 201, (st, u)
+        f.write("%s %s\n" % (u["id"], u["mail"]))
+PY
+[ -s "$W/seq.users" ] || { say "seeding the sequential client's users failed"; exit 1; }
+
+fresh() {   # a full bucket of WL writes, the latency, nothing else
+    sim POST /_sim/throttle "{\"write_limit\": $WL}" >/dev/null
+    sim POST /_sim/faults "{\"reset\": true, \"latency_ms\": $LAT}" >/dev/null
 }
-ctl() {
-    "$CTL" --tenant-id 0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b --client-id 1f2a3b4c-5d6e-4f70-8192-a3b4c5d6e7f8 \
-        --secret-file "$T/app.secret" --ca-file "$STATE/ca.pem" --connect-to "::127.0.0.1:$PORT" "$@"
-}
-# seconds from the first to the last invitation the service took, requests,
-# and 429s, from the simulator's log
-logstats() {
-    sim GET /log >"$T/log.json"
-    python3 - "$T/log.json" <<'EOF'
-import json, sys, datetime
-E = json.load(open(sys.argv[1]))["entries"]
-inv = [e for e in E if e.get("path", "").endswith("/invitations")]
-ok = [e for e in inv if e["status"] == 201]
+# writes SINCE: "DONE THROTTLED SPAN INVITED": writes (POST/PATCH, $batch items
+# each, the envelope not) the service took (2xx) and answered 429 after log
+# line SINCE, and the seconds from the first write it took to the last
+writes() {
+    tail -n +$(($1 + 1)) "$SIM/requests.jsonl" | python3 -c '
+import datetime, json, sys
+E = [e for e in map(json.loads, sys.stdin) if e.get("kind") == "graph" and e["method"] in ("POST", "PATCH")
+     and not e["path"].endswith("/$batch")]
+ok = [e for e in E if 200 <= (e.get("status") or 0) < 300]
 t = sorted(datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for e in ok)
-print("%d %d %d %.3f" % (len(ok), len(inv), len([e for e in inv if e["status"] == 429]), t[-1] - t[0] if t else 0))
-EOF
+inv = sum(1 for e in ok if e["path"].endswith("/invitations"))
+print(len(ok), sum(1 for e in E if e.get("status") == 429), "%.3f" % (t[-1] - t[0] if t else 0), inv)'
 }
-run() { # NAME FIRST COUNT graphctl-options...
-    name=$1 first=$2 count=$3
-    shift 3
-    sed -n "${first},$((first + count - 1))p" "$T/users" >"$T/in.$name"
-    fresh
-    ctl "$@" invite "$T/in.$name" >"$T/out.$name" 2>"$T/err.$name"
-    rc=$?
-    secs=$(sed -n 's/^done .* in \([0-9.]*\) s.*/\1/p' "$T/out.$name")
-    # shellcheck disable=SC2046 # four numbers, split on purpose
-    set -- $(logstats)
-    cp "$T/log.json" "$T/log.$name.json"
-    echo "$name rc=$rc users=$count secs=$secs ok=$1 sent=$2 throttled=$3 span=$4"
-    eval "${name}_secs=$secs ${name}_ok=$1 ${name}_sent=$2 ${name}_429=$3 ${name}_span=$4"
-}
+now() { date +%s.%N; }
 
-run batched 1 "$N" --write-limit "$WL" --write-window "$WINDOW"
-run sequential $((N + 1)) "$SEQ_N" --batch 1 --in-flight 1 --write-limit "$WL" --write-window "$WINDOW"
-[ "$ADAPT" = 1 ] && run adaptive $((N + SEQ_N + 1)) "$N" --write-window "$WINDOW"
+# 2. dualsync, documented defaults
+fresh
+s0=$(log_seq)
+t0=$(now)
+"$DS" -c "$W/bench.conf" run --tenant gcch --no-progress --max-changes 1000000 >"$W/run.out" 2>"$W/run.err"
+rc=$?
+wall=$(python3 -c "print('%.2f' % ($(now) - $t0))")
+# shellcheck disable=SC2046 # four figures, split on purpose
+set -- $(writes "$s0")
+d_done=$1 d_429=$2 d_span=$3 d_inv=$4
+say "dualsync run (exit $rc): $wall s wall, $d_done writes ($d_inv invitations) in $d_span s, $d_429 answered 429"
 
-# shellcheck disable=SC2154 # the *_secs, *_ok ... variables are set by run's eval
-python3 - "$N" "$SEQ_N" "$WL" "$WINDOW" "$LAT" "$batched_secs" "$batched_ok" "$batched_sent" "$batched_429" \
-    "$sequential_secs" "$sequential_ok" "${adaptive_secs:-0}" "${adaptive_ok:-0}" "${adaptive_sent:-0}" \
-    "${adaptive_429:-0}" "$batched_span" >"$T/summary" <<'EOF'
+# 3. the sequential client
+fresh
+s0=$(log_seq)
+"$CTL" --tenant-id 7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22 --client-id 6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63 \
+    --cloud usgov-high --secret-file "$OUT/creds/gcch-app.secret" --ca-file "$SIM/ca.pem" \
+    --connect-to "$DUALSYNC_GRAPH_CONNECT_TO" --batch 1 --in-flight 1 invite "$W/seq.users" >"$W/seq.out" 2>"$W/seq.err"
+src=$?
+s_secs=$(sed -n 's/^done .* in \([0-9.]*\) s.*/\1/p' "$W/seq.out")
+# shellcheck disable=SC2046
+set -- $(writes "$s0")
+s_done=$1
+say "sequential client (exit $src): $s_done invitations in $s_secs s"
+
+python3 - "$d_done" "$d_429" "$d_span" "$d_inv" "$wall" "$WL" "$RATE" "$LAT" "$s_done" "${s_secs:-0}" "$rc" \
+    >"$W/summary" <<'PY'
 import sys
-(n, seq_n, wl, window, lat, b_s, b_ok, b_sent, b_429, s_s, s_ok, a_s, a_ok, a_sent, a_429, b_span) = sys.argv[1:]
-n, seq_n, wl, window, lat = int(n), int(seq_n), int(wl), float(window), int(lat)
-rate = wl / window
-floor_s = max(0.0, (n - wl) / rate) + lat / 1000.0
-b_s, s_s, a_s = float(b_s), float(s_s), float(a_s)
-b_rate, s_rate = int(b_ok) / b_s, int(s_ok) / s_s
-print("| run | users | done | seconds | conversions/s | 429s / requests |")
+d_done, d_429, d_span, d_inv, wall, wl, rate, lat, s_done, s_secs, rc = sys.argv[1:]
+d_done, d_429, d_inv, s_done, wl = int(d_done), int(d_429), int(d_inv), int(s_done), int(wl)
+d_span, wall, rate, s_secs = float(d_span), float(wall), float(rate), float(s_secs)
+floor = max(0.0, (d_done - wl) / rate)
+d_rate, s_rate = d_done / d_span if d_span else 0, s_done / s_secs if s_secs else 0
+print("| run | writes done | of them invitations | seconds (first to last write) | writes/s | 429s / writes sent |")
 print("|---|---|---|---|---|---|")
-print("| batched (20 per $batch, 8 in flight, knows the limit) | %d | %s | %.2f | %.1f | %s / %s (%.2f %%) |" % (
-    n, b_ok, b_s, b_rate, b_429, b_sent, 100.0 * int(b_429) / max(1, int(b_sent))))
-print("| sequential (1 at a time) | %d | %s | %.2f | %.1f | - |" % (seq_n, s_ok, s_s, s_rate))
-if a_s > 0:
-    print("| batched, documented defaults (adapts to 429s) | %d | %s | %.2f | %.1f | %s / %s (%.2f %%) |" % (
-        n, a_ok, a_s, int(a_ok) / a_s, a_429, a_sent, 100.0 * int(a_429) / max(1, int(a_sent))))
+print("| `dualsync run`, documented defaults (exit %s; %.2f s wall with the AD read) | %d | %d | %.2f | %.1f | %d / %d (%.2f %%) |"
+      % (rc, wall, d_done, d_inv, d_span, d_rate, d_429, d_done + d_429, 100.0 * d_429 / max(1, d_done + d_429)))
+print("| graphctl, one request at a time | %d | %d | %.2f | %.1f | - |" % (s_done, s_done, s_secs, s_rate))
 print()
-span_floor = max(0.0, (n - wl) / rate)
-print("ceiling: %d writes through a bucket of %d refilled at %.1f/s take >= %.2f s (+ one answer, %d ms): "
-      "batched reaches %.1f %% of it on the client's clock (target >= 95 %%), %.1f %% between the "
-      "first and last invitation the service took (%.2f s); %.1f x the sequential client (target >= 5 x)" % (
-          n, wl, rate, span_floor, lat, 100.0 * floor_s / b_s, 100.0 * span_floor / float(b_span),
-          float(b_span), b_rate / s_rate))
-EOF
-cat "$T/summary"
+print("ceiling: %d writes through a bucket of %d refilled at %.0f/s take >= %.2f s: dualsync reaches %.1f %% of it "
+      "(target >= 90 %%) with %.2f %% of its writes answered 429 (target <= 5 %%); %.1f x the sequential client "
+      "(target >= 5 x)" % (d_done, wl, rate, floor, 100.0 * floor / d_span if d_span else 0,
+                           100.0 * d_429 / max(1, d_done + d_429), d_rate / s_rate if s_rate else 0))
+PY
+cat "$W/summary"
 if [ "$RECORD" = 1 ]; then
     {
+        if ! grep -q '^## Graph throughput through dualsync' "$ROOT/tests/bench/RESULTS.md"; then
+            echo
+            echo "## Graph throughput through dualsync, documented default budgets (\`tests/bench/bench_graph.sh\`)"
+            echo
+            cat <<'TEXT'
+Target (issue 11): >= 90 % of the simulator's write ceiling with <= 5 % of the
+writes answered 429, with the documented default budgets (dualsync is not told
+the tenant's real bucket, as in production), measured through the `dualsync`
+binary, side by side with a one-request-at-a-time client (build/graphctl
+--batch 1 --in-flight 1) in the same run (>= 5 x). `dualsync run --tenant gcch`
+converts every user of the lab AD at home in commercial (an invitation each, a
+userType PATCH for the guests) into graphsim at time scale 0.01 (the documented
+150 s write window lasts 1.5 s), whose write bucket is set to WL per window
+(a tenth of the documented 3,000 that dualsync assumes), with LAT ms added to
+every answer. Invitation pacing (invitations_per_minute, apart from the budget)
+is off, as in every test config. The ceiling is (writes - WL) / rate; the span
+is from the first to the last write the service took (the simulator's log).
+Before issue 11 the same client (then measured through graphctl, 2,000
+invitations, WL=300 at time scale 0.02) reached 71-83 % with 14-25 % 429s.
+TEXT
+        fi
         echo
-        echo "### $(date -u +%Y-%m-%d) $(uname -m), $(nproc) CPUs: N=$N SEQ_N=$SEQ_N LAT=$LAT WL=$WL SCALE=$SCALE"
+        echo "### $(date -u +%Y-%m-%d) $(uname -m), $(nproc) CPUs: through dualsync, POP=$POP SEQ_N=$SEQ_N LAT=$LAT WL=$WL"
         echo
-        echo "Command: \`N=$N SEQ_N=$SEQ_N LAT=$LAT WL=$WL SCALE=$SCALE ADAPT=$ADAPT tests/bench/bench_graph.sh --record\`"
+        echo "Command: \`POP=$POP SEQ_N=$SEQ_N LAT=$LAT WL=$WL tests/bench/bench_graph.sh --record\` (binary $(sha256sum "$DS" | cut -c1-12); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
         echo
-        cat "$T/summary"
+        cat "$W/summary"
     } >>"$ROOT/tests/bench/RESULTS.md"
     echo "(appended to tests/bench/RESULTS.md)"
 fi
+[ "$rc" -le 1 ] && [ "$src" = 0 ]
