@@ -175,9 +175,31 @@ timed() {
     return $rc
 }
 
-# stamp: each line of stdin, preceded by the epoch time it arrived
-stamp() { python3 -u -c 'import sys, time
-for l in sys.stdin: sys.stdout.write("%.3f %s" % (time.time(), l))'; }
+# stamped_stderr OUTFILE CMD...: run CMD, each line of its stderr written to
+# OUTFILE preceded by the epoch time it arrived; returns CMD's exit code.
+# The stamper must be reading before CMD writes: started in a pipe beside
+# CMD, Python took longer to start than the run took to read AD, and every
+# line up to the first network wait arrived at once with one time (the
+# "AD read" column read 0.00 s). So it starts first, says when it is ready,
+# and opens the FIFO CMD then writes to.
+stamped_stderr() {
+    local out=$1 fifo=$W/stderr.fifo ready=$W/stderr.ready spid rc i=0; shift
+    rm -f "$fifo" "$ready"
+    mkfifo "$fifo" || return 2
+    python3 -u -c 'import sys, time
+open(sys.argv[2], "w").close()
+with open(sys.argv[1]) as f, open(sys.argv[3], "w") as out:
+    for l in f:
+        out.write("%.3f %s" % (time.time(), l))
+        out.flush()' "$fifo" "$ready" "$out" &
+    spid=$!
+    while [ ! -e "$ready" ] && [ $i -lt 300 ]; do sleep 0.01; i=$((i + 1)); done
+    "$@" 2>"$fifo"
+    rc=$?
+    wait "$spid"
+    rm -f "$fifo" "$ready"
+    return $rc
+}
 
 # log_settle: the simulator's request log is written when a request ends; wait
 # until its length stops changing
@@ -298,8 +320,8 @@ print(" + ".join(str(json.load(open(f))["added"]) for f in sys.argv[1:]))' "$W"/
     log_settle
     seq=$(wc -l <"$SIM/requests.jsonl")
     t=$(now)
-    "$DS" --debug -c "$W/bench.conf" run --no-progress 2>&1 1>"$W/run2.out" | stamp >"$W/run2.err"
-    rc=${PIPESTATUS[0]}
+    stamped_stderr "$W/run2.err" "$DS" --debug -c "$W/bench.conf" run --no-progress >"$W/run2.out"
+    rc=$?
     wall=$(secs "$t" "$(now)")
     sim POST /_sim/faults '{"reset": true}' >/dev/null
     log_settle
