@@ -6,7 +6,7 @@
 # the ceiling with <= 5 % 429s with the documented defaults; >= 5 x the
 # sequential client at 100 ms latency).
 #
-#   tests/bench/bench_graph.sh [--record]      (as root; after: make all tools)
+#   tests/bench/bench_graph.sh [--record]      (as root; after: make test-bin tools)
 #
 # What it does (in the network namespace NETNS, re-executing itself there):
 #   1. the lab AD (tests/lab/ad-start.sh LAB) seeded with POP users (reused
@@ -31,7 +31,7 @@
 # lookups before the first write.
 #
 # Environment (defaults in brackets):
-#   DUALSYNC [./dualsync]  GRAPHCTL [build/graphctl]
+#   DUALSYNC [./dualsync-test] (the test build: it reaches the simulator)  GRAPHCTL [build/graphctl]
 #   POP [3000]             lab users (about two thirds are converted in gcch)
 #   SEQ_N [300]            users converted by the sequential client
 #   LAT [100]              ms added to every Graph answer
@@ -49,7 +49,7 @@ if [ "${DSBENCH_IN_NETNS:-}" != "$NETNS" ]; then
     ip netns exec "$NETNS" ip link set lo up || exit 2
     DSBENCH_IN_NETNS=$NETNS exec ip netns exec "$NETNS" "$0" "$@"
 fi
-DS=${DUALSYNC:-$ROOT/dualsync}
+DS=${DUALSYNC:-$ROOT/dualsync-test}
 CTL=${GRAPHCTL:-$ROOT/build/graphctl}
 POP=${POP:-3000}
 SEQ_N=${SEQ_N:-300}
@@ -58,7 +58,7 @@ WL=${WL:-300}
 SEED=${SEED:-1}
 LAB=${LAB:-/tmp/dsbench-graph-lab}
 BENCH_OUT=${BENCH_OUT:-/tmp/bench_graph}
-[ -x "$DS" ] && [ -x "$CTL" ] || { echo "bench_graph: build first (make all tools)" >&2; exit 2; }
+[ -x "$DS" ] && [ -x "$CTL" ] || { echo "bench_graph: build first (make test-bin tools)" >&2; exit 2; }
 cd "$ROOT" || exit 2
 say() { echo "[bench_graph] $*" >&2; }
 W=$BENCH_OUT
