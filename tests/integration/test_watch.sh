@@ -70,7 +70,9 @@ wpid=
 # one handle and one token per tenant for every poll and batch: a token is
 # asked for only when the last one nears its expiry (at 6 s of its 12), not
 # per poll or per batch. Scaled back: at most 2 tokens an hour at real
-# lifetimes (60-90 min, renewed 5 min before the end).
+# lifetimes (60-90 min, renewed 5 min before the end). How many polls fit
+# in the run depends on the machine's load; three, with fewer tokens than
+# polls, already show that a poll does not ask for one.
 python3 - "$SIM/requests.jsonl" "$s0" "$t0" "$EPOCHREALTIME" >"$OUT/tokens.txt" <<'PY'
 import json, sys
 path, s0, t0, t1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
@@ -80,7 +82,7 @@ for t in ("commercial", "gcch"):
     polls = sum(1 for e in E if e.get("tenant") == t and e["path"] == "/v1.0/organization")
     bound = int((t1 - t0) / 6) + 1
     print("%s %s: %d token requests for %d polls in %.0f s (at most %d)" % (
-        "PASS" if tokens <= bound and polls >= 6 else "FAIL", t, tokens, polls, t1 - t0, bound))
+        "PASS" if tokens <= bound and polls >= 3 and tokens < polls else "FAIL", t, tokens, polls, t1 - t0, bound))
 PY
 counted "token requests per tenant" cat "$OUT/tokens.txt"
 { [ "$rc" = 0 ] || [ "$rc" = 1 ]; } && grep -q 'stopped by a signal, between batches' "$OUT/watch.out" \
