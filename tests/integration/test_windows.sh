@@ -256,10 +256,11 @@ seq1=$(log_seq)
 env -u DUALSYNC_GRAPH_CA_FILE WINEDEBUG=-all,+eventlog,fixme+advapi wine "$EXE" -c exe.conf run --tenant gcch \
     --ad-snapshot "$(winpath "$OUT/maps-lin/ad.snapshot")" >exe-run2.out 2>eventlog.trace
 equal "a second dualsync.exe run writes nothing to Graph" 0 "$(writes_since "$seq1")"
-# 3 users stay blocked: exit 1, a Warning (2), event 1101 (0x44d)
+# users stay blocked: exit 1, a Warning (2), event 1101 (0x44d); how many
+# objects depends on the lab's size and what earlier tests left in it
 if grep -q 'RegisterEventSourceW ((null),L"dualsync")' eventlog.trace \
    && grep -q 'ReportEventW ([0-9A-F]*,0x0002,0x0000,0x0000044d,' eventlog.trace \
-   && grep -q 'dualsync run --tenant gcch: exit 1\\ntenant gcch: done, with objects blocked, pending or failed; 104 objects, 0 invited' eventlog.trace; then
+   && grep -q 'dualsync run --tenant gcch: exit 1\\ntenant gcch: done, with objects blocked, pending or failed; [0-9]* objects, 0 invited' eventlog.trace; then
     pass "the run's outcome goes to the event log: source dualsync, Warning, event 1101, one line per tenant"
 else fail "event log: $(grep -i 'event' eventlog.trace | head -c 600)"; fi
 printf 'not a snapshot\n' > bad.snapshot
