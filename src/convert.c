@@ -224,10 +224,9 @@ static bool is_external_state(const char *s)
     return s && (!strcmp(s, "PendingAcceptance") || !strcmp(s, "Accepted"));
 }
 
-static void wants_patch(struct ctx *c, struct item *it, enum map_user_type now, struct item **patch,
-                        size_t *npatch)
+/* Into patch when its decision asks for another userType than it has now. */
+static void wants_patch(struct item *it, enum map_user_type now, struct item **patch, size_t *npatch)
 {
-    (void)c;
     if (it->want != USER_TYPE_NONE && planner_map_user_type(it->want) != now)
         patch[(*npatch)++] = it;
 }
@@ -300,7 +299,7 @@ static void on_invite(void *vctx, size_t i, struct graph_request *q)
         record_external(c, it, "PendingAcceptance", ut, cJSON_IsString(id) ? id->valuestring : "",
                         &ids, "convert");
         c->res->invited++;
-        wants_patch(c, it, ut, b->patch, b->npatch);
+        wants_patch(it, ut, b->patch, b->npatch);
         return;
     }
     if (q->status == GRAPH_UNCERTAIN) {
@@ -381,7 +380,7 @@ static void read_back(struct ctx *c, struct item **list, size_t n, struct item *
                  * read of an invitation; the audit keeps the call's ids */
                 record_external(c, it, st->valuestring, ut, NULL, &it->lost, "convert");
                 c->res->invited++;
-                wants_patch(c, it, ut, patch, npatch);
+                wants_patch(it, ut, patch, npatch);
             } else {
                 left[m++] = it;
             }
@@ -413,7 +412,9 @@ static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item 
     const struct tenant_config *tc = c->tc;
     struct item **again = xcalloc(n ? n : 1, sizeof(*again));
     struct item **retry = xcalloc(n ? n : 1, sizeof(*retry));
-    for (int round = 0; n && round < MAX_ROUNDS && !c->fatal; round++) {
+    /* after a stop, lost answers are not sent again: the next run reads them back */
+    for (int round = 0; n && round < MAX_ROUNDS && !c->fatal
+                        && (round == 0 || graph_stopped(c->g, NULL) == GRAPH_OK); round++) {
         size_t nagain = 0;
         for (size_t off = 0; off < n && !c->fatal; off += CHUNK) {
             size_t k = n - off < CHUNK ? n - off : CHUNK;
@@ -444,8 +445,11 @@ static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item 
             for (size_t i = 0; i < k; i++)
                 graph_request_release(&b.reqs[i]);
             free(b.reqs);
-            if (graph_stopped(c->g, NULL) != GRAPH_OK)
+            if (graph_stopped(c->g, NULL) != GRAPH_OK) {
+                /* the chunks not started: not sent, left for the next run */
+                c->res->failed += n - (off + k);
                 break;
+            }
         }
         size_t nretry = 0;
         if (nagain && !c->fatal && graph_stopped(c->g, NULL) == GRAPH_OK)
@@ -456,11 +460,16 @@ static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item 
         memcpy(todo, retry, nretry * sizeof(*todo));
         n = nretry;
     }
+    bool stopped = graph_stopped(c->g, NULL) != GRAPH_OK;
     for (size_t i = 0; i < n; i++) {
         c->res->failed++;
-        log_warn("tenant %s: %s: the invitation's outcome stayed unknown after %d rounds; the "
-                 "next run settles it", tc->name, todo[i]->anchor, MAX_ROUNDS);
+        if (!stopped)
+            log_warn("tenant %s: %s: the invitation's outcome stayed unknown after %d rounds; the "
+                     "next run settles it", tc->name, todo[i]->anchor, MAX_ROUNDS);
     }
+    if (stopped && n)
+        log_warn("tenant %s: %zu invitations not sent again after a lost answer: the tenant "
+                 "stopped; the next run reads them back first", tc->name, n);
     free(again);
     free(retry);
 }
