@@ -35,8 +35,9 @@ static const struct need {
 };
 #define NEED_POLICY (ARRAY_SIZE(needs) - 1)
 
-/* A clock more than this far off makes the identity platform refuse the
- * client assertion (its nbf/exp tolerance is 5 minutes). */
+/* A clock more than this far off is NOT READY. The Graph client dates its
+ * assertions on the service's clock (graph_auth.c), but Kerberos to AD
+ * tolerates 5 minutes, and the audit trail's times come from this clock. */
 #define SKEW_LIMIT 300
 
 static bool has_role(char **roles, const char *role)
@@ -278,8 +279,9 @@ void graph_check_print(FILE *out, const char *tenant, const struct graph_check_r
     if (res->have_skew) {
         long s = res->skew_seconds;
         fprintf(out, "  %-14s %+ld s%s\n", "clock skew", s,
-                labs(s) > SKEW_LIMIT ? ": TOO LARGE, the service refuses assertions more than 5 "
-                                       "minutes off; set the clock right (NTP)"
+                labs(s) > SKEW_LIMIT ? ": TOO LARGE; dualsync dates its Graph assertions on the "
+                                       "service's clock, but Kerberos to AD allows 5 minutes and the "
+                                       "audit trail's times would be wrong: set the clock right (NTP)"
                 : labs(s) >= 60 ? ": set the clock right (NTP)" : "");
     } else {
         fprintf(out, "  %-14s unknown (no answer from the service)\n", "clock skew");
