@@ -362,6 +362,21 @@ static enum flow_effect effect(const struct connect_flow *f)
     return WRITES;
 }
 
+/* Rules in the order Connect applies them: lowest precedence first, equal
+ * ones by name (so the order is never the file system's). An insertion sort:
+ * stable, and the lists are a few dozen rules. */
+static void sort_by_precedence(const struct connect_rule **v, size_t n)
+{
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            const struct connect_rule *x = v[b - 1], *y = v[b];
+            if (x->precedence < y->precedence
+                || (x->precedence == y->precedence && strcmp(x->name, y->name) <= 0))
+                break;
+            v[b - 1] = y, v[b] = x;
+        }
+}
+
 /* The outbound rules to connector c that flow dest to users, lowest
  * precedence first (equal ones by name, so the order is the file system's
  * never). Caller frees. */
@@ -373,14 +388,7 @@ static size_t flows_to(const struct connect_export *ex, const struct connect_con
     for (size_t r = 0; r < ex->nrules; r++)
         if (ex->rules[r].outbound && is_user_rule(&ex->rules[r], c) && flow_to(&ex->rules[r], dest))
             (*out)[n++] = &ex->rules[r];
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0; b--) {
-            const struct connect_rule *x = (*out)[b - 1], *y = (*out)[b];
-            if (x->precedence < y->precedence
-                || (x->precedence == y->precedence && strcmp(x->name, y->name) <= 0))
-                break;
-            (*out)[b - 1] = y, (*out)[b] = x;
-        }
+    sort_by_precedence(*out, n);
     return n;
 }
 
@@ -527,14 +535,7 @@ static size_t flows_from_ad(const struct connect_export *ex, const char *dest, c
             && !strcasecmp(x->target_type, "person") && flow_to(x, dest))
             (*out)[n++] = x;
     }
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0; b--) {
-            const struct connect_rule *x = (*out)[b - 1], *y = (*out)[b];
-            if (x->precedence < y->precedence
-                || (x->precedence == y->precedence && strcmp(x->name, y->name) <= 0))
-                break;
-            (*out)[b - 1] = y, (*out)[b] = x;
-        }
+    sort_by_precedence(*out, n);
     return n;
 }
 
