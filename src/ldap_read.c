@@ -88,6 +88,13 @@ enum {
     RC_INSUFFICIENT_ACCESS = 50,
 };
 
+int lread_report_lost(const struct ldap_config *cfg, const char *doing, unsigned long long entries,
+                      const char *text)
+{
+    return log_error("%s: the connection to %s was lost after %llu objects (%s); nothing was "
+                     "written; check the domain controller and rerun", doing, cfg->uri, entries, text);
+}
+
 int lread_report(const struct ldap_config *cfg, int result, const char *doing, const char *text,
                  const char *d)
 {

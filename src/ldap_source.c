@@ -22,6 +22,7 @@ struct lsrc_conn {
     LDAP *ld;
     bool tls;                   /* the transport is TLS (ldaps:// or StartTLS) */
     char *ccache_name;          /* our MEMORY: ccache when binding with a keytab */
+    unsigned long long entries; /* delivered by paged searches: a break after them is a loss */
 };
 
 /* An entry being read: its BER, walked once (ldap_get_attribute_ber), and
@@ -61,6 +62,8 @@ static int report(struct lsrc_conn *src, int rc, const char *doing)
                          "set [ldap] ca_file to the CA that issued the domain controller's certificate "
                          "and make sure the host name in uri is in the certificate",
                          doing, uri, d);
+    if (rc == LDAP_SERVER_DOWN && src->entries)
+        return lread_report_lost(cfg, doing, src->entries, ldap_err2string(rc));
     switch (rc) {
     case LDAP_LOCAL_ERROR:
     case LDAP_AUTH_UNKNOWN:
@@ -427,14 +430,12 @@ int lsrc_paged_search(struct lsrc_conn *src, const char *base, const char *filte
             if (rc < 0) {
                 int err = LDAP_SERVER_DOWN;
                 ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &err);
-                ret = log_error("search: the connection to %s was lost after %llu objects (%s); "
-                                "nothing was written; check the domain controller and rerun",
-                                cfg->uri, (unsigned long long)stats->objects,
-                                ldap_err2string(err));
+                ret = lread_report_lost(cfg, "search", src->entries, ldap_err2string(err));
                 break;
             }
             switch (ldap_msgtype(msg)) {
             case LDAP_RES_SEARCH_ENTRY:
+                src->entries++;
                 if (deliver(&e, msg, fn, ctx))
                     ret = -1;
                 break;

@@ -149,6 +149,11 @@ enum {
  * it; diag: the server's diagnostic message, or "". Returns -1. */
 int lread_report(const struct ldap_config *cfg, int result, const char *doing, const char *text,
                  const char *diag);
+/* The connection broke after it had delivered entries of a paged search:
+ * not "cannot reach", whichever request met the break (the next page, or a
+ * ranged read between two entries). entries: delivered so far. Returns -1. */
+int lread_report_lost(const struct ldap_config *cfg, const char *doing, unsigned long long entries,
+                      const char *text);
 /* Refuse a connection that would send a password in clear (logged, -1). */
 int lread_refuse_cleartext(const struct ldap_config *cfg, bool tls);
 /* A simple bind's password, from cfg->password_file or cfg->password_env.

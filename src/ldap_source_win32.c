@@ -43,6 +43,7 @@ struct lsrc_conn {
     HCERTSTORE ca_store;        /* ca_file's certificates, or NULL: Windows' store */
     HCERTCHAINENGINE engine;    /* trusts ca_store alone, or NULL */
     char tls_why[256];          /* why the certificate callback refused, or "" */
+    unsigned long long entries; /* delivered by paged searches: a break after them is a loss */
 };
 
 /* An entry being read, attribute by attribute (ldap_first/next_attribute),
@@ -91,6 +92,8 @@ static int report(struct lsrc_conn *src, ULONG rc, const char *doing)
                          "ca_file to the CA that issued the domain controller's certificate (now %s) "
                          "and use a host name that the certificate names", doing, uri, src->tls_why,
                          cfg->ca_file ? cfg->ca_file : "the Windows certificate store");
+    if (rc == LDAP_SERVER_DOWN && src->entries)
+        return lread_report_lost(cfg, doing, src->entries, err_text(rc));
     switch (rc) {
     case LDAP_INVALID_CREDENTIALS:
         if (cfg->bind == LDAP_BIND_GSSAPI)
@@ -529,8 +532,7 @@ int lsrc_search(struct lsrc_conn *src, const char *base, enum lsrc_scope scope,
 
 /* The end of a paged search that failed: say why, with the matched DN or the
  * referral the server sent, as ldap_source.c does. */
-static int search_failed(struct lsrc_conn *src, const char *base, ULONG rc, LDAPMessage *res,
-                         const struct ldap_pull_stats *stats)
+static int search_failed(struct lsrc_conn *src, const char *base, ULONG rc, LDAPMessage *res)
 {
     const struct ldap_config *cfg = src->cfg;
     ULONG err = rc;
@@ -549,11 +551,7 @@ static int search_failed(struct lsrc_conn *src, const char *base, ULONG rc, LDAP
         ret = log_error("search: base DN %s does not exist on %s%s%s%s; check base_dn "
                         "in the [ldap] section", base, cfg->uri,
                         nearest ? " (nearest existing entry: " : "", nearest ? matched : "", nearest ? ")" : "");
-    } else if (err == LDAP_SERVER_DOWN && stats->objects)
-        ret = log_error("search: the connection to %s was lost after %llu objects (%s); "
-                        "nothing was written; check the domain controller and rerun",
-                        cfg->uri, (unsigned long long)stats->objects, err_text(err));
-    else
+    } else
         ret = report(src, err, "search");
     if (matched)
         ldap_memfreeA(matched);
@@ -597,7 +595,7 @@ int lsrc_paged_search(struct lsrc_conn *src, const char *base, const char *filte
             ber_bvfree(cookie);
         cookie = NULL;
         if (rc != LDAP_SUCCESS) {
-            ret = search_failed(src, base, rc, res, stats);
+            ret = search_failed(src, base, rc, res);
             if (res)
                 ldap_msgfree(res);
             break;
@@ -605,8 +603,10 @@ int lsrc_paged_search(struct lsrc_conn *src, const char *base, const char *filte
         stats->pages++;
         /* continuation references (e.g. to the Configuration partition) point
          * outside the domain we read: not ours to follow; entries only */
-        for (LDAPMessage *m = ldap_first_entry(ld, res); m && !ret; m = ldap_next_entry(ld, m))
+        for (LDAPMessage *m = ldap_first_entry(ld, res); m && !ret; m = ldap_next_entry(ld, m)) {
+            src->entries++;
             ret = deliver(&e, m, fn, ctx);
+        }
         if (!ret) {
             ULONG err = LDAP_SUCCESS;
             LDAPControlA **rctrls = NULL;

@@ -131,7 +131,8 @@ cp "$OUT/last.out" "$OUT/ad.ndjson"
 counted "pull through the proxy against the manifest" vs_manifest "$OUT/ad.ndjson" "AD limits"
 proxy_stop 6360
 
-proxy 6361 --drop-after-entries 1200
+# past the middle of the read, whatever the lab's size
+proxy 6361 --drop-after-entries $(( total / 2 + 1 ))
 echo "usn:00000000-0000-0000-0000-000000000000:1" > "$OUT/wm-drop"
 cp "$OUT/wm-drop" "$OUT/wm-drop.before"
 mkconf "$OUT/drop.conf" "uri = ldaps://127.0.0.1:6361" "$C1" "$C2" "watermark_file = $OUT/wm-drop"
@@ -157,6 +158,16 @@ refuses "dropped connection, pull -o NEW-FILE: exit 3" 3 "was lost after" \
     && pass "dropped connection: no file and no temporary left for -o NEW-FILE" \
     || fail "dropped connection: $(ls "$OUT"/drop-new.txt*) written"
 proxy_stop 6361
+
+# the drop can come while the reader is fetching the rest of a big group's
+# members (its ranged read shares the connection): the same loss, said the same
+proxy 6362 --drop-after-ranged 1
+mkconf "$OUT/drop-ranged.conf" "uri = ldaps://127.0.0.1:6362" "$C1" "$C2" "watermark_file = $OUT/wm-drop"
+refuses "connection dropped during a ranged read" 3 "was lost after" \
+    "$DUALSYNC" -c "$OUT/drop-ranged.conf" pull --full
+cmp -s "$OUT/wm-drop" "$OUT/wm-drop.before" && pass "dropped during a ranged read: watermark byte-identical" \
+    || fail "dropped during a ranged read: watermark changed"
+proxy_stop 6362
 
 proxy 6363 --size-limit 500
 mkconf "$OUT/sizelimit.conf" "uri = ldaps://127.0.0.1:6363" "$C1" "$C2" "watermark_file = $OUT/wm-size"

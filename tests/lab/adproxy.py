@@ -21,6 +21,9 @@ Fault injection for tests:
   --drop-after-entries N   close the client connection (TCP FIN, no TLS
                            close_notify) once N entries were sent on it
   --drop-once              ... only on the first connection that reaches N
+  --drop-after-ranged N    close the client connection right after the Nth entry
+                           cut into ranges was sent on it: the client's ranged
+                           read of that entry then meets a closed connection
   --referral               a search whose base DN contains OU=Elsewhere is
                            answered by the proxy with SearchResultDone
                            resultCode referral (10) and --referral-uri
@@ -284,6 +287,7 @@ class Connection:
         self.raw_mode = {}
         self.searches = {}       # msgid -> {"paged", "entries", "cut"}
         self.entries_sent = 0
+        self.ranged_sent = 0
         self.abandon_id = 2147480000
         self.st = {"searches": 0, "pages_capped": 0, "unpaged_cut": 0, "ranged": 0, "referrals": 0}
 
@@ -496,17 +500,20 @@ class Connection:
         out = limit_entry(msg, self.o.max_range)
         if out is not None:
             self.st["ranged"] += 1
+            self.ranged_sent += 1
         self.outbuf[self.client] += out if out is not None else msg.raw
         st["entries"] += 1
         self.entries_sent += 1
-        if self.o.drop_after is not None and self.entries_sent >= self.o.drop_after:
+        if (self.o.drop_after is not None and self.entries_sent >= self.o.drop_after) or \
+                (self.o.drop_after_ranged is not None and self.ranged_sent >= self.o.drop_after_ranged):
             with Stats.lock:
                 drop = not (self.o.drop_once and Stats.drops_done > 0)
                 if drop:
                     Stats.drops_done += 1
             if drop:
                 self.flush_blocking(self.client)
-                log("conn %d: fault injection: dropping the connection after %d entries" % (self.cid, self.entries_sent))
+                log("conn %d: fault injection: dropping the connection after %d entries (%d ranged)"
+                    % (self.cid, self.entries_sent, self.ranged_sent))
                 try:
                     self.client.shutdown(socket.SHUT_RDWR)   # FIN, no TLS close_notify
                 except OSError:
@@ -541,6 +548,8 @@ def main():
     ap.add_argument("--drop-after-entries", type=int, dest="drop_after",
                     help="fault: close the client connection after N entries were sent on it")
     ap.add_argument("--drop-once", action="store_true", help="fault: drop only the first connection")
+    ap.add_argument("--drop-after-ranged", type=int, dest="drop_after_ranged",
+                    help="fault: close the client connection right after the Nth entry cut into ranges")
     ap.add_argument("--referral", action="store_true",
                     help="fault: answer searches under OU=Elsewhere with a referral (resultCode 10)")
     ap.add_argument("--referral-uri", default="ldap://127.0.0.1:9/{base}",
