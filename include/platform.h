@@ -89,6 +89,11 @@ void platform_event_log(enum platform_event type, unsigned id, const char *messa
  * trailing line break; on a terminal without echo, after prompt (on
  * stderr). 0, or -1 after logging (nothing read, or an empty line). */
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out);
+/* The OS half of it: if standard input is a terminal (console), show prompt
+ * on stderr, turn its echo off and return true; echo_restore turns it back
+ * on (and ends the prompt's line). false: input is a pipe or file. */
+bool platform_stdin_echo_off(const char *prompt);
+void platform_stdin_echo_restore(void);
 
 /* Check a secret file without reading it (config time): 0 if it is a regular
  * file that only its owner can read, or if it does not exist yet (the command

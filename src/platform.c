@@ -1,6 +1,7 @@
 /* platform.c - the parts of platform.h that are the same on every OS, built
  * on the OS-specific primitives of platform_posix.c and platform_win32.c:
- * the atomic replacement of a file (see platform.h for the contract). */
+ * the atomic replacement of a file (see platform.h for the contract), and
+ * reading a secret from standard input. */
 #include "compat.h"
 
 #include <openssl/rand.h>
@@ -104,4 +105,20 @@ int platform_write_file_atomic(const char *path, const void *data, size_t len)
         return -1;
     }
     return platform_atomic_commit(a);
+}
+
+int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
+{
+    bool quiet = platform_stdin_echo_off(prompt);
+    int c;
+    while ((c = getchar()) != EOF && c != '\n')
+        strbuf_addch(out, (char)c);
+    if (quiet)
+        platform_stdin_echo_restore();
+    /* a line typed on Windows, or a file written there */
+    while (out->len && out->buf[out->len - 1] == '\r')
+        out->buf[--out->len] = '\0';
+    if (!out->len)
+        return log_error("no secret on standard input");
+    return 0;
 }

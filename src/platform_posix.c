@@ -149,29 +149,25 @@ void platform_event_log(enum platform_event type, unsigned id, const char *messa
     (void)type, (void)id, (void)message;
 }
 
-int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
+/* the terminal's settings before echo_off, for echo_restore */
+static struct termios stdin_saved;
+
+bool platform_stdin_echo_off(const char *prompt)
 {
-    struct termios old, quiet;
-    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-    if (tty) {
-        fputs(prompt, stderr);
-        fflush(stderr);
-        quiet = old;
-        quiet.c_lflag &= ~(tcflag_t)ECHO;
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-    }
-    int c;
-    while ((c = getchar()) != EOF && c != '\n')
-        strbuf_addch(out, (char)c);
-    if (tty) {
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-        fputc('\n', stderr);
-    }
-    while (out->len && out->buf[out->len - 1] == '\r')
-        out->buf[--out->len] = '\0';
-    if (!out->len)
-        return log_error("no secret on standard input");
-    return 0;
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &stdin_saved) != 0)
+        return false;
+    fputs(prompt, stderr);
+    fflush(stderr);
+    struct termios quiet = stdin_saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    return true;
+}
+
+void platform_stdin_echo_restore(void)
+{
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &stdin_saved);
+    fputc('\n', stderr);
 }
 
 int platform_tls_roots(struct strbuf *out)

@@ -778,28 +778,24 @@ void platform_event_log(enum platform_event type, unsigned id, const char *messa
     free(w);
 }
 
-int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
+/* the console's mode before echo_off, for echo_restore */
+static DWORD stdin_saved;
+
+bool platform_stdin_echo_off(const char *prompt)
 {
     HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
-    DWORD mode = 0;
-    bool console = GetConsoleMode(in, &mode);
-    if (console) {
-        fputs(prompt, stderr);
-        fflush(stderr);
-        SetConsoleMode(in, mode & ~(DWORD)ENABLE_ECHO_INPUT);
-    }
-    int c;
-    while ((c = getchar()) != EOF && c != '\n')
-        strbuf_addch(out, (char)c);
-    if (console) {
-        SetConsoleMode(in, mode);
-        fputc('\n', stderr);
-    }
-    while (out->len && out->buf[out->len - 1] == '\r')
-        out->buf[--out->len] = '\0';
-    if (!out->len)
-        return log_error("no secret on standard input");
-    return 0;
+    if (!GetConsoleMode(in, &stdin_saved))
+        return false;
+    fputs(prompt, stderr);
+    fflush(stderr);
+    SetConsoleMode(in, stdin_saved & ~(DWORD)ENABLE_ECHO_INPUT);
+    return true;
+}
+
+void platform_stdin_echo_restore(void)
+{
+    SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), stdin_saved);
+    fputc('\n', stderr);
 }
 
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
