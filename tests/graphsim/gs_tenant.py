@@ -625,19 +625,42 @@ class Tenant:
         ids = {user.id.lower(), (user.p.get("userPrincipalName") or "").lower()}
         if ids & self.invalid_request_input:
             raise GraphError(400, "BadRequest", "User invitation failed. Invalid request input.")
-        if self.enforce_cross_tenant_access:
-            home = self.sim.home_tenant_of(dom)
-            if home is not None and home is not self and not (
-                    self.b2b_direction_allowed(home, "Inbound") and home.b2b_direction_allowed(self, "Outbound")):
-                raise GraphError(403, "Forbidden", "The invitation cannot be sent: the cross-tenant access settings "
-                                 "of this organization or of the user's home organization (%s) block B2B "
-                                 "collaboration." % home.id)
+        # the inviting (resource) tenant's side only: its inbound setting and
+        # its Microsoft cloud settings are checked at the time of invitation
+        # (Learn, cross-tenant-access-settings-b2b-collaboration). The home
+        # tenant's outbound side is not: the guest meets it at sign-in
+        # (redeem below, AADSTS500212), so the invitation succeeds.
+        home = self.cross_tenant_home(email)
+        if home is not None and not self.b2b_direction_allowed(home, "Inbound"):
+            raise GraphError(403, "Forbidden", "The invitation cannot be sent: the cross-tenant access settings "
+                             "of this organization block B2B collaboration with the user's home "
+                             "organization (%s)." % home.id)
+
+    def cross_tenant_home(self, email):
+        """With enforce_cross_tenant_access, the simulated tenant that is the
+        home of this address (its domain verified there), if another one."""
+        if not self.enforce_cross_tenant_access or not email:
+            return None
+        home = self.sim.home_tenant_of(email.rpartition("@")[2].lower())
+        return home if home is not None and home is not self else None
 
     # ---- test hook: redemption ------------------------------------------------
     def redeem(self, u, issuer="ExternalAzureAD", issuer_assigned_id=None):
         if u.p.get("externalUserState") != "PendingAcceptance":
             raise GraphError(409, "Conflict", "The user has no pending invitation (externalUserState=%r)." % (
                 u.p.get("externalUserState"),))
+        # the guest signs in at home, then here: each side's cross-tenant
+        # access is evaluated at sign-in (Entra's sign-in errors AADSTS500212
+        # and AADSTS500213; README, "redeem"). The user stays PendingAcceptance.
+        home = self.cross_tenant_home(u.p.get("mail"))
+        if home is not None and not home.b2b_direction_allowed(self, "Outbound"):
+            raise GraphError(403, "NotAllowedByOutboundPolicyTenant",
+                             "AADSTS500212: The user's administrator has set an outbound access policy that "
+                             "doesn't allow access to the resource tenant.")
+        if home is not None and not self.b2b_direction_allowed(home, "Inbound"):
+            raise GraphError(403, "NotAllowedByInboundPolicyTenant",
+                             "AADSTS500213: The resource tenant's cross-tenant access policy doesn't allow this "
+                             "user to access this tenant.")
         seq = self.bump()
         ids = copy.deepcopy(u.p.get("identities") or [])
         ids.append({"signInType": "federated", "issuer": issuer, "issuerAssignedId": issuer_assigned_id})

@@ -1182,18 +1182,41 @@ class EntraAnswerTests(unittest.TestCase):
         self.assertIn("cross-tenant access", r.json["error"]["message"])
         S.hook("POST", "/_sim/commercial/settings", {"cross_tenant_access": {
             "allowedCloudEndpoints": ["microsoftonline.us"], "partners": [{"tenantId": GCCH_TID}]}})
-        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)   # gcch's side
+        # this side lets gcch in: the invitation goes through, whatever gcch's
+        # outbound side says; that side refuses the guest's sign-in
+        # (AADSTS500212), and the user stays PendingAcceptance
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
+        r = S.hook("POST", "/_sim/commercial/redeem/" + u["id"], {})
+        self.assertEqual((r.status, r.json["error"]["code"]), (403, "NotAllowedByOutboundPolicyTenant"))
+        self.assertIn("AADSTS500212", r.json["error"]["message"])
+        self.assertEqual(S.graph("GET", "/v1.0/users/%s?$select=externalUserState" % u["id"]).json["externalUserState"],
+                         "PendingAcceptance")
         S.hook("POST", "/_sim/gcch/settings", {"cross_tenant_access": {
             "allowedCloudEndpoints": ["microsoftonline.com"], "partners": [{"tenantId": COM_TID}]}})
-        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
+        self.assertEqual(S.hook("POST", "/_sim/commercial/redeem/" + u["id"], {}).status, 200)
         p = S.graph("GET", "/v1.0/policies/crossTenantAccessPolicy/partners/" + GCCH_TID).json
         self.assertIsNone(p["b2bCollaborationInbound"])                  # inherited from the default
-        # the partner entry may block inbound on its own
+        # gcch's outbound block, by its default: a same-cloud rule, met at sign-in too
+        v = S.mkuser(**synced(mail="y%s@contoso-defense.example" % uuid.uuid4().hex[:8]))
         blocked = {"usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]}}
+        S.hook("POST", "/_sim/gcch/settings", {"cross_tenant_access": {
+            "allowedCloudEndpoints": ["microsoftonline.com"], "default": {"b2bCollaborationOutbound": blocked},
+            "partners": [{"tenantId": COM_TID}]}})
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(v)).status, 201)
+        self.assertEqual(S.hook("POST", "/_sim/commercial/redeem/" + v["id"], {}).status, 403)
+        # the partner entry may block inbound on its own: refused at the invitation
+        w = S.mkuser(**synced(mail="z%s@contoso-defense.example" % uuid.uuid4().hex[:8]))
         S.hook("POST", "/_sim/commercial/settings", {"cross_tenant_access": {
             "allowedCloudEndpoints": ["microsoftonline.us"],
             "partners": [{"tenantId": GCCH_TID, "b2bCollaborationInbound": blocked}]}})
-        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 403)
+        self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(w)).status, 403)
+        # and a pending guest's sign-in after the block: AADSTS500213
+        r = S.hook("POST", "/_sim/commercial/redeem/" + v["id"], {})
+        self.assertEqual((r.status, r.json["error"]["code"]), (403, "NotAllowedByOutboundPolicyTenant"))
+        S.hook("POST", "/_sim/gcch/settings", {"cross_tenant_access": {
+            "allowedCloudEndpoints": ["microsoftonline.com"], "partners": [{"tenantId": COM_TID}]}})
+        r = S.hook("POST", "/_sim/commercial/redeem/" + v["id"], {})
+        self.assertEqual((r.status, r.json["error"]["code"]), (403, "NotAllowedByInboundPolicyTenant"))
 
 
 # ===========================================================================
