@@ -163,7 +163,7 @@ UNIT_DEPS_ldap_read := $(BUILD)/ldap_read.o $(BUILD)/ldap_pull.o $(BUILD)/scope.
 UNIT_DEPS_util     :=
 UNIT_DEPS_audit    := $(BUILD)/audit.o $(PLATFORM_O) $(TESTPLAT_O)
 UNIT_DEPS_mapstore := $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o $(PLATFORM_O) \
-                      $(BUILD)/cloud.o $(BUILD)/decision.o
+                      $(BUILD)/cloud.o $(BUILD)/decision.o $(BUILD)/unit/capture.o
 GRAPH_OBJS := $(BUILD)/graph.o $(BUILD)/graph_auth.o $(BUILD)/graph_check.o $(BUILD)/graph_json.o \
               $(BUILD)/graph_pace.o $(BUILD)/graph_users.o $(BUILD)/cloud.o $(PLATFORM_O)
 UNIT_DEPS_graph    := $(GRAPH_OBJS)
@@ -171,7 +171,7 @@ REPORT_OBJS := $(BUILD)/report.o $(BUILD)/report_csv.o $(BUILD)/report_json.o $(
                $(BUILD)/report_text.o $(BUILD)/audit.o $(BUILD)/mapstore.o $(BUILD)/mapstore_format.o \
                $(PLATFORM_O) $(BUILD)/cloud.o $(BUILD)/decision.o
 UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_O)
-UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O)
+UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O) $(BUILD)/unit/capture.o
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o

@@ -357,9 +357,12 @@ int platform_file_close(struct platform_file *f)
 
 int platform_replace(const char *from, const char *to)
 {
-    if (rename(from, to) < 0)
-        return log_error("cannot rename %s to %s: %s", from, to, strerror(errno));
-    return 0;
+    if (rename(from, to) == 0)
+        return 0;
+    if (errno == EISDIR)
+        return log_error("cannot rename %s to %s: %s is a directory; move it out of the way",
+                         from, to, to);
+    return log_error("cannot rename %s to %s: %s", from, to, strerror(errno));
 }
 
 int platform_sync_dir(const char *path)

@@ -1217,6 +1217,15 @@ int platform_replace(const char *from, const char *to)
         err = GetLastError();
         if (!transient(err))
             break;
+        /* a directory in the way answers ERROR_ACCESS_DENIED too, and
+         * waiting does not move it */
+        DWORD attrs = GetFileAttributesW(wt);
+        if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY)) {
+            free(wf);
+            free(wt);
+            return log_error("cannot rename %s to %s: %s is a directory; move it out of the way",
+                             from, to, to);
+        }
         Sleep((DWORD)delay);
     }
     free(wf);

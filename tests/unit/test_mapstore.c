@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "capture.h"
 #include "mapstore.h"
 #include "../../src/mapstore_p.h"
 #include "util.h"
@@ -114,33 +115,6 @@ static char *listing(const char *dir)
         free(names[i]);
     }
     free(names);
-    return strbuf_detach(&sb);
-}
-
-/* stderr of the calls between capture_start and capture_end */
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_start(void)
-{
-    fflush(stderr);
-    capture_file = tmpfile();
-    saved_stderr = dup(2);
-    dup2(fileno(capture_file), 2);
-}
-
-static char *capture_end(void)
-{
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    struct strbuf sb = STRBUF_INIT;
-    char buf[1024];
-    size_t n;
-    rewind(capture_file);
-    while ((n = fread(buf, 1, sizeof(buf), capture_file)) > 0)
-        strbuf_add(&sb, buf, n);
-    fclose(capture_file);
     return strbuf_detach(&sb);
 }
 
