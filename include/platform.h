@@ -41,6 +41,9 @@ const char *platform_config_dir(void);
  * On Windows "readable by group or others" means: the file's DACL lets an
  * account other than its owner, SYSTEM and Administrators read it. */
 int platform_read_secret_file(const char *path, const char *what, struct strbuf *out);
+/* The OS half of it: the file's (or credential's) bytes, checked as above
+ * and, on Windows, DPAPI removed; the line ends are platform.c's. */
+int platform_read_secret_raw(const char *path, const char *what, struct strbuf *out);
 
 /* DPAPI (Windows): a secret file may hold the secret protected with
  * CryptProtectData instead of in clear, as `dualsync protect-secret` or

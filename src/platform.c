@@ -1,7 +1,7 @@
 /* platform.c - the parts of platform.h that are the same on every OS, built
  * on the OS-specific primitives of platform_posix.c and platform_win32.c:
  * the atomic replacement of a file (see platform.h for the contract), and
- * reading a secret from standard input. */
+ * reading a secret from a file or standard input. */
 #include "compat.h"
 
 #include <openssl/rand.h>
@@ -107,6 +107,26 @@ int platform_write_file_atomic(const char *path, const void *data, size_t len)
     return platform_atomic_commit(a);
 }
 
+/* a secret ends at its last character: the line end of a file written by an
+ * editor or on Windows is not part of it */
+static void trim_line_end(struct strbuf *s)
+{
+    while (s->len && (s->buf[s->len - 1] == '\n' || s->buf[s->len - 1] == '\r'))
+        s->buf[--s->len] = '\0';
+}
+
+int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
+{
+    if (platform_read_secret_raw(path, what, out))
+        return -1;
+    trim_line_end(out);
+    if (!out->len) {
+        platform_wipe(out);
+        return log_error("%s file %s is empty", what, path);
+    }
+    return 0;
+}
+
 int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
 {
     bool quiet = platform_stdin_echo_off(prompt);
@@ -115,9 +135,7 @@ int platform_read_secret_stdin(const char *prompt, struct strbuf *out)
         strbuf_addch(out, (char)c);
     if (quiet)
         platform_stdin_echo_restore();
-    /* a line typed on Windows, or a file written there */
-    while (out->len && out->buf[out->len - 1] == '\r')
-        out->buf[--out->len] = '\0';
+    trim_line_end(out);   /* a line typed on Windows, or a file written there */
     if (!out->len)
         return log_error("no secret on standard input");
     return 0;

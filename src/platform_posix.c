@@ -53,13 +53,13 @@ static char *credential_path(const char *name, const char *what)
     return xasprintf("%s/%s", dir, name);
 }
 
-int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
+int platform_read_secret_raw(const char *path, const char *what, struct strbuf *out)
 {
     if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX))) {
         char *file = credential_path(path + strlen(CREDENTIAL_PREFIX), what);
         if (!file)
             return -1;
-        int rc = platform_read_secret_file(file, what, out);
+        int rc = platform_read_secret_raw(file, what, out);
         free(file);
         return rc;
     }
@@ -86,12 +86,6 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
     if (n < 0) {
         platform_wipe(out);
         return log_error("%s file %s: %s", what, path, strerror(saved));
-    }
-    while (out->len && (out->buf[out->len - 1] == '\n' || out->buf[out->len - 1] == '\r'))
-        out->buf[--out->len] = '\0';
-    if (!out->len) {
-        platform_wipe(out);
-        return log_error("%s file %s is empty", what, path);
     }
     return 0;
 }

@@ -798,7 +798,7 @@ void platform_stdin_echo_restore(void)
     fputc('\n', stderr);
 }
 
-int platform_read_secret_file(const char *path, const char *what, struct strbuf *out)
+int platform_read_secret_raw(const char *path, const char *what, struct strbuf *out)
 {
     if (!strncmp(path, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)))
         return read_credential(path + strlen(CREDENTIAL_PREFIX), what, out);
@@ -836,12 +836,6 @@ int platform_read_secret_file(const char *path, const char *what, struct strbuf 
     }
     if (is_dpapi(out->buf, out->len) && dpapi_unprotect(path, what, out))
         return -1;
-    while (out->len && (out->buf[out->len - 1] == '\n' || out->buf[out->len - 1] == '\r'))
-        out->buf[--out->len] = '\0';
-    if (!out->len) {
-        platform_wipe(out);
-        return log_error("%s file %s is empty", what, path);
-    }
     return 0;
 }
 
