@@ -175,7 +175,10 @@ UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O) $(BUILD)/unit/capture.o
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
-UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o
+UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o \
+                            $(BUILD)/connect_tenant.o $(BUILD)/cloud.o
+UNIT_DEPS_connect_tenant := $(BUILD)/connect_tenant.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o \
+                            $(BUILD)/cloud.o
 # world: everything it reads AD and decides with (it stops at the LDAP connect)
 UNIT_DEPS_world    := $(filter-out $(BUILD)/main.o $(BUILD)/dualsync_res.o,$(OBJS))
 

@@ -8,7 +8,9 @@
  * connect_export_load reads such a folder into plain data (connect_export.c,
  * libxml2; a build without it says so). connect_judge (connect_judge.c) is
  * pure: it looks at that data and at the users dualsync converts, through
- * struct connect_users, and writes findings. Nothing here reads AD or Graph.
+ * struct connect_users, and writes findings; connect_judge_tenant
+ * (connect_tenant.c, pure too) adds whether the export is that tenant's
+ * server at all. Nothing here reads AD or Graph.
  *
  *     struct connect_export ex;
  *     if (connect_export_load(dir, &ex)) ... (errors logged as FILE:LINE: ...)
@@ -22,6 +24,8 @@
 #define DUALSYNC_CONNECT_CONFIG_H
 
 #include "compat.h"
+
+#include "cloud.h"
 
 /* ------------------------------------------------------------ the export */
 
@@ -80,6 +84,11 @@ struct connect_connector {
     size_t npartitions;
     char **attributes;      /* <attribute-inclusion> */
     size_t nattributes;
+    /* Entra: the account the connector signs in to its tenant with, the
+     * UserName connectivity parameter (Sync_<server>_<id>@<tenant's initial
+     * domain>), and its line in file; NULL, 0: the export has none */
+    char *account;
+    int account_line;
 };
 
 struct connect_setting {
@@ -143,6 +152,7 @@ struct connect_view {
 enum connect_severity {
     CONNECT_OK,             /* checked, nothing in the way */
     CONNECT_NOTE,           /* worth knowing; does not stop conversion */
+    CONNECT_WARNING,        /* likely wrong (another tenant's server): does not change the exit code */
     CONNECT_BLOCKED,        /* conversion is stopped or undone for some users */
 };
 
@@ -159,6 +169,7 @@ struct connect_report {
     struct connect_finding *findings;
     size_t nfindings;
     size_t blocked;         /* findings with CONNECT_BLOCKED */
+    size_t warned;          /* findings with CONNECT_WARNING */
     bool counted;           /* the users were known (AD read) */
 };
 
@@ -167,6 +178,9 @@ void connect_judge(const struct connect_export *ex, const struct connect_view *v
                    struct connect_report *out);
 void connect_report_print(FILE *out, const char *tenant, const struct connect_report *rep);
 void connect_report_free(struct connect_report *rep);
+/* Append a finding; rep takes text, why and remedy (malloc'ed, or NULL). */
+void connect_report_add(struct connect_report *rep, enum connect_severity sev, const char *setting,
+                        char *text, char *why, char *remedy);
 
 /* The AD attributes the export's scoping filters read on the Entra side that
  * AD carries under the same name (the caller reads them so that the judge
@@ -177,5 +191,35 @@ void connect_scope_attributes(const struct connect_export *ex, char ***names, si
  * (an attribute the caller did not read, an operator dualsync does not
  * evaluate). Exposed for the unit tests. */
 int connect_clause_eval(const struct connect_clause *c, const struct connect_users *u, size_t i);
+
+/* ------------------------------------------------------------ the tenant */
+
+/* Which tenant the export's Entra connector exports to (connect_tenant.c,
+ * pure). The export names it by one thing: the domain of the connector's
+ * account (Connect makes Sync_<server>_<id>@<the tenant's initial domain>)
+ * or, failing that, of its default name "<domain> - AAD". It carries no
+ * tenant id. The domain, lowercase (caller frees), and in *from "UserName"
+ * or "name"; NULL when neither gives one. */
+char *connect_entra_domain(const struct connect_connector *c, const char **from);
+
+/* What the caller knows of one [tenant] section. */
+struct connect_tenant_side {
+    const char *tenant;                 /* [tenant NAME] */
+    enum cloud cloud;
+    const char *dir;                    /* its export (connect_config), NULL: none */
+    const struct connect_export *ex;    /* that export as read, NULL: not read */
+    char *const *domains;               /* its verified domains, lowercase, as Graph lists them; */
+    size_t ndomains;                    /* NULL: not read, and domains_why says why */
+    const char *domains_why;
+};
+
+/* Whether sides[self]'s export is that tenant's Connect server, appended to
+ * rep: WARNING when its Entra connector's domain is not one of the tenant's
+ * verified domains (without them: when it is a domain of another cloud),
+ * when it has several Entra connectors, or when another side's export has
+ * the same connector account; ok or note when it matches or cannot be told.
+ * Warnings do not count as blocked. Pure. */
+void connect_judge_tenant(const struct connect_tenant_side *sides, size_t nsides, size_t self,
+                          struct connect_report *rep);
 
 #endif

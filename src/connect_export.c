@@ -264,6 +264,24 @@ static void read_partitions(const xmlNode *data, struct connect_connector *c)
     }
 }
 
+/* The Entra connector's account: <MAConfig><parameter-values><parameter
+ * name="UserName">, the tenant it exports to (connect_tenant.c). The
+ * <parameter-definitions> beside it name the parameter without a value. */
+static void read_account(const xmlNode *maconfig, struct connect_connector *c)
+{
+    for (const xmlNode *p = child(child(maconfig, "parameter-values"), "parameter"); p; p = p->next) {
+        if (!named(p, "parameter"))
+            continue;
+        xmlChar *name = xmlGetProp(p, (const xmlChar *)"name");
+        bool user = name && !strcasecmp((const char *)name, "UserName");
+        xmlFree(name);
+        if (user && !c->account) {
+            c->account = text(p);
+            c->account_line = c->account ? (int)xmlGetLineNo(p) : 0;
+        }
+    }
+}
+
 static void read_connector(struct reader *r, const char *path)
 {
     xmlDoc *doc = parse(r, path);
@@ -301,6 +319,8 @@ static void read_connector(struct reader *r, const char *path)
         c.id = xstrdup("");
     if (!c.name)
         c.name = xstrdup("(unnamed)");
+    if (c.kind == CONNECT_ENTRA)
+        read_account(child(child(root, "private-configuration"), "MAConfig"), &c);
     read_partitions(child(root, "ma-partition-data"), &c);
     read_list(child(root, "attribute-inclusion"), "attribute", &c.attributes, &c.nattributes);
     struct connect_export *ex = r->ex;

@@ -78,6 +78,7 @@ void connect_export_free(struct connect_export *ex)
         free(c->file);
         free(c->id);
         free(c->name);
+        free(c->account);
         for (size_t p = 0; p < c->npartitions; p++) {
             free(c->partitions[p].name);
             free_list(c->partitions[p].inclusions, c->partitions[p].ninclusions);
@@ -333,6 +334,14 @@ static void add(struct connect_report *rep, enum connect_severity sev, const cha
     rep->findings[rep->nfindings++] = (struct connect_finding){ sev, xstrdup(setting), text, why, remedy };
     if (sev == CONNECT_BLOCKED)
         rep->blocked++;
+    if (sev == CONNECT_WARNING)
+        rep->warned++;
+}
+
+void connect_report_add(struct connect_report *rep, enum connect_severity sev, const char *setting, char *text,
+                        char *why, char *remedy)
+{
+    add(rep, sev, setting, text, why, remedy);
 }
 
 static bool is_user_rule(const struct connect_rule *r, const struct connect_connector *c)
@@ -1066,7 +1075,7 @@ void connect_judge(const struct connect_export *ex, const struct connect_view *v
 
 void connect_report_print(FILE *f, const char *tenant, const struct connect_report *rep)
 {
-    static const char *const sev[] = { "ok", "note", "BLOCKED" };
+    static const char *const sev[] = { "ok", "note", "WARNING", "BLOCKED" };
     fprintf(f, "connect %s: %s\n", tenant, rep->summary);
     for (size_t i = 0; i < rep->nfindings; i++) {
         const struct connect_finding *x = &rep->findings[i];
@@ -1084,6 +1093,8 @@ void connect_report_print(FILE *f, const char *tenant, const struct connect_repo
                 "show that the scopes cover the right users\n", tenant);
     else
         fprintf(f, "connect %s: ready for dualsync\n", tenant);
+    if (rep->warned)    /* a warning does not change the exit code: said, not counted */
+        fprintf(f, "connect %s: %zu warning%s above\n", tenant, rep->warned, rep->warned == 1 ? "" : "s");
 }
 
 void connect_report_free(struct connect_report *rep)

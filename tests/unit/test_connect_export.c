@@ -55,7 +55,15 @@ static void reads_the_out_of_box_export(void **state)
         } else if (c->kind == CONNECT_ENTRA) {
             entra++;
             assert_string_equal(c->name, "fabrikamdefense.onmicrosoft.us - AAD");
+            /* the UserName of <parameter-values>, not the definition beside it */
+            assert_non_null(c->account);
+            assert_string_equal(c->account, "Sync_CONNECT-GCCH_5c2d9e1a7b30@fabrikamdefense.onmicrosoft.us");
+            assert_int_equal(c->account_line, 16);
+        } else {
+            fail_msg("connector %s of no kind", c->name);
         }
+        if (c->kind != CONNECT_ENTRA)
+            assert_null(c->account);    /* the AD connector's forest-login-user is not it */
     }
     assert_int_equal(ad, 1);
     assert_int_equal(entra, 1);
@@ -107,6 +115,28 @@ static void reads_the_scripts_rule(void **state)
     connect_export_free(&ex);
 }
 
+/* Which tenant each Entra connector exports to, as the export says it. */
+static void reads_each_entra_account(void **state)
+{
+    (void)state;
+    struct connect_export ex;
+    assert_int_equal(connect_export_load(FX "two-entra", &ex), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < ex.nconnectors; i++) {
+        const struct connect_connector *c = &ex.connectors[i];
+        if (c->kind != CONNECT_ENTRA)
+            continue;
+        const char *from = NULL;
+        char *d = connect_entra_domain(c, &from);
+        assert_string_equal(from, "UserName");
+        /* sorted by file name: {3a6e...} (commercial) before {b891...} */
+        assert_string_equal(d, n++ ? "fabrikamdefense.onmicrosoft.us" : "contosocorp.onmicrosoft.com");
+        free(d);
+    }
+    assert_int_equal(n, 2);
+    connect_export_free(&ex);
+}
+
 static void refuses_what_it_cannot_read(void **state)
 {
     (void)state;
@@ -128,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_the_out_of_box_export),
         cmocka_unit_test(reads_the_scripts_rule),
+        cmocka_unit_test(reads_each_entra_account),
         cmocka_unit_test(refuses_what_it_cannot_read),
     };
     return cmocka_run_group_tests_name("connect_export", tests, NULL, NULL);
