@@ -54,16 +54,33 @@ static void check_b2b(struct graph *g, const struct config *cfg, const struct te
     graph_b2b_policy_release(&pol);
 }
 
-static int check_tenant(const struct config *cfg, const struct tenant_config *tc)
+/* The tenant's verified domains, for the tenant check of its Connect export
+ * (connect_tenant.c): which tenant that server exports to. */
+static void read_domains(struct graph *g, const struct graph_check_result *res, struct check_domains *d)
+{
+    if (!res->token_ok) {
+        d->why = xstrdup("no token: see the tenant's check above");
+        return;
+    }
+    enum graph_status st = graph_verified_domains(g, &d->domains, &d->n);
+    if (st != GRAPH_OK)
+        d->why = xasprintf("listing its domains failed (%s): Domain.Read.All granted?", graph_status_name(st));
+}
+
+static int check_tenant(const struct config *cfg, const struct tenant_config *tc, struct check_domains *d)
 {
     struct graph_params p;
     convert_graph_params(tc, &p);
     struct graph *g;
-    if (graph_open(&p, &g))
+    if (graph_open(&p, &g)) {
+        d->why = xstrdup("Graph could not be opened: see above");
         return EXIT_STOPPED;
+    }
     struct graph_check_result res;
     int rc = graph_check(g, &res);
     check_b2b(g, cfg, tc, &res);
+    if (tc->connect_config)
+        read_domains(g, &res, d);
     if (res.b2b_blocked)
         rc = -1;
     graph_check_print(stdout, tc->name, &res);
@@ -76,7 +93,7 @@ int cmd_check(const struct cli *cli, const struct config *cfg)
 {
     printf("config %s: ok\n", cfg->path);
     if (cli->connect_config)      /* that export only (cmd_connect.c) */
-        return check_connect(cli, cfg);
+        return check_connect(cli, cfg, NULL);
     int rc = EXIT_DONE;
     struct ldap_source *src;
     if (ldap_source_open(&cfg->ldap, &src)) {
@@ -85,20 +102,29 @@ int cmd_check(const struct cli *cli, const struct config *cfg)
         printf("ldap %s: connected, certificate verified where TLS is used, bound\n", cfg->ldap.uri);
         ldap_source_close(src);
     }
+    struct check_domains *known = xcalloc(cfg->ntenants + 1, sizeof(*known));
     bool found = !cli->tenant;
     for (size_t t = 0; t < cfg->ntenants; t++) {
         const struct tenant_config *tc = &cfg->tenants[t];
         if (cli->tenant && strcmp(cli->tenant, tc->name))
             continue;
         found = true;
-        int trc = check_tenant(cfg, tc);
+        int trc = check_tenant(cfg, tc, &known[t]);
         if (trc > rc)
             rc = trc;
     }
     if (!found) {
         log_error("--tenant %s: no [tenant %s] in %s", cli->tenant, cli->tenant, cfg->path);
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
+    } else {
+        int crc = check_connect(cli, cfg, known);   /* the tenants' connect_config exports */
+        if (crc > rc)
+            rc = crc;
     }
-    int crc = check_connect(cli, cfg);   /* the tenants' connect_config exports */
-    return crc > rc ? crc : rc;
+    for (size_t t = 0; t < cfg->ntenants; t++) {
+        graph_strv_free(known[t].domains);
+        free(known[t].why);
+    }
+    free(known);
+    return rc;
 }

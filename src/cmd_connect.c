@@ -4,8 +4,9 @@
  * reads now (through the kept copy: a delta when there is one), or as the
  * copy --ad-snapshot FILE names holds it (no LDAP: on any machine).
  *
- * Reading the export is connect_export.c, judging it connect_judge.c; this
- * file only fetches AD and decides who is converted, as plan does. */
+ * Reading the export is connect_export.c, judging it connect_judge.c, and
+ * whether it is that tenant's server at all connect_tenant.c; this file
+ * only fetches AD and decides who is converted, as plan does. */
 #include "compat.h"
 
 #include <strings.h>
@@ -139,7 +140,7 @@ static const char *suggest(const struct world *w, const struct converted *c, cha
     return found;
 }
 
-int check_connect(const struct cli *cli, const struct config *cfg)
+int check_connect(const struct cli *cli, const struct config *cfg, const struct check_domains *graph)
 {
     size_t first, end;
     if (pick_tenants(cfg, cli->tenant, &first, &end))
@@ -170,6 +171,21 @@ int check_connect(const struct cli *cli, const struct config *cfg)
          * attribute is then "cannot tell", not a refused copy */
         if (!cfg->ldap.snapshot_in)
             connect_scope_attributes(&ex[t], &keep, &nkeep);
+    }
+    /* which tenant each export is for: against the others and Graph's domains */
+    struct connect_tenant_side *sides = xcalloc(cfg->ntenants + 1, sizeof(*sides));
+    for (size_t t = 0; t < cfg->ntenants; t++) {
+        struct connect_tenant_side *sd = &sides[t];
+        sd->tenant = cfg->tenants[t].name;
+        sd->cloud = cfg->tenants[t].cloud;
+        sd->dir = t >= first && t < end && cli->connect_config ? cli->connect_config : cfg->tenants[t].connect_config;
+        sd->ex = loaded[t] ? &ex[t] : NULL;
+        if (graph && graph[t].domains) {
+            sd->domains = graph[t].domains;
+            sd->ndomains = graph[t].n;
+        }
+        sd->domains_why = !graph ? "Graph is not asked with --connect-config"
+                          : graph[t].why ? graph[t].why : "not asked";
     }
     if (nloaded) {
         struct world w;
@@ -205,6 +221,7 @@ int check_connect(const struct cli *cli, const struct config *cfg)
             };
             struct connect_report rep;
             connect_judge(&ex[t], &v, &rep);
+            connect_judge_tenant(sides, cfg->ntenants, t, &rep);
             connect_report_print(stdout, tc->name, &rep);
             if (rep.blocked && rc < EXIT_PARTIAL)
                 rc = EXIT_PARTIAL;
@@ -220,6 +237,7 @@ int check_connect(const struct cli *cli, const struct config *cfg)
     for (size_t i = 0; i < nkeep; i++)
         free(keep[i]);
     free(keep);
+    free(sides);
     free(ex);
     free(loaded);
     return rc;

@@ -73,6 +73,28 @@ has "with-rule: ready" "connect gcch: ready for dualsync"
 has "with-rule: users without mail in AD are named, not blamed on Connect" \
     "note    mail (in AD): $NOMAIL of the users"
 
+has "with-rule: which tenant it exports to, and that the config alone cannot tell whether it is gcch's" \
+    "note    tenant: the Entra connector 'fabrikamdefense.onmicrosoft.us - AAD' ($FX/with-rule/Connectors/Connector_{b891884f-051e-4a83-95af-2544101c9083}.xml:16, UserName Sync_CONNECT-GCCH_5c2d9e1a7b30@fabrikamdefense.onmicrosoft.us) exports to fabrikamdefense.onmicrosoft.us (its UserName); gcch's cloud (usgov-high) gives such initial domains (*.onmicrosoft.us), but whether it is gcch's own only its verified domains can tell, and they were not read (Graph is not asked with --connect-config)"
+
+# one Connect server per tenant: the GCC High server's export named for the
+# commercial tenant is a warning (its domain is of another cloud), with
+# the section, the file, the domain and the remedy; the exit code is the
+# rules' (1: they block for commercial's users), not raised by the warning
+"$DUALSYNC" -c "$OUT/defense.conf" check --tenant commercial --connect-config "$FX/with-rule" --no-progress \
+    >"$OUT/last.out" 2>"$OUT/last.err"
+rc=$?
+cp "$OUT/last.out" "$OUT/commercial-with-rule.out"
+equal "another tenant's export: exit 1 (its rules), not more" 1 "$rc"
+has "another tenant's export: a warning naming section, file and domain" \
+    "WARNING tenant: the Entra connector 'fabrikamdefense.onmicrosoft.us - AAD' ($FX/with-rule/Connectors/Connector_{b891884f-051e-4a83-95af-2544101c9083}.xml:16, UserName Sync_CONNECT-GCCH_5c2d9e1a7b30@fabrikamdefense.onmicrosoft.us) exports to fabrikamdefense.onmicrosoft.us (its UserName), an initial domain of the US Government cloud (*.onmicrosoft.us), but [tenant commercial] is in global"
+has "another tenant's export: the remedy" \
+    "remedy: point connect_config of [tenant commercial] at the export of commercial's own Connect server"
+has "another tenant's export: counted" "connect commercial: 1 warning above"
+
+judge two-entra
+has "two Entra connectors: each named, with its domain and file" \
+    "WARNING tenant: the export has 2 Entra connectors: 'contosocorp.onmicrosoft.com - AAD' (contosocorp.onmicrosoft.com, $FX/two-entra/Connectors/Connector_{3a6e0c1f-92d4-4b7a-8f15-c0d9e2b4a6f7}.xml), 'fabrikamdefense.onmicrosoft.us - AAD' (fabrikamdefense.onmicrosoft.us, $FX/two-entra/Connectors/Connector_{b891884f-051e-4a83-95af-2544101c9083}.xml)"
+
 judge outbound-null
 equal "outbound-null: exit 0 (an outbound AuthoritativeNull clears it too)" 0 "$rc"
 has "outbound-null: with a note on its record" "note    Out to AAD - User no onPremisesUserPrincipalName: an outbound rule (precedence 91)"

@@ -35,6 +35,39 @@ ready() {
 [ "$rc" = 0 ] && grep -q "^ldap $AD_LDAPS_URI: connected, certificate verified where TLS is used, bound\$" "$OUT/check.out" \
     && ready commercial && ready gcch \
     && pass "check: LDAP and both tenants ready" || fail "check (exit $rc): $(cat "$OUT/check.out")"
+# --- check with each tenant's connect_config: which tenant each export's
+# Entra connector exports to, against the tenant's verified domains (Graph).
+# The commercial export is commercial's own; the GCC High fixtures are of
+# another GCC High tenant (fabrikamdefense.onmicrosoft.us), which only Graph
+# can tell: a warning, the exit code unchanged. Then both sections name the
+# commercial server's export: a warning in each.
+FX=$ROOT/tests/fixtures/connect
+# with-cc FILE COMMERCIAL_EXPORT GCCH_EXPORT: d.conf with the two connect_config
+with_cc() {
+    awk -v c="$FX/$2" -v g="$FX/$3" '{ print } /^\[tenant commercial\]/ { print "connect_config = " c }
+        /^\[tenant gcch\]/ { print "connect_config = " g }' "$OUT/d.conf" > "$1"
+}
+with_cc "$OUT/cc1.conf" commercial with-rule
+"$DUALSYNC" -c "$OUT/cc1.conf" check --no-progress > "$OUT/cc1.out" 2>&1
+rc=$?
+grep -qF "ok      tenant: the Entra connector 'contosocorp.onmicrosoft.com - AAD' ($FX/commercial/Connectors/Connector_{b891884f-051e-4a83-95af-2544101c9083}.xml:16, UserName Sync_CONNECT-COM_8e41b07c2d95@contosocorp.onmicrosoft.com) exports to contosocorp.onmicrosoft.com (its UserName), a verified domain of commercial (Graph)" "$OUT/cc1.out" \
+    && pass "check connect_config: commercial's export is commercial's, by its verified domains" \
+    || fail "check connect_config, commercial (exit $rc): $(grep -A2 'tenant:' "$OUT/cc1.out" | head -c 2000)"
+[ "$rc" = 0 ] && grep -qF "WARNING tenant: the Entra connector 'fabrikamdefense.onmicrosoft.us - AAD' ($FX/with-rule/Connectors/Connector_{b891884f-051e-4a83-95af-2544101c9083}.xml:16, UserName Sync_CONNECT-GCCH_5c2d9e1a7b30@fabrikamdefense.onmicrosoft.us) exports to fabrikamdefense.onmicrosoft.us (its UserName), which is not a verified domain of gcch (Graph lists contoso-defense.example, contosodefense.onmicrosoft.us)" "$OUT/cc1.out" \
+    && grep -qF "remedy: point connect_config of [tenant gcch] at the export of gcch's own Connect server" "$OUT/cc1.out" \
+    && grep -qx "connect gcch: 1 warning above" "$OUT/cc1.out" && ! grep -q "connect commercial: .*warning" "$OUT/cc1.out" \
+    && pass "check connect_config: another GCC High tenant's export is a warning (Graph's domains), exit 0" \
+    || fail "check connect_config, gcch (exit $rc): $(grep -A2 'tenant:' "$OUT/cc1.out" | head -c 2000)"
+with_cc "$OUT/cc2.conf" commercial commercial
+"$DUALSYNC" -c "$OUT/cc2.conf" check --no-progress > "$OUT/cc2.out" 2>&1
+rc=$?
+grep -qF "exports to contosocorp.onmicrosoft.com (its UserName), which is not a verified domain of gcch (Graph lists contoso-defense.example, contosodefense.onmicrosoft.us); it is a verified domain of [tenant commercial]" "$OUT/cc2.out" \
+    && grep -qF "WARNING tenant: the export of [tenant commercial] ($FX/commercial) has the same Entra connector account, Sync_CONNECT-COM_8e41b07c2d95@contosocorp.onmicrosoft.com" "$OUT/cc2.out" \
+    && grep -qF "WARNING tenant: the export of [tenant gcch] ($FX/commercial) has the same Entra connector account" "$OUT/cc2.out" \
+    && grep -qF "why: one connector exports to one tenant: gcch and commercial cannot both be exported by it" "$OUT/cc2.out" \
+    && pass "check connect_config: two sections with one Connect server's export, a warning in each (exit $rc)" \
+    || fail "check connect_config, one export for two (exit $rc): $(grep -A2 'tenant:' "$OUT/cc2.out" | head -c 3000)"
+
 sed 's|^client_secret_file = .*commercial-app.secret|client_secret_file = '"$OUT"'/creds/wrong.secret|' "$OUT/d.conf" > "$OUT/wrong.conf"
 printf 'not-the-secret-123' > "$OUT/creds/wrong.secret"; chmod 600 "$OUT/creds/wrong.secret"
 "$DUALSYNC" -c "$OUT/wrong.conf" check --tenant commercial > "$OUT/check2.out" 2>&1
