@@ -29,6 +29,7 @@
 
 #include "compat.h"
 
+#include "b2b_verdict.h"
 #include "cloud.h"
 #include "graph.h"
 #include "planner.h"
@@ -149,6 +150,26 @@ struct graph_b2b_policy;
 enum graph_tristate convert_b2b_allowed(const struct graph_b2b_policy *p, const struct convert_b2b_side *self,
                                         const struct convert_b2b_side *partner, bool inbound, char *why,
                                         size_t size);
+
+/* B2B collaboration for one pair: users at home in `home` invited into
+ * `resource`. Both sides must let them through (Learn, cross-tenant-access-
+ * overview: "Outbound access settings control whether your users can
+ * access resources in an external organization"): the resource tenant
+ * inbound from home, the home tenant outbound to resource, each with its
+ * Microsoft cloud settings across clouds. A policy not read is NULL, with
+ * the reason in *_unread. The home side's refusal does not stop the
+ * invitation: the guest meets it at sign-in (AADSTS500212) and stays
+ * PendingAcceptance, so it must be read beforehand (tests/graphsim/README.md). */
+struct convert_b2b_pair {
+    enum b2b_verdict verdict;
+    bool resource_blocks, home_blocks;  /* which side must change */
+    char why[1600];                     /* "BLOCKED on gcch's side (the home tenant): ...", ... */
+};
+void convert_b2b_pair(const struct graph_b2b_policy *resource_pol, const char *resource_unread,
+                      const struct graph_b2b_policy *home_pol, const char *home_unread,
+                      const struct convert_b2b_side *resource, const struct convert_b2b_side *home,
+                      struct convert_b2b_pair *out);
+
 /* allowedCloudEndpoints' name of a cloud: microsoftonline.com, .us, partner.microsoftonline.cn */
 const char *convert_cloud_endpoint(enum cloud c);
 

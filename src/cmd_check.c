@@ -1,7 +1,8 @@
 /* cmd_check.c - `dualsync check`: the configuration, the LDAP connection and
  * bind, and per tenant what Graph says: token, permissions, guest invitations
  * allowed, clock skew, and B2B collaboration with each other tenant by its
- * cross-tenant access policy. Reads only; writes nothing. */
+ * cross-tenant access policy, and those of the other tenants for the other
+ * side of each pair. Reads only; writes nothing. */
 #include "compat.h"
 
 #include "cli.h"
@@ -20,38 +21,44 @@ static void strv_add(char ***v, size_t *n, char *s)
     (*v)[*n] = NULL;
 }
 
-/* B2B collaboration with each other tenant of the config, both ways, by
- * this tenant's cross-tenant access policy: the users dualsync invites
- * here are at home there (inbound), and this tenant's users are invited
- * there (outbound). Each pair needs both sides (cross-cloud-settings). */
-static void check_b2b(struct graph *g, const struct config *cfg, const struct tenant_config *tc,
-                      struct graph_check_result *res)
+/* Each configured tenant's cross-tenant access policy, read once per check:
+ * a pair needs both of its tenants' policies (convert_b2b_pair). */
+struct policies {
+    bool tried[CONFIG_MAX_TENANTS];
+    bool ok[CONFIG_MAX_TENANTS];
+    struct graph_b2b_policy pol[CONFIG_MAX_TENANTS];
+    char unread[CONFIG_MAX_TENANTS][200];
+};
+
+/* Tenant i's policy, read through g (its own handle) or a handle opened for
+ * the read; NULL with the reason in P->unread[i]. */
+static const struct graph_b2b_policy *policy_of(struct policies *P, const struct config *cfg, size_t i,
+                                                struct graph *g)
 {
-    if (!res->token_ok || cfg->ntenants < 2)
-        return;
-    struct graph_b2b_policy pol;
-    size_t n = 0;
-    if (graph_b2b_policy(g, &pol) != GRAPH_OK) {
-        strv_add(&res->b2b, &n, xstrdup("unknown: reading the cross-tenant access policy needs "
-                                        "Policy.Read.All; without it a blocked partner shows as a "
-                                        "refused invitation per user"));
-        graph_b2b_policy_release(&pol);
-        return;
-    }
-    struct convert_b2b_side self = { tc->name, tc->tenant_id, tc->cloud };
-    for (size_t i = 0; i < cfg->ntenants; i++) {
-        const struct tenant_config *o = &cfg->tenants[i];
-        if (o == tc)
-            continue;
-        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
-        for (int inbound = 1; inbound >= 0; inbound--) {
-            char why[600];
-            if (convert_b2b_allowed(&pol, &self, &other, inbound, why, sizeof(why)) == GRAPH_NO)
-                res->b2b_blocked = true;
-            strv_add(&res->b2b, &n, xasprintf("%s %s: %s", inbound ? "from" : "to", o->name, why));
+    if (!P->tried[i]) {
+        P->tried[i] = true;
+        struct graph *own = NULL;
+        if (!g) {
+            struct graph_params p;
+            convert_graph_params(&cfg->tenants[i], &p);
+            if (graph_open(&p, &own) == 0)
+                g = own;
         }
+        const char *why = NULL;
+        if (!g) {
+            snprintf(P->unread[i], sizeof(P->unread[i]), "its Graph client cannot be set up");
+        } else if (graph_b2b_policy(g, &P->pol[i]) != GRAPH_OK) {
+            if (graph_stopped(g, &why) != GRAPH_OK)
+                snprintf(P->unread[i], sizeof(P->unread[i]), "%s", why ? why : "the tenant stopped");
+            else
+                snprintf(P->unread[i], sizeof(P->unread[i]), "reading the cross-tenant access policy "
+                         "needs Policy.Read.All in tenant %s", cfg->tenants[i].name);
+        } else {
+            P->ok[i] = true;
+        }
+        graph_close(own);
     }
-    graph_b2b_policy_release(&pol);
+    return P->ok[i] ? &P->pol[i] : NULL;
 }
 
 /* The tenant's verified domains, for the tenant check of its Connect export
@@ -67,8 +74,41 @@ static void read_domains(struct graph *g, const struct graph_check_result *res, 
         d->why = xasprintf("listing its domains failed (%s): Domain.Read.All granted?", graph_status_name(st));
 }
 
-static int check_tenant(const struct config *cfg, const struct tenant_config *tc, struct check_domains *d)
+/* B2B collaboration with each other tenant of the config, both ways: "from
+ * X" are X's users invited here (this tenant's inbound, X's outbound), "to
+ * X" this tenant's users invited there (this tenant's outbound, X's
+ * inbound). Each pair needs both sides (cross-tenant-access-overview,
+ * cross-cloud-settings), so the other tenant's policy is read too. */
+static void check_b2b(struct graph *g, const struct config *cfg, size_t t, struct policies *P,
+                      struct graph_check_result *res)
 {
+    const struct tenant_config *tc = &cfg->tenants[t];
+    if (!res->token_ok || cfg->ntenants < 2)
+        return;
+    size_t n = 0;
+    const struct graph_b2b_policy *mine = policy_of(P, cfg, t, g);
+    if (!mine)
+        strv_add(&res->b2b, &n, xasprintf("this tenant's side unknown: %s; without it a blocked partner "
+                                          "shows as a refused invitation per user", P->unread[t]));
+    struct convert_b2b_side self = { tc->name, tc->tenant_id, tc->cloud };
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        if (i == t)
+            continue;
+        const struct tenant_config *o = &cfg->tenants[i];
+        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
+        const struct graph_b2b_policy *theirs = policy_of(P, cfg, i, NULL);
+        struct convert_b2b_pair in, out;
+        convert_b2b_pair(mine, P->unread[t], theirs, P->unread[i], &self, &other, &in);
+        convert_b2b_pair(theirs, P->unread[i], mine, P->unread[t], &other, &self, &out);
+        res->b2b_blocked |= in.verdict == B2B_BLOCKED || out.verdict == B2B_BLOCKED;
+        strv_add(&res->b2b, &n, xasprintf("from %s: %s", o->name, in.why));
+        strv_add(&res->b2b, &n, xasprintf("to %s: %s", o->name, out.why));
+    }
+}
+
+static int check_tenant(const struct config *cfg, size_t t, struct policies *P, struct check_domains *d)
+{
+    const struct tenant_config *tc = &cfg->tenants[t];
     struct graph_params p;
     convert_graph_params(tc, &p);
     struct graph *g;
@@ -78,7 +118,7 @@ static int check_tenant(const struct config *cfg, const struct tenant_config *tc
     }
     struct graph_check_result res;
     int rc = graph_check(g, &res);
-    check_b2b(g, cfg, tc, &res);
+    check_b2b(g, cfg, t, P, &res);
     if (tc->connect_config)
         read_domains(g, &res, d);
     if (res.b2b_blocked)
@@ -104,15 +144,19 @@ int cmd_check(const struct cli *cli, const struct config *cfg)
     }
     struct check_domains *known = xcalloc(cfg->ntenants + 1, sizeof(*known));
     bool found = !cli->tenant;
+    struct policies *policies = xcalloc(1, sizeof(*policies));
     for (size_t t = 0; t < cfg->ntenants; t++) {
         const struct tenant_config *tc = &cfg->tenants[t];
         if (cli->tenant && strcmp(cli->tenant, tc->name))
             continue;
         found = true;
-        int trc = check_tenant(cfg, tc, &known[t]);
+        int trc = check_tenant(cfg, t, policies, &known[t]);
         if (trc > rc)
             rc = trc;
     }
+    for (size_t t = 0; t < cfg->ntenants; t++)
+        graph_b2b_policy_release(&policies->pol[t]);
+    free(policies);
     if (!found) {
         log_error("--tenant %s: no [tenant %s] in %s", cli->tenant, cli->tenant, cfg->path);
         rc = EXIT_USAGE;

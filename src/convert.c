@@ -68,6 +68,8 @@ struct ctx {
     bool fatal;                        /* a mapping or audit write failed: stop at once */
     char **verified;                   /* the tenant's verified domains */
     bool looked_up;                    /* the items' cloud users are known */
+    bool xt_read;                      /* xt holds this run's cross-tenant verdicts */
+    struct convert_b2b_pair *xt;       /* per configured tenant as a home of users here */
 };
 
 static const char *str_or(const char *s, const char *dflt)
@@ -838,6 +840,79 @@ static enum graph_status find_cloud_users(struct ctx *c, struct item *items, siz
     return st;
 }
 
+/* ------------------------------------------------------------ cross-tenant access */
+
+/* A policy read through the handle of tenant h: this tenant's own, watch's
+ * kept one, or one opened for the read (the home side of a pair: dualsync
+ * holds every configured tenant's credentials). NULL with why in unread. */
+static bool read_policy(struct ctx *c, size_t h, struct graph_b2b_policy *pol, char *unread, size_t size)
+{
+    struct graph *g = h == c->t ? c->g : c->o->graphs ? c->o->graphs[h] : NULL, *own = NULL;
+    const struct tenant_config *tc = &c->w->cfg->tenants[h];
+    if (!g) {
+        struct graph_params p;
+        convert_graph_params(tc, &p);
+        if (graph_open(&p, &own)) {
+            snprintf(unread, size, "its Graph client cannot be set up");
+            return false;
+        }
+        g = own;
+    }
+    bool ok = graph_b2b_policy(g, pol) == GRAPH_OK;
+    const char *why = NULL;
+    if (!ok && g != c->g && graph_stopped(g, &why) != GRAPH_OK)
+        snprintf(unread, size, "%s", why ? why : "the tenant stopped");
+    else if (!ok)
+        snprintf(unread, size, "reading the cross-tenant access policy needs Policy.Read.All in tenant %s",
+                 tc->name);
+    graph_close(own);
+    return ok;
+}
+
+/* Cross-tenant access for the users to convert here, before any invitation:
+ * the home tenant's outbound refusal does not refuse the invitation, the
+ * guest meets it at sign-in and stays PendingAcceptance (AADSTS500212;
+ * tests/graphsim/README.md). Both sides of each pair: this tenant
+ * inbound, the home tenant outbound (convert_b2b_pair). */
+static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
+{
+    const struct config *cfg = c->w->cfg;
+    bool want[CONFIG_MAX_TENANTS] = { false }, any = false;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].kind == PLAN_CONVERT && items[i].home >= 0)
+            any = want[items[i].home] = true;
+    if (!any)
+        return;
+    struct graph_b2b_policy mine, theirs;
+    char mine_unread[200] = "", theirs_unread[200];
+    bool mine_ok = read_policy(c, c->t, &mine, mine_unread, sizeof(mine_unread));
+    if (graph_stopped(c->g, NULL) != GRAPH_OK) {
+        graph_b2b_policy_release(&mine);
+        return;
+    }
+    c->xt = xcalloc(cfg->ntenants, sizeof(*c->xt));
+    struct convert_b2b_side self = { c->tc->name, c->tc->tenant_id, c->tc->cloud };
+    for (size_t h = 0; h < cfg->ntenants; h++) {
+        if (!want[h])
+            continue;
+        const struct tenant_config *o = &cfg->tenants[h];
+        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
+        bool ok = read_policy(c, h, &theirs, theirs_unread, sizeof(theirs_unread));
+        struct convert_b2b_pair *x = &c->xt[h];
+        convert_b2b_pair(mine_ok ? &mine : NULL, mine_unread, ok ? &theirs : NULL, theirs_unread, &self,
+                         &other, x);
+        if (x->verdict == B2B_BLOCKED)
+            log_warn("tenant %s: home tenant %s: cross-tenant access %s: its users are not invited",
+                     c->tc->name, o->name, x->why);
+        else if (x->verdict == B2B_UNKNOWN)
+            log_verbose("tenant %s: home tenant %s: cross-tenant access %s: each invitation tells",
+                        c->tc->name, o->name, x->why);
+        graph_b2b_policy_release(&theirs);
+    }
+    c->xt_read = true;
+    graph_b2b_policy_release(&mine);
+}
+
 /* ------------------------------------------------------------ the phases */
 
 /* The circuit breaker (like Connect's 500-deletes guard, reference §6.3):
@@ -911,6 +986,7 @@ static enum convert_status phase_look_up(struct ctx *c, struct item *items, size
         stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
         return CONVERT_STOPPED;
     }
+    read_cross_tenant(c, items, n);
     defer_unchanged(c, items, n, c->o->check_all, delta_link);
     need_graph = false;
     for (size_t i = 0; i < n; i++) {
@@ -1009,45 +1085,21 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
     }
 }
 
-/* Users whose home tenant this tenant's cross-tenant access policy does
- * not let in: blocked with what to change, before any invitation (Entra
- * checks it at the time of invitation: Learn, allow-deny-list). Only this
- * side is read (the home side is another tenant's: `dualsync check` shows
- * both); a policy that cannot be read (no Policy.Read.All) leaves the
- * invitations to Graph's answer, refused per user. */
+/* Users whose home tenant cross-tenant access keeps out (read_cross_tenant):
+ * blocked with what to change and on which side, before any invitation. A
+ * policy that cannot be read leaves the invitations to Graph's answer. */
 static void check_b2b(struct ctx *c, struct work *w)
 {
-    bool any = false;
-    for (size_t i = 0; i < w->ninvite; i++)
-        any |= w->invite[i]->home >= 0;
-    if (!any)
+    if (!c->xt_read)
         return;
-    struct graph_b2b_policy pol;
-    if (graph_b2b_policy(c->g, &pol) != GRAPH_OK) {
-        log_verbose("tenant %s: cross-tenant access policy not read (Policy.Read.All): each "
-                    "invitation tells", c->tc->name);
-        graph_b2b_policy_release(&pol);
-        return;
-    }
     const struct config *cfg = c->w->cfg;
-    struct convert_b2b_side self = { c->tc->name, c->tc->tenant_id, c->tc->cloud };
-    enum graph_tristate verdict[CONFIG_MAX_TENANTS];
-    char why[CONFIG_MAX_TENANTS][600];
-    for (size_t h = 0; h < cfg->ntenants; h++) {
-        const struct tenant_config *o = &cfg->tenants[h];
-        struct convert_b2b_side other = { o->name, o->tenant_id, o->cloud };
-        verdict[h] = o == c->tc ? GRAPH_YES : convert_b2b_allowed(&pol, &self, &other, true, why[h],
-                                                                  sizeof(why[h]));
-        if (verdict[h] == GRAPH_NO)
-            log_warn("tenant %s: %s: its users are not invited", c->tc->name, why[h]);
-    }
+    char msg[1800];
     size_t k = 0;
     for (size_t i = 0; i < w->ninvite; i++) {
         struct item *it = w->invite[i];
-        if (it->home >= 0 && verdict[it->home] == GRAPH_NO) {
-            char msg[700];
-            snprintf(msg, sizeof(msg), "home tenant %s: cross-tenant access %s",
-                     cfg->tenants[it->home].name, why[it->home]);
+        if (it->home >= 0 && c->xt[it->home].verdict == B2B_BLOCKED) {
+            snprintf(msg, sizeof(msg), "home tenant %s: cross-tenant access %s", cfg->tenants[it->home].name,
+                     c->xt[it->home].why);
             settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
             c->res->blocked++;
         } else {
@@ -1055,7 +1107,6 @@ static void check_b2b(struct ctx *c, struct work *w)
         }
     }
     w->ninvite = k;
-    graph_b2b_policy_release(&pol);
 }
 
 /* Invite, then set userType (of those just invited too), then revert. */
@@ -1183,6 +1234,7 @@ finish:
     free(delta_link);
     graph_users_release(&users);
     graph_strv_free(c.verified);
+    free(c.xt);
     if (!c.g_kept)
         graph_close(c.g);
     mapstore_close(c.ms);

@@ -199,3 +199,49 @@ enum graph_tristate convert_b2b_allowed(const struct graph_b2b_policy *p, const 
              inbound ? "from" : "to", partner->name, partner_cloud_text(other_cloud, pend), from);
     return GRAPH_YES;
 }
+
+/* why without its leading verdict word ("BLOCKED: ", "allowed: ", "partly: ") */
+static const char *side_text(const char *why)
+{
+    const char *colon = strstr(why, ": ");
+    return colon ? colon + 2 : why;
+}
+
+void convert_b2b_pair(const struct graph_b2b_policy *resource_pol, const char *resource_unread,
+                      const struct graph_b2b_policy *home_pol, const char *home_unread,
+                      const struct convert_b2b_side *resource, const struct convert_b2b_side *home,
+                      struct convert_b2b_pair *out)
+{
+    char rw[600], hw[600];
+    enum graph_tristate r = GRAPH_UNKNOWN, h = GRAPH_UNKNOWN;
+    if (resource_pol)
+        r = convert_b2b_allowed(resource_pol, resource, home, true, rw, sizeof(rw));
+    else
+        snprintf(rw, sizeof(rw), "unknown: tenant %s's side not read (%s)", resource->name,
+                 resource_unread ? resource_unread : "no reason given");
+    if (home_pol)
+        h = convert_b2b_allowed(home_pol, home, resource, false, hw, sizeof(hw));
+    else
+        snprintf(hw, sizeof(hw), "unknown: tenant %s's side not read (%s)", home->name,
+                 home_unread ? home_unread : "no reason given");
+    memset(out, 0, sizeof(*out));
+    out->resource_blocks = resource_pol && r == GRAPH_NO;
+    out->home_blocks = home_pol && h == GRAPH_NO;
+    if (out->resource_blocks && out->home_blocks) {
+        out->verdict = B2B_BLOCKED;
+        snprintf(out->why, sizeof(out->why), "BLOCKED on both sides: %s's (this tenant): %s; %s's (the home "
+                 "tenant): %s", resource->name, side_text(rw), home->name, side_text(hw));
+    } else if (out->resource_blocks || out->home_blocks) {
+        out->verdict = B2B_BLOCKED;
+        const char *other = out->resource_blocks ? hw : rw;
+        snprintf(out->why, sizeof(out->why), "BLOCKED on %s's side (%s): %s; %s", out->resource_blocks
+                 ? resource->name : home->name, out->resource_blocks ? "this tenant" : "the home tenant",
+                 side_text(out->resource_blocks ? rw : hw), other);
+    } else {
+        /* neither blocks: partly, or a side unknown, or allowed */
+        out->verdict = (resource_pol && r == GRAPH_UNKNOWN) || (home_pol && h == GRAPH_UNKNOWN) ? B2B_PARTLY
+                       : !resource_pol || !home_pol ? B2B_UNKNOWN : B2B_ALLOWED;
+        snprintf(out->why, sizeof(out->why), "%s: %s; %s", b2b_verdict_name(out->verdict), side_text(rw),
+                 side_text(hw));
+    }
+}

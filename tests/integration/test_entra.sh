@@ -169,20 +169,22 @@ gi=$(count_state invited "$M/gcch.map")
     || fail "stopped mid-run: exit $rc, $gi invited: $(grep 'stopped (' "$OUT/stopped.err")"
 # --- 6. cross-tenant access, the defense example (Commercial + GCC High):
 # with both tenants at the service defaults B2B across the clouds is
-# blocked, and check and run say so; with the example's settings (the other
-# cloud enabled, the partner added, both sides) it converts
+# blocked, and check and run say so; a home tenant's outbound block
+# (which Entra meets only at the guest's sign-in) blocks too, naming the
+# side to change; once both sides allow it, run converts them
 fresh b2b
 NOPOL='{"cross_tenant_access": {}, "enforce_cross_tenant_access": true}'
+COM_TID=3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11 GCCH_TID=7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22
 sim POST /_sim/commercial/settings "$NOPOL" >/dev/null
 sim POST /_sim/gcch/settings "$NOPOL" >/dev/null
 # Contoso Defense's addresses are at home in GCC High
 sim POST /_sim/gcch/settings '{"verified_domains": ["contoso-defense.example", "fabrikam-defense.example"]}' >/dev/null
 "$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check1.out" 2>&1
 rc=$?
-[ "$rc" = 3 ] && grep -q "^  b2b            from gcch: BLOCKED: tenant gcch (microsoftonline.us) is in another Microsoft cloud; in tenant commercial, Cross-tenant access settings, enable it in Microsoft cloud settings, then add tenant id 7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22" "$OUT/b2b-check1.out" \
-    && grep -q "^                 to commercial: BLOCKED: .*microsoftonline.com" "$OUT/b2b-check1.out" \
+[ "$rc" = 3 ] && grep -q "^  b2b            from gcch: BLOCKED on both sides: commercial's (this tenant): tenant gcch (microsoftonline.us) is in another Microsoft cloud; in tenant commercial, Cross-tenant access settings, enable it in Microsoft cloud settings, then add tenant id $GCCH_TID under Organizational settings; gcch's (the home tenant): tenant commercial (microsoftonline.com) is in another Microsoft cloud; in tenant gcch, " "$OUT/b2b-check1.out" \
+    && grep -q "^                 to commercial: BLOCKED on both sides: .*microsoftonline.com" "$OUT/b2b-check1.out" \
     && [ "$(grep -c '^  result         NOT READY' "$OUT/b2b-check1.out")" = 2 ] \
-    && pass "b2b: check names each blocked pair, the cloud and what to change (exit 3)" \
+    && pass "b2b: check names each blocked pair, both sides, the cloud and what to change (exit 3)" \
     || fail "b2b check (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check1.out" | head -8)"
 s=$(log_seq)
 D run > "$OUT/b2b-run1.out" 2>"$OUT/b2b-run1.err"
@@ -193,19 +195,42 @@ gb=$(grep -c "home tenant commercial: cross-tenant access BLOCKED" "$M/gcch.map"
 [ "$rc" = 1 ] && [ "$inv" = 0 ] && [ "$cb" -gt 50 ] && [ "$gb" -gt 100 ] \
     && pass "b2b: run blocks the $cb + $gb users of a blocked home tenant with the remedy, invites nobody" \
     || fail "b2b run: exit $rc, $inv invitations, $cb / $gb blocked: $(grep -i 'cross-tenant\|stopp' "$OUT/b2b-run1.err" | head -3)"
-# the example's settings, as doc/examples/defense-contractor.conf describes them
-sim POST /_sim/commercial/settings '{"cross_tenant_access": {"allowedCloudEndpoints": ["microsoftonline.us"], "partners": [{"tenantId": "7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22"}]}}' >/dev/null
-sim POST /_sim/gcch/settings '{"cross_tenant_access": {"allowedCloudEndpoints": ["microsoftonline.com"], "partners": [{"tenantId": "3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11"}]}}' >/dev/null
+# commercial lets gcch in (the example's settings); gcch enables the other
+# cloud and adds commercial, but blocks B2B collaboration out to it. The
+# invitation would go through (Entra checks only the inviting side then):
+# the guests could never sign in (AADSTS500212) and stay PendingAcceptance
+BLK='{"usersAndGroups": {"accessType": "blocked", "targets": [{"target": "AllUsers", "targetType": "user"}]}}'
+sim POST /_sim/commercial/settings "{\"cross_tenant_access\": {\"allowedCloudEndpoints\": [\"microsoftonline.us\"], \"partners\": [{\"tenantId\": \"$GCCH_TID\"}]}}" >/dev/null
+sim POST /_sim/gcch/settings "{\"cross_tenant_access\": {\"allowedCloudEndpoints\": [\"microsoftonline.com\"], \"partners\": [{\"tenantId\": \"$COM_TID\", \"b2bCollaborationOutbound\": $BLK}]}}" >/dev/null
 "$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check2.out" 2>&1
 rc=$?
-[ "$rc" = 0 ] && grep -q "^  b2b            from gcch: allowed: tenant commercial, B2B collaboration inbound from gcch (Azure Government, enabled, the default settings)" "$OUT/b2b-check2.out" \
-    && pass "b2b: with the example's settings check says allowed, and in which cloud" \
+[ "$rc" = 3 ] && grep -q "^  b2b            from gcch: BLOCKED on gcch's side (the home tenant): tenant gcch blocks B2B collaboration outbound to commercial (its organizational settings); allow it for all users in Outbound access, B2B collaboration, of that tenant's entry; allowed: tenant commercial, B2B collaboration inbound from gcch (Azure Government, enabled, the default settings)" "$OUT/b2b-check2.out" \
+    && pass "b2b: check says the home tenant's outbound side blocks, and what to change there" \
     || fail "b2b check 2 (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check2.out" | head -8)"
-# a policy changes no user: --full checks the blocked ones again
+s=$(log_seq)
 D run --full > "$OUT/b2b-run2.out" 2>"$OUT/b2b-run2.err"
-ci=$(count_state invited "$M/commercial.map"); gi=$(count_state invited "$M/gcch.map")
-[ "$ci" -gt 50 ] && [ "$gi" -gt 100 ] && ! grep -q "cross-tenant access BLOCKED" "$M/commercial.map" "$M/gcch.map" \
-    && pass "b2b: run --full then converts them ($ci + $gi)" || fail "b2b run 2: $ci / $gi invited"
+cinv=$(tail -n +$((s + 1)) "$SIM/requests.jsonl" | python3 -c '
+import json, sys
+print(sum(1 for e in map(json.loads, sys.stdin) if e.get("tenant") == "commercial" and e.get("method") == "POST"
+          and e["path"].endswith("/invitations") and e.get("status") == 201))')
+cb2=$(grep -c "home tenant gcch: cross-tenant access BLOCKED on gcch's side (the home tenant): tenant gcch blocks B2B collaboration outbound to commercial" "$M/commercial.map")
+gi=$(count_state invited "$M/gcch.map")
+[ "$cinv" = 0 ] && [ "$cb2" = "$cb" ] && [ "$gi" -gt 100 ] \
+    && pass "b2b: run invites none of gcch's $cb2 users into commercial (gcch's outbound), converts $gi in gcch" \
+    || fail "b2b run 2: $cinv invited into commercial, $cb2 of $cb blocked on gcch's side, $gi invited in gcch: $(grep -i 'cross-tenant' "$OUT/b2b-run2.err" | head -2)"
+# gcch lets them out too (the example's settings on both sides)
+sim POST /_sim/gcch/settings "{\"cross_tenant_access\": {\"allowedCloudEndpoints\": [\"microsoftonline.com\"], \"partners\": [{\"tenantId\": \"$COM_TID\"}]}}" >/dev/null
+"$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check3.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && grep -q "^  b2b            from gcch: allowed: tenant commercial, B2B collaboration inbound from gcch (Azure Government, enabled, the default settings); tenant gcch, B2B collaboration outbound to commercial (" "$OUT/b2b-check3.out" \
+    && pass "b2b: with the example's settings on both sides check says allowed, and in which cloud" \
+    || fail "b2b check 3 (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check3.out" | head -8)"
+# a policy changes no user: --full checks the blocked ones again
+D run --full > "$OUT/b2b-run3.out" 2>"$OUT/b2b-run3.err"
+ci=$(count_state invited "$M/commercial.map")
+[ "$ci" -ge "$cb" ] && ! grep -q "cross-tenant access BLOCKED" "$M/commercial.map" "$M/gcch.map" \
+    && pass "b2b: run --full then converts them ($ci in commercial)" || fail "b2b run 3: $ci of $cb invited"
+counted "b2b: commercial" agrees commercial
 counted "b2b: gcch" agrees gcch
 equal "b2b: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' ' -f1)"
 

@@ -205,6 +205,58 @@ static void b2b_partner_entries(void **state)
     assert_string_equal(convert_cloud_endpoint(CLOUD_CHINA), "partner.microsoftonline.cn");
 }
 
+/* a pair needs both sides: the resource's inbound, the home's outbound */
+static void b2b_pair_both_sides(void **state)
+{
+    (void)state;
+    char *us[] = { (char *)"microsoftonline.us", NULL }, *com_cloud[] = { (char *)"microsoftonline.com", NULL };
+    struct graph_b2b_partner to_gcch = { (char *)"7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22", true, true,
+                                         GRAPH_UNKNOWN, GRAPH_UNKNOWN };
+    struct graph_b2b_partner to_com = { (char *)"3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11", true, false,
+                                        GRAPH_UNKNOWN, GRAPH_NO };
+    struct graph_b2b_policy res = { us, GRAPH_YES, GRAPH_YES, &to_gcch, 1 };
+    struct graph_b2b_policy home = { com_cloud, GRAPH_YES, GRAPH_YES, &to_com, 1 };
+    struct convert_b2b_pair p;
+    /* commercial lets gcch in; gcch's entry for commercial blocks going out */
+    convert_b2b_pair(&res, NULL, &home, NULL, &com, &gcch, &p);
+    assert_int_equal(p.verdict, B2B_BLOCKED);
+    assert_false(p.resource_blocks);
+    assert_true(p.home_blocks);
+    assert_non_null(strstr(p.why, "BLOCKED on gcch's side (the home tenant): tenant gcch blocks B2B "
+                                  "collaboration outbound to commercial (its organizational settings)"));
+    assert_non_null(strstr(p.why, "allowed: tenant commercial, B2B collaboration inbound from gcch"));
+    /* both sides block: both named */
+    res.clouds = (char *[]){ NULL };
+    convert_b2b_pair(&res, NULL, &home, NULL, &com, &gcch, &p);
+    assert_true(p.resource_blocks && p.home_blocks);
+    assert_non_null(strstr(p.why, "BLOCKED on both sides: commercial's (this tenant): tenant gcch "
+                                  "(microsoftonline.us) is in another Microsoft cloud"));
+    /* both allow */
+    res.clouds = us;
+    to_com.inherits_outbound = true;
+    convert_b2b_pair(&res, NULL, &home, NULL, &com, &gcch, &p);
+    assert_int_equal(p.verdict, B2B_ALLOWED);
+    assert_false(p.resource_blocks || p.home_blocks);
+    assert_non_null(strstr(p.why, "allowed: tenant commercial, B2B collaboration inbound from gcch (Azure "
+                                  "Government, enabled, the default settings); tenant gcch, B2B collaboration "
+                                  "outbound to commercial"));
+    /* the home's policy not read: no verdict is made up for it */
+    convert_b2b_pair(&res, NULL, NULL, "no Policy.Read.All", &com, &gcch, &p);
+    assert_int_equal(p.verdict, B2B_UNKNOWN);
+    assert_non_null(strstr(p.why, "tenant gcch's side not read (no Policy.Read.All)"));
+    /* ... but this side's block stands */
+    res.clouds = (char *[]){ NULL };
+    convert_b2b_pair(&res, NULL, NULL, "no token", &com, &gcch, &p);
+    assert_int_equal(p.verdict, B2B_BLOCKED);
+    assert_true(p.resource_blocks && !p.home_blocks);
+    /* some users only, on one side: partly */
+    res.clouds = us;
+    to_com.inherits_outbound = false;
+    to_com.outbound = GRAPH_UNKNOWN;
+    convert_b2b_pair(&res, NULL, &home, NULL, &com, &gcch, &p);
+    assert_int_equal(p.verdict, B2B_PARTLY);
+}
+
 static void status_names(void **state)
 {
     (void)state;
@@ -230,6 +282,7 @@ int main(void)
         cmocka_unit_test(refusals_of_one_user_are_recorded),
         cmocka_unit_test(b2b_service_defaults),
         cmocka_unit_test(b2b_partner_entries),
+        cmocka_unit_test(b2b_pair_both_sides),
         cmocka_unit_test(status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
