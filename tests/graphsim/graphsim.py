@@ -860,8 +860,16 @@ def _sim_route(sim, method, segs, q, body):
                 elif k == "size":
                     t.size = v
                 elif k in ("b2b_domains", "invalid_request_input", "cross_tenant_access",
-                           "enforce_cross_tenant_access"):
+                           "enforce_cross_tenant_access", "undergoing_migration"):
                     t.set_b2b_setting(k, v)
+                elif k == "app_roles":
+                    # an administrator granting or removing application
+                    # permissions: tokens issued from now carry them
+                    if not isinstance(v, dict) or any(c.lower() not in t.apps or not isinstance(r, list)
+                                                      for c, r in v.items()):
+                        raise GraphError(400, "BadRequest", "app_roles: {\"<client id of the tenant's app>\": [roles]}")
+                    for c, r in v.items():
+                        t.apps[c.lower()].roles = list(r)
                 elif k == "verified_domains":
                     t.verified = [d.lower() for d in v]
                 elif k in ("write_onpremises_upn", "clear_existing_onpremises_upn", "anchor", "usertype_sync",

@@ -24,6 +24,11 @@ SYNC_MASTERED = {
     "onPremisesExtensionAttributes", "onPremisesImmutableId", "otherMails", "passwordProfile", "postalCode",
     "preferredLanguage", "showInAddressList", "state", "streetAddress", "surname", "userPrincipalName",
 }
+# Graph's answer to an update of what the directory holds as mastered
+# elsewhere (reference §1.8, §7.2: graph-docs#7301).
+MASTERED = ("Unable to update the specified properties for on-premises mastered Directory Sync objects "
+            "or objects currently undergoing migration.")
+
 # Never writable through PATCH /users/{id}.
 READ_ONLY = {
     "id", "deletedDateTime", "createdDateTime", "creationType", "externalUserState",
@@ -123,7 +128,11 @@ class Tenant:
         self.invalid_request_input = set()
         self.cross_tenant_access = {}
         self.enforce_cross_tenant_access = False
-        for k in ("b2b_domains", "invalid_request_input", "cross_tenant_access", "enforce_cross_tenant_access"):
+        # users whose PATCH the service refuses as an object "currently
+        # undergoing migration" (README, "PATCH /users/{id}")
+        self.undergoing_migration = set()
+        for k in ("b2b_domains", "invalid_request_input", "cross_tenant_access", "enforce_cross_tenant_access",
+                  "undergoing_migration"):
             if k in cfg:
                 self.set_b2b_setting(k, cfg[k])
         for u in cfg.get("users", []):
@@ -297,6 +306,8 @@ class Tenant:
             self.b2b_domains = {k2: [d.lower() for d in v2] for k2, v2 in v.items()} if v else None
         elif k == "invalid_request_input":
             self.invalid_request_input = {x.lower() for x in v or []}
+        elif k == "undergoing_migration":
+            self.undergoing_migration = {x.lower() for x in v or []}
         elif k == "cross_tenant_access":
             if not isinstance(v, dict):
                 raise GraphError(400, "BadRequest", "cross_tenant_access: an object")
@@ -438,11 +449,11 @@ class Tenant:
                 raise GraphError(400, "Request_BadRequest",
                                  "Property '%s' is read-only and cannot be set." % c)
         if synced and any(c in SYNC_MASTERED for c in changes):
-            raise GraphError(400, "Request_BadRequest",
-                             "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.")
+            raise GraphError(400, "Request_BadRequest", MASTERED)
         if "userType" in changes and changes["userType"] not in ("Member", "Guest"):
             raise GraphError(400, "Request_BadRequest",
                              "Invalid value specified for property 'userType' of resource 'User'.")
+        self._update_refusals(u)
         if "userPrincipalName" in changes:
             upn = changes["userPrincipalName"] or ""
             dom = upn.rpartition("@")[2]
@@ -460,6 +471,18 @@ class Tenant:
         if "userPrincipalName" in changes:
             self._sync_upn_identity(u, seq)
         return list(changes)
+
+    def _update_refusals(self, u):
+        """Refusals of one update, about this user only (README)."""
+        if u.directory_roles:
+            # an app-only caller with User.ReadWrite.All alone may not update
+            # a user who holds an administrator role (Learn, Update user and
+            # "Who can perform sensitive actions"; Q&A 1611025: 403 for any
+            # property); the simulated apps hold no directory role
+            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        ids = {u.id.lower(), (u.p.get("userPrincipalName") or "").lower()}
+        if ids & self.undergoing_migration:
+            raise GraphError(400, "Request_BadRequest", MASTERED)
 
     def _sync_upn_identity(self, u, seq=None):
         ids = copy.deepcopy(u.p.get("identities") or [])

@@ -1108,7 +1108,9 @@ class EntraAnswerTests(unittest.TestCase):
         S.hook("POST", "/_sim/faults", {"reset": True})
         for t in ("commercial", "gcch"):
             S.hook("POST", "/_sim/%s/settings" % t, {"b2b_domains": None, "invalid_request_input": [],
-                                                     "cross_tenant_access": {}, "enforce_cross_tenant_access": False})
+                                                     "cross_tenant_access": {}, "enforce_cross_tenant_access": False,
+                                                     "undergoing_migration": []})
+        S.hook("POST", "/_sim/commercial/settings", {"app_roles": {APP_RO: ["Directory.Read.All"]}})
 
     def test_batch_garbled(self):
         u = S.mkuser(**synced())
@@ -1165,6 +1167,44 @@ class EntraAnswerTests(unittest.TestCase):
         S.hook("POST", "/_sim/commercial/settings", {"invalid_request_input": []})
         self.assertEqual(S.graph("POST", "/v1.0/invitations", invite_body(u)).status, 201)
         self.assertEqual(S.hook("POST", "/_sim/commercial/settings", {"b2b_domains": {"both": []}}).status, 400)
+
+    assertGraphError = GraphBasicsTests.assertGraphError
+
+    def test_update_refusals_about_one_user(self):
+        role = S.mkuser(**synced())
+        S.hook("PATCH", "/_sim/commercial/users/" + role["id"], {"_directoryRoles": ["Helpdesk Administrator"]})
+        self.assertGraphError(S.graph("PATCH", "/v1.0/users/" + role["id"], {"userType": "Guest"}), 403,
+                              "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        # inside a $batch the item says the same, the other items go on
+        other = S.mkuser(**synced())
+        r = S.graph("POST", "/v1.0/$batch", {"requests": [
+            {"id": str(i), "method": "PATCH", "url": "/users/" + u["id"],
+             "headers": {"Content-Type": "application/json"}, "body": {"userType": "Guest"}}
+            for i, u in enumerate((role, other))]})
+        got = {x["id"]: x for x in r.json["responses"]}
+        self.assertEqual((got["0"]["status"], got["0"]["body"]["error"]["code"]), (403, "Authorization_RequestDenied"))
+        self.assertEqual(got["1"]["status"], 204)
+        self.assertEqual(S.graph("GET", "/v1.0/users/%s?$select=userType" % role["id"]).json["userType"], "Member")
+        # the role removed: the update goes through
+        S.hook("PATCH", "/_sim/commercial/users/" + role["id"], {"_directoryRoles": []})
+        self.assertEqual(S.graph("PATCH", "/v1.0/users/" + role["id"], {"userType": "Guest"}).status, 204)
+        # an object the directory will not update: 400, by id or UPN
+        for ref in ("id", "userPrincipalName"):
+            u = S.mkuser(**synced())
+            S.hook("POST", "/_sim/commercial/settings", {"undergoing_migration": [u[ref].upper()]})
+            self.assertGraphError(S.graph("PATCH", "/v1.0/users/" + u["id"], {"userType": "Guest"}), 400,
+                                  "Request_BadRequest", "objects currently undergoing migration")
+            S.hook("POST", "/_sim/commercial/settings", {"undergoing_migration": []})
+            self.assertEqual(S.graph("PATCH", "/v1.0/users/" + u["id"], {"userType": "Guest"}).status, 204)
+        # the permission granted to an app: tokens issued from then on carry it
+        u = S.mkuser(**synced())
+        self.assertEqual(S.hook("POST", "/_sim/commercial/settings",
+                                {"app_roles": {APP_RO: ["Directory.Read.All", "User.ReadWrite.All"]}}).status, 200)
+        tok = S.req("POST", L, "/%s/oauth2/v2.0/token" % COM_TID,
+                    form={"grant_type": "client_credentials", "client_id": APP_RO, "client_secret": SECRET,
+                          "scope": "https://graph.microsoft.com/.default"}).json["access_token"]
+        self.assertEqual(S.graph("PATCH", "/v1.0/users/" + u["id"], {"userType": "Guest"}, token=tok).status, 204)
+        self.assertEqual(S.hook("POST", "/_sim/commercial/settings", {"app_roles": {"not-an-app": []}}).status, 400)
 
     def test_cross_tenant_access(self):
         # a user at home in gcch (usgov-high) invited into commercial (global)
