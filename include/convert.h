@@ -134,6 +134,16 @@ bool convert_domain_verified(const char *const *verified, const char *mail);
 enum convert_status convert_refusal(int http_status, const char *code, const char *message,
                                     const char *tenant, bool *blocked, char *remedy, size_t size);
 
+/* The same for a refused userType change (PATCH /users/{id}). tenant_stopped:
+ * the Graph client judged the answer the tenant's or the application's and
+ * stopped the tenant (a 403 with the permission missing from the token looks
+ * like one about the user: graph_request.permissions). Otherwise a 403 is
+ * about this user (an administrator-role holder: *blocked), a 400 or another
+ * refusal a failure the next run tries again. */
+enum convert_status convert_user_type_refusal(int http_status, const char *code, const char *message,
+                                              bool tenant_stopped, const char *tenant, bool *blocked,
+                                              char *remedy, size_t size);
+
 /* B2B collaboration between two tenants by one side's cross-tenant access
  * policy (graph.h): `inbound` into self from partner, or outbound from self
  * to partner. Another Microsoft cloud needs its endpoint in

@@ -132,6 +132,14 @@ struct graph_request {
                                     refusal about one user), instead of stopping the tenant,
                                     unless it names the application or "invitations are
                                     blocked" */
+    const char *const *permissions; /* NULL, or the application permissions any one of which
+                                    allows the request (a static NULL-terminated list): a 403
+                                    while the token carries none of them (or its roles cannot
+                                    be read) concerns the application, and stops the tenant
+                                    even with may_be_forbidden. Graph answers the same 403 for
+                                    a missing permission and for an object the permission does
+                                    not reach (PATCH of a directory-role holder): only the
+                                    token tells them apart. */
     /* --- the answer (graph_run fills these) --- */
     enum graph_status status;
     int http_status;             /* 0: no answer (not sent, or the connection failed) */

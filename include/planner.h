@@ -52,6 +52,14 @@ struct plan_counts {
 /* "none", "convert", "set-usertype", "revert", "forget", "blocked". */
 const char *plan_action_name(enum plan_action_kind k);
 
+/* A converted user whose userType change Graph refused for that user alone
+ * (an administrator-role holder, convert.h): the record stays invited or
+ * accepted, and its last_error starts with PLAN_USER_TYPE_BLOCKED. convert
+ * leaves such a change alone until the cloud user changes or --full, as it
+ * does a blocked record. */
+#define PLAN_USER_TYPE_BLOCKED "userType change blocked: "
+bool planner_user_type_blocked(const struct map_record *r);
+
 /* The policy's userTypes as the mapping file keeps them. */
 enum map_user_type planner_map_user_type(enum user_type t);
 

@@ -254,7 +254,8 @@ static void record_external(struct ctx *c, struct item *it, const char *ext_stat
  * with Graph's code and message, the remedy and the request ids; counted
  * blocked or failed. A refusal that concerns the whole tenant was already
  * turned into a stop by the Graph client (graph.h): only the record of it
- * is written here. */
+ * is written here. A blocked userType change leaves the user invited or
+ * accepted, its last error marked PLAN_USER_TYPE_BLOCKED (planner.h). */
 static void refused(struct ctx *c, struct item *it, const struct graph_request *q, const char *what,
                     const char *action)
 {
@@ -262,16 +263,23 @@ static void refused(struct ctx *c, struct item *it, const struct graph_request *
     struct map_record r = base_record(c, it, guid);
     char msg[1200], remedy[400];
     bool blocked = false;
+    bool user_type = !strcmp(action, "set-usertype");
     struct ids ids = ids_of(q);
     if (q->http_status == 0 && q->status != GRAPH_FAILED) {
         /* never sent: the tenant was stopped before it */
         snprintf(msg, sizeof(msg), "%s not sent: %s", what, str_or(q->error, "the tenant was stopped"));
     } else {
-        convert_refusal(q->http_status, q->error_code, q->error, c->tc->name, &blocked, remedy,
-                        sizeof(remedy));
-        snprintf(msg, sizeof(msg), "%s refused (%d%s%s): %s; %s (request-id %s, client-request-id %s)",
-                 what, q->http_status, q->error_code ? " " : "", q->error_code ? q->error_code : "",
-                 str_or(q->error, "no message"), remedy, str_or(ids.rid, "none"), str_or(ids.crid, "none"));
+        if (user_type)
+            convert_user_type_refusal(q->http_status, q->error_code, q->error,
+                                      q->status == GRAPH_TENANT_STOPPED || q->status == GRAPH_INVITES_BLOCKED,
+                                      c->tc->name, &blocked, remedy, sizeof(remedy));
+        else
+            convert_refusal(q->http_status, q->error_code, q->error, c->tc->name, &blocked, remedy,
+                            sizeof(remedy));
+        snprintf(msg, sizeof(msg), "%s%s refused (%d%s%s): %s; %s (request-id %s, client-request-id %s)",
+                 blocked && user_type ? PLAN_USER_TYPE_BLOCKED : "", what, q->http_status,
+                 q->error_code ? " " : "", q->error_code ? q->error_code : "", str_or(q->error, "no message"),
+                 remedy, str_or(ids.rid, "none"), str_or(ids.crid, "none"));
     }
     if (!strcmp(action, "convert"))
         r.state = blocked ? MAP_STATE_BLOCKED : MAP_STATE_PENDING;
@@ -670,7 +678,8 @@ static struct item *collect(struct ctx *c, size_t t, size_t *nout)
         it->obj = i;
         it->address = address;
         it->recheck = a.record && (a.record->state == MAP_STATE_BLOCKED
-                                   || a.record->state == MAP_STATE_PENDING);
+                                   || a.record->state == MAP_STATE_PENDING
+                                   || (a.kind == PLAN_SET_USERTYPE && planner_user_type_blocked(a.record)));
         /* its home among the configured tenants, for cross-tenant access */
         it->home = -1;
         for (size_t h = 0; a.kind == PLAN_CONVERT && h < w->cfg->ntenants && it->home < 0; h++)
@@ -728,12 +737,15 @@ static int cmp_strp_nocase(const void *a, const void *b)
  * the link expired (the round was a full one), when delta fails (logged),
  * and with --full (check_all): the remedy for what changes no user, such as
  * a domain verified. */
-/* The record of it if it is a blocked one that convert would check again. */
+/* The record of it if it is a blocked one that convert would check again:
+ * a blocked conversion, or a userType change refused for this user. */
 static const struct map_record *blocked_recheck(struct ctx *c, const struct item *it)
 {
-    const struct map_record *r = it->recheck && it->kind == PLAN_CONVERT
+    const struct map_record *r = it->recheck && (it->kind == PLAN_CONVERT || it->kind == PLAN_SET_USERTYPE)
                                  ? mapstore_find(c->ms, it->anchor) : NULL;
-    return r && r->state == MAP_STATE_BLOCKED ? r : NULL;
+    if (!r)
+        return NULL;
+    return (it->kind == PLAN_CONVERT ? r->state == MAP_STATE_BLOCKED : planner_user_type_blocked(r)) ? r : NULL;
 }
 
 static void defer_unchanged(struct ctx *c, struct item *items, size_t n, bool check_all,
@@ -1066,9 +1078,12 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
         w->invite[w->ninvite++] = it;
     } else if (it->kind == PLAN_SET_USERTYPE) {
         if (planner_map_user_type(it->want) == ut) {
+            /* as planned already (set by hand, say): recorded, and a refusal
+             * of the change recorded before is no longer the user's state */
             char guid[37];
             struct map_record r = base_record(c, it, guid);
             r.user_type = ut;
+            r.last_error = "";
             if (put(c, &r))
                 audit(c, it, &r, in_doubt ? "recover" : "set-usertype", "done", NULL, NULL, NULL);
             res->recorded++;

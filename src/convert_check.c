@@ -125,6 +125,50 @@ enum convert_status convert_refusal(int http_status, const char *code, const cha
     return CONVERT_RECORD;
 }
 
+enum convert_status convert_user_type_refusal(int http_status, const char *code, const char *message,
+                                              bool tenant_stopped, const char *tenant, bool *blocked,
+                                              char *remedy, size_t size)
+{
+    *blocked = false;
+    code = code ? code : "";
+    message = message ? message : "";
+    if (tenant_stopped || http_status == 401) {
+        snprintf(remedy, size, "it concerns tenant %s, not this user: the tenant was stopped (its message "
+                 "says why); the next run sends it again", tenant);
+        return CONVERT_STOPPED;
+    }
+    if (http_status == 403 && strcmp(code, "Authorization_RequestDenied")) {
+        snprintf(remedy, size, "Graph refuses this application the change of this user: an administrator "
+                 "must allow it, or set userType by hand, then run dualsync run --full");
+        *blocked = true;
+        return CONVERT_RECORD;
+    }
+    if (http_status == 403) {
+        /* with the permission in the token, a 403 is about the user: an
+         * app-only caller may update an administrator-role holder only if
+         * it holds a higher role itself (Learn, user-update, "Who can
+         * perform sensitive actions"; Q&A 1611025: for any property) */
+        snprintf(remedy, size, "the user holds an administrator role, and an application may update it "
+                 "only if it holds a higher one (Learn, Update user): give the application User "
+                 "Administrator (Privileged Authentication Administrator for the highest roles), or "
+                 "set userType by hand as one, then run dualsync run --full");
+        *blocked = true;
+        return CONVERT_RECORD;
+    }
+    if (http_status == 400 && (contains_ci(message, "undergoing migration")
+                               || contains_ci(message, "on-premises mastered"))) {
+        /* reference §1.8, §7.2: Graph's refusal of what it holds as
+         * mastered elsewhere, or of an object being migrated */
+        snprintf(remedy, size, "Graph holds this user's userType as mastered on-premises, or the user is "
+                 "being migrated: the next run tries again; if it keeps failing, let the tenant's Connect "
+                 "sync userType (its UserType sync) or open a Microsoft support case with the request ids");
+        return CONVERT_RECORD;
+    }
+    snprintf(remedy, size, "the next run tries again; if it keeps failing, open a Microsoft support "
+             "case with the request ids");
+    return CONVERT_RECORD;
+}
+
 const char *convert_status_name(enum convert_status st)
 {
     switch (st) {

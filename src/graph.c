@@ -21,7 +21,10 @@
  *  - 403 "invitations are blocked": stop the tenant at once. A 403 that
  *    names the application (a permission missing) or the tenant's guest
  *    settings stops the tenant too; other 403s stop it unless the request
- *    says a 403 may concern its object only (may_be_forbidden).
+ *    says a 403 may concern its object only (may_be_forbidden) and the
+ *    token carries the permission it needs (permissions: Graph's 403 for a
+ *    user out of the application's reach reads like the one for a missing
+ *    permission, Learn user-update).
  *  - everything else (400, 404, 409, 412): the object's own failure. */
 #include "compat.h"
 
@@ -490,6 +493,7 @@ void graph_close(struct graph *g)
     if (!g)
         return;
     platform_wipe(&g->token);
+    graph_strv_free(g->roles);
     curl_easy_cleanup(g->easy);
     curl_multi_cleanup(g->multi);
     curl_slist_free_all(g->connect_to);
@@ -972,7 +976,7 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
             finish(run, i, GRAPH_TENANT_STOPPED, NULL);
         }
     } else if (a->status == 403 && r->may_be_forbidden && !graph_is_invites_blocked(a->status, msg)
-               && !graph_refuses_app(code, msg)) {
+               && !graph_refuses_app(code, msg) && !graph_roles_lack(g->roles, r->permissions)) {
         /* about this object only (a directory-role holder, a partner domain
          * refused): the caller records it, the tenant goes on */
         finish(run, i, GRAPH_FAILED, NULL);
@@ -980,6 +984,17 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
         if (graph_is_invites_blocked(a->status, msg)) {
             graph_stop(g, GRAPH_INVITES_BLOCKED, "%s %s: %s", r->method, r->url, msg);
             finish(run, i, GRAPH_INVITES_BLOCKED, NULL);
+        } else if (graph_roles_lack(g->roles, r->permissions)) {
+            /* Graph's 403 for the permission missing is the one it gives
+             * for an object out of its reach: the token says which */
+            struct strbuf need = STRBUF_INIT;
+            for (const char *const *p = r->permissions; *p; p++)
+                strbuf_addf(&need, "%s%s", p == r->permissions ? "" : " or ", *p);
+            graph_stop(g, GRAPH_TENANT_STOPPED, "%s %s: %s; the application's token %s %s: grant it as an "
+                       "application permission with admin consent (dualsync check lists what is missing)",
+                       r->method, r->url, msg, g->roles ? "does not carry" : "cannot be read for", need.buf);
+            strbuf_release(&need);
+            finish(run, i, GRAPH_TENANT_STOPPED, NULL);
         } else {
             graph_stop(g, GRAPH_TENANT_STOPPED, "%s %s: %s; check the application permissions "
                        "(dualsync check) and the tenant's guest invitation settings", r->method, r->url, msg);

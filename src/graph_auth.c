@@ -464,6 +464,10 @@ static int token_accept(struct graph *g, const char *body, size_t len)
     }
     platform_wipe(&g->token);
     g->token = tok; /* moved: nothing to wipe twice */
+    /* what the token allows: a 403 is the application's when it lacks the
+     * request's permission (graph_request.permissions) */
+    graph_strv_free(g->roles);
+    g->roles = graph_token_roles(g->token.buf);
     /* renew shortly before it expires: 5 minutes early, or half the
      * lifetime for a short-lived token, so a request never carries a token
      * that dies on the way */

@@ -129,6 +129,17 @@ bool graph_refuses_app(const char *code, const char *message)
                            || contains_ci(message, "guest invitations not allowed")));
 }
 
+bool graph_roles_lack(char *const *roles, const char *const *any)
+{
+    if (!any)
+        return false;
+    for (char *const *r = roles; r && *r; r++)
+        for (const char *const *a = any; *a; a++)
+            if (!strcasecmp(*r, *a))
+                return false;
+    return true;
+}
+
 bool graph_link_ok(const char *graph_host, const char *url)
 {
     static const char scheme[] = "https://";

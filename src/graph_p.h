@@ -139,6 +139,12 @@ bool graph_is_invites_blocked(int http_status, const char *message);
  * operation by the application ..."), or guest invitations not allowed. */
 bool graph_refuses_app(const char *code, const char *message);
 
+/* True if roles (a token's, NULL when unknown) hold none of the
+ * NULL-terminated list any (graph_request.permissions); false for a NULL
+ * list. Unknown roles count as lacking: a 403 then stops the tenant, the
+ * safe side. */
+bool graph_roles_lack(char *const *roles, const char *const *any);
+
 /* True if url is an https URL on exactly this host (the tenant's Graph
  * host), so that following it cannot send the token elsewhere. */
 bool graph_link_ok(const char *graph_host, const char *url);
@@ -255,6 +261,7 @@ struct graph {
     CURLM *multi;
 
     struct strbuf token;         /* the access token (a secret: wiped) */
+    char **roles;                /* its application permissions (graph_token_roles), NULL if unknown */
     uint64_t token_gen;          /* counts tokens obtained: which one a request carried */
     double token_expires;        /* monotonic seconds after which it is renewed */
 

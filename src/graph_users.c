@@ -73,12 +73,23 @@ void graph_req_invite(struct graph_request *r, const struct graph_invitation *in
     r->body = b;
 }
 
+/* Update user's application permissions (Learn, user-update; reference
+ * §1.8), as `dualsync check` names them for "set userType". */
+static const char *const update_permissions[] = { "User.ReadWrite.All", "Directory.ReadWrite.All", NULL };
+
 void graph_req_set_user_type(struct graph_request *r, const char *user_id, const char *user_type)
 {
     memset(r, 0, sizeof(*r));
     r->method = "PATCH";
     r->url = user_path(user_id, "");
     r->idempotent = true; /* setting a value twice does no harm */
+    /* Entra refuses the update of one user the application may not touch
+     * (403 for a directory-role holder, Learn user-update: an app-only
+     * caller needs a higher administrator role) and of one object it will
+     * not update (400): that user's, not the tenant's. The same 403 when
+     * the permission is missing altogether stops the tenant (permissions). */
+    r->may_be_forbidden = true;
+    r->permissions = update_permissions;
     r->body = cJSON_CreateObject();
     cJSON_AddStringToObject(r->body, "userType", user_type);
 }

@@ -93,6 +93,12 @@ static bool is_external(enum map_state s)
     return s == MAP_STATE_PENDING || s == MAP_STATE_INVITED || s == MAP_STATE_ACCEPTED;
 }
 
+bool planner_user_type_blocked(const struct map_record *r)
+{
+    return r && (r->state == MAP_STATE_INVITED || r->state == MAP_STATE_ACCEPTED) && r->last_error
+           && !strncmp(r->last_error, PLAN_USER_TYPE_BLOCKED, sizeof(PLAN_USER_TYPE_BLOCKED) - 1);
+}
+
 static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
     ATTR_PRINTF(3, 4);
 
@@ -162,9 +168,12 @@ void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
             break;
         }
         if (r->user_type != planner_map_user_type(want)) {
-            set(a, PLAN_SET_USERTYPE, "already external (%s) with userType %s; the rule wants %s",
+            set(a, PLAN_SET_USERTYPE, "already external (%s) with userType %s; the rule wants %s%s",
                 state(r), r->user_type == MAP_USER_TYPE_NONE ? "unknown" : map_user_type_name(r->user_type),
-                user_type_name(want));
+                user_type_name(want), planner_user_type_blocked(r)
+                                          ? "; Graph refused it for this user last time (see its last "
+                                            "error): convert checks again if its cloud user changed"
+                                          : "");
             return;
         }
         set(a, PLAN_NONE, "already external (%s), userType %s", state(r), user_type_name(want));

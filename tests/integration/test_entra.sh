@@ -141,6 +141,84 @@ deny=$(grep -c "allow or deny list" "$M/commercial.map")
     || fail "commercial deny list: $deny records name it"
 equal "refusals: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' ' -f1)"
 
+# --- 3b. refusals of the userType change about one user: a directory-role
+# holder (403 Authorization_RequestDenied: blocked, not sent again until
+# something changes), an object "undergoing migration" (400: failed, sent
+# again by the next run); without User.ReadWrite.All the same 403 concerns
+# the application and stops the tenant
+fresh typeref
+"$DUALSYNC" -c "$CONF" plan --tenant gcch --format json > "$OUT/plan-tr.json" 2>/dev/null
+sim GET /_sim/gcch/users > "$OUT/gcch-tr.json"
+python3 - "$OUT/plan-tr.json" "$OUT/gcch-tr.json" > "$OUT/typeref.txt" <<'PY'
+import json, sys
+p, u = (json.load(open(f)) for f in sys.argv[1:3])
+acts = [a for a in [t for t in p["tenants"] if t["tenant"] == "gcch"][0]["actions"]
+        if a["action"] == "convert" and a.get("userType") == "Guest"]
+byid = {(x.get("onPremisesImmutableId") or ""): x for x in u["users"]}
+ok = [byid[a["immutableId"]] for a in acts if a["immutableId"] in byid and byid[a["immutableId"]].get("mail")]
+print(ok[0]["id"], ok[1]["id"])
+PY
+read role_id mig_id < "$OUT/typeref.txt"
+# the role holder was invited before (by hand): run records it, then sets userType
+sim PATCH "/_sim/gcch/users/$role_id" '{"externalUserState": "PendingAcceptance", "_directoryRoles": ["Privileged Role Administrator"]}' >/dev/null
+sim POST /_sim/gcch/settings "{\"undergoing_migration\": [\"$mig_id\"]}" >/dev/null
+# patches_since SEQ ID: PATCHes of user ID logged after line SEQ (in $batch or not)
+patches_since() { tail -n +$(($1 + 1)) "$SIM/requests.jsonl" | grep '"method": "PATCH"' | grep -c "$2"; }
+utype() { sim GET "/_sim/gcch/users/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["userType"])'; }
+trec() { awk -F'\t' -v u="$2" 'f && $5 == u { print $2 "\t" $4 "\t" $13 } /^$/ { f = 1 }' "$M/$1.map"; }
+D run --tenant gcch > "$OUT/typeref1.out" 2>"$OUT/typeref1.err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(result gcch "$OUT/typeref1.out")" = partial ] \
+    && pass "userType refused for one user: the tenant goes on (exit 1, partial)" \
+    || fail "userType refusals: exit $rc: $(grep -E '^gcch ' "$OUT/typeref1.out") $(grep -i stopp "$OUT/typeref1.err" | head -2)"
+r=$(trec gcch "$role_id")
+case "$r" in "invited	Member	userType change blocked: "*"403 Authorization_RequestDenied"*"Insufficient privileges"*"administrator role"*"--full"*request-id*client-request-id*)
+        pass "userType of a role holder: blocked, with Graph's code and message, the remedy, the request ids" ;;
+    *) fail "role holder $role_id: $r" ;; esac
+r=$(trec gcch "$mig_id")
+case "$r" in "invited	Member	setting userType Guest refused (400 Request_BadRequest)"*"undergoing migration"*"next run"*request-id*client-request-id*)
+        pass "userType of an object being migrated: failed, with the message, remedy and ids" ;;
+    *) fail "migrating $mig_id: $r" ;; esac
+python3 - "$M/gcch.audit" "$role_id" "$mig_id" <<'PY' && pass "audit: the blocked and the failed userType change, each with its request ids" || fail "audit of the refused userType changes"
+import json, sys
+E = [json.loads(l) for l in open(sys.argv[1])]
+got = {(e.get("cloudId"), e.get("outcome")) for e in E if e.get("action") == "set-usertype" and e.get("requestId") and e.get("clientRequestId")}
+sys.exit(0 if {(sys.argv[2], "blocked"), (sys.argv[3], "failed")} <= got else 1)
+PY
+python3 - "$M/gcch.map" "$OUT/gcch-tr.json" "$role_id" "$mig_id" <<'PY' > "$OUT/typeref-guests.txt"
+import json, sys
+recs = [l.split("\t") for l in open(sys.argv[1]).read().split("\n\n", 1)[1].splitlines()]
+g = [r for r in recs if r[1] == "invited" and r[2] == "external-guest" and r[4] not in sys.argv[3:5]]
+print(len(g), sum(1 for r in g if r[3] == "Guest"))
+PY
+read ng ngg < "$OUT/typeref-guests.txt"
+[ "$ng" -gt 50 ] && [ "$ng" = "$ngg" ] && pass "the rest went on: the $ng other guests are Guest" || fail "other guests: $ngg of $ng Guest"
+# the next run: the blocked one is left as it is, the failed one is sent again
+s=$(log_seq)
+D run --tenant gcch > "$OUT/typeref2.out" 2>"$OUT/typeref2.err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(patches_since "$s" "$role_id")" = 0 ] && [ "$(patches_since "$s" "$mig_id")" = 1 ] \
+    && case "$(trec gcch "$role_id")" in *"userType change blocked: "*) true ;; *) false ;; esac \
+    && pass "next run: the blocked userType change not sent again (reason kept), the failed one sent again" \
+    || fail "next run: exit $rc, $(patches_since "$s" "$role_id") / $(patches_since "$s" "$mig_id") PATCHes: $(grep -E '^gcch ' "$OUT/typeref2.out")"
+# User.ReadWrite.All taken away: the same 403 concerns the application
+sim PATCH "/_sim/gcch/users/$role_id" '{"_directoryRoles": []}' >/dev/null
+sim POST /_sim/gcch/settings '{"undergoing_migration": [], "app_roles": {"6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63": ["User.Invite.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All", "Policy.Read.All"]}}' >/dev/null
+D run --tenant gcch --full > "$OUT/typeref3.out" 2>"$OUT/typeref3.err"
+rc=$?
+[ "$rc" = 3 ] && [ "$(result gcch "$OUT/typeref3.out")" = stopped ] && grep -q "tenant gcch: stopped (tenant-stopped): PATCH /users/.*User.ReadWrite.All" "$OUT/typeref3.err" \
+    && ! trec gcch "$role_id" | grep -q "userType change blocked" \
+    && pass "without User.ReadWrite.All: the tenant stopped, naming the permission, nobody recorded blocked" \
+    || fail "permission missing: exit $rc: $(grep -E '^gcch ' "$OUT/typeref3.out") $(grep -i 'stopp' "$OUT/typeref3.err" | head -2)"
+# the permission granted again: the next run sets both
+sim POST /_sim/gcch/settings '{"app_roles": {"6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63": ["User.Invite.All", "User.ReadWrite.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All", "Policy.Read.All"]}}' >/dev/null
+D run --tenant gcch > "$OUT/typeref4.out" 2>"$OUT/typeref4.err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(utype "$role_id") $(utype "$mig_id")" = "Guest Guest" ] \
+    && [ "$(trec gcch "$role_id" | cut -f2-)" = "Guest	" ] && [ "$(trec gcch "$mig_id" | cut -f2-)" = "Guest	" ] \
+    && pass "once fixed: both set to Guest, their records clean" \
+    || fail "after the fix: exit $rc, $(utype "$role_id") $(utype "$mig_id"): $(trec gcch "$role_id") / $(trec gcch "$mig_id")"
+
 # --- 4. a directory that refuses onPremisesImmutableId in (...): single
 # lookups (eq) instead of a stopped tenant
 fresh no-in

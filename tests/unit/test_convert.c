@@ -151,6 +151,46 @@ static void refusals_of_one_user_are_recorded(void **state)
     assert_false(b);
 }
 
+static enum convert_status type_refusal(int http, const char *code, const char *msg, bool stopped, bool *blocked,
+                                        char remedy[400])
+{
+    enum convert_status st = convert_user_type_refusal(http, code, msg, stopped, "gcch", blocked, remedy, 400);
+    assert_true(remedy[0] != '\0');
+    return st;
+}
+
+static void refusals_of_a_user_type_change(void **state)
+{
+    (void)state;
+    bool b;
+    char remedy[400];
+    /* the Graph client found the permission in the token: the user's */
+    assert_int_equal(type_refusal(403, "Authorization_RequestDenied", "Insufficient privileges to complete "
+                                  "the operation.", false, &b, remedy), CONVERT_RECORD);
+    assert_true(b);
+    assert_non_null(strstr(remedy, "administrator role"));
+    assert_non_null(strstr(remedy, "--full"));
+    assert_int_equal(type_refusal(403, "Forbidden", "no", false, &b, remedy), CONVERT_RECORD);
+    assert_true(b);
+    /* it did not (the same answer): the tenant's, whatever the wording */
+    assert_int_equal(type_refusal(403, "Authorization_RequestDenied", "Insufficient privileges to complete "
+                                  "the operation.", true, &b, remedy), CONVERT_STOPPED);
+    assert_false(b);
+    assert_non_null(strstr(remedy, "not this user"));
+    assert_int_equal(type_refusal(401, "InvalidAuthenticationToken", "expired", false, &b, remedy),
+                     CONVERT_STOPPED);
+    assert_false(b);
+    /* a 400 about the object: failed, tried again */
+    assert_int_equal(type_refusal(400, "Request_BadRequest", "Unable to update the specified properties for "
+                                  "on-premises mastered Directory Sync objects or objects currently undergoing "
+                                  "migration.", false, &b, remedy), CONVERT_RECORD);
+    assert_false(b);
+    assert_non_null(strstr(remedy, "next run tries again"));
+    assert_non_null(strstr(remedy, "UserType sync"));
+    assert_int_equal(type_refusal(404, NULL, NULL, false, &b, remedy), CONVERT_RECORD);
+    assert_false(b);
+}
+
 static const struct convert_b2b_side com = { "commercial", "3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11", CLOUD_GLOBAL };
 static const struct convert_b2b_side gcch = { "gcch", "7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22", CLOUD_USGOV_HIGH };
 static const struct convert_b2b_side other = { "other", "0a0a0a0a-0000-4000-8000-000000000001", CLOUD_GLOBAL };
@@ -280,6 +320,7 @@ int main(void)
         cmocka_unit_test(domain_verified_edges),
         cmocka_unit_test(refusals_of_the_tenant_stop_it),
         cmocka_unit_test(refusals_of_one_user_are_recorded),
+        cmocka_unit_test(refusals_of_a_user_type_change),
         cmocka_unit_test(b2b_service_defaults),
         cmocka_unit_test(b2b_partner_entries),
         cmocka_unit_test(b2b_pair_both_sides),

@@ -552,6 +552,30 @@ static void roles_decoded_from_the_token_payload(void **state)
     free(t);
 }
 
+static void a_permission_missing_from_the_token(void **state)
+{
+    (void)state;
+    static const char *const update[] = { "User.ReadWrite.All", "Directory.ReadWrite.All", NULL };
+    char *with[] = { "User.Invite.All", "directory.readwrite.all", NULL };
+    char *without[] = { "User.Invite.All", "User.Read.All", NULL };
+    char *none[] = { NULL };
+    assert_false(graph_roles_lack(with, update));
+    assert_true(graph_roles_lack(without, update));
+    assert_true(graph_roles_lack(none, update));
+    /* roles unknown (not a JWT): lacking, so that a 403 stops the tenant */
+    assert_true(graph_roles_lack(NULL, update));
+    /* a request that names no permission never lacks one */
+    assert_false(graph_roles_lack(without, NULL));
+    assert_false(graph_roles_lack(NULL, NULL));
+    /* the userType change names them, and may fail for its user alone */
+    struct graph_request r;
+    graph_req_set_user_type(&r, "u-1", "Guest");
+    assert_true(r.may_be_forbidden);
+    assert_false(graph_roles_lack(with, r.permissions));
+    assert_true(graph_roles_lack(without, r.permissions));
+    graph_request_release(&r);
+}
+
 static void token_answer_parsed(void **state)
 {
     (void)state;
@@ -959,6 +983,7 @@ int main(void)
         cmocka_unit_test(next_links_only_to_the_tenant_graph_host),
         cmocka_unit_test(error_json_to_clear_messages),
         cmocka_unit_test(roles_decoded_from_the_token_payload),
+        cmocka_unit_test(a_permission_missing_from_the_token),
         cmocka_unit_test(token_answer_parsed),
         cmocka_unit_test(users_parsed_from_a_page),
         cmocka_unit_test(costs_follow_the_documented_table),

@@ -94,6 +94,28 @@ static void external_decisions(void **state)
     check(&r, U, DECISION_EXTERNAL_MEMBER, ADDR, PLAN_CONVERT, USER_TYPE_MEMBER, "back in AD");
 }
 
+static void user_type_refused_for_one_user(void **state)
+{
+    (void)state;
+    /* Graph refused this user's userType change: still external, still
+     * set-usertype, and the reason says it waits for a change */
+    struct map_record r = rec(G1, MAP_STATE_ACCEPTED, MAP_USER_TYPE_MEMBER);
+    r.last_error = PLAN_USER_TYPE_BLOCKED "setting userType Guest refused (403 Authorization_RequestDenied)";
+    assert_true(planner_user_type_blocked(&r));
+    check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST,
+          "Graph refused it for this user last time");
+    /* a home tenant again: the external user is reverted, not forgotten */
+    check(&r, U, DECISION_MEMBER, ADDR, PLAN_REVERT, USER_TYPE_NONE, "external here (accepted)");
+    /* a failure to try again, or a record not converted, is not marked */
+    r.last_error = "setting userType Guest refused (400 Request_BadRequest)";
+    assert_false(planner_user_type_blocked(&r));
+    check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST, "the rule wants Guest");
+    r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER);
+    r.last_error = PLAN_USER_TYPE_BLOCKED "x";
+    assert_false(planner_user_type_blocked(&r));
+    assert_false(planner_user_type_blocked(NULL));
+}
+
 static void member_decisions(void **state)
 {
     (void)state;
@@ -188,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(no_record),
         cmocka_unit_test(external_decisions),
+        cmocka_unit_test(user_type_refused_for_one_user),
         cmocka_unit_test(member_decisions),
         cmocka_unit_test(exclude_and_contact_decisions),
         cmocka_unit_test(vanished_records),
