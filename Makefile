@@ -174,6 +174,7 @@ UNIT_DEPS_report   := $(REPORT_OBJS) $(BUILD)/tools/report_fixture.o $(TESTPLAT_
 UNIT_DEPS_platform := $(PLATFORM_O) $(TESTPLAT_O) $(BUILD)/unit/capture.o
 UNIT_DEPS_snapshot := $(BUILD)/snapshot.o $(BUILD)/adobject.o $(PLATFORM_O)
 UNIT_DEPS_convert  := $(BUILD)/convert_check.o
+UNIT_DEPS_b2b_verdict := $(BUILD)/b2b_verdict.o $(BUILD)/cloud.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
 UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o \
                             $(BUILD)/connect_tenant.o $(BUILD)/cloud.o

@@ -389,6 +389,8 @@ struct graph_b2b_policy {
     enum graph_tristate default_inbound, default_outbound;
     struct graph_b2b_partner *partners;
     size_t npartners;
+    char *request_ids;               /* "policy C/R, default C/R, partners C/R": each read's
+                                        client-request-id and request-id, as far as it got */
 };
 /* GRAPH_OK, or the status of the read that failed (GRAPH_FAILED with a 403
  * without Policy.Read.All: the tenant is not stopped). Release with

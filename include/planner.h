@@ -27,6 +27,7 @@
 
 #include "compat.h"
 #include "adobject.h"
+#include "b2b_verdict.h"
 #include "decision.h"
 #include "mapstore.h"
 
@@ -79,5 +80,21 @@ void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
  * was deleted or left the scope), in anchor order. Records already gone give
  * no action. Returns false when there are no more. */
 bool planner_next_vanished(struct planner *p, struct plan_action *out);
+
+/* Cross-tenant access (b2b_verdict.h). A record that a run blocked because
+ * cross-tenant access kept the user's home tenant out carries a last error
+ * "home tenant NAME: cross-tenant access ..." (planner_cross_tenant_text
+ * writes the start): planner_cross_tenant_blocked tells such a record. */
+bool planner_cross_tenant_blocked(const struct map_record *r);
+void planner_cross_tenant_text(char *buf, size_t size, const char *home, const char *why);
+
+/* The verdict recorded for the object's home tenant (or NULL when none was
+ * ever read; home NULL when its home is no configured tenant), applied to
+ * a's action as `plan` shows it: a convert whose home is blocked becomes
+ * blocked, saying who read it and how long ago (now: seconds since 1970);
+ * a record blocked by cross-tenant access before whose verdict no longer
+ * blocks stays a convert that says so. Returns true when the verdict was
+ * used (the caller adds its why and request ids). Pure. */
+bool planner_cross_tenant(struct plan_action *a, const char *home, const struct b2b_pair *v, int64_t now);
 
 #endif

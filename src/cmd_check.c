@@ -2,9 +2,13 @@
  * bind, and per tenant what Graph says: token, permissions, guest invitations
  * allowed, clock skew, and B2B collaboration with each other tenant by its
  * cross-tenant access policy, and those of the other tenants for the other
- * side of each pair. Reads only; writes nothing. */
+ * side of each pair. Changes nothing in AD or the tenants; it keeps the
+ * cross-tenant verdicts for `plan` (<mappings_dir>/<tenant>.b2b). */
 #include "compat.h"
 
+#include <time.h>
+
+#include "b2b_verdict.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -12,6 +16,7 @@
 #include "graph.h"
 #include "ldap_source.h"
 #include "log.h"
+#include "platform.h"
 #include "util.h"
 
 static void strv_add(char ***v, size_t *n, char *s)
@@ -78,7 +83,9 @@ static void read_domains(struct graph *g, const struct graph_check_result *res, 
  * X" are X's users invited here (this tenant's inbound, X's outbound), "to
  * X" this tenant's users invited there (this tenant's outbound, X's
  * inbound). Each pair needs both sides (cross-tenant-access-overview,
- * cross-cloud-settings), so the other tenant's policy is read too. */
+ * cross-cloud-settings), so the other tenant's policy is read too. The
+ * verdicts for this tenant's home tenants are kept for `plan`
+ * (b2b_verdict.h). */
 static void check_b2b(struct graph *g, const struct config *cfg, size_t t, struct policies *P,
                       struct graph_check_result *res)
 {
@@ -90,6 +97,8 @@ static void check_b2b(struct graph *g, const struct config *cfg, size_t t, struc
     if (!mine)
         strv_add(&res->b2b, &n, xasprintf("this tenant's side unknown: %s; without it a blocked partner "
                                           "shows as a refused invitation per user", P->unread[t]));
+    struct b2b_verdicts v = { xstrdup(tc->name), xstrdup(tc->tenant_id), tc->cloud, NULL, 0 };
+    int64_t now = (int64_t)time(NULL);
     struct convert_b2b_side self = { tc->name, tc->tenant_id, tc->cloud };
     for (size_t i = 0; i < cfg->ntenants; i++) {
         if (i == t)
@@ -103,7 +112,23 @@ static void check_b2b(struct graph *g, const struct config *cfg, size_t t, struc
         res->b2b_blocked |= in.verdict == B2B_BLOCKED || out.verdict == B2B_BLOCKED;
         strv_add(&res->b2b, &n, xasprintf("from %s: %s", o->name, in.why));
         strv_add(&res->b2b, &n, xasprintf("to %s: %s", o->name, out.why));
+        struct strbuf ids = STRBUF_INIT;
+        strbuf_addf(&ids, "%s: %s; %s: %s", tc->name, mine && mine->request_ids ? mine->request_ids : "not read",
+                    o->name, theirs && theirs->request_ids ? theirs->request_ids : "not read");
+        struct b2b_pair pr = { (char *)o->name, (char *)o->tenant_id, in.verdict, in.resource_blocks,
+                               in.home_blocks, now, (char *)"check", ids.buf, in.why };
+        b2b_verdicts_set(&v, &pr);
+        strbuf_release(&ids);
     }
+    /* what plan shows until the next check or run: a failure to keep it
+     * changes nothing of what check found. Only where a run made the
+     * mappings directory: check creates no state before the first run */
+    char *path = b2b_verdicts_path(cfg->mappings_dir, tc->name);
+    struct platform_file_id dir;
+    if (platform_file_identity(cfg->mappings_dir, &dir) == 0)
+        b2b_verdicts_save(path, &v);
+    free(path);
+    b2b_verdicts_release(&v);
 }
 
 static int check_tenant(const struct config *cfg, size_t t, struct policies *P, struct check_domains *d)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "adobject.h"
+#include "b2b_verdict.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -197,6 +198,14 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
     struct strbuf reason = STRBUF_INIT, line = STRBUF_INIT;
     char where[512];
     bool first = true;
+    /* what check or run last read of cross-tenant access; none: nothing
+     * said of it (a damaged file is named, and left out) */
+    struct b2b_verdicts xt;
+    char *xt_path = b2b_verdicts_path(w->cfg->mappings_dir, tc->name);
+    if (b2b_verdicts_load(xt_path, tc->name, tc->tenant_id, &xt) < 0)
+        memset(&xt, 0, sizeof(xt));
+    free(xt_path);
+    int64_t now = (int64_t)time(NULL);
 
     if (f == FORMAT_JSON) {
         /* tenant names are [A-Za-z0-9_-], ids are GUIDs: nothing to escape */
@@ -216,6 +225,14 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
         const char *address;
         free(world_plan_object(w, p, i, t, &s, &res, &a, &address));
         const struct objset_entry *e = objset_get(w->objs, i);
+        /* its home among the configured tenants, and what cross-tenant
+         * access said of it (run reads it again before any invitation) */
+        const char *home = NULL;
+        for (size_t h = 0; a.kind == PLAN_CONVERT && h < w->cfg->ntenants && !home; h++)
+            if (h != t && policy_is_home(w->pol, &s, h, NULL))
+                home = w->cfg->tenants[h].name;
+        const struct b2b_pair *v = b2b_verdicts_find(&xt, home);
+        bool xt_used = planner_cross_tenant(&a, home, v, now);
         counts.decisions[res.decision]++;
         counts.actions[a.kind]++;
         if (a.kind == PLAN_NONE)
@@ -224,6 +241,8 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
         policy_reason(w->pol, &s, t, &res, &reason);
         strbuf_reset(&line);
         strbuf_addf(&line, "%s; %s", a.reason, reason.buf);
+        if (xt_used)
+            strbuf_addf(&line, "; cross-tenant access %s (request ids %s)", v->why, v->request_ids);
         rule_where(w, t, res.rule, where, sizeof(where));
         struct row r = { tc, &a, e, where, address, line.buf };
         print_row(f, &r, first);
@@ -241,6 +260,7 @@ static int plan_tenant(const struct world *w, size_t t, enum output_format f, bo
     strbuf_release(&line);
     planner_free(p);
     mapstore_close(ms);
+    b2b_verdicts_release(&xt);
     return 0;
 }
 

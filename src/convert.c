@@ -8,6 +8,7 @@
 
 #include "adobject.h"
 #include "audit.h"
+#include "b2b_verdict.h"
 #include "cli.h"
 #include "config.h"
 #include "convert.h"
@@ -881,11 +882,12 @@ static bool read_policy(struct ctx *c, size_t h, struct graph_b2b_policy *pol, c
     return ok;
 }
 
-/* Cross-tenant access for the users to convert here, before any invitation:
- * the home tenant's outbound refusal does not refuse the invitation, the
- * guest meets it at sign-in and stays PendingAcceptance (AADSTS500212;
- * tests/graphsim/README.md). Both sides of each pair: this tenant
- * inbound, the home tenant outbound (convert_b2b_pair). */
+/* Cross-tenant access for the users to convert here, read on every run that
+ * has any (three GETs per side: a stale verdict would block users the
+ * settings let in now, or let a block be found only by refused invitations
+ * and guests who can never sign in). Both sides of each pair: this tenant
+ * inbound, the home tenant outbound (convert_b2b_pair). The verdicts go to
+ * the tenant's .b2b file for `plan` (not in a dry run: it writes nothing). */
 static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
 {
     const struct config *cfg = c->w->cfg;
@@ -902,6 +904,15 @@ static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
         graph_b2b_policy_release(&mine);
         return;
     }
+    struct b2b_verdicts v;
+    char *path = b2b_verdicts_path(cfg->mappings_dir, c->tc->name);
+    if (c->o->dry_run || b2b_verdicts_load(path, c->tc->name, c->tc->tenant_id, &v) < 0)
+        memset(&v, 0, sizeof(v));
+    if (!v.tenant) {
+        v.tenant = xstrdup(c->tc->name);
+        v.tenant_id = xstrdup(c->tc->tenant_id);
+    }
+    v.cloud = c->tc->cloud;
     c->xt = xcalloc(cfg->ntenants, sizeof(*c->xt));
     struct convert_b2b_side self = { c->tc->name, c->tc->tenant_id, c->tc->cloud };
     for (size_t h = 0; h < cfg->ntenants; h++) {
@@ -919,10 +930,34 @@ static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
         else if (x->verdict == B2B_UNKNOWN)
             log_verbose("tenant %s: home tenant %s: cross-tenant access %s: each invitation tells",
                         c->tc->name, o->name, x->why);
+        struct strbuf ids = STRBUF_INIT;
+        strbuf_addf(&ids, "%s: %s; %s: %s", c->tc->name, mine_ok && mine.request_ids ? mine.request_ids
+                    : "not read", o->name, ok && theirs.request_ids ? theirs.request_ids : "not read");
+        struct b2b_pair pr = { (char *)o->name, (char *)o->tenant_id, x->verdict, x->resource_blocks,
+                               x->home_blocks, c->now, (char *)"run", ids.buf, x->why };
+        b2b_verdicts_set(&v, &pr);
+        strbuf_release(&ids);
         graph_b2b_policy_release(&theirs);
     }
     c->xt_read = true;
+    if (!c->o->dry_run)
+        b2b_verdicts_save(path, &v);   /* plan's view only: a failure is logged, the run goes on */
+    free(path);
+    b2b_verdicts_release(&v);
     graph_b2b_policy_release(&mine);
+}
+
+/* A blocked record that only cross-tenant access held back, now let in:
+ * checked again though its cloud user did not change (a policy changes no
+ * user, so /users/delta would never list it). */
+static void undefer_let_in(struct ctx *c, struct item *items, size_t n)
+{
+    for (size_t i = 0; c->xt_read && i < n; i++) {
+        struct item *it = &items[i];
+        if (it->deferred && it->home >= 0 && c->xt[it->home].verdict != B2B_BLOCKED
+            && planner_cross_tenant_blocked(mapstore_find(c->ms, it->anchor)))
+            it->deferred = false;
+    }
 }
 
 /* ------------------------------------------------------------ the phases */
@@ -1000,6 +1035,7 @@ static enum convert_status phase_look_up(struct ctx *c, struct item *items, size
     }
     read_cross_tenant(c, items, n);
     defer_unchanged(c, items, n, c->o->check_all, delta_link);
+    undefer_let_in(c, items, n);
     need_graph = false;
     for (size_t i = 0; i < n; i++) {
         need_graph |= needs_graph(&items[i], c->o);
@@ -1101,20 +1137,29 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
 }
 
 /* Users whose home tenant cross-tenant access keeps out (read_cross_tenant):
- * blocked with what to change and on which side, before any invitation. A
+ * blocked with what to change and on which side, before any invitation.
+ * Those to invite leave w's list; those blocked already for it and not
+ * looked up again get this run's reason (the side to change may differ). A
  * policy that cannot be read leaves the invitations to Graph's answer. */
-static void check_b2b(struct ctx *c, struct work *w)
+static void check_b2b(struct ctx *c, struct item *items, size_t n, struct work *w)
 {
     if (!c->xt_read)
         return;
     const struct config *cfg = c->w->cfg;
     char msg[1800];
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (it->deferred && it->home >= 0 && c->xt[it->home].verdict == B2B_BLOCKED
+            && planner_cross_tenant_blocked(mapstore_find(c->ms, it->anchor))) {
+            planner_cross_tenant_text(msg, sizeof(msg), cfg->tenants[it->home].name, c->xt[it->home].why);
+            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
+        }
+    }
     size_t k = 0;
     for (size_t i = 0; i < w->ninvite; i++) {
         struct item *it = w->invite[i];
         if (it->home >= 0 && c->xt[it->home].verdict == B2B_BLOCKED) {
-            snprintf(msg, sizeof(msg), "home tenant %s: cross-tenant access %s", cfg->tenants[it->home].name,
-                     c->xt[it->home].why);
+            planner_cross_tenant_text(msg, sizeof(msg), cfg->tenants[it->home].name, c->xt[it->home].why);
             settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
             c->res->blocked++;
         } else {
@@ -1134,7 +1179,7 @@ static void phase_execute(struct ctx *c, struct item *items, size_t n, const str
         if (needs_graph(&items[i], c->o))
             triage(c, &items[i], users, &w);
     if (!c->fatal)
-        check_b2b(c, &w);
+        check_b2b(c, items, n, &w);
     if (c->o->dry_run) {
         res->skipped += w.ninvite + w.npatch + w.nrevert;
         log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "

@@ -171,12 +171,17 @@ static enum graph_tristate b2b_setting(const cJSON *setting, bool *inherits)
            : !strcmp(type->valuestring, "blocked") ? GRAPH_NO : GRAPH_UNKNOWN;
 }
 
-static enum graph_status get_json(struct graph *g, const char *url, cJSON **out)
+/* GET url; its ids are appended to ids as "what C/R" (client-request-id,
+ * request-id): the handles Microsoft support traces a read by. */
+static enum graph_status get_json(struct graph *g, const char *url, const char *what, struct strbuf *ids,
+                                  cJSON **out)
 {
     struct graph_request r;
     graph_req_get(&r, url);
     r.may_be_forbidden = true;     /* without Policy.Read.All: unknown, not a stopped tenant */
     enum graph_status st = graph_call(g, &r);
+    strbuf_addf(ids, "%s%s %s/%s", ids->len ? ", " : "", what,
+                r.client_request_id[0] ? r.client_request_id : "-", r.request_id[0] ? r.request_id : "-");
     *out = st == GRAPH_OK ? r.answer : NULL;
     if (st == GRAPH_OK)
         r.answer = NULL;
@@ -192,10 +197,12 @@ enum graph_status graph_b2b_policy(struct graph *g, struct graph_b2b_policy *out
     out->clouds = xcalloc(1, sizeof(*out->clouds));
     out->default_inbound = out->default_outbound = GRAPH_UNKNOWN;
     cJSON *base = NULL, *def = NULL;
-    enum graph_status st = get_json(g, "/policies/crossTenantAccessPolicy", &base);
+    struct strbuf ids = STRBUF_INIT;
+    enum graph_status st = get_json(g, "/policies/crossTenantAccessPolicy", "policy", &ids, &base);
     if (st == GRAPH_OK)
-        st = get_json(g, "/policies/crossTenantAccessPolicy/default", &def);
+        st = get_json(g, "/policies/crossTenantAccessPolicy/default", "default", &ids, &def);
     if (st != GRAPH_OK) {
+        out->request_ids = strbuf_detach(&ids);
         cJSON_Delete(base);
         return st;
     }
@@ -215,7 +222,8 @@ enum graph_status graph_b2b_policy(struct graph *g, struct graph_b2b_policy *out
     cJSON *page = NULL;
     /* a tenant has few partners: one page; a nextLink would be followed by graph_get_pages,
      * but partners is not documented as paged */
-    st = get_json(g, "/policies/crossTenantAccessPolicy/partners", &page);
+    st = get_json(g, "/policies/crossTenantAccessPolicy/partners", "partners", &ids, &page);
+    out->request_ids = strbuf_detach(&ids);
     if (st != GRAPH_OK)
         return st;
     const cJSON *e;
@@ -243,6 +251,7 @@ void graph_b2b_policy_release(struct graph_b2b_policy *p)
     for (size_t i = 0; i < p->npartners; i++)
         free(p->partners[i].tenant_id);
     free(p->partners);
+    free(p->request_ids);
     memset(p, 0, sizeof(*p));
 }
 

@@ -227,3 +227,62 @@ bool planner_next_vanished(struct planner *p, struct plan_action *a)
     }
     return false;
 }
+
+#define CROSS_TENANT_MARK ": cross-tenant access "
+
+void planner_cross_tenant_text(char *buf, size_t size, const char *home, const char *why)
+{
+    snprintf(buf, size, "home tenant %s" CROSS_TENANT_MARK "%s", home, why);
+}
+
+bool planner_cross_tenant_blocked(const struct map_record *r)
+{
+    return r && r->state == MAP_STATE_BLOCKED && r->last_error && !strncmp(r->last_error, "home tenant ", 12)
+           && strstr(r->last_error, CROSS_TENANT_MARK);
+}
+
+/* "45 s", "12 min", "3 h", "2 d" */
+static void age_text(char *buf, size_t size, int64_t secs)
+{
+    if (secs < 0)
+        secs = 0;
+    if (secs < 120)
+        snprintf(buf, size, "%lld s", (long long)secs);
+    else if (secs < 7200)
+        snprintf(buf, size, "%lld min", (long long)(secs / 60));
+    else if (secs < 172800)
+        snprintf(buf, size, "%lld h", (long long)(secs / 3600));
+    else
+        snprintf(buf, size, "%lld d", (long long)(secs / 86400));
+}
+
+bool planner_cross_tenant(struct plan_action *a, const char *home, const struct b2b_pair *v, int64_t now)
+{
+    if (a->kind != PLAN_CONVERT || !home)
+        return false;
+    bool was = planner_cross_tenant_blocked(a->record);
+    if (!v) {
+        /* never read: nothing made up; a block of a run with no file left says so */
+        if (was)
+            set(a, PLAN_CONVERT, "blocked last time by cross-tenant access with home tenant %s; no verdict "
+                "is recorded now ('dualsync check' reads it); the next run reads it again", home);
+        return false;
+    }
+    char when[ISO_TIME_LEN + 1], age[32];
+    iso_time_format(v->read_at, when);
+    age_text(age, sizeof(age), now - v->read_at);
+    if (v->verdict == B2B_BLOCKED) {
+        set(a, PLAN_BLOCKED, "home tenant %s: cross-tenant access blocks B2B collaboration (change %s), as "
+            "read by %s at %s (%s ago); the next run reads it again", home,
+            v->resource_blocks && v->home_blocks ? "both tenants"
+            : v->resource_blocks ? "this tenant" : "the home tenant", v->read_by, when, age);
+        return true;
+    }
+    if (was) {
+        set(a, PLAN_CONVERT, "blocked last time by cross-tenant access; now %s with home tenant %s, as read "
+            "by %s at %s (%s ago): the next run converts it", b2b_verdict_name(v->verdict), home,
+            v->read_by, when, age);
+        return true;
+    }
+    return false;
+}

@@ -251,9 +251,10 @@ gi=$(count_state invited "$M/gcch.map")
     || fail "stopped mid-run: exit $rc, $gi invited: $(grep 'stopped (' "$OUT/stopped.err")"
 # --- 6. cross-tenant access, the defense example (Commercial + GCC High):
 # with both tenants at the service defaults B2B across the clouds is
-# blocked, and check and run say so; a home tenant's outbound block
-# (which Entra meets only at the guest's sign-in) blocks too, naming the
-# side to change; once both sides allow it, run converts them
+# blocked, and check and run say so; plan shows what the last read said;
+# a home tenant's outbound block (which Entra meets only at the guest's
+# sign-in) blocks too, naming the side to change; once both sides allow
+# it, a plain run converts them
 fresh b2b
 NOPOL='{"cross_tenant_access": {}, "enforce_cross_tenant_access": true}'
 COM_TID=3f1c6e2a-8d4b-4a7e-9c15-2b6d8e0f4a11 GCCH_TID=7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22
@@ -277,6 +278,23 @@ gb=$(grep -c "home tenant commercial: cross-tenant access BLOCKED" "$M/gcch.map"
 [ "$rc" = 1 ] && [ "$inv" = 0 ] && [ "$cb" -gt 50 ] && [ "$gb" -gt 100 ] \
     && pass "b2b: run blocks the $cb + $gb users of a blocked home tenant with the remedy, invites nobody" \
     || fail "b2b run: exit $rc, $inv invitations, $cb / $gb blocked: $(grep -i 'cross-tenant\|stopp' "$OUT/b2b-run1.err" | head -3)"
+# plan reads no Graph: it shows them blocked by what run read, and when
+# (before: "convert ... blocked last time", as if the next run would retry)
+"$DUALSYNC" -c "$CONF" plan --tenant commercial --format json > "$OUT/b2b-plan1.json" 2>"$OUT/b2b-plan1.err"
+pb=$(python3 - "$OUT/b2b-plan1.json" <<'PY'
+import json, re, sys
+acts = json.load(open(sys.argv[1]))["tenants"][0]["actions"]
+ok = [a for a in acts if a["action"] == "blocked" and re.search(
+    r"home tenant gcch: cross-tenant access blocks B2B collaboration \(change both tenants\), as read by run at "
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ s ago\).*cross-tenant access BLOCKED on both sides.*request ids "
+    r"commercial: policy [-0-9a-f]+/", a["reason"])]
+conv = [a for a in acts if a["action"] == "convert"]
+print(len(ok), len(conv))
+PY
+)
+[ "${pb% *}" -ge "$cb" ] && [ "${pb#* }" = 0 ] \
+    && pass "b2b: plan shows the ${pb% *} users at home in gcch blocked, with the side to change and the verdict's age" \
+    || fail "b2b plan: $pb (blocked as read, converts) of $cb: $(head -c 600 "$OUT/b2b-plan1.json")"
 # commercial lets gcch in (the example's settings); gcch enables the other
 # cloud and adds commercial, but blocks B2B collaboration out to it. The
 # invitation would go through (Entra checks only the inviting side then):
@@ -300,18 +318,25 @@ gi=$(count_state invited "$M/gcch.map")
 [ "$cinv" = 0 ] && [ "$cb2" = "$cb" ] && [ "$gi" -gt 100 ] \
     && pass "b2b: run invites none of gcch's $cb2 users into commercial (gcch's outbound), converts $gi in gcch" \
     || fail "b2b run 2: $cinv invited into commercial, $cb2 of $cb blocked on gcch's side, $gi invited in gcch: $(grep -i 'cross-tenant' "$OUT/b2b-run2.err" | head -2)"
-# gcch lets them out too (the example's settings on both sides)
+# gcch lets them out too: check records it, plan says the next run
+# converts them, and a plain run does (a policy changes no user: without
+# re-reading it, the blocked records waited for --full)
 sim POST /_sim/gcch/settings "{\"cross_tenant_access\": {\"allowedCloudEndpoints\": [\"microsoftonline.com\"], \"partners\": [{\"tenantId\": \"$COM_TID\"}]}}" >/dev/null
 "$DUALSYNC" -c "$CONF" check > "$OUT/b2b-check3.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] && grep -q "^  b2b            from gcch: allowed: tenant commercial, B2B collaboration inbound from gcch (Azure Government, enabled, the default settings); tenant gcch, B2B collaboration outbound to commercial (" "$OUT/b2b-check3.out" \
     && pass "b2b: with the example's settings on both sides check says allowed, and in which cloud" \
     || fail "b2b check 3 (exit $rc): $(grep -A3 '  b2b' "$OUT/b2b-check3.out" | head -8)"
-# a policy changes no user: --full checks the blocked ones again
-D run --full > "$OUT/b2b-run3.out" 2>"$OUT/b2b-run3.err"
+"$DUALSYNC" -c "$CONF" plan --tenant commercial --format json > "$OUT/b2b-plan2.json" 2>/dev/null
+pc=$(python3 -c '
+import json, sys
+acts = json.load(open(sys.argv[1]))["tenants"][0]["actions"]
+print(sum(1 for a in acts if a["action"] == "convert" and "now allowed with home tenant gcch, as read by check at" in a["reason"]))' "$OUT/b2b-plan2.json")
+equal "b2b: plan says the next run converts the $cb users, as read by check" "$cb" "$pc"
+D run > "$OUT/b2b-run3.out" 2>"$OUT/b2b-run3.err"
 ci=$(count_state invited "$M/commercial.map")
 [ "$ci" -ge "$cb" ] && ! grep -q "cross-tenant access BLOCKED" "$M/commercial.map" "$M/gcch.map" \
-    && pass "b2b: run --full then converts them ($ci in commercial)" || fail "b2b run 3: $ci of $cb invited"
+    && pass "b2b: a plain run then converts them ($ci in commercial)" || fail "b2b run 3: $ci of $cb invited"
 counted "b2b: commercial" agrees commercial
 counted "b2b: gcch" agrees gcch
 equal "b2b: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' ' -f1)"

@@ -205,6 +205,52 @@ static void names(void **state)
     assert_string_equal(map_user_type_name(planner_map_user_type(USER_TYPE_NONE)), "");
 }
 
+/* plan's reading of the recorded cross-tenant verdict (b2b_verdict.h) */
+static void cross_tenant_verdicts(void **state)
+{
+    (void)state;
+    struct b2b_pair v = { (char *)"gcch", (char *)"7b2d9f40-1e6c-4c83-a5d2-9e0b3c7f6d22", B2B_BLOCKED, false, true,
+                          1000000, (char *)"check", (char *)"ids", (char *)"BLOCKED on gcch's side" };
+    struct plan_action a = { .kind = PLAN_CONVERT };
+    /* a home blocked: the conversion is blocked, with who read it and when */
+    assert_true(planner_cross_tenant(&a, "gcch", &v, 1000000 + 7200));
+    assert_int_equal(a.kind, PLAN_BLOCKED);
+    assert_string_equal(a.reason, "home tenant gcch: cross-tenant access blocks B2B collaboration (change the home "
+                                  "tenant), as read by check at 1970-01-12T13:46:40Z (2 h ago); the next run reads "
+                                  "it again");
+    /* no home among the tenants, or another action: nothing to say */
+    a.kind = PLAN_CONVERT;
+    assert_false(planner_cross_tenant(&a, NULL, &v, 0));
+    a.kind = PLAN_SET_USERTYPE;
+    assert_false(planner_cross_tenant(&a, "gcch", &v, 0));
+    assert_int_equal(a.kind, PLAN_SET_USERTYPE);
+    /* never read: no verdict made up */
+    struct map_record r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER);
+    struct plan_action b = { .kind = PLAN_CONVERT, .record = NULL };
+    snprintf(b.reason, sizeof(b.reason), "external Member here");
+    assert_false(planner_cross_tenant(&b, "gcch", NULL, 0));
+    assert_int_equal(b.kind, PLAN_CONVERT);
+    assert_string_equal(b.reason, "external Member here");
+    /* blocked by it before, and now let in: a convert that says so */
+    char err[200];
+    planner_cross_tenant_text(err, sizeof(err), "gcch", "BLOCKED on both sides: ...");
+    assert_string_equal(err, "home tenant gcch: cross-tenant access BLOCKED on both sides: ...");
+    r.last_error = err;
+    assert_true(planner_cross_tenant_blocked(&r));
+    b.record = &r;
+    v.verdict = B2B_ALLOWED;
+    assert_true(planner_cross_tenant(&b, "gcch", &v, 1000000 + 30));
+    assert_int_equal(b.kind, PLAN_CONVERT);
+    assert_non_null(strstr(b.reason, "now allowed with home tenant gcch, as read by check at "
+                                     "1970-01-12T13:46:40Z (30 s ago): the next run converts it"));
+    /* ... and with no verdict left: says none is recorded */
+    assert_false(planner_cross_tenant(&b, "gcch", NULL, 0));
+    assert_non_null(strstr(b.reason, "no verdict is recorded now"));
+    /* a block for another reason is not cross-tenant access's */
+    r.last_error = "the cloud user has no mail";
+    assert_false(planner_cross_tenant_blocked(&r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +261,7 @@ int main(void)
         cmocka_unit_test(exclude_and_contact_decisions),
         cmocka_unit_test(vanished_records),
         cmocka_unit_test(names),
+        cmocka_unit_test(cross_tenant_verdicts),
     };
     return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
 }
