@@ -892,8 +892,12 @@ static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
 {
     const struct config *cfg = c->w->cfg;
     bool want[CONFIG_MAX_TENANTS] = { false }, any = false;
+    /* those to invite, and the records blocked by it before (to let in or
+     * to keep with this run's reason); not the others left deferred, so a
+     * run with nothing to do reads nothing */
     for (size_t i = 0; i < n; i++)
-        if (items[i].kind == PLAN_CONVERT && items[i].home >= 0)
+        if (items[i].kind == PLAN_CONVERT && items[i].home >= 0
+            && (!items[i].deferred || planner_cross_tenant_blocked(mapstore_find(c->ms, items[i].anchor))))
             any = want[items[i].home] = true;
     if (!any)
         return;
@@ -1033,8 +1037,8 @@ static enum convert_status phase_look_up(struct ctx *c, struct item *items, size
         stop(res, "tenant %s: the Graph client cannot be set up; nothing sent", tc->name);
         return CONVERT_STOPPED;
     }
-    read_cross_tenant(c, items, n);
     defer_unchanged(c, items, n, c->o->check_all, delta_link);
+    read_cross_tenant(c, items, n);
     undefer_let_in(c, items, n);
     need_graph = false;
     for (size_t i = 0; i < n; i++) {
