@@ -63,11 +63,15 @@ const char *convert_blocked_why(const struct convert_target *t, char *buf, size_
     return NULL;
 }
 
+/* the Microsoft cloud settings' names (Learn, cross-cloud-settings) */
 static const char *partner_cloud_text(bool other_cloud, const char *endpoint)
 {
-    return other_cloud ? (strcmp(endpoint, "microsoftonline.us") ? "another cloud, enabled"
-                                                                  : "Azure Government, enabled")
-                       : "the same cloud";
+    if (!other_cloud)
+        return "the same cloud";
+    return !strcmp(endpoint, "microsoftonline.us") ? "Azure Government, enabled"
+           : !strcmp(endpoint, "microsoftonline.com") ? "Azure commercial, enabled"
+           : !strcmp(endpoint, "partner.microsoftonline.cn") ? "Azure operated by 21Vianet, enabled"
+           : "another cloud, enabled";
 }
 
 enum convert_status convert_refusal(int http_status, const char *code, const char *message,

@@ -279,7 +279,7 @@ static void b2b_pair_both_sides(void **state)
     assert_false(p.resource_blocks || p.home_blocks);
     assert_non_null(strstr(p.why, "allowed: tenant commercial, B2B collaboration inbound from gcch (Azure "
                                   "Government, enabled, the default settings); tenant gcch, B2B collaboration "
-                                  "outbound to commercial"));
+                                  "outbound to commercial (Azure commercial, enabled, the default settings)"));
     /* the home's policy not read: no verdict is made up for it */
     convert_b2b_pair(&res, NULL, NULL, "no Policy.Read.All", &com, &gcch, &p);
     assert_int_equal(p.verdict, B2B_UNKNOWN);
