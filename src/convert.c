@@ -862,6 +862,7 @@ static bool read_policy(struct ctx *c, size_t h, struct graph_b2b_policy *pol, c
 {
     struct graph *g = h == c->t ? c->g : c->o->graphs ? c->o->graphs[h] : NULL, *own = NULL;
     const struct tenant_config *tc = &c->w->cfg->tenants[h];
+    memset(pol, 0, sizeof(*pol));      /* released by the caller whatever happens */
     if (!g) {
         struct graph_params p;
         convert_graph_params(tc, &p);
@@ -951,16 +952,23 @@ static void read_cross_tenant(struct ctx *c, const struct item *items, size_t n)
     graph_b2b_policy_release(&mine);
 }
 
-/* A blocked record that only cross-tenant access held back, now let in:
- * checked again though its cloud user did not change (a policy changes no
- * user, so /users/delta would never list it). */
-static void undefer_let_in(struct ctx *c, struct item *items, size_t n)
+/* The records blocked by cross-tenant access before and not looked up again
+ * (their cloud user did not change): let in now, they are checked again (a
+ * policy changes no user, so /users/delta would never list them); still
+ * kept out, they get this run's reason (the side to change may differ). */
+static void recheck_cross_tenant(struct ctx *c, struct item *items, size_t n)
 {
-    for (size_t i = 0; c->xt_read && i < n; i++) {
+    char msg[1800];
+    for (size_t i = 0; c->xt_read && i < n && !c->fatal; i++) {
         struct item *it = &items[i];
-        if (it->deferred && it->home >= 0 && c->xt[it->home].verdict != B2B_BLOCKED
-            && planner_cross_tenant_blocked(mapstore_find(c->ms, it->anchor)))
+        if (!it->deferred || it->home < 0 || !planner_cross_tenant_blocked(mapstore_find(c->ms, it->anchor)))
+            continue;
+        if (c->xt[it->home].verdict != B2B_BLOCKED) {
             it->deferred = false;
+        } else {
+            planner_cross_tenant_text(msg, sizeof(msg), c->w->cfg->tenants[it->home].name, c->xt[it->home].why);
+            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
+        }
     }
 }
 
@@ -1039,7 +1047,7 @@ static enum convert_status phase_look_up(struct ctx *c, struct item *items, size
     }
     defer_unchanged(c, items, n, c->o->check_all, delta_link);
     read_cross_tenant(c, items, n);
-    undefer_let_in(c, items, n);
+    recheck_cross_tenant(c, items, n);
     need_graph = false;
     for (size_t i = 0; i < n; i++) {
         need_graph |= needs_graph(&items[i], c->o);
@@ -1141,24 +1149,15 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
 }
 
 /* Users whose home tenant cross-tenant access keeps out (read_cross_tenant):
- * blocked with what to change and on which side, before any invitation.
- * Those to invite leave w's list; those blocked already for it and not
- * looked up again get this run's reason (the side to change may differ). A
- * policy that cannot be read leaves the invitations to Graph's answer. */
-static void check_b2b(struct ctx *c, struct item *items, size_t n, struct work *w)
+ * blocked with what to change and on which side, before any invitation;
+ * they leave w's list. A policy that cannot be read leaves the invitations
+ * to Graph's answer. */
+static void check_b2b(struct ctx *c, struct work *w)
 {
     if (!c->xt_read)
         return;
     const struct config *cfg = c->w->cfg;
     char msg[1800];
-    for (size_t i = 0; i < n; i++) {
-        struct item *it = &items[i];
-        if (it->deferred && it->home >= 0 && c->xt[it->home].verdict == B2B_BLOCKED
-            && planner_cross_tenant_blocked(mapstore_find(c->ms, it->anchor))) {
-            planner_cross_tenant_text(msg, sizeof(msg), cfg->tenants[it->home].name, c->xt[it->home].why);
-            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
-        }
-    }
     size_t k = 0;
     for (size_t i = 0; i < w->ninvite; i++) {
         struct item *it = w->invite[i];
@@ -1183,7 +1182,7 @@ static void phase_execute(struct ctx *c, struct item *items, size_t n, const str
         if (needs_graph(&items[i], c->o))
             triage(c, &items[i], users, &w);
     if (!c->fatal)
-        check_b2b(c, items, n, &w);
+        check_b2b(c, &w);
     if (c->o->dry_run) {
         res->skipped += w.ninvite + w.npatch + w.nrevert;
         log_info("tenant %s: dry run: would invite %zu, set userType of %zu (after the "
