@@ -101,6 +101,12 @@ struct graph_params;
 struct tenant_config;
 void convert_graph_params(const struct tenant_config *tc, struct graph_params *p);
 
+/* Whether tc's credential files are on this host (a certificate store
+ * entry is taken to be): the other side of a B2B pair is read with the
+ * other tenant's credentials, which a host that runs one tenant only may
+ * not hold. false with why ("secret_file X is not on this host"). */
+bool convert_credentials_here(const struct tenant_config *tc, char *why, size_t size);
+
 /* One line per tenant (and a total) on out: what was done. */
 void convert_print_summary(FILE *out, const struct convert_result *res, size_t n, bool dry_run);
 

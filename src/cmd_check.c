@@ -43,14 +43,17 @@ static const struct graph_b2b_policy *policy_of(struct policies *P, const struct
     if (!P->tried[i]) {
         P->tried[i] = true;
         struct graph *own = NULL;
-        if (!g) {
+        bool here = g || convert_credentials_here(&cfg->tenants[i], P->unread[i], sizeof(P->unread[i]));
+        if (!g && here) {
             struct graph_params p;
             convert_graph_params(&cfg->tenants[i], &p);
             if (graph_open(&p, &own) == 0)
                 g = own;
         }
         const char *why = NULL;
-        if (!g) {
+        if (!here) {
+            /* P->unread[i] says which file is missing */
+        } else if (!g) {
             snprintf(P->unread[i], sizeof(P->unread[i]), "its Graph client cannot be set up");
         } else if (graph_b2b_policy(g, &P->pol[i]) != GRAPH_OK) {
             if (graph_stopped(g, &why) != GRAPH_OK)

@@ -611,6 +611,26 @@ void convert_graph_params(const struct tenant_config *tc, struct graph_params *p
     }
 }
 
+bool convert_credentials_here(const struct tenant_config *tc, char *why, size_t size)
+{
+    const char *files[2] = { NULL, NULL }, *keys[2] = { "client_secret_file", "client_key_file" };
+    if (tc->credential == CREDENTIAL_SECRET)
+        files[0] = tc->client_secret_file;
+    if (tc->credential == CREDENTIAL_CERTIFICATE) {
+        files[0] = tc->client_cert_file;
+        files[1] = tc->client_key_file;
+        keys[0] = "client_cert_file";
+    }
+    for (int i = 0; i < 2; i++) {
+        struct platform_file_id id;
+        if (files[i] && platform_file_identity(files[i], &id) != 0) {
+            snprintf(why, size, "its %s %s is not on this host", keys[i], files[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 static int open_graph(struct ctx *c)
 {
     struct graph **kept = c->o->graphs ? &c->o->graphs[c->t] : NULL;
@@ -866,6 +886,8 @@ static bool read_policy(struct ctx *c, size_t h, struct graph_b2b_policy *pol, c
     if (!g) {
         struct graph_params p;
         convert_graph_params(tc, &p);
+        if (!convert_credentials_here(tc, unread, size))
+            return false;
         if (graph_open(&p, &own)) {
             snprintf(unread, size, "its Graph client cannot be set up");
             return false;

@@ -295,6 +295,18 @@ PY
 [ "${pb% *}" -ge "$cb" ] && [ "${pb#* }" = 0 ] \
     && pass "b2b: plan shows the ${pb% *} users at home in gcch blocked, with the side to change and the verdict's age" \
     || fail "b2b plan: $pb (blocked as read, converts) of $cb: $(head -c 600 "$OUT/b2b-plan1.json")"
+# a host that runs commercial only need not hold gcch's credentials: gcch's
+# side is then "not read", said in the verdict, with no error and no
+# verdict made up (commercial's own side still blocks)
+mv "$OUT/creds/gcch-app.secret" "$OUT/creds/gcch-app.secret.away"
+D run --tenant commercial > "$OUT/b2b-nocred.out" 2>"$OUT/b2b-nocred.err"
+rc=$?
+mv "$OUT/creds/gcch-app.secret.away" "$OUT/creds/gcch-app.secret"
+[ "$rc" = 1 ] && grep -q "gcch's side not read (its client_secret_file [^ ]*gcch-app.secret is not on this host)" "$M/commercial.b2b" \
+    && ! grep -qi "error" "$OUT/b2b-nocred.err" \
+    && [ "$(grep -c "home tenant gcch: cross-tenant access BLOCKED on commercial's side" "$M/commercial.map")" = "$cb" ] \
+    && pass "b2b: without gcch's credentials its side is 'not on this host', no error, commercial's block stands" \
+    || fail "b2b without gcch's credentials: exit $rc: $(head -c 400 "$OUT/b2b-nocred.err") / $(grep -o "gcch's side[^;\"]*" "$M/commercial.b2b" | head -1)"
 # commercial lets gcch in (the example's settings); gcch enables the other
 # cloud and adds commercial, but blocks B2B collaboration out to it. The
 # invitation would go through (Entra checks only the inviting side then):
