@@ -8,7 +8,8 @@
 #
 # Libraries: inih, cJSON, cmocka (the unit tests), TRE (POSIX regcomp/regexec:
 # the MinGW C library has none), OpenSSL's libcrypto (JWT signatures, base64),
-# libcurl with Schannel (Windows' own TLS, certificates from the Windows store).
+# libcurl with Schannel (Windows' own TLS, certificates from the Windows store),
+# libxml2 (check --connect-config: Entra Connect's exported configuration).
 # LDAP is Windows' wldap32, which mingw-w64 ships.
 #
 # Each library is built from exactly the source named in PINS below: a version
@@ -46,6 +47,7 @@ set -eu
 #   mirror lacks its openssl_3.0.22-1~deb12u2.debian.tar.xz (404); 3.0.20-1~deb12u2
 #   (bookworm) is the newest it serves whole.
 # - curl: 7.88.1-10+deb12u15 is bookworm's libcurl4-openssl-dev.
+# - libxml2: 2.9.14+dfsg-1.3~deb12u6 is bookworm's libxml2-dev.
 # To move a pin: scripts/build-windows.sh names the version and .dsc hash the
 # mirror offers when a pinned one is gone; doc/windows-build.md has the steps.
 PINS='
@@ -53,6 +55,7 @@ inih     libinih   59-1                 trixie    ec3334b0ad6a817e84b0bfa7599097
 cjson    cjson     1.7.15-1+deb12u4     bookworm  764c2de141d680f4fb4cada30c526dacaa30ead061b9b9c34f2b81e2df0f8439
 cmocka   cmocka    1.1.5-2.1            bookworm  9f94190b571e059dd6a359c7effd40b982c6c2796959ea201cf41e7cac0b6730
 tre      tre       0.8.0-7              bookworm  98b9497da2373e30110fde5ef4184c1ef6714291e3bdf8f4627d833630ba364f
+libxml2  libxml2   2.9.14+dfsg-1.3~deb12u6 bookworm d86ce3efb1b75d2781f72f5cdd187474c148a915d610295c85162681bb070a65
 openssl  openssl   3.0.20-1~deb12u2     bookworm  a614474a2773c23b10c0d65f4eccbcf93fdac4749afb7c26d76e1b0340154d3d
 curl     curl      7.88.1-10+deb12u15   bookworm  2744f12e3aef161c0361743fa1b318296b122e566e47f381e4a63320fbcc23f4
 '
@@ -224,6 +227,48 @@ build_tre() { # POSIX regex for the rule language (regcomp, REG_EXTENDED|REG_ICA
     cp "$p/include/tre/regex.h" "$p/include/regex.h"
     rm -f "$p/lib/libtre.la"
     write_pc "$p/lib/pkgconfig/tre.pc" tre "$VERSION" "-I$p/include -I$p/include/tre" "-L$p/lib -ltre"
+}
+
+build_libxml2() { # the reader of Connect's exported configuration (connect_export.c)
+    p=$1
+    # What connect_export.c calls: the parser and the tree (xmlCtxtReadFile,
+    # xmlNodeGetContent, xmlGetProp, xmlGetLineNo), nothing else: no HTML,
+    # XPath, schemas, catalogs, network (http, ftp), compression (zlib,
+    # lzma), python or loadable modules, and one thread (dualsync reads the
+    # export on its main thread; libxml2's Windows threads, in a static
+    # library, start a helper thread for every other thread that uses it).
+    # No iconv (MinGW has none): libxml2 then reads UTF-8, UTF-16 (by its
+    # byte order mark) and ISO-8859-1 itself, and refuses another declared
+    # encoding by name ("Unsupported encoding", with file and line). That is
+    # all a Connect export needs: Get-ADSyncServerConfiguration writes its
+    # files without an XML declaration or a byte order mark, which XML 1.0
+    # (4.3.3) reads as UTF-8 (the public exports of
+    # microsoft/AADConnectConfigDocumenter, src/SolutionOutput/Data/Contoso,
+    # are all ASCII), and Microsoft's documenter reads them with
+    # XElement.Load, which knows no other encoding without a declaration.
+    # --disable-maintainer-mode: Debian's patches change Makefile.am only for
+    # the HTML manual and a catalog test program (checked here), so
+    # upstream's Makefile.in builds the same library without automake.
+    am=$(grep -l -r -E '^\+\+\+ [^ ]*(Makefile\.am|configure\.ac|\.m4)' debian/patches | sort | tr '\n' ' ')
+    [ "$am" = "debian/patches/0034-testcatalog-Add-new-tests-for-catalog.c.patch debian/patches/install-html.patch " ] \
+        || { echo "Debian's patches change the build system in: $am; does libxml2.a need automake now?"; exit 1; }
+    ./configure -q --host=$HOST --prefix="$p" --disable-shared --enable-static \
+        --disable-dependency-tracking --disable-maintainer-mode --with-minimum --with-tree \
+        --without-python --without-lzma --without-zlib --without-http --without-ftp \
+        --without-modules --without-threads --without-iconv --without-icu --without-iso8859x \
+        CC="$CC" AR="$AR" AR_FLAGS=crD CFLAGS="$WCFLAGS" >/dev/null
+    # what configure left on, as a program sees it: the tree and nothing else
+    on=$(echo '#include <libxml/xmlversion.h>' | $CC -Iinclude -dM -E -xc - \
+         | awk '$2 ~ /^LIBXML_.*_ENABLED$/ { print $2 }' | sort | tr '\n' ' ')
+    [ "$on" = "LIBXML_TREE_ENABLED " ] \
+        || { echo "include/libxml/xmlversion.h enables $on; the configure options no longer decide it"; exit 1; }
+    no_def config.h HAVE_PTHREAD_H HAVE_ZLIB_H HAVE_LZMA_H HAVE_DLOPEN
+    make -s -j"$JOBS" libxml2.la >/dev/null
+    make -s install-libLTLIBRARIES >/dev/null
+    make -s -C include install >/dev/null
+    rm -f "$p/lib/libxml2.la"
+    write_pc "$p/lib/pkgconfig/libxml-2.0.pc" libxml-2.0 "$VERSION" "-DLIBXML_STATIC -I$p/include/libxml2" \
+        "-L$p/lib -lxml2"
 }
 
 build_openssl() { # libcrypto only: no TLS here (libcurl uses Schannel)
@@ -525,6 +570,7 @@ one inih inih
 one cjson cjson
 one cmocka cmocka
 one tre tre
+one libxml2 xml2
 one openssl crypto
 one curl curl
 
