@@ -225,6 +225,14 @@ int platform_atomic_commit(struct platform_atomic *a);
 void platform_atomic_abort(struct platform_atomic *a);     /* NULL is a no-op */
 int platform_atomic_sweep(const char *path);
 
+/* The names in directory dir, "." and ".." left out, in UTF-8 and in no
+ * particular order: *names holds *n strings, which the caller frees, and the
+ * array. POSIX readdir; Windows FindFirstFileW, so that a name outside the
+ * ANSI code page (Windows Server 2016 and 2019 ignore the manifest's UTF-8
+ * code page) is read whole. Returns 0; 1 if dir does not exist or is not a
+ * directory (nothing logged, *names NULL, *n 0); or -1 after logging. */
+int platform_list_dir(const char *dir, char ***names, size_t *n);
+
 /* Remove every file of the directory of `prefix` whose name starts with the
  * last component of prefix (platform_atomic_sweep's leftovers). 0, or -1
  * after logging. */

@@ -386,6 +386,38 @@ int platform_remove(const char *path)
     return 0;
 }
 
+int platform_list_dir(const char *dir, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 1;
+        return log_error("cannot read directory %s: %s", dir, strerror(errno));
+    }
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            *names = xrealloc(*names, (*n + 1) * sizeof(**names));
+            (*names)[(*n)++] = xstrdup(e->d_name);
+        }
+        errno = 0;
+    }
+    int err = errno;
+    closedir(d);
+    if (err) {
+        for (size_t i = 0; i < *n; i++)
+            free((*names)[i]);
+        free(*names);
+        *names = NULL;
+        *n = 0;
+        return log_error("cannot read directory %s: %s", dir, strerror(err));
+    }
+    return 0;
+}
+
 int platform_remove_prefixed(const char *prefix)
 {
     char *copy = xstrdup(prefix), *copy2 = xstrdup(prefix);

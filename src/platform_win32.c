@@ -1268,6 +1268,61 @@ int platform_remove(const char *path)
     return 0;
 }
 
+int platform_list_dir(const char *dir, char ***names, size_t *n)
+{
+    *names = NULL;
+    *n = 0;
+    /* asked first: FindFirstFileW's error for "FILE\*" differs between
+     * Windows versions and Wine */
+    wchar_t *w = wpath(dir);
+    if (!w)
+        return -1;
+    DWORD attrs = GetFileAttributesW(w);
+    DWORD err = GetLastError();
+    free(w);
+    if (attrs == INVALID_FILE_ATTRIBUTES) {
+        if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND)
+            return 1;
+        return log_error("cannot read directory %s: %s", dir, win_strerror(err));
+    }
+    if (!(attrs & FILE_ATTRIBUTE_DIRECTORY))
+        return 1;
+    /* FindFirstFileW's pattern: dir and a '*' */
+    size_t len = strlen(dir);
+    bool sep = len && (dir[len - 1] == '/' || dir[len - 1] == '\\' || dir[len - 1] == ':');
+    char *pattern = xasprintf("%s%s*", dir, sep ? "" : "\\");
+    w = wpath(pattern);
+    free(pattern);
+    if (!w)
+        return -1;
+    WIN32_FIND_DATAW fd;
+    HANDLE h = FindFirstFileW(w, &fd);
+    free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        err = GetLastError();
+        if (err == ERROR_FILE_NOT_FOUND)        /* a drive's empty root: no "." either */
+            return 0;
+        return log_error("cannot read directory %s: %s", dir, win_strerror(err));
+    }
+    do {
+        if (!wcscmp(fd.cFileName, L".") || !wcscmp(fd.cFileName, L".."))
+            continue;
+        *names = xrealloc(*names, (*n + 1) * sizeof(**names));
+        (*names)[(*n)++] = wide_to_utf8(fd.cFileName);
+    } while (FindNextFileW(h, &fd));
+    err = GetLastError();
+    FindClose(h);
+    if (err != ERROR_NO_MORE_FILES) {
+        for (size_t i = 0; i < *n; i++)
+            free((*names)[i]);
+        free(*names);
+        *names = NULL;
+        *n = 0;
+        return log_error("cannot read directory %s: %s", dir, win_strerror(err));
+    }
+    return 0;
+}
+
 int platform_remove_prefixed(const char *prefix)
 {
     /* FindFirstFileW's pattern: the prefix and a '*' */

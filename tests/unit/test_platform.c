@@ -344,6 +344,47 @@ static int lock_child(const char *path, const char *result, const char *mode)
     return 0;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory's names as they are, whatever the ANSI code page: a folder
+ * and files named outside it (the Connect export under a profile such as
+ * C:\Users\Jürgen), neither "." nor ".."; a missing folder and a file are
+ * "no such directory", not an error. */
+static void lists_a_directory(void **state)
+{
+    (void)state;
+    char *sub = in_dir("Z\xc3\xbcrich \xce\xa9");                   /* "Zürich Ω" */
+    char *a = xasprintf("%s/Connector_{\xc3\xa9}.xml", sub), *b = xasprintf("%s/MV.xml", sub);
+    assert_int_equal(platform_mkdir(sub), 0);
+    spit(a, "<a/>");
+    spit(b, "<b/>");
+    char **names;
+    size_t n;
+    assert_int_equal(platform_list_dir(sub, &names, &n), 0);
+    assert_int_equal(n, 2);
+    qsort(names, n, sizeof(*names), cmp_name);
+    assert_string_equal(names[0], "Connector_{\xc3\xa9}.xml");
+    assert_string_equal(names[1], "MV.xml");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    char *missing = in_dir("no-such-folder");
+    assert_int_equal(platform_list_dir(missing, &names, &n), 1);
+    assert_null(names);
+    assert_int_equal(n, 0);
+    assert_int_equal(platform_list_dir(a, &names, &n), 1);
+    assert_int_equal(platform_remove(a), 0);
+    assert_int_equal(platform_remove(b), 0);
+    assert_int_equal(rmdir(sub), 0);
+    free(missing);
+    free(a);
+    free(b);
+    free(sub);
+}
+
 static void run_lock_child(const char *lock, const char *result, const char *mode, int want_exit,
                            int *rc, long *holder, long *pid)
 {
@@ -416,6 +457,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(open_narrows_a_wide_file),
         cmocka_unit_test(secret_files),
         cmocka_unit_test(secrets_from_the_credential_store),
+        cmocka_unit_test(lists_a_directory),
         cmocka_unit_test(lock_across_processes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,6 +95,14 @@ static wchar_t *wide(const char *s)
     return w;
 }
 
+int shim_rmdir(const char *path)
+{
+    wchar_t *w = wide(path);
+    BOOL ok = RemoveDirectoryW(w);
+    free(w);
+    return ok ? 0 : (errno = ENOENT, -1);
+}
+
 /* Does an ACE of the DACL give an account other than the owner, SYSTEM and
  * Administrators the right to read (04) or write (02)? */
 static int others_bits(const wchar_t *path)

@@ -36,6 +36,11 @@ int shim_chmod(const char *path, int mode);
 int shim_mkdir(const char *path, int mode);
 #define mkdir(path, mode) shim_mkdir(path, mode)
 
+/* rmdir(path): the path in UTF-8, as platform.h's paths are (msvcrt's
+ * _rmdir takes the ANSI code page) */
+int shim_rmdir(const char *path);
+#define rmdir(path) shim_rmdir(path)
+
 /* no memory streams in msvcrt: the test is skipped there */
 #define open_memstream(buf, size) ((void)(buf), (void)(size), shim_skip("open_memstream()", __FILE__, __LINE__), (FILE *)NULL)
 
