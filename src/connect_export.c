@@ -11,7 +11,6 @@
  * dualsync does not know is refused, with the file and line. */
 #include "compat.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -19,6 +18,7 @@
 
 #include "connect_config.h"
 #include "log.h"
+#include "platform.h"
 #include "util.h"
 
 /* The only format-version Connect has written, in <ma-data> and <mv-data>. */
@@ -395,24 +395,26 @@ static int cmp_str(const void *a, const void *b)
 
 /* The .xml files of DIR/sub, sorted (the order of messages and of equal
  * precedences must not depend on the file system). -1 if there is no such
- * folder. */
+ * folder. The platform lists it: on Windows a folder name outside the ANSI
+ * code page (a path under a user's profile) is read whole. */
 static int list_xml(const char *dir, const char *sub, char ***files, size_t *n)
 {
     char *path = xasprintf("%s/%s", dir, sub);
-    DIR *d = opendir(path);
+    char **names;
+    size_t count;
     *files = NULL;
     *n = 0;
-    if (!d) {
+    if (platform_list_dir(path, &names, &count)) {
         free(path);
         return -1;
     }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && !strcasecmp(e->d_name + len - 4, ".xml"))
-            push(files, n, xasprintf("%s/%s", path, e->d_name));
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(names[i]);
+        if (len > 4 && !strcasecmp(names[i] + len - 4, ".xml"))
+            push(files, n, xasprintf("%s/%s", path, names[i]));
+        free(names[i]);
     }
-    closedir(d);
+    free(names);
     free(path);
     if (*n)
         qsort(*files, *n, sizeof(**files), cmp_str);
