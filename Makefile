@@ -30,9 +30,10 @@ endif
 # reads AD through wldap32 (ldap_source_win32.c, picked up by WIN32_ONLY) instead
 # of OpenLDAP (ldap_source.c); both transports share the reader itself
 # (ldap_read.c, ldap_pull.c, ldap_watermark.c). Its libraries come from
-# scripts/build-windows.sh (build-win/deps.mak).
+# scripts/build-windows.sh (build-win/deps.mak), libxml2 among them: both
+# builds read Connect's exported configuration with connect_export.c.
 PLATFORM      := posix
-POSIX_ONLY    := src/ldap_source.c src/tls_probe.c src/connect_export.c
+POSIX_ONLY    := src/ldap_source.c src/tls_probe.c
 WIN32_ONLY    := $(wildcard src/*_win32.c)
 EXE           :=
 RUN_TEST      :=
@@ -50,7 +51,7 @@ CC            := $(or $(WIN_CC),$(MINGW)-gcc-win32)
 WINDRES       := $(MINGW)-windres --preprocessor=$(CC) --preprocessor-arg=-E \
                  --preprocessor-arg=-xc --preprocessor-arg=-DRC_INVOKED
 PKG_CONFIG    := PKG_CONFIG_LIBDIR=$(WIN_PKG_CONFIG_LIBDIR) pkg-config --static
-PKGS          := libcurl libcjson inih libcrypto tre
+PKGS          := libcurl libcjson inih libcrypto tre libxml-2.0
 # MinGW's own stdio (C99 formats: %zu, %lld) instead of msvcrt's, and the
 # POSIX *_r time functions of its <time.h>
 CFLAGS        += -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_THREAD_SAFE_FUNCTIONS=200112L -DNO_MEMRCHR
@@ -184,10 +185,6 @@ UNIT_DEPS_connect_tenant := $(BUILD)/connect_tenant.o $(BUILD)/connect_judge.o $
 UNIT_DEPS_world    := $(filter-out $(BUILD)/main.o $(BUILD)/dualsync_res.o,$(OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-ifeq ($(PLATFORM),win32)
-# the Windows build reads no Connect export (connect_export_win32.c)
-UNIT_SRCS := $(filter-out tests/unit/test_connect_export.c,$(UNIT_SRCS))
-endif
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%$(EXE),$(UNIT_SRCS))
 
 # test_testhooks twice: with the shipped build's hooks (BASE_OBJS) and the test build's
