@@ -239,6 +239,49 @@ if [ "$rc" -le 1 ] && [ "$lin_n" -gt 0 ] && [ -s maps-lin/ad.snapshot ]; then
     pass "the Linux build converts $lin_n users of commercial and keeps its copy of AD"
 else fail "Linux run (exit $rc, $lin_n invited): $(head -c 600 lin-run.err)"; fi
 
+# --- 3b. Connect's exported configuration, read by dualsync.exe with the
+# Linux build's reader (libxml2) and judged against the copy of AD the Linux
+# build kept: the same findings, the same bytes (but the CR of the .exe's
+# CR LF line ends). Relative paths, so that both name the same files; then
+# the export in a folder named outside the ANSI code page, given as a
+# Windows path with backslashes: the same findings under that name; then a
+# damaged file, refused by both with the same file and line. One
+# configuration for both, as check prints its name (its /tmp/... paths are
+# Z:\tmp\... to the .exe, whose current directory is on Z:).
+U="Z$(printf '\303\274')rich $(printf '\316\251')"     # "Zürich Ω"
+rm -rf cx && mkdir -p "cx/$U"
+cp -r "$ROOT/tests/fixtures/connect/out-of-box" "$ROOT/tests/fixtures/connect/damaged" cx/
+cp -r "$ROOT/tests/fixtures/connect/with-rule" "cx/$U/"
+connect_check() { # BUILD DIR OUT: check --connect-config DIR for gcch; OUT holds
+                  # stdout, "stderr:", stderr and "exit N", without CRs
+    local run=("$DUALSYNC")
+    [ "$1" = exe ] && run=(env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE")
+    "${run[@]}" -c lin.conf check --tenant gcch --connect-config "$2" --ad-snapshot maps-lin/ad.snapshot \
+        --no-progress > "$3.stdout" 2> "$3.stderr"
+    local rc=$?
+    { cat "$3.stdout"; echo "stderr:"; cat "$3.stderr"; echo "exit $rc"; } | tr -d '\r' > "$3"
+}
+connect_check lin cx/out-of-box cx-lin.out
+connect_check exe cx/out-of-box cx-exe.out
+if grep -q '^  BLOCKED onPremisesUserPrincipalName' cx-lin.out && grep -qx 'exit 1' cx-lin.out \
+   && cmp -s cx-lin.out cx-exe.out; then
+    pass "check --connect-config: dualsync.exe finds in Connect's export what the Linux build finds ($(grep -c '^  [a-zA-Z]' cx-lin.out) findings, the same bytes)"
+else fail "check --connect-config, Linux vs .exe: $(diff cx-lin.out cx-exe.out | head -c 800)"; fi
+WU=$(winpath "$OUT/cx/$U/with-rule" | tr / '\\')          # Z:\tmp\...\Zürich Ω\with-rule
+connect_check lin "cx/$U/with-rule" cx-lin-u.out
+connect_check exe "$WU" cx-exe-u.out
+exe_u=$(cat cx-exe-u.out)
+if grep -q 'ready for dualsync' cx-lin-u.out && grep -qx 'exit 0' cx-lin-u.out \
+   && [ "$(cat cx-lin-u.out)" = "${exe_u//"$WU"/cx/$U/with-rule}" ]; then
+    pass "check --connect-config $WU: the same findings"
+else fail "check --connect-config, a Windows path outside the ANSI code page: $(diff cx-lin-u.out cx-exe-u.out | head -c 800)"; fi
+connect_check lin cx/damaged cx-lin-d.out
+connect_check exe cx/damaged cx-exe-d.out
+if grep -q 'SynchronizationRule_{5e0d1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b}.xml:21: damaged export file' cx-lin-d.out \
+   && grep -qx 'exit 2' cx-lin-d.out && cmp -s cx-lin-d.out cx-exe-d.out; then
+    pass "a damaged export: both builds refuse it with the same file, line and message"
+else fail "damaged export, Linux vs .exe: $(diff cx-lin-d.out cx-exe-d.out | head -c 800)"; fi
+
 # --- 4. dualsync.exe converts gcch from that copy
 seq0=$(log_seq)
 env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf run --tenant gcch \
