@@ -149,6 +149,6 @@ if ($PSCmdlet.ShouldProcess("Entra Connect on $env:COMPUTERNAME", "add the inbou
 
 if ($PSCmdlet.ShouldProcess($ExportPath, 'export the Connect configuration (Get-ADSyncServerConfiguration)')) {
     Get-ADSyncServerConfiguration -Path $ExportPath
-    Write-Host "exported to $ExportPath; copy it to the dualsync host and run:"
-    Write-Host "  dualsync check --connect-config <that folder> --tenant <this tenant>"
+    Write-Host "exported to $ExportPath; check it here with dualsync.exe (or on the host that runs dualsync):"
+    Write-Host "  dualsync check --connect-config `"$ExportPath`" --tenant <this tenant>"
 }
