@@ -152,7 +152,9 @@ if grep -q "^  proxy *http://127.0.0.1:$PP (WinHTTP proxy, netsh winhttp)" proxy
    && grep -q '^  token *ok' proxy1.out && [ "$(tunnels)" -gt "$t0" ]; then
     pass "the WinHTTP proxy: check shows it and Graph goes through it ($(( $(tunnels) - t0 )) tunnels)"
 else fail "WinHTTP proxy: $(grep -v ldap proxy1.out | head -c 600)"; fi
-winhttp_proxy "127.0.0.1:$PP" "*.microsoft.com;*.microsoftonline.com"
+# check --tenant commercial also reads its B2B partner gcch's side, in the
+# US Government cloud: the list names both clouds' hosts, as an admin's would
+winhttp_proxy "127.0.0.1:$PP" "*.microsoft.com;*.microsoftonline.com;*.microsoft.us;*.microsoftonline.us"
 t0=$(tunnels)
 env -u DUALSYNC_GRAPH_CA_FILE wine "$EXE" -c exe.conf check --tenant commercial >proxy2.out 2>&1
 if grep -q '^  proxy *none' proxy2.out && grep -q '^  token *ok' proxy2.out && [ "$(tunnels)" = "$t0" ]; then
