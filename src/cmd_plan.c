@@ -413,6 +413,18 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
         struct plan_action a;
         const char *address = invite_address(w, i, t);
         planner_object(p, anchor, e->cls, res.decision, address, &a);
+        /* as plan shows it: the cross-tenant verdict check or run kept */
+        const char *xt_home = NULL;
+        for (size_t h = 0; a.kind == PLAN_CONVERT && h < w->cfg->ntenants && !xt_home; h++)
+            if (h != t && policy_is_home(w->pol, &s, h, NULL))
+                xt_home = w->cfg->tenants[h].name;
+        struct b2b_verdicts xt;
+        char *xt_path = b2b_verdicts_path(w->cfg->mappings_dir, tc->name);
+        if (!xt_home || b2b_verdicts_load(xt_path, tc->name, tc->tenant_id, &xt) < 0)
+            memset(&xt, 0, sizeof(xt));
+        free(xt_path);
+        const struct b2b_pair *xv = b2b_verdicts_find(&xt, xt_home);
+        bool xt_used = planner_cross_tenant(&a, xt_home, xv, (int64_t)time(NULL));
         if (!ms)
             snprintf(a.reason + strlen(a.reason), sizeof(a.reason) - strlen(a.reason),
                      " (the mapping file could not be read: planned as if empty)");
@@ -434,6 +446,8 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
             json_add_str(j, "rule", where);
             json_add_str(j, "action", plan_action_name(a.kind));
             json_add_str(j, "reason", a.reason);
+            if (xt_used)
+                json_add_str(j, "crossTenantAccess", xv->why);
             if (a.record)
                 json_add_str(j, "mappingState", map_state_name(a.record->state));
             if (address)
@@ -450,6 +464,9 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
                 printf(" (userType %s)", user_type_name(decision_user_type(res.decision)));
             printf(" by %s\n  action: %s: %s\n", term_safe_str(&s1, where), plan_action_name(a.kind),
                    term_safe_str(&s2, a.reason));
+            if (xt_used)
+                printf("  cross-tenant access: %s (request ids %s)\n", term_safe_str(&s1, xv->why),
+                       term_safe_str(&s2, xv->request_ids));
             if (decision_is_external(res.decision))
                 printf("  invitation address (%s): %s\n", tc->invite_address_attribute,
                        term_safe_str(&s1, address ? address : "(not set)"));
@@ -463,6 +480,7 @@ static void explain_one(const struct world *w, size_t i, size_t first, size_t en
                    *map_user_type_name(a.record->user_type) ? map_user_type_name(a.record->user_type) : "-");
         }
         strbuf_release(&home);
+        b2b_verdicts_release(&xt);
         planner_free(p);
         mapstore_close(ms);
     }

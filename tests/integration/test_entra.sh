@@ -295,6 +295,13 @@ PY
 [ "${pb% *}" -ge "$cb" ] && [ "${pb#* }" = 0 ] \
     && pass "b2b: plan shows the ${pb% *} users at home in gcch blocked, with the side to change and the verdict's age" \
     || fail "b2b plan: $pb (blocked as read, converts) of $cb: $(head -c 600 "$OUT/b2b-plan1.json")"
+# explain shows the same for one of them
+xu=$(python3 -c 'import json,sys; print(next(a["userPrincipalName"] for a in json.load(open(sys.argv[1]))["tenants"][0]["actions"] if a["action"] == "blocked"))' "$OUT/b2b-plan1.json")
+"$DUALSYNC" -c "$CONF" explain --tenant commercial "$xu" > "$OUT/b2b-explain.out" 2>&1
+grep -q "^  action: blocked: home tenant gcch: cross-tenant access blocks B2B collaboration (change both tenants), as read by run at " "$OUT/b2b-explain.out" \
+    && grep -q "^  cross-tenant access: BLOCKED on both sides: .*(request ids commercial: policy " "$OUT/b2b-explain.out" \
+    && pass "b2b: explain $xu says the same, with the verdict and its request ids" \
+    || fail "b2b explain $xu: $(grep -A2 '  action' "$OUT/b2b-explain.out" | head -3)"
 # a host that runs commercial only need not hold gcch's credentials: gcch's
 # side is then "not read", said in the verdict, with no error and no
 # verdict made up (commercial's own side still blocks)
