@@ -40,6 +40,13 @@
 #   BENCH_OUT [/tmp/bench_graph]
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# the command as given, for --record: the settings from the environment
+# (the re-executed copy sees the same ones), then the script
+CMDLINE=
+for v in NETNS LAB BENCH_OUT SEED DUALSYNC GRAPHCTL POP SEQ_N LAT WL; do
+    [ -n "${!v+x}" ] && CMDLINE+="$v=${!v} "
+done
+CMDLINE+="tests/bench/bench_graph.sh $*"
 NETNS=${NETNS:-dsbench-graph}
 RECORD=0
 [ "${1:-}" = --record ] && RECORD=1
@@ -59,6 +66,14 @@ SEED=${SEED:-1}
 LAB=${LAB:-/tmp/dsbench-graph-lab}
 BENCH_OUT=${BENCH_OUT:-/tmp/bench_graph}
 [ -x "$DS" ] && [ -x "$CTL" ] || { echo "bench_graph: build first (make test-bin tools)" >&2; exit 2; }
+# only the test build reaches the simulator (its hooks give the CA, the
+# address and the time scale: src/testhooks.c); the shipped dualsync would
+# fail to resolve the real Graph host and leave a table of zeros
+if "$DS" run --test-step-limit x 2>&1 | grep -q 'only the test build'; then
+    echo "bench_graph: $DS is the shipped build, without the test hooks that reach the simulator;" \
+         "use the test build (make test-bin: ./dualsync-test)" >&2
+    exit 2
+fi
 cd "$ROOT" || exit 2
 say() { echo "[bench_graph] $*" >&2; }
 W=$BENCH_OUT
@@ -134,6 +149,11 @@ wall=$(python3 -c "print('%.2f' % ($(now) - $t0))")
 set -- $(writes "$s0")
 d_done=$1 d_429=$2 d_span=$3 d_inv=$4
 say "dualsync run (exit $rc): $wall s wall, $d_done writes ($d_inv invitations) in $d_span s, $d_429 answered 429"
+if [ "$d_done" = 0 ]; then
+    say "dualsync wrote nothing to the simulator (exit $rc): nothing to measure, nothing recorded; $W/run.err says:"
+    head -3 "$W/run.err" >&2
+    exit 1
+fi
 
 # 3. the sequential client
 fresh
@@ -194,7 +214,8 @@ TEXT
         echo
         echo "### $(date -u +%Y-%m-%d) $(uname -m), $(nproc) CPUs: through dualsync, POP=$POP SEQ_N=$SEQ_N LAT=$LAT WL=$WL"
         echo
-        echo "Command: \`POP=$POP SEQ_N=$SEQ_N LAT=$LAT WL=$WL tests/bench/bench_graph.sh --record\` (binary $(sha256sum "$DS" | cut -c1-12); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+        dirty=$(git -C "$ROOT" status --porcelain -- src include tests/graphsim tests/bench 2>/dev/null | grep -q . && echo ", with uncommitted changes")
+        echo "Command: \`$CMDLINE\` at $(date -u +%H:%MZ) (binary $(basename "$DS"), sha256 $(sha256sum "$DS" | cut -c1-12), built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$dirty; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
         echo
         cat "$W/summary"
     } >>"$ROOT/tests/bench/RESULTS.md"
