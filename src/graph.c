@@ -859,6 +859,12 @@ static void observe_pct(struct run *run, struct xfer *x, bool write, const char 
  * the service surely counted, tells anything). */
 static void feedback(struct run *run, struct xfer *x, size_t k, int status, const char *pct)
 {
+    if (status >= 200 && status < 300) {
+        double c_ru, c_w;
+        graph_request_cost(run->reqs[x->idx[k]].method, run->reqs[x->idx[k]].url, &c_ru, &c_w);
+        bool w = strcmp(run->reqs[x->idx[k]].method, "GET") != 0;
+        pacer_accepted(&run->g->pacer, w, w ? c_w : c_ru);
+    }
     double v = -1;
     if (pct && *pct) {
         char *end;

@@ -37,6 +37,8 @@ struct bucket {
     double taken;                /* cost taken since pacer_init */
     double base_t, base_taken;   /* the baseline: when, and `taken` then; base_t < 0: none yet */
     bool learned;                /* scale comes from the service's answers, not from 429s alone */
+    double start_t;              /* our first take; < 0: none yet */
+    double accepted;             /* cost the service answered 2xx to since */
     double last_probe;           /* when scale was last raised or lowered by an answer */
 };
 
@@ -98,6 +100,8 @@ bool graph_is_invitation(const char *method, const char *url);
  * had none (the service sends it once usage passes 80 %). Learns the
  * bucket's size from it (see graph_pace.c) and then does pacer_observe. */
 void pacer_feedback(struct pacer *p, double now, double pct, bool write, double t_sent, double taken);
+/* The service answered 2xx to a request of this cost: it took it. */
+void pacer_accepted(struct pacer *p, bool write, double cost);
 
 /* ResourceUnit cost of a request (reference §4 "Costs"): GET /users 2, any
  * other GET 1, $select -1, $expand +1, $top < 20 -1, at least 1; writes

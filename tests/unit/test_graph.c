@@ -700,6 +700,32 @@ static void pacer_learns_the_service_size(void **state)
     assert_true(fabs(p.writes.scale - 0.9 * sc) < 1e-9);
 }
 
+static void pacer_learns_from_what_the_service_took(void **state)
+{
+    (void)state;
+    struct pacer p;
+    /* documented: 1,000 writes per 10 s; the service grants a tenth */
+    pacer_init(&p, 3500, 10, 1000, 10);
+    pacer_answered(&p, 0);
+    for (int i = 0; i < 80; i++) {
+        assert_true(pacer_take(&p, 0, 1, 1));
+        pacer_accepted(&p, true, 1);
+    }
+    /* a second later our (documented) bucket reads full again: the
+     * baseline moves there, and 20 more writes go */
+    for (int i = 0; i < 20; i++)
+        assert_true(pacer_take(&p, 1.0, 1, 1));
+    assert_true(p.writes.base_t == 1.0);
+    /* the first header, for the first of those: from the baseline alone
+     * the bound is 1 / 855; the 80 the service took in 1.05 s say at
+     * least 80 / (1000 + 100 * 1.05) of the documented size, and the
+     * truth (0.1) is above both */
+    pacer_feedback(&p, 1.05, 0.8, true, 1.0, 81);
+    assert_true(p.writes.learned);
+    assert_true(fabs(p.writes.scale - 80.0 / 1105) < 1e-9);
+    assert_true(p.writes.scale <= 0.1);
+}
+
 static void pacer_paces_invitations(void **state)
 {
     (void)state;
@@ -990,6 +1016,7 @@ int main(void)
         cmocka_unit_test(pacer_keeps_within_the_budget),
         cmocka_unit_test(pacer_paces_invitations),
         cmocka_unit_test(pacer_learns_the_service_size),
+        cmocka_unit_test(pacer_learns_from_what_the_service_took),
         cmocka_unit_test(invitation_always_names_the_user),
         cmocka_unit_test(user_type_and_revert_requests),
         cmocka_unit_test(users_found_by_immutable_id),
