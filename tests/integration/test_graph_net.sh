@@ -10,11 +10,13 @@ sim_start "$OUT/sim" false || { fail "graphsim: $(cat "$OUT/sim/start.err")"; fi
 TP=
 trap '[ -n "$TP" ] && kill "$TP" 2>/dev/null; sim_stop' EXIT
 KEEP_INVITE_PACE=1 mkconvconf "$OUT/n.conf" "$OUT/maps"
-# conf FILE KEY=VALUE...: the config with these keys in [tenant commercial]
+# conf FILE KEY=VALUE...: the config with these keys in every tenant's
+# section: check --tenant commercial also reads its B2B partner gcch's
+# cross-tenant access, through gcch's own settings
 conf() {
     local f=$1; shift
     cp "$OUT/n.conf" "$f"
-    for kv in "$@"; do sed -i "/^\[tenant commercial\]/a $kv" "$f"; done
+    for kv in "$@"; do sed -i "/^\[tenant /a $kv" "$f"; done
 }
 check_commercial() { "$DUALSYNC" -c "$1" check --tenant commercial >"$OUT/check.out" 2>&1; }
 
@@ -67,7 +69,8 @@ https_proxy=http://127.0.0.1:$PP check_commercial "$OUT/n.conf" \
     || fail "https_proxy: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
 
 l=$(lines)
-https_proxy=http://127.0.0.1:$PP no_proxy=.microsoft.com,.microsoftonline.com check_commercial "$OUT/n.conf" \
+https_proxy=http://127.0.0.1:$PP no_proxy=.microsoft.com,.microsoftonline.com,.microsoft.us,.microsoftonline.us \
+    check_commercial "$OUT/n.conf" \
     && grep -q "proxy  *none (no_proxy names graph.microsoft.com)" "$OUT/check.out" && [ "$(tunnels "$l")" = 0 ] \
     && pass "no_proxy naming the Graph and login hosts: straight there" \
     || fail "no_proxy: $(cat "$OUT/check.out") tunnels $(tunnels "$l")"
