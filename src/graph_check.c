@@ -22,7 +22,7 @@ static const struct need {
       { "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All" } },
     { "invite (convert to external)", false,
       { "User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All" } },
-    { "set userType", false, { "User.ReadWrite.All", "Directory.ReadWrite.All" } },
+    { "set userType", false, { "User.ReadUpdate.All", "User.ReadWrite.All", "Directory.ReadWrite.All" } },
     { "read the organization", false,
       { "Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
         "Directory.ReadWrite.All" } },

@@ -74,8 +74,10 @@ void graph_req_invite(struct graph_request *r, const struct graph_invitation *in
 }
 
 /* Update user's application permissions (Learn, user-update; reference
- * §1.8), as `dualsync check` names them for "set userType". */
-static const char *const update_permissions[] = { "User.ReadWrite.All", "Directory.ReadWrite.All", NULL };
+ * §1.8), as `dualsync check` names them for "set userType": the least
+ * privileged, User.ReadUpdate.All, first. */
+static const char *const update_permissions[] = { "User.ReadUpdate.All", "User.ReadWrite.All",
+                                                  "Directory.ReadWrite.All", NULL };
 
 void graph_req_set_user_type(struct graph_request *r, const char *user_id, const char *user_type)
 {

@@ -16,7 +16,8 @@ from gs_throttle import request_cost
 USER_LABEL = "Microsoft.DirectoryServices.User"
 
 R_READ_USERS = {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
-R_WRITE_USERS = {"User.ReadWrite.All", "Directory.ReadWrite.All"}
+# Update user: User.ReadUpdate.All is the least privileged (Learn, user-update)
+R_WRITE_USERS = {"User.ReadUpdate.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
 R_INVITE = {"User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
 R_CONVERT = {"User-ConvertToInternal.ReadWrite.All", "User.ReadWrite.All"}
 R_ORG = {"Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All", "Directory.ReadWrite.All"}

@@ -148,7 +148,7 @@ equal "refusals: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' 
 # --- 3b. refusals of the userType change about one user: a directory-role
 # holder (403 Authorization_RequestDenied: blocked, not sent again until
 # something changes), an object "undergoing migration" (400: failed, sent
-# again by the next run); without User.ReadWrite.All the same 403 concerns
+# again by the next run); without a user-update permission the same 403 concerns
 # the application and stops the tenant
 fresh typeref
 "$DUALSYNC" -c "$CONF" plan --tenant gcch --format json > "$OUT/plan-tr.json" 2>/dev/null
@@ -212,10 +212,11 @@ D run --tenant gcch --full > "$OUT/typeref3.out" 2>"$OUT/typeref3.err"
 rc=$?
 [ "$rc" = 3 ] && [ "$(result gcch "$OUT/typeref3.out")" = stopped ] && grep -q "tenant gcch: stopped (tenant-stopped): PATCH /users/.*User.ReadWrite.All" "$OUT/typeref3.err" \
     && ! trec gcch "$role_id" | grep -q "userType change blocked" \
-    && pass "without User.ReadWrite.All: the tenant stopped, naming the permission, nobody recorded blocked" \
+    && pass "without a permission to update users: the tenant stopped, naming it, nobody recorded blocked" \
     || fail "permission missing: exit $rc: $(grep -E '^gcch ' "$OUT/typeref3.out") $(grep -i 'stopp' "$OUT/typeref3.err" | head -2)"
-# the permission granted again: the next run sets both
-sim POST /_sim/gcch/settings '{"app_roles": {"6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63": ["User.Invite.All", "User.ReadWrite.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All", "Policy.Read.All"]}}' >/dev/null
+# the permission granted again, as Learn's least privileged one for Update
+# user (User.ReadUpdate.All, not User.ReadWrite.All): the next run sets both
+sim POST /_sim/gcch/settings '{"app_roles": {"6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63": ["User.Invite.All", "User.ReadUpdate.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All", "Policy.Read.All"]}}' >/dev/null
 D run --tenant gcch > "$OUT/typeref4.out" 2>"$OUT/typeref4.err"
 rc=$?
 [ "$rc" = 1 ] && [ "$(utype "$role_id") $(utype "$mig_id")" = "Guest Guest" ] \
