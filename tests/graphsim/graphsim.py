@@ -111,7 +111,10 @@ FAULT_DEFAULTS = {
     "batch_garbled": 0.0,     # carry out a $batch, then answer 200 with its body cut short
     "replication_lag": 0.0,   # seconds (real time) during which reads do not show a Graph write
     "refuse_in_filter": False,  # answer 400 to a $filter with the 'in' operator
+    "first": None,            # faults the first matching exchanges get, in order, before the rates
 }
+# the faults "first" may name, as the log's "fault" names them
+FIRST_FAULTS = ("429", "503", "drop", "drop_after", "503_after")
 
 
 class Faults:
@@ -122,6 +125,7 @@ class Faults:
         self.counts = {}
         self.recent = {}            # tenant name -> times of its latest invitations
         self.burst_blocked = set()  # tenants blocked by invitations_block_per_minute
+        self.forced = []            # what is left of "first"
         self.update(cfg or {})
 
     def update(self, cfg):
@@ -131,11 +135,16 @@ class Faults:
                 self.counts = {}
                 self.recent = {}
                 self.burst_blocked = set()
+                self.forced = []
             for k, v in cfg.items():
                 if k == "reset":
                     continue
                 if k not in FAULT_DEFAULTS:
                     raise ValueError("unknown fault option %r (known: %s)" % (k, ", ".join(sorted(FAULT_DEFAULTS))))
+                if k == "first":
+                    if not isinstance(v, list) or any(f not in FIRST_FAULTS for f in v):
+                        raise ValueError("first: a list of %s" % ", ".join(FIRST_FAULTS))
+                    self.forced = list(v)
                 self.cfg[k] = v
             return dict(self.cfg)
 
@@ -160,6 +169,14 @@ class Faults:
         if token_endpoint and not c["token_endpoint"]:
             return out
         if not self._applies(tenant_name, path):
+            return out
+        with self.lock:
+            forced = self.forced.pop(0) if self.forced else None
+        if forced:
+            # a test's floor: this fault now, whatever the rates would draw
+            key = {"429": "status", "503": "status", "drop": "drop", "drop_after": "drop_after",
+                   "503_after": "status_after"}[forced]
+            out[key] = int(forced.split("_")[0]) if key.startswith("status") else True
             return out
         rng = self.sim.rng
         if c["rate_slow"] and rng.random() < c["rate_slow"]:

@@ -1018,6 +1018,20 @@ class FaultTests(unittest.TestCase):
         log = S.log(path="organization")
         self.assertEqual(log[-1]["fault"], "429")
 
+    def test_first_faults_in_order(self):
+        # a floor for a test that mixes faults at random rates: the first
+        # matching exchanges get these, in order, whatever the rates draw
+        S.hook("POST", "/_sim/faults", {"first": ["503", "429", "drop"], "paths": "^/v1.0/organization",
+                                         "retry_after": 0.25})
+        self.assertEqual(S.graph("GET", "/v1.0/domains").status, 200)    # not matching: not consumed
+        self.assertEqual(S.graph("GET", "/v1.0/organization").status, 503)
+        self.assertEqual(S.graph("GET", "/v1.0/organization").status, 429)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError, http.client.BadStatusLine)):
+            S.graph("GET", "/v1.0/organization")                           # dropped unanswered
+        self.assertEqual(S.graph("GET", "/v1.0/organization").status, 200)
+        self.assertEqual([e.get("fault") for e in S.log(path="organization")[-4:]], ["503", "429", "drop", None])
+        self.assertEqual(S.hook("POST", "/_sim/faults", {"first": ["nonsense"]}).status, 400)
+
     def test_batch_item_faults(self):
         S.hook("POST", "/_sim/faults", {"rate_429": 1.0, "paths": "^/users"})
         r = S.graph("POST", "/v1.0/$batch", {"requests": [{"id": "1", "method": "GET", "url": "/users?$top=1"},
