@@ -994,8 +994,7 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
             /* Graph's 403 for the permission missing is the one it gives
              * for an object out of its reach: the token says which */
             struct strbuf need = STRBUF_INIT;
-            for (const char *const *p = r->permissions; *p; p++)
-                strbuf_addf(&need, "%s%s", p == r->permissions ? "" : " or ", *p);
+            graph_permissions_text(&need, r->permissions);
             graph_stop(g, GRAPH_TENANT_STOPPED, "%s %s: %s; the application's token %s %s: grant it as an "
                        "application permission with admin consent (dualsync check lists what is missing)",
                        r->method, r->url, msg, g->roles ? "does not carry" : "cannot be read for", need.buf);

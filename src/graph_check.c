@@ -13,26 +13,29 @@
 
 /* Application permissions (the token's "roles"), least privileged first,
  * from each API's Graph page (reference §1.3, §1.7, §2.5). */
+#define ANY(...) ((const char *const[]){ __VA_ARGS__, NULL })
 static const struct need {
     const char *what;
     bool optional;
-    const char *any[5];
+    const char *const *any;     /* NULL-terminated, as graph_request.permissions */
 } needs[] = {
     { "read users", false,
-      { "User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All" } },
+      ANY("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All") },
     { "invite (convert to external)", false,
-      { "User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All" } },
-    { "set userType", false, { "User.ReadUpdate.All", "User.ReadWrite.All", "Directory.ReadWrite.All" } },
+      ANY("User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All") },
+    /* the list the userType PATCH itself carries (graph_users.c) */
+    { "set userType", false, graph_update_user_permissions },
     { "read the organization", false,
-      { "Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
-        "Directory.ReadWrite.All" } },
+      ANY("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
+          "Directory.ReadWrite.All") },
     { "read the domains", false,
-      { "Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All", "Directory.ReadWrite.All" } },
+      ANY("Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All", "Directory.ReadWrite.All") },
     { "revert (convert back to internal)", true,
-      { "User-ConvertToInternal.ReadWrite.All", "User.ReadWrite.All" } },
+      ANY("User-ConvertToInternal.ReadWrite.All", "User.ReadWrite.All") },
     { "read the guest invitation setting", true,
-      { "Policy.Read.All", "Policy.ReadWrite.Authorization" } },
+      ANY("Policy.Read.All", "Policy.ReadWrite.Authorization") },
 };
+#undef ANY
 #define NEED_POLICY (ARRAY_SIZE(needs) - 1)
 
 /* A clock more than this far off is NOT READY. The Graph client dates its
@@ -40,28 +43,16 @@ static const struct need {
  * tolerates 5 minutes, and the audit trail's times come from this clock. */
 #define SKEW_LIMIT 300
 
-static bool has_role(char **roles, const char *role)
-{
-    for (char **r = roles; r && *r; r++)
-        if (!strcasecmp(*r, role))
-            return true;
-    return false;
-}
-
 static bool need_met(char **roles, const struct need *n)
 {
-    for (size_t k = 0; k < ARRAY_SIZE(n->any) && n->any[k]; k++)
-        if (has_role(roles, n->any[k]))
-            return true;
-    return false;
+    return roles && !graph_roles_lack(roles, n->any);
 }
 
 static char *need_text(const struct need *n)
 {
     struct strbuf sb = STRBUF_INIT;
     strbuf_addf(&sb, "%s: ", n->what);
-    for (size_t k = 0; k < ARRAY_SIZE(n->any) && n->any[k]; k++)
-        strbuf_addf(&sb, "%s%s", k ? " or " : "", n->any[k]);
+    graph_permissions_text(&sb, n->any);
     return strbuf_detach(&sb);
 }
 

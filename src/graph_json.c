@@ -140,6 +140,12 @@ bool graph_roles_lack(char *const *roles, const char *const *any)
     return true;
 }
 
+void graph_permissions_text(struct strbuf *sb, const char *const *any)
+{
+    for (const char *const *p = any; p && *p; p++)
+        strbuf_addf(sb, "%s%s", p == any ? "" : " or ", *p);
+}
+
 bool graph_link_ok(const char *graph_host, const char *url)
 {
     static const char scheme[] = "https://";

@@ -148,6 +148,12 @@ bool graph_refuses_app(const char *code, const char *message);
  * list. Unknown roles count as lacking: a 403 then stops the tenant, the
  * safe side. */
 bool graph_roles_lack(char *const *roles, const char *const *any);
+/* Append any as "A or B or C". */
+void graph_permissions_text(struct strbuf *sb, const char *const *any);
+/* Update user's application permissions, least privileged first (Learn,
+ * user-update; reference §1.8): what the userType PATCH asks, and what
+ * `dualsync check` names for "set userType". */
+extern const char *const graph_update_user_permissions[];
 
 /* True if url is an https URL on exactly this host (the tenant's Graph
  * host), so that following it cannot send the token elsewhere. */

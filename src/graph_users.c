@@ -73,11 +73,8 @@ void graph_req_invite(struct graph_request *r, const struct graph_invitation *in
     r->body = b;
 }
 
-/* Update user's application permissions (Learn, user-update; reference
- * §1.8), as `dualsync check` names them for "set userType": the least
- * privileged, User.ReadUpdate.All, first. */
-static const char *const update_permissions[] = { "User.ReadUpdate.All", "User.ReadWrite.All",
-                                                  "Directory.ReadWrite.All", NULL };
+const char *const graph_update_user_permissions[] = { "User.ReadUpdate.All", "User.ReadWrite.All",
+                                                      "Directory.ReadWrite.All", NULL };
 
 void graph_req_set_user_type(struct graph_request *r, const char *user_id, const char *user_type)
 {
@@ -91,7 +88,7 @@ void graph_req_set_user_type(struct graph_request *r, const char *user_id, const
      * not update (400): that user's, not the tenant's. The same 403 when
      * the permission is missing altogether stops the tenant (permissions). */
     r->may_be_forbidden = true;
-    r->permissions = update_permissions;
+    r->permissions = graph_update_user_permissions;
     r->body = cJSON_CreateObject();
     cJSON_AddStringToObject(r->body, "userType", user_type);
 }
