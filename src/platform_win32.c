@@ -1203,6 +1203,7 @@ int platform_replace(const char *from, const char *to)
      * which the directory fsync does on POSIX. Retried for about 2 s, as git
      * (mingw_rename) and curl (curlx_rename) do. */
     DWORD err = 0;
+    bool dir = false;
     for (int attempt = 0, delay = 1; attempt < 12; attempt++, delay *= 2) {
         if (MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
             err = 0;
@@ -1214,16 +1215,15 @@ int platform_replace(const char *from, const char *to)
         /* a directory in the way answers ERROR_ACCESS_DENIED too, and
          * waiting does not move it */
         DWORD attrs = GetFileAttributesW(wt);
-        if (attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY)) {
-            free(wf);
-            free(wt);
-            return log_error("cannot rename %s to %s: %s is a directory; move it out of the way",
-                             from, to, to);
-        }
+        dir = attrs != INVALID_FILE_ATTRIBUTES && (attrs & FILE_ATTRIBUTE_DIRECTORY);
+        if (dir)
+            break;
         Sleep((DWORD)delay);
     }
     free(wf);
     free(wt);
+    if (dir)
+        return log_error("cannot rename %s to %s: %s is a directory; move it out of the way", from, to, to);
     if (err) {
         if (transient(err))
             return log_error("cannot rename %s to %s: %s; another program holds %s open "
