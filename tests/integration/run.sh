@@ -48,6 +48,7 @@ tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=($(cd tests/integration && ls test_*.sh | sed 's/\.sh$//'))
 total_pass=0
 total_fail=0
+failed=()   # "test: check" of every failure, repeated at the end where a log's tail shows it
 for t in "${tests[@]}"; do
     export OUT=$OUTROOT/$t
     mkdir -p "$OUT"
@@ -55,9 +56,18 @@ for t in "${tests[@]}"; do
     bash "tests/integration/$t.sh" 2>&1 | tee "$OUT/log" | sed 's/^/  /'
     p=$(grep -c '^PASS' "$OUT/log"); f=$(grep -c '^FAIL' "$OUT/log")
     # a script that died early counts as a failure even if it printed no FAIL
-    if ! tail -1 "$OUT/log" | grep -q '^[0-9]* passed, [0-9]* failed$'; then f=$((f + 1)); echo "  FAIL $t did not finish"; fi
+    while IFS= read -r line; do failed+=("$t: ${line#FAIL }"); done < <(grep '^FAIL' "$OUT/log")
+    if ! tail -1 "$OUT/log" | grep -q '^[0-9]* passed, [0-9]* failed$'; then
+        f=$((f + 1)); echo "  FAIL $t did not finish"
+        failed+=("$t: did not finish; its last lines:")
+        while IFS= read -r line; do failed+=("    $line"); done < <(tail -5 "$OUT/log")
+    fi
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
 done
 [ "$started" = 1 ] && echo "(stopping the lab AD)"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "failed checks:"
+    printf '  %s\n' "${failed[@]}"
+fi
 echo "integration: $total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]
