@@ -152,8 +152,11 @@ struct graph_request {
     char request_id[48];         /* the response's request-id, "" if no answer came */
     char client_request_id[40];  /* the GUID sent as client-request-id with the last try, "" if never sent */
     struct cJSON *answer;        /* parsed JSON answer, or NULL (204, or not JSON) */
-    char *error;                 /* a clear message when status != GRAPH_OK, else NULL */
+    char *error;                 /* a clear message when status != GRAPH_OK, else NULL; it
+                                  * names the tenant, the request and both ids */
     char *error_code;            /* the Graph error code (e.g. "Request_BadRequest"), or NULL */
+    char *error_message;         /* Graph's own message of an error answer, without the
+                                  * status, code, request or ids that error adds; or NULL */
 };
 
 void graph_request_release(struct graph_request *r);

@@ -277,10 +277,16 @@ static void refused(struct ctx *c, struct item *it, const struct graph_request *
         else
             convert_refusal(q->http_status, q->error_code, q->error, c->tc->name, &blocked, remedy,
                             sizeof(remedy));
-        snprintf(msg, sizeof(msg), "%s%s refused (%d%s%s): %s; %s (request-id %s, client-request-id %s)",
+        /* Graph's own message, then the ids once; without an answer the
+         * client's error text already names both ids (graph.h) */
+        char tail[160] = "";
+        if (q->error_message || !q->error)
+            snprintf(tail, sizeof(tail), " (request-id %s, client-request-id %s)", str_or(ids.rid, "none"),
+                     str_or(ids.crid, "none"));
+        snprintf(msg, sizeof(msg), "%s%s refused (%d%s%s): %s; %s%s",
                  blocked && user_type ? PLAN_USER_TYPE_BLOCKED : "", what, q->http_status,
-                 q->error_code ? " " : "", q->error_code ? q->error_code : "", str_or(q->error, "no message"),
-                 remedy, str_or(ids.rid, "none"), str_or(ids.crid, "none"));
+                 q->error_code ? " " : "", q->error_code ? q->error_code : "",
+                 q->error_message ? q->error_message : str_or(q->error, "no message"), remedy, tail);
     }
     if (!strcmp(action, "convert"))
         r.state = blocked ? MAP_STATE_BLOCKED : MAP_STATE_PENDING;

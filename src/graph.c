@@ -174,6 +174,7 @@ void graph_request_release(struct graph_request *r)
     cJSON_Delete(r->answer);
     free(r->error);
     free(r->error_code);
+    free(r->error_message);
     memset(r, 0, sizeof(*r));
 }
 
@@ -183,9 +184,11 @@ static void clear_answer(struct graph_request *r)
     cJSON_Delete(r->answer);
     free(r->error);
     free(r->error_code);
+    free(r->error_message);
     r->answer = NULL;
     r->error = NULL;
     r->error_code = NULL;
+    r->error_message = NULL;
     r->status = GRAPH_OK;
     r->http_status = 0;
     r->request_id[0] = '\0';
@@ -939,6 +942,9 @@ static void on_answer(struct run *run, struct xfer *x, size_t i, const struct an
                         : graph_error_message(a->status, a->content_type, a->text, a->text_len, &code);
     r->error = describe(g, r, msg);
     r->error_code = code;
+    /* graph_error_from_json and graph_error_message write "STATUS[ CODE]: MESSAGE" */
+    const char *own = strstr(msg, ": ");
+    r->error_message = xstrdup(own ? own + 2 : msg);
     double ra = -1;
     if (a->retry_after && graph_parse_retry_after(a->retry_after, graph_server_time(g), &ra) < 0)
         ra = -1;

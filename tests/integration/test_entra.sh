@@ -144,6 +144,21 @@ deny=$(grep -c "allow or deny list" "$M/commercial.map")
     && pass "commercial: the $deny users of a denied domain blocked, each with the remedy" \
     || fail "commercial deny list: $deny records name it"
 equal "refusals: nobody invited twice" 0 "$(invited_twice_since_reset | cut -d' ' -f1)"
+# each refusal names its two request ids once, in the record and in the audit
+python3 - "$M/gcch.map" "$M/commercial.map" "$M/gcch.audit" "$M/commercial.audit" <<'PY' > "$OUT/refuse-ids.txt"
+import json, re, sys
+texts = []
+for f in sys.argv[1:3]:
+    texts += [l.split("\t")[12] for l in open(f).read().split("\n\n", 1)[1].splitlines() if "refused" in l.split("\t")[12]]
+for f in sys.argv[3:5]:
+    texts += [e["error"] for e in map(json.loads, open(f)) if "refused" in (e.get("error") or "")]
+ids = lambda t: re.findall(r"request-id ([0-9a-f-]{36})", t)
+bad = [t for t in texts if not ids(t) or any(t.count(i) != 1 for i in ids(t))]
+print(len(texts), len(bad), bad[0] if bad else "")
+PY
+read nref nbad first < "$OUT/refuse-ids.txt"
+[ "$nref" -gt 20 ] && [ "$nbad" = 0 ] && pass "refusals: each of $nref texts names its request ids once" \
+    || fail "refusals: $nbad of $nref texts repeat or lack their request ids: $first"
 
 # --- 3b. refusals of the userType change about one user: a directory-role
 # holder (403 Authorization_RequestDenied: blocked, not sent again until
