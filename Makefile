@@ -149,7 +149,7 @@ $(BUILD) $(BUILD)/unit:
 # (log.o reads the clock through platform.h, so the platform comes with it)
 BASE_OBJS := $(BUILD)/util.o $(BUILD)/log.o $(PLATFORM_O) $(BUILD)/testhooks.o
 UNIT_DEPS_adobject := $(BUILD)/adobject.o
-UNIT_DEPS_cli      := $(BUILD)/cli.o
+UNIT_DEPS_cli      := $(BUILD)/cli.o $(BUILD)/unit/capture.o
 UNIT_DEPS_scope    := $(BUILD)/scope.o $(BUILD)/adobject.o
 CONFIG_OBJS := $(BUILD)/config.o $(BUILD)/rules.o $(BUILD)/decision.o $(BUILD)/cloud.o \
                $(BUILD)/scope.o $(BUILD)/adobject.o $(PLATFORM_O)

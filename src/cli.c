@@ -229,7 +229,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
                     o = &opts[k];
         }
         if (!o) {
-            log_error("unknown option '%s'; see dualsync %s--help", a, cli->command ? cli->command : "");
+            log_error("unknown option '%s'; see dualsync %s%s--help", a, cli->command ? cli->command : "",
+                      cli->command ? " " : "");
             return EXIT_USAGE;
         }
         if (cli->command && !takes(o, cli->command)) {

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
+#include "capture.h"
 #include "cli.h"
 #include "util.h"
 
@@ -82,11 +83,35 @@ static void every_no_form_undoes(void **state)
     assert_int_equal(parse("pull", "--no-such-thing", NULL, &c), EXIT_USAGE);
 }
 
+/* An unknown option points at the help of the command it was given to. */
+static void unknown_option_names_the_help(void **state)
+{
+    (void)state;
+    struct cli c;
+    capture_start();
+    int rc = parse("check", "--nonsense", NULL, &c);
+    char *err = capture_end();
+    assert_int_equal(rc, EXIT_USAGE);
+    if (!strstr(err, "unknown option '--nonsense'; see dualsync check --help"))
+        fail_msg("got: %s", err);
+    free(err);
+    char *argv[] = { "dualsync", "--nonsense", NULL };
+    capture_start();
+    rc = cli_parse(2, argv, &c);
+    err = capture_end();
+    free(c.args);
+    assert_int_equal(rc, EXIT_USAGE);
+    if (!strstr(err, "unknown option '--nonsense'; see dualsync --help"))
+        fail_msg("got: %s", err);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(table_is_sorted),
         cmocka_unit_test(every_no_form_undoes),
+        cmocka_unit_test(unknown_option_names_the_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
