@@ -774,8 +774,12 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
             return parse_error(ms, "the last line has no newline; the file is truncated: "
                                "restore it from a backup");
         size_t ll = (size_t)(nl - p);
+        /* a line without a backslash has nothing that needs escaping; asked
+         * before the fields are unescaped in place, which takes the
+         * backslashes of \t, \n and \r away */
+        bool plain = !memchr(p, '\\', ll);
         struct map_record r;
-        if (map_record_parse(p, ll, memchr(p, '\\', ll) != NULL, &r, why, sizeof(why)))
+        if (map_record_parse(p, ll, !plain, &r, why, sizeof(why)))
             return parse_error(ms, "%s; " REMEDY_CORRUPT, why);
         uint32_t h = hash_anchor(r.anchor, strlen(r.anchor));
         index_reserve(ms);
@@ -785,8 +789,7 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
                                REMEDY_CORRUPT, r.anchor, first_line + SLOT_REC(ms->slots[slot]));
         struct rec *rec = append_rec(ms, h, slot);
         rec->r = r;
-        /* a line without a backslash has nothing that needs escaping */
-        rec->plain = !memchr(p, '\\', ll);
+        rec->plain = plain;
         p = nl + 1;
     }
     if (ms->nrecs != nrecords) {

@@ -573,6 +573,33 @@ static void missing_file(void **state)
     free(text);
 }
 
+/* A record read from the file whose only escapes are a tab, a newline or a
+ * CR (no backslash is left once they are undone) is written escaped by the
+ * next commit that rewrites the file: else its raw tab would add a field and
+ * the next open would refuse the whole file. */
+static void loaded_escapes_survive_a_rewrite(void **state)
+{
+    struct fixture *fx = *state;
+    const char *text =
+        "dualsync-map 1\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n"
+        "Cloud global\nGeneration 1\nRecords 1\n\n"
+        "A\tblocked\texternal-guest\t\t\tguid\tu@x\trule\t\t\t\tCN=A,DC=z\t"
+        "onPremisesUserPrincipalName is set\\tchange the rule\\r\\nthat writes it\n";
+    spit(fx->path, text, strlen(text));
+    struct mapstore *ms = open_rw(fx);
+    put(ms, record("B", MAP_STATE_PENDING));      /* a change: the commit rewrites A */
+    assert_int_equal(mapstore_commit(ms), 0);
+    mapstore_close(ms);
+    char *now = slurp(fx->path);
+    assert_non_null(strstr(now, "\tonPremisesUserPrincipalName is set\\tchange the rule\\r\\nthat "
+                                "writes it\n"));
+    ms = open_rw(fx);
+    assert_string_equal(mapstore_find(ms, "A")->last_error,
+                        "onPremisesUserPrincipalName is set\tchange the rule\r\nthat writes it");
+    mapstore_close(ms);
+    free(now);
+}
+
 /* ---- crash at every journal step --------------------------------------- */
 
 enum op_kind { OP_PUT, OP_GONE, OP_REMOVE, OP_INTENTS, OP_WATERMARK, OP_DELTA, OP_COMMIT };
@@ -1197,6 +1224,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(refusals_name_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(journal_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(loaded_escapes_survive_a_rewrite, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_at_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_last_journal_line, setup, teardown),
         cmocka_unit_test_setup_teardown(intents_in_doubt, setup, teardown),
