@@ -238,6 +238,7 @@ size_t graph_header_cb(char *buf, size_t size, size_t n, void *ud)
     } wanted[] = {
 #define H(name, field) { name, offsetof(struct http_headers, field), sizeof(((struct http_headers *)0)->field) }
         H("request-id", request_id),
+        H("x-ms-request-id", request_id), /* the token endpoint's; Graph sends request-id */
         H("client-request-id", client_request_id),
         H("retry-after", retry_after),
         H("date", date),

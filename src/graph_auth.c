@@ -510,6 +510,13 @@ enum graph_status graph_token_fetch(struct graph *g)
         curl_easy_setopt(g->easy, CURLOPT_ERRORBUFFER, errbuf);
         struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
         h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
+        /* MS-OAPX 2.2.1: the identity platform logs a failure under the
+         * client-request-id sent; support asks for it and the x-ms-request-id */
+        char crid[37], crid_h[64];
+        graph_guid(crid);
+        snprintf(crid_h, sizeof(crid_h), "client-request-id: %s", crid);
+        h = curl_slist_append(h, crid_h);
+        h = curl_slist_append(h, "return-client-request-id: true");
         curl_easy_setopt(g->easy, CURLOPT_HTTPHEADER, h);
         CURLcode cc = curl_easy_perform(g->easy);
         curl_easy_setopt(g->easy, CURLOPT_POSTFIELDS, NULL);
@@ -527,8 +534,8 @@ enum graph_status graph_token_fetch(struct graph *g)
         if (cc != CURLE_OK) {
             bool tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
                        cc == CURLE_SSL_CERTPROBLEM;
-            why = xasprintf("no token from %s: %s%s%s", g->login_host, curl_easy_strerror(cc),
-                            errbuf[0] ? ": " : "", errbuf);
+            why = xasprintf("no token from %s: %s%s%s (client-request-id %s)", g->login_host,
+                            curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf, crid);
             if (tls) {
                 char *w = xasprintf("%s; %s", why, graph_tls_remedy(g));
                 free(why);
@@ -541,7 +548,7 @@ enum graph_status graph_token_fetch(struct graph *g)
                 st = GRAPH_OK;
             } else {
                 why = xasprintf("the token endpoint %s answered 200 without a usable access_token: "
-                                "a proxy in between?", g->login_host);
+                                "a proxy in between? (client-request-id %s)", g->login_host, crid);
             }
         } else {
             char *code = NULL;
@@ -550,7 +557,9 @@ enum graph_status graph_token_fetch(struct graph *g)
             size_t ml = strlen(msg);
             while (ml && (msg[ml - 1] == '.' || msg[ml - 1] == ' '))
                 msg[--ml] = '\0';
-            why = xasprintf("token request refused: %s%s%s", msg, remedy ? "; " : "", remedy ? remedy : "");
+            why = xasprintf("token request refused: %s%s%s (client-request-id %s, request-id %s)", msg,
+                            remedy ? "; " : "", remedy ? remedy : "", crid,
+                            hdr.request_id[0] ? hdr.request_id : "none");
             free(msg);
             /* an assertion outside its time window, made before any answer
              * told us the service's clock: this answer's Date did, so make

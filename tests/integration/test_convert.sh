@@ -79,6 +79,14 @@ rc=$?
     && grep -qx '  result         NOT READY' "$OUT/check2.out" \
     && pass "check: a wrong client secret is reported (exit 3), the secret is not shown" \
     || fail "check with a wrong secret (exit $rc): $(cat "$OUT/check2.out")"
+# the refused token request names the ids the identity platform logged it by
+tok_ids=$(python3 -c '
+import json, sys
+E = [e for e in map(json.loads, open(sys.argv[1])) if e.get("kind") == "token"]
+print(E[-1]["client_request_id"], E[-1]["request_id"])' "$SIM/requests.jsonl")
+grep -qF "(client-request-id ${tok_ids% *}, request-id ${tok_ids#* })" "$OUT/check2.out" \
+    && pass "check: the refused token request names its client-request-id and request-id" \
+    || fail "token refusal without the ids $tok_ids: $(grep token "$OUT/check2.out")"
 
 D plan --format json > "$OUT/plan.json" 2>/dev/null
 planned() { python3 -c "import json,sys; p=json.load(open(sys.argv[1]))
