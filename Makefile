@@ -178,7 +178,7 @@ UNIT_DEPS_convert  := $(BUILD)/convert_check.o
 UNIT_DEPS_b2b_verdict := $(BUILD)/b2b_verdict.o $(BUILD)/cloud.o
 UNIT_DEPS_connect_judge := $(BUILD)/connect_judge.o $(BUILD)/adobject.o
 UNIT_DEPS_connect_export := $(BUILD)/connect_export.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o \
-                            $(BUILD)/connect_tenant.o $(BUILD)/cloud.o
+                            $(BUILD)/connect_tenant.o $(BUILD)/cloud.o $(BUILD)/unit/capture.o
 UNIT_DEPS_connect_tenant := $(BUILD)/connect_tenant.o $(BUILD)/connect_judge.o $(BUILD)/adobject.o \
                             $(BUILD)/cloud.o
 # world: everything it reads AD and decides with (it stops at the LDAP connect)

@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <libxml/parser.h>
+#include <libxml/SAX2.h>
 #include <libxml/tree.h>
 #include <strings.h>
 
@@ -96,25 +97,71 @@ static int fail(struct reader *r, const char *file, const xmlNode *n, const char
     return -1;
 }
 
-/* Parse path; NULL after logging libxml2's own message with its line. */
+/* What one parse saw, in its context's _private. */
+struct parse_state {
+    int doctype_line;       /* a <!DOCTYPE> began here; 0: none */
+    char first[256];        /* libxml2's first error, and its line */
+    int first_line;
+};
+
+/* Connect never writes a <!DOCTYPE>. Whatever one declares is refused as it
+ * starts, before its subset is read: an external DTD or entity would name a
+ * file or a URL to read, and internal entities can make a small file
+ * gigabytes of text (each reference is expanded again wherever a text is
+ * read, so libxml2's limits on the parse do not bound it). */
+static void refuse_doctype(void *vctx, const xmlChar *name, const xmlChar *public_id, const xmlChar *system_id)
+{
+    (void)name, (void)public_id, (void)system_id;
+    xmlParserCtxt *ctx = vctx;
+    struct parse_state *st = ctx->_private;
+    if (!st->doctype_line)
+        st->doctype_line = xmlSAX2GetLineNumber(ctx);
+    xmlStopParser(ctx);
+}
+
+/* Every libxml2 error comes here rather than to stderr (some, such as an
+ * over-long text, it would print with the offending line of the file, as
+ * it is); the first one is what the message names. */
+static void keep_first_error(void *vctx, xmlError *e)
+{
+    xmlParserCtxt *ctx = vctx;
+    struct parse_state *st = ctx && ctx->_private ? ctx->_private : NULL;
+    if (!st || !e || st->first[0] || e->level < XML_ERR_ERROR)
+        return;
+    snprintf(st->first, sizeof(st->first), "%s", e->message ? e->message : "not XML");
+    size_t len = strlen(st->first);
+    while (len && st->first[len - 1] == '\n')
+        st->first[--len] = '\0';
+    st->first_line = e->line;
+}
+
+/* Parse path; NULL after logging what was wrong with its line. */
 static xmlDoc *parse(struct reader *r, const char *path)
 {
     xmlParserCtxt *ctx = xmlNewParserCtxt();
     if (!ctx)
         abort();
+    struct parse_state st = { 0 };
+    ctx->_private = &st;
+    ctx->sax->internalSubset = refuse_doctype;
+    ctx->sax->serror = keep_first_error;
     /* no network, no entity substitution, no DTD loading: the file is data */
-    xmlDoc *doc = xmlCtxtReadFile(ctx, path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc) {
+    const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    xmlDoc *doc = xmlCtxtReadFile(ctx, path, NULL, options);
+    if (st.doctype_line) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+        log_error("%s:%d: a <!DOCTYPE>, which Connect's export never has: dualsync reads no DTD and no "
+                  "entity; export the configuration again (Get-ADSyncServerConfiguration -Path DIR)",
+                  path, st.doctype_line);
+        r->errors++;
+    } else if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(ctx);
-        char msg[256] = "not XML";
-        if (e && e->message) {
-            snprintf(msg, sizeof(msg), "%s", e->message);
-            size_t len = strlen(msg);
-            while (len && msg[len - 1] == '\n')
-                msg[--len] = '\0';
-        }
+        if (!st.first[0] && e && e->message)
+            keep_first_error(ctx, (xmlError *)e);
         log_error("%s:%d: damaged export file: %s; export the configuration again "
-                  "(Get-ADSyncServerConfiguration -Path DIR)", path, e ? e->line : 0, msg);
+                  "(Get-ADSyncServerConfiguration -Path DIR)", path, st.first[0] ? st.first_line : 0,
+                  st.first[0] ? st.first : "not XML");
         r->errors++;
     }
     xmlFreeParserCtxt(ctx);
