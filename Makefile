@@ -352,6 +352,11 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 fuzz-graph:
 	tests/fuzz/run-graph.sh $(FUZZ_SECONDS)
 
+# libFuzzer on the reader of Entra Connect's exported configuration, one XML
+# file per input (clang; not part of check).
+fuzz-connect:
+	tests/fuzz/run-connect.sh $(FUZZ_SECONDS)
+
 # libFuzzer on the loader of the copy of AD kept between runs (clang; not part of check).
 fuzz-snapshot:
 	tests/fuzz/run-snapshot.sh $(FUZZ_SECONDS)
@@ -409,6 +414,6 @@ clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe dualsync-test dualsync-test-san dualsync-test.exe
 
 .PHONY: all test-bin unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
-        fuzz-mapstore fuzz-graph fuzz-snapshot clean tools test-graph windows windows-deps windows-unit windows-test-bin install uninstall
+        fuzz-mapstore fuzz-graph fuzz-connect fuzz-snapshot clean tools test-graph windows windows-deps windows-unit windows-test-bin install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)

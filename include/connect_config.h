@@ -112,6 +112,13 @@ struct connect_export {
  * remedy" (a damaged file, one from a configuration version dualsync does not
  * know, a folder that is not such an export). Unknown elements are ignored. */
 int connect_export_load(const char *dir, struct connect_export *ex);
+/* One file of such a folder as its bytes: DATA, LEN as read from PATH (named
+ * in messages) in the folder PART ("Connectors", "SynchronizationRules" or
+ * "GlobalSettings"), read as connect_export_load reads it and added to ex
+ * (zeroed by the caller). Returns 0, or -1 after logging. For the fuzzer
+ * (tests/fuzz/fuzz_connect_export.c). */
+int connect_export_read_buffer(struct connect_export *ex, const char *part, const char *path, const char *data,
+                               size_t len);
 void connect_export_free(struct connect_export *ex);
 
 /* The setting's value, or NULL. */

@@ -11,6 +11,7 @@
  * dualsync does not know is refused, with the file and line. */
 #include "compat.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <libxml/parser.h>
 #include <libxml/SAX2.h>
@@ -135,8 +136,9 @@ static void keep_first_error(void *vctx, xmlError *e)
     st->first_line = e->line;
 }
 
-/* Parse path; NULL after logging what was wrong with its line. */
-static xmlDoc *parse(struct reader *r, const char *path)
+/* Parse path, or DATA, LEN as read from it when DATA is not NULL (the
+ * fuzzer, tests); NULL after logging what was wrong with its line. */
+static xmlDoc *parse(struct reader *r, const char *path, const char *data, size_t len)
 {
     xmlParserCtxt *ctx = xmlNewParserCtxt();
     if (!ctx)
@@ -147,7 +149,13 @@ static xmlDoc *parse(struct reader *r, const char *path)
     ctx->sax->serror = keep_first_error;
     /* no network, no entity substitution, no DTD loading: the file is data */
     const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    xmlDoc *doc = xmlCtxtReadFile(ctx, path, NULL, options);
+    xmlDoc *doc;
+    if (!data)
+        doc = xmlCtxtReadFile(ctx, path, NULL, options);
+    else if (len <= INT_MAX)
+        doc = xmlCtxtReadMemory(ctx, data, (int)len, path, NULL, options);
+    else
+        doc = NULL, snprintf(st.first, sizeof(st.first), "larger than 2 GB");
     if (st.doctype_line) {
         xmlFreeDoc(doc);
         doc = NULL;
@@ -231,9 +239,9 @@ static void read_flows(const xmlNode *mappings, struct connect_rule *rule)
     }
 }
 
-static void read_rule(struct reader *r, const char *path)
+static void read_rule(struct reader *r, const char *path, const char *data, size_t len)
 {
-    xmlDoc *doc = parse(r, path);
+    xmlDoc *doc = parse(r, path, data, len);
     if (!doc)
         return;
     const xmlNode *root = xmlDocGetRootElement(doc);
@@ -329,9 +337,9 @@ static void read_account(const xmlNode *maconfig, struct connect_connector *c)
     }
 }
 
-static void read_connector(struct reader *r, const char *path)
+static void read_connector(struct reader *r, const char *path, const char *data, size_t len)
 {
-    xmlDoc *doc = parse(r, path);
+    xmlDoc *doc = parse(r, path, data, len);
     if (!doc)
         return;
     const xmlNode *root = xmlDocGetRootElement(doc);
@@ -414,9 +422,9 @@ static void check_server_version(struct reader *r)
     }
 }
 
-static void read_settings(struct reader *r, const char *path)
+static void read_settings(struct reader *r, const char *path, const char *data, size_t len)
 {
-    xmlDoc *doc = parse(r, path);
+    xmlDoc *doc = parse(r, path, data, len);
     if (!doc)
         return;
     const xmlNode *root = xmlDocGetRootElement(doc);
@@ -475,20 +483,35 @@ static void free_list(char **list, size_t n)
     free(list);
 }
 
+/* The folders of an export, and the reader of a file in each. */
+static const struct {
+    const char *sub;
+    void (*read)(struct reader *, const char *path, const char *data, size_t len);
+    bool required;
+} parts[] = {
+    { "Connectors", read_connector, true },
+    { "SynchronizationRules", read_rule, true },
+    { "GlobalSettings", read_settings, false },
+};
+
+int connect_export_read_buffer(struct connect_export *ex, const char *part, const char *path, const char *data,
+                               size_t len)
+{
+    struct reader r = { ex->dir, ex, 0 };
+    xmlInitParser();
+    for (size_t p = 0; p < ARRAY_SIZE(parts); p++)
+        if (!strcmp(parts[p].sub, part)) {
+            parts[p].read(&r, path, data, len);
+            return r.errors ? -1 : 0;
+        }
+    return log_error("%s: not a folder of an export (Connectors, SynchronizationRules, GlobalSettings)", part);
+}
+
 int connect_export_load(const char *dir, struct connect_export *ex)
 {
     memset(ex, 0, sizeof(*ex));
     ex->dir = xstrdup(dir);
     struct reader r = { dir, ex, 0 };
-    static const struct {
-        const char *sub;
-        void (*read)(struct reader *, const char *);
-        bool required;
-    } parts[] = {
-        { "Connectors", read_connector, true },
-        { "SynchronizationRules", read_rule, true },
-        { "GlobalSettings", read_settings, false },
-    };
     xmlInitParser();
     for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
         char **files;
@@ -503,7 +526,7 @@ int connect_export_load(const char *dir, struct connect_export *ex)
             continue;
         }
         for (size_t i = 0; i < n; i++)
-            parts[p].read(&r, files[i]);
+            parts[p].read(&r, files[i], NULL, 0);
         free_list(files, n);
     }
     check_server_version(&r);
