@@ -27,6 +27,11 @@ Fault injection for tests:
   --referral               a search whose base DN contains OU=Elsewhere is
                            answered by the proxy with SearchResultDone
                            resultCode referral (10) and --referral-uri
+  --deny-base TEXT         a search whose base DN contains TEXT (any case) is
+                           answered insufficientAccessRights (50), as AD
+                           answers a bind account that may not read there
+  --hide-base TEXT         ... answered success with no entries, as AD
+                           answers one that may not list what is there
 
 Everything else passes through untouched. After a SASL bind that installs a
 security layer (GSSAPI with sign/seal) the stream is no longer plain LDAP; the
@@ -64,6 +69,7 @@ OP_SEARCH_REFERENCE = 0x73
 OP_ABANDON = 0x50        # primitive
 RC_SIZE_LIMIT_EXCEEDED = 4
 RC_REFERRAL = 10
+RC_INSUFFICIENT_ACCESS = 50
 
 
 # ------------------------------------------------------------------ BER codec
@@ -442,6 +448,12 @@ class Connection:
             self.outbuf[self.client] += ldap_result(msg.msgid, OP_SEARCH_DONE, RC_REFERRAL,
                                                     b"adproxy: referral for " + base, [uri])
             return b""
+        for text, code in ((self.o.deny_base, RC_INSUFFICIENT_ACCESS), (self.o.hide_base, 0)):
+            if text and text.lower().encode() in base.lower():
+                self.st["denied"] = self.st.get("denied", 0) + 1
+                self.outbuf[self.client] += ldap_result(msg.msgid, OP_SEARCH_DONE, code,
+                                                        b"adproxy: no access to " + base if code else b"")
+                return b""
         paged = False
         ctrls = msg.ctrl_elems
         if ctrls:
@@ -555,6 +567,10 @@ def main():
     ap.add_argument("--referral-uri", default="ldap://127.0.0.1:9/{base}",
                     help="URI in the referral; {base} is the search base (default points at a closed "
                          "loopback port so a client that chases it goes nowhere)")
+    ap.add_argument("--deny-base", metavar="TEXT",
+                    help="fault: answer searches whose base DN contains TEXT with insufficientAccessRights (50)")
+    ap.add_argument("--hide-base", metavar="TEXT",
+                    help="fault: answer searches whose base DN contains TEXT with success and no entries")
     ap.add_argument("--size-limit", type=int, dest="size_limit",
                     help="fault: end any search with sizeLimitExceeded once N entries were sent on the connection")
     ap.add_argument("--pidfile")
