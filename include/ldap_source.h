@@ -70,6 +70,18 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
                      ad_object_cb cb, void *ctx, struct ldap_watermark *next,
                      struct ldap_pull_stats *stats);
 
+/* After a delta pull from since: every object of the naming context changed
+ * after since that is of none of the scope's classes (a contact or a group
+ * when [ldap] classes leaves it out, a computer, ...), live or deleted (the
+ * show-deleted control), handed to cb with in_scope false and its
+ * objectGUID, DN, deleted, restored and parent_dn (a tombstone's
+ * lastKnownParent) only. A kept object may name one in a DN value, which AD
+ * changes without raising the kept object's uSNChanged. cls is its class,
+ * or AD_CLASS_COUNT for none of user, contact and group. One paged search.
+ * Returns 0, or -1 (logged). */
+int ldap_source_pull_others(struct ldap_source *src, const struct ldap_watermark *since,
+                            ad_object_cb cb, void *ctx);
+
 /* Is each of the n DNs an object in the naming context? *missing gets the
  * first one that is not (caller frees), or NULL when all are. DNs outside
  * the naming context are not looked at. One search per 64 DNs. Returns 0,

@@ -31,6 +31,11 @@ char *scope_filter(const struct scope *s, uint64_t since_usn);
 /* The filter for tombstones (isDeleted) changed after since_usn, under showDeleted. */
 char *scope_deleted_filter(const struct scope *s, uint64_t since_usn);
 
+/* The filter for every object changed after since_usn, live or a
+ * tombstone, that is of none of the scope's classes (a contact or a group
+ * when classes leaves it out, a computer, an OU). Caller frees. */
+char *scope_others_filter(const struct scope *s, uint64_t since_usn);
+
 /* The class of an entry from its objectClass values, or -1 when not one we read
  * (computers are users in AD's schema and are excluded here). */
 int scope_classify(char *const *object_classes, size_t n);

@@ -60,13 +60,15 @@ int pull_deliver(struct pull *p, int cls)
     const struct scope *scope = &p->cfg->scope;
     if (p->phase == PHASE_EXISTING || p->phase == PHASE_SCHEMA)
         return p->cb(o, p->ctx) ? -1 : 0;   /* any class: a DN that is there, a schema entry */
-    if (cls < 0)
+    if (p->phase == PHASE_OTHERS && cls >= 0 && scope->classes[cls])
+        return 0;    /* one the pull itself reads (e.g. a trust account, a user of no SAM type) */
+    if (cls < 0 && p->phase != PHASE_OTHERS)
         return 0;    /* e.g. a computer that matched a custom filter */
     if (!p->has_guid) {
         log_warn("%s: no objectGUID; skipped (check the bind account can read it)", o->dn);
         return 0;
     }
-    o->cls = (enum ad_class)cls;
+    o->cls = cls < 0 ? AD_CLASS_COUNT : (enum ad_class)cls;
     if (!o->deleted && o->parent_dn) {
         /* a live object keeps the lastKnownParent of its deletion once
          * reanimated: its container is where it lives now */
@@ -114,6 +116,10 @@ int pull_deliver(struct pull *p, int cls)
             p->stats->watched_group_unread = true;
         }
         return 0;
+    case PHASE_OTHERS:
+        o->in_scope = false;
+        p->stats->out_of_scope++;
+        break;
     case PHASE_EXISTING:
     case PHASE_SCHEMA:
         return 0;   /* handed on above */
@@ -289,6 +295,28 @@ int ldap_source_pull(struct ldap_source *src, const struct ldap_watermark *since
         return -1;
     *next = wm;
     return 0;
+}
+
+int ldap_source_pull_others(struct ldap_source *src, const struct ldap_watermark *since,
+                            ad_object_cb cb, void *ctx)
+{
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = src, .cfg = src->cfg, .cb = cb, .ctx = ctx, .stats = &stats,
+                      .delta = true, .phase = PHASE_OTHERS };
+    /* what a kept value needs of its target: the DN now, and for a
+     * tombstone the DN it had (its RDN under lastKnownParent) */
+    static const char *const attrs[] = { "objectClass", "objectGUID", "uSNChanged", "isDeleted",
+                                         "lastKnownParent", NULL };
+    char *filter = scope_others_filter(&src->cfg->scope, since->usn);
+    int ret = src->naming_context ? 0 : log_error("%s: no naming context read before the delta",
+                                                  src->cfg->uri);
+    if (!ret)
+        ret = lsrc_paged_search(src->conn, src->naming_context, filter, (char **)attrs, true,
+                                &stats, pull_entry, &p);
+    free(filter);
+    arena_release(&p.arena);
+    free(p.attrs);
+    return ret ? -1 : 0;
 }
 
 /* ldap_source_first_missing: the DNs asked for, sorted, and which were found. */

@@ -78,6 +78,7 @@ enum pull_phase {
     PHASE_LEAVERS,      /* delta: objects changed since anywhere in the domain, GUIDs
                          * only: those PHASE_SCOPE did not return have left the scope */
     PHASE_WATCHED,      /* delta: groups of cfg->watch_groups changed since: were they read? */
+    PHASE_OTHERS,       /* ldap_source_pull_others: changed objects of other classes */
     PHASE_EXISTING,     /* ldap_source_first_missing: any entry, its DN to the callback */
     PHASE_SCHEMA,       /* ldap_source_dn_syntax: attributeSchema entries to the callback */
 };

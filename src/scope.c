@@ -89,6 +89,25 @@ char *scope_deleted_filter(const struct scope *s, uint64_t since_usn)
     return strbuf_detach(&f);
 }
 
+char *scope_others_filter(const struct scope *s, uint64_t since_usn)
+{
+    struct strbuf f = STRBUF_INIT;
+    strbuf_addstr(&f, "(&");
+    add_usn(&f, since_usn);
+    bool any = false;
+    for (int c = 0; c < AD_CLASS_COUNT; c++)
+        any = any || s->classes[c];
+    if (any) {
+        /* the tombstones' form: a live user is (objectClass=user) and no
+         * computer too, so neither shows here */
+        strbuf_addstr(&f, "(!");
+        add_classes(&f, s, true);
+        strbuf_addch(&f, ')');
+    }
+    strbuf_addch(&f, ')');
+    return strbuf_detach(&f);
+}
+
 int scope_classify(char *const *oc, size_t n)
 {
     bool user = false, computer = false, contact = false, group = false;

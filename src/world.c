@@ -149,8 +149,9 @@ static int on_member(const struct ad_object *obj, void *vctx)
 }
 
 /* After the delta was applied: memberOf of the kept objects for the groups
- * it found changed outside the copy (snapshot_set_member_of). Returns 0,
- * or -1 (logged: AD could not be read). */
+ * it found changed outside the copy (outside the scope, or of a class the
+ * scope leaves out: snapshot_set_member_of). Returns 0, or -1 (logged: AD
+ * could not be read). */
 static int refresh_member_of(struct ldap_source *src, struct kept_ctx *k)
 {
     const char **groups = NULL;
@@ -165,7 +166,7 @@ static int refresh_member_of(struct ldap_source *src, struct kept_ctx *k)
     if (!n)
         return 0;
     struct members m = { NULL, 0, 0 };
-    log_verbose("AD delta: %zu groups changed outside the scope; reading which objects are "
+    log_verbose("AD delta: %zu groups changed outside the copy; reading which objects are "
                 "their members now", n);
     int rc = ldap_source_members_of(src, groups, n, on_member, &m);
     if (!rc)
@@ -187,6 +188,11 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
     k->fresh = false;
     int rc = ldap_source_pull(src, since, on_kept, k, next, &st);
     *delta_out = false;
+    /* what the kept objects name outside the scope's classes (a contact as
+     * manager when classes = user, a group in memberOf when it leaves groups
+     * out, a computer in seeAlso) is in no search of the pull */
+    if (!rc && st.delta)
+        rc = ldap_source_pull_others(src, since, on_kept, k);
     if (rc) {
         drop_changes(k);
         return -1;

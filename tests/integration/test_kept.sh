@@ -9,9 +9,12 @@
 # scope), renamed, moved within and out of the scope (its reports' manager
 # values follow it, as AD's links do, with no change to the reports); a
 # manager outside the scope renamed makes a full read; memberOf naming a
-# group outside the copy follows that group's changes. Changes no delta can see exactly make a full
-# read (a group the rules name changed outside the scope; an OU renamed), and
-# so does a damaged or stale copy. A dry run leaves the copy alone.
+# group outside the copy follows that group's changes. With classes = user,
+# a contact as manager deleted, a group's members changed, a group deleted
+# are followed too, and a contact as manager or a group renamed makes a
+# full read. Changes no delta can see exactly make a full read (a group the
+# rules name changed outside the scope; an OU renamed), and so does a
+# damaged or stale copy. A dry run leaves the copy alone.
 # Works in its own OU under the Contoso Defense base.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/convert_lib.sh"
@@ -74,6 +77,14 @@ group() {  # NAME OU MEMBER-DN...
   # groups no rule names: one outside the base DN, one inside it
   group Other "$O"
   group Team2 "$T" "CN=u2,OU=US,$T"
+  # for a scope of users only (round 7): contacts as managers, groups of
+  # users
+  for c in c1 c2; do printf 'dn: CN=%s,OU=US,%s\nobjectClass: contact\nmail: k%s-%s@partner.example\n\n' "$c" "$T" "$$" "$c"; done
+  report r10 "OU=US,$T" "CN=c1,OU=US,$T"
+  report r11 "OU=US,$T" "CN=c2,OU=US,$T"
+  user u8 "OU=US,$T"; user u9 "OU=US,$T"
+  group G3 "$T" "CN=u8,OU=US,$T"
+  group G4 "$T" "CN=u8,OU=US,$T"
 } > "$OUT/setup.ldif"
 check "set up an OU with users, managers and nested groups (one outside the base)" \
     ldap_admin ldapadd -c -f "$OUT/setup.ldif"
@@ -88,7 +99,8 @@ sed -i -e '/^base_dn = /d' -e '/^filter = /d' "$OUT/k.conf"
 sed -i "s|^\[ldap\]|[ldap]\nbase_dn = $T\nattributes = secretary|" "$OUT/k.conf"
 sed -i "/^\[tenant gcch\]/,\$ s|^rule = extensionAttribute2 = us-person -> external-member|rule = extensionAttribute3 = managed and not has manager -> exclude\nrule = memberof \"CN=Cleared,$T\" -> external-member\n&|" "$OUT/k.conf"
 K=$M/ad.snapshot
-run() { DUALSYNC_TEST_KEPT_VERIFY=1 "$DUALSYNC" -c "$OUT/k.conf" run --no-progress --max-changes 1000 -v \
+CONF=$OUT/k.conf
+run() { DUALSYNC_TEST_KEPT_VERIFY=1 "$DUALSYNC" -c "$CONF" run --no-progress --max-changes 1000 -v \
     > "$OUT/last.out" 2>&1; }
 verified() { grep -q "DUALSYNC_TEST_KEPT_VERIFY: the kept copy of AD equals a full read" "$OUT/last.out"; }
 delta_run() { grep -q "AD: the kept copy and a delta" "$OUT/last.out"; }
@@ -313,6 +325,64 @@ full_run && grep -q "CN=b8,OU=US,$T was deleted and reanimated" "$OUT/last.out" 
 "$DUALSYNC" -c "$OUT/k.conf" explain --tenant gcch "k$$-r9@fabrikam-defense.example" > "$OUT/explain.out" 2>&1
 grep -q "=> exclude" "$OUT/explain.out" && pass "r9 lost its manager with the deletion: excluded (not has manager)" \
     || fail "r9 not excluded: $(grep '=>' "$OUT/explain.out")"
+
+# round 7: [ldap] classes = user, a copy of its own. Contacts and groups
+# lie outside the copy's classes, yet a kept user names them: AD drops a
+# deleted contact from its reports' manager, changes a group's members'
+# memberOf, and follows a rename in both, and none of it raises the kept
+# users' uSNChanged
+CONF=$OUT/k-users.conf
+sed -e "s|^mappings_dir = .*|mappings_dir = $OUT/mappings-users|" -e "s|^\[ldap\]|[ldap]\nclasses = user|" \
+    "$OUT/k.conf" > "$CONF"
+run
+full_run && pass "classes = user: a copy of its own, read in full" || fail "round 7: $(tail -5 "$OUT/last.out")"
+ldap_admin ldapdelete "CN=c1,OU=US,$T"
+run
+delta_run && verified && pass "classes = user: a contact that is r10's manager deleted: the delta equals a full read" \
+    || fail "round 7 (contact deleted): $(grep -i 'AD:\|VERIFY\|error\|in full' "$OUT/last.out")"
+"$DUALSYNC" -c "$CONF" explain --tenant gcch "k$$-r10@fabrikam-defense.example" > "$OUT/explain.out" 2>&1
+grep -q "=> exclude" "$OUT/explain.out" && pass "r10, its manager (a contact) deleted: excluded (not has manager)" \
+    || fail "r10 not excluded: $(grep '=>' "$OUT/explain.out")"
+ldif <<LDIF
+dn: CN=G3,$T
+changetype: modify
+add: member
+member: CN=u9,OU=US,$T
+-
+delete: member
+member: CN=u8,OU=US,$T
+LDIF
+run
+delta_run && verified && pass "classes = user: a group's members changed: memberOf follows, the delta equals a full read" \
+    || fail "round 7 (members): $(grep -i 'AD:\|VERIFY\|error\|in full' "$OUT/last.out")"
+ldap_admin ldapdelete "CN=G4,$T"
+run
+delta_run && verified && pass "classes = user: a group of u8 deleted: the delta equals a full read" \
+    || fail "round 7 (group deleted): $(grep -i 'AD:\|VERIFY\|error\|in full' "$OUT/last.out")"
+# a rename outside the copy brings no old DN
+ldif <<LDIF
+dn: CN=G3,$T
+changetype: modrdn
+newrdn: CN=G3-renamed
+deleteoldrdn: 1
+LDIF
+run
+full_run && grep -q "CN=G3,$T, named in the kept copy of AD, is not there any more" "$OUT/last.out" \
+    && pass "classes = user: a group of u9 renamed: named, AD read in full" \
+    || fail "round 7 (group renamed): $(grep -i 'AD:\|VERIFY\|error\|named' "$OUT/last.out")"
+ldif <<LDIF
+dn: CN=c2,OU=US,$T
+changetype: modrdn
+newrdn: CN=c2-renamed
+deleteoldrdn: 1
+LDIF
+run
+full_run && grep -q "CN=c2,OU=US,$T, named in the kept copy of AD, is not there any more" "$OUT/last.out" \
+    && pass "classes = user: a contact that is r11's manager renamed: named, AD read in full" \
+    || fail "round 7 (contact renamed): $(grep -i 'AD:\|VERIFY\|error\|named' "$OUT/last.out")"
+run
+delta_run && verified && pass "and a delta again after it" || fail "after round 7: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
+CONF=$OUT/k.conf
 
 # a dry run reads the copy and leaves it alone
 sum=$(md5sum < "$K")

@@ -77,6 +77,22 @@ static void delta_filter_leaves_out_group_clause(void **state)
     free(f);
 }
 
+/* what a delta reads besides the scope's classes: everything else changed */
+static void others_filter_is_the_complement(void **state)
+{
+    (void)state;
+    struct scope s = { 0 };
+    s.classes[AD_CLASS_USER] = true;
+    char *f = scope_others_filter(&s, 7);
+    assert_string_equal(f, "(&(uSNChanged>=8)(!(&(objectClass=user)(!(objectClass=computer)))))");
+    free(f);
+    s.classes[AD_CLASS_GROUP] = true;
+    f = scope_others_filter(&s, 7);
+    assert_string_equal(f, "(&(uSNChanged>=8)(!(|(&(objectClass=user)(!(objectClass=computer)))"
+                           "(objectClass=group))))");
+    free(f);
+}
+
 static void classify(void **state)
 {
     (void)state;
@@ -121,6 +137,7 @@ int main(void)
         cmocka_unit_test(escaped_dn_cannot_break_the_filter),
         cmocka_unit_test(filter_combines_classes_usn_and_extra),
         cmocka_unit_test(delta_filter_leaves_out_group_clause),
+        cmocka_unit_test(others_filter_is_the_complement),
         cmocka_unit_test(classify),
         cmocka_unit_test(contains_dn),
     };
