@@ -283,16 +283,25 @@ static int verify_kept(struct ldap_source *src, const struct kept_ctx *k, const 
 
 /* Which kept attributes hold DNs, and which of those are links, as the
  * DC's schema says: a delta makes their values follow renames and
- * deletions (snapshot_apply_delta). Without it the snapshot knows the
- * usual links by name, so a failure costs exactness only for other DN
- * attributes a rule reads. */
-static void set_syntax(struct ldap_source *src, struct snapshot *snap, char **keep, size_t nkeep)
+ * deletions (snapshot_apply_delta). Without it no delta is exact: a DN
+ * attribute not known as one (secretary, seeAlso, one of the site's own)
+ * would keep the old DN of what it names, a link not known as one would
+ * keep a deleted target. Returns NULL, or why the schema cannot be used
+ * (the caller then reads AD in full). */
+static const char *set_syntax(struct ldap_source *src, struct snapshot *snap, char **keep, size_t nkeep)
 {
     enum ldap_attr_kind *kinds = xcalloc(nkeep + 1, sizeof(*kinds));
-    if (ldap_source_dn_syntax(src, keep, nkeep, kinds)) {
-        log_warn("cannot read the schema: DN values of the kept copy of AD are known by the "
-                 "attribute's name (member, memberOf, manager, ...) and by their value");
-    } else {
+    const char *why = NULL;
+    if (ldap_source_dn_syntax(src, keep, nkeep, kinds))
+        why = "cannot read the schema";
+    /* member and memberOf are always kept, and linked in every AD schema:
+     * a bind account that may not list CN=Schema finds no entry at all */
+    for (size_t i = 0; i < nkeep && !why; i++)
+        if ((!rules_strcasecmp(keep[i], "member") || !rules_strcasecmp(keep[i], "memberOf"))
+            && kinds[i] != LDAP_ATTR_DN_LINKED)
+            why = "the schema does not show member and memberOf as linked DN attributes (may the "
+                  "bind account read CN=Schema?)";
+    if (!why) {
         struct strbuf dns = STRBUF_INIT;
         for (size_t i = 0; i < nkeep; i++) {
             snapshot_set_syntax(snap, keep[i], kinds[i] == LDAP_ATTR_DN_LINKED ? SNAPSHOT_DN_LINKED
@@ -306,6 +315,7 @@ static void set_syntax(struct ldap_source *src, struct snapshot *snap, char **ke
         strbuf_release(&dns);
     }
     free(kinds);
+    return why;
 }
 
 /* --ad-snapshot FILE: AD as another dualsync kept it, instead of LDAP. The
@@ -378,8 +388,14 @@ int world_load_keeping(struct world *w, const struct config *cfg, char *const *k
     struct ldap_watermark next;
     bool delta = false;
     rc = ldap_source_open(l, &src) ? -1 : 0;
-    if (!rc && have)
-        set_syntax(src, snap, keep, nkeep);
+    const char *no_schema = !rc && have ? set_syntax(src, snap, keep, nkeep) : NULL;
+    if (no_schema) {
+        log_info("%s: which kept attributes hold DNs, and follow a rename or deletion of what "
+                 "they name, is unknown, so a delta could leave them stale: reading AD in full; "
+                 "give the bind account read access to CN=Schema of the configuration partition",
+                 no_schema);
+        have = false;
+    }
     if (!rc)
         rc = pull_kept(src, &k, have ? &since : NULL, &next, &delta);
     progress_done(k.progress);

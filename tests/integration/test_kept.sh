@@ -13,8 +13,9 @@
 # a contact as manager deleted, a group's members changed, a group deleted
 # are followed too, and a contact as manager or a group renamed makes a
 # full read. Changes no delta can see exactly make a full read (a group the
-# rules name changed outside the scope; an OU renamed), and so does a
-# damaged or stale copy. A dry run leaves the copy alone.
+# rules name changed outside the scope; an OU renamed; a schema the bind
+# account cannot read), and so does a damaged or stale copy. A dry run
+# leaves the copy alone.
 # Works in its own OU under the Contoso Defense base.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/convert_lib.sh"
@@ -23,7 +24,7 @@ D_BASE="OU=Contoso Defense,$AD_BASE_DN"
 T="OU=dualsync-kept-$$,$D_BASE"
 O="OU=dualsync-kept-out-$$,$AD_BASE_DN"     # outside the base DNs
 cleanup() { ldap_admin ldapdelete -r "$T" >/dev/null 2>&1; ldap_admin ldapdelete -r "$O" >/dev/null 2>&1; }
-trap 'cleanup; sim_stop' EXIT
+trap 'cleanup; sim_stop; "$(dirname "$0")/../lab/adproxy-stop.sh" "$LAB" 6370 >/dev/null 2>&1' EXIT
 cleanup
 user() {  # NAME OU → LDIF of an enabled user, at home in commercial, a US person
     cat <<LDIF
@@ -78,13 +79,16 @@ group() {  # NAME OU MEMBER-DN...
   group Other "$O"
   group Team2 "$T" "CN=u2,OU=US,$T"
   # for a scope of users only (round 7): contacts as managers, groups of
-  # users
+  # users; for an unreadable schema (round 8): s2's secretary outside the
+  # base DN
   for c in c1 c2; do printf 'dn: CN=%s,OU=US,%s\nobjectClass: contact\nmail: k%s-%s@partner.example\n\n' "$c" "$T" "$$" "$c"; done
   report r10 "OU=US,$T" "CN=c1,OU=US,$T"
   report r11 "OU=US,$T" "CN=c2,OU=US,$T"
   user u8 "OU=US,$T"; user u9 "OU=US,$T"
   group G3 "$T" "CN=u8,OU=US,$T"
   group G4 "$T" "CN=u8,OU=US,$T"
+  user b9 "$O"
+  user s2 "OU=US,$T" | sed -e '/^$/d'; printf 'secretary: CN=b9,%s\n\n' "$O"
 } > "$OUT/setup.ldif"
 check "set up an OU with users, managers and nested groups (one outside the base)" \
     ldap_admin ldapadd -c -f "$OUT/setup.ldif"
@@ -383,6 +387,32 @@ full_run && grep -q "CN=c2,OU=US,$T, named in the kept copy of AD, is not there 
 run
 delta_run && verified && pass "and a delta again after it" || fail "after round 7: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
 CONF=$OUT/k.conf
+
+# round 8: a schema the bind account cannot read (tests/lab/adproxy.py
+# refuses or hides CN=Schema): which kept attributes hold DNs is then
+# unknown, and s2's secretary (no link), outside the base DN, renamed,
+# would stay stale in a delta; the run reads AD in full and says why
+proxy() { "$(dirname "$0")/../lab/adproxy-start.sh" "$LAB" 6370 "$@" >/dev/null 2>"$OUT/proxy.err" \
+    || fail "start adproxy $*: $(cat "$OUT/proxy.err")"; }
+sed -e "s|^uri = .*|uri = ldaps://127.0.0.1:6370|" "$OUT/k.conf" > "$OUT/k-proxy.conf"
+b9=b9
+for how in deny hide; do
+    proxy --$how-base "CN=Schema,"
+    ldif <<LDIF
+dn: CN=$b9,$O
+changetype: modrdn
+newrdn: CN=b9-$how
+deleteoldrdn: 1
+LDIF
+    b9=b9-$how
+    CONF=$OUT/k-proxy.conf run
+    full_run && grep -q "the schema.*reading AD in full" "$OUT/last.out" \
+        && pass "a schema the bind account cannot read ($how), s2's secretary renamed outside: named, AD read in full" \
+        || fail "round 8 ($how): $(grep -i 'AD:\|VERIFY\|error\|schema' "$OUT/last.out")"
+    "$(dirname "$0")/../lab/adproxy-stop.sh" "$LAB" 6370 >/dev/null 2>&1
+done
+run
+delta_run && verified && pass "the schema readable again: a delta" || fail "after round 8: $(grep -i 'AD:\|VERIFY' "$OUT/last.out")"
 
 # a dry run reads the copy and leaves it alone
 sum=$(md5sum < "$K")
