@@ -146,8 +146,8 @@ char *base64_encode(const unsigned char *data, size_t len);
 
 /* The length of the valid UTF-8 sequence at s (1-4), or 0 if s does not
  * start one (a stray, overlong or surrogate byte sequence, a truncation, or
- * the NUL at the end). The one UTF-8 check of the JSON, CSV and HTML writers
- * and of term_safe. */
+ * the NUL at the end). The one UTF-8 check of utf8_repair_char and of
+ * term_safe. */
 size_t utf8_len(const unsigned char *s);
 
 /* Appends s (NULL: nothing) to out, made safe as above. */
@@ -160,5 +160,36 @@ void term_safe_cut(struct strbuf *out, const char *s, size_t max);
 /* For printf: empties buf, puts s made safe in it and returns buf's text
  * (valid until buf changes; the caller releases buf). */
 const char *term_safe_str(struct strbuf *buf, const char *s);
+
+/* ---- Every JSON, CSV and HTML output valid UTF-8 -------------------------
+ *
+ * One rule, wherever dualsync writes a machine format: a valid UTF-8
+ * sequence is kept as it is, and each byte that does not start one (a
+ * Latin-1 byte from an old tool, a cut multibyte character, a surrogate) is
+ * written as U+FFFD. RFC 8259 section 8.1 asks JSON exchanged between
+ * systems to be UTF-8: a strict reader (Python's json, Graph) refuses
+ * anything else, so one raw byte would make a whole audit line or request
+ * unreadable. Replacing rather than dropping keeps a visible mark where the
+ * byte was. */
+#define UTF8_REPLACEMENT "\xef\xbf\xbd"    /* U+FFFD, 3 bytes */
+
+/* Copies the character at *s (not the NUL at the end) to d by the rule
+ * above: at most 4 bytes, which the caller has room for. Advances *s past
+ * what it read and returns the number of bytes written. The writers call it
+ * for each byte >= 0x80, in their own loops that escape the rest. */
+size_t utf8_repair_char(char *d, const unsigned char **s);
+
+/* s itself when it is all valid UTF-8 (or NULL); otherwise buf, emptied,
+ * holding s by the rule above, and its text returned (valid until buf
+ * changes; the caller releases buf). */
+const char *utf8_repaired(struct strbuf *buf, const char *s);
+
+/* The one way a string from outside (AD, Graph, the config, a file name)
+ * enters a cJSON tree: s made valid UTF-8 by utf8_repaired, then a cJSON
+ * string (which escapes it). cJSON itself passes any byte through.
+ * json_add_str adds nothing when s is NULL. */
+struct cJSON;
+struct cJSON *json_str_item(const char *s);
+void json_add_str(struct cJSON *object, const char *key, const char *s);
 
 #endif

@@ -63,7 +63,7 @@ int audit_open(const char *path, struct audit **out)
 static void add(cJSON *o, const char *key, const char *value)
 {
     if (value)
-        cJSON_AddStringToObject(o, key, value);
+        json_add_str(o, key, value);
 }
 
 char *audit_format(const struct audit_entry *e)

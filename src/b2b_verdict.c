@@ -82,29 +82,29 @@ void b2b_verdicts_set(struct b2b_verdicts *v, const struct b2b_pair *p)
 char *b2b_verdicts_format(const struct b2b_verdicts *v)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "format", B2B_MAGIC);
+    json_add_str(root, "format", B2B_MAGIC);
     cJSON_AddNumberToObject(root, "version", B2B_VERSION);
-    cJSON_AddStringToObject(root, "tenant", v->tenant ? v->tenant : "");
-    cJSON_AddStringToObject(root, "tenantId", v->tenant_id ? v->tenant_id : "");
-    cJSON_AddStringToObject(root, "cloud", cloud_name(v->cloud));
+    json_add_str(root, "tenant", v->tenant ? v->tenant : "");
+    json_add_str(root, "tenantId", v->tenant_id ? v->tenant_id : "");
+    json_add_str(root, "cloud", cloud_name(v->cloud));
     cJSON *pairs = cJSON_AddArrayToObject(root, "homeTenants");
     for (size_t i = 0; i < v->n; i++) {
         const struct b2b_pair *p = &v->pairs[i];
         char when[ISO_TIME_LEN + 1];
         iso_time_format(p->read_at, when);
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "home", p->home);
-        cJSON_AddStringToObject(j, "homeTenantId", p->home_id);
-        cJSON_AddStringToObject(j, "verdict", b2b_verdict_name(p->verdict));
+        json_add_str(j, "home", p->home);
+        json_add_str(j, "homeTenantId", p->home_id);
+        json_add_str(j, "verdict", b2b_verdict_name(p->verdict));
         cJSON *ch = cJSON_AddArrayToObject(j, "change");
         if (p->resource_blocks)
-            cJSON_AddItemToArray(ch, cJSON_CreateString("resource"));
+            cJSON_AddItemToArray(ch, json_str_item("resource"));
         if (p->home_blocks)
-            cJSON_AddItemToArray(ch, cJSON_CreateString("home"));
-        cJSON_AddStringToObject(j, "readAt", when);
-        cJSON_AddStringToObject(j, "readBy", p->read_by);
-        cJSON_AddStringToObject(j, "requestIds", p->request_ids);
-        cJSON_AddStringToObject(j, "why", p->why);
+            cJSON_AddItemToArray(ch, json_str_item("home"));
+        json_add_str(j, "readAt", when);
+        json_add_str(j, "readBy", p->read_by);
+        json_add_str(j, "requestIds", p->request_ids);
+        json_add_str(j, "why", p->why);
         cJSON_AddItemToArray(pairs, j);
     }
     char *text = cJSON_Print(root);

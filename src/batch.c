@@ -28,15 +28,15 @@ static int write_report(const char *path, const char *run_id, const struct conve
                         size_t n, bool dry_run)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "runId", run_id);
+    json_add_str(root, "runId", run_id);
     cJSON_AddBoolToObject(root, "dryRun", dry_run);
     cJSON *ts = cJSON_AddArrayToObject(root, "tenants");
     for (size_t i = 0; i < n; i++) {
         const struct convert_result *r = &res[i];
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "tenant", r->tenant);
-        cJSON_AddStringToObject(j, "result", r->status == CONVERT_FATAL ? "stopped"
-                                : convert_status_name(r->status));
+        json_add_str(j, "tenant", r->tenant);
+        json_add_str(j, "result", r->status == CONVERT_FATAL ? "stopped"
+                     : convert_status_name(r->status));
         cJSON_AddNumberToObject(j, "objects", (double)r->objects);
         cJSON *p = cJSON_AddObjectToObject(j, "planned");
         for (int k = 0; k < PLAN_ACTION_COUNT; k++)
@@ -53,7 +53,7 @@ static int write_report(const char *path, const char *run_id, const struct conve
         cJSON_AddNumberToObject(j, "graphHttpExchanges", (double)r->graph_http);
         cJSON_AddNumberToObject(j, "seconds", r->seconds);
         if (r->why[0])
-            cJSON_AddStringToObject(j, "stopped", r->why);
+            json_add_str(j, "stopped", r->why);
         cJSON_AddItemToArray(ts, j);
     }
     char *text = cJSON_Print(root);

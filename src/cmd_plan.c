@@ -37,18 +37,6 @@ struct row {
     const char *reason;                    /* planner's reason + the values read */
 };
 
-/* A string member of a cJSON object, its value written by the JSON string
- * writer all of dualsync's JSON shares (report.h): cJSON would pass a byte
- * that is not UTF-8 through and make the document invalid. cJSON keeps the
- * structure and prints the value as it is (a raw item). */
-static void json_add_str(cJSON *o, const char *key, const char *s)
-{
-    struct strbuf text = STRBUF_INIT;
-    report_json_str(&text, s);
-    cJSON_AddRawToObject(o, key, text.buf);
-    strbuf_release(&text);
-}
-
 static void print_row(enum output_format f, const struct row *r, bool first)
 {
     const struct plan_action *a = r->action;

@@ -164,17 +164,17 @@ int graph_jwt_build(const struct graph_jwt *in, struct strbuf *out)
         return openssl_error("cannot compute the certificate thumbprint");
 
     cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "alg", ps ? "PS256" : "RS256");
-    cJSON_AddStringToObject(h, "typ", "JWT");
-    cJSON_AddStringToObject(h, ps ? "x5t#S256" : "x5t", tp);
+    json_add_str(h, "alg", ps ? "PS256" : "RS256");
+    json_add_str(h, "typ", "JWT");
+    json_add_str(h, ps ? "x5t#S256" : "x5t", tp);
     free(tp);
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "aud", in->audience);
+    json_add_str(c, "aud", in->audience);
     add_number(c, "exp", (long long)in->now + in->lifetime);
-    cJSON_AddStringToObject(c, "iss", in->client_id);
-    cJSON_AddStringToObject(c, "jti", in->jti);
+    json_add_str(c, "iss", in->client_id);
+    json_add_str(c, "jti", in->jti);
     add_number(c, "nbf", (long long)in->now);
-    cJSON_AddStringToObject(c, "sub", in->client_id);
+    json_add_str(c, "sub", in->client_id);
     add_number(c, "iat", (long long)in->now);
     char *hs = json_b64url(h), *cs = json_b64url(c);
     cJSON_Delete(h);

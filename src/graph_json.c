@@ -192,15 +192,15 @@ cJSON *graph_batch_body(const struct graph_request *reqs, const size_t *idx, siz
         cJSON *item = cJSON_CreateObject();
         char id[24];
         snprintf(id, sizeof(id), "%zu", idx[k]);
-        cJSON_AddStringToObject(item, "id", id);
-        cJSON_AddStringToObject(item, "method", r->method);
-        cJSON_AddStringToObject(item, "url", r->url);
+        json_add_str(item, "id", id);
+        json_add_str(item, "method", r->method);
+        json_add_str(item, "url", r->url);
         cJSON *h = cJSON_AddObjectToObject(item, "headers");
         if (r->client_request_id[0])
-            cJSON_AddStringToObject(h, "client-request-id", r->client_request_id);
+            json_add_str(h, "client-request-id", r->client_request_id);
         if (r->body) {
             /* a body needs its Content-Type in the item's headers (json-batching) */
-            cJSON_AddStringToObject(h, "Content-Type", "application/json");
+            json_add_str(h, "Content-Type", "application/json");
             cJSON_AddItemToObject(item, "body", cJSON_Duplicate(r->body, true));
         }
         cJSON_AddItemToArray(arr, item);

@@ -56,20 +56,20 @@ void graph_req_invite(struct graph_request *r, const struct graph_invitation *in
      * holder, a domain or home tenant refused): that is not the tenant's */
     r->may_be_forbidden = true;
     cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "invitedUserEmailAddress", inv->email);
-    cJSON_AddStringToObject(b, "inviteRedirectUrl", inv->redirect_url);
+    json_add_str(b, "invitedUserEmailAddress", inv->email);
+    json_add_str(b, "inviteRedirectUrl", inv->redirect_url);
     cJSON_AddBoolToObject(b, "sendInvitationMessage", inv->send_message);
     if (inv->message_language || inv->message_body) {
         cJSON *m = cJSON_AddObjectToObject(b, "invitedUserMessageInfo");
         if (inv->message_language)
-            cJSON_AddStringToObject(m, "messageLanguage", inv->message_language);
+            json_add_str(m, "messageLanguage", inv->message_language);
         if (inv->message_body)
-            cJSON_AddStringToObject(m, "customizedMessageBody", inv->message_body);
+            json_add_str(m, "customizedMessageBody", inv->message_body);
     }
     /* always explicit: without it the service tries to create a new guest
      * and answers "the invited user already exists" (reference §1.1) */
     cJSON *u = cJSON_AddObjectToObject(b, "invitedUser");
-    cJSON_AddStringToObject(u, "id", inv->user_id);
+    json_add_str(u, "id", inv->user_id);
     r->body = b;
 }
 
@@ -90,7 +90,7 @@ void graph_req_set_user_type(struct graph_request *r, const char *user_id, const
     r->may_be_forbidden = true;
     r->permissions = graph_update_user_permissions;
     r->body = cJSON_CreateObject();
-    cJSON_AddStringToObject(r->body, "userType", user_type);
+    json_add_str(r->body, "userType", user_type);
 }
 
 void graph_req_convert_to_internal(struct graph_request *r, const char *user_id)

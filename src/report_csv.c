@@ -52,14 +52,9 @@ void report_csv_cell(struct strbuf *out, const char *s, bool last)
         }
         if (!*p)
             break;
-        size_t n = utf8_len(p);
-        if (n) {
-            strbuf_add(out, p, n);
-            p += n;
-        } else {
-            strbuf_addstr(out, "\xef\xbf\xbd");   /* U+FFFD for a byte that is not UTF-8 */
-            p++;
-        }
+        strbuf_grow(out, 4);
+        out->len += utf8_repair_char(out->buf + out->len, &p);   /* U+FFFD if not UTF-8 */
+        out->buf[out->len] = '\0';
     }
     if (quote)
         strbuf_addch(out, '"');

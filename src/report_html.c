@@ -36,18 +36,18 @@ static void esc(struct strbuf *out, const char *s)
         }
         const char *entity = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
                            : c == '"' ? "&quot;" : c == '\'' ? "&#39;" : NULL;
-        size_t n = entity ? 0 : c == '\n' || c == '\t' ? 1 : c >= 0x80 ? utf8_len(p) : 0;
         if (entity) {
             size_t k = strlen(entity);
             memcpy(d, entity, k);
             d += k;
             p++;
-        } else if (n) {
-            memcpy(d, p, n);
-            d += n;
-            p += n;
+        } else if (c >= 0x80) {
+            d += utf8_repair_char(d, &p);   /* U+FFFD for a byte that is not UTF-8 */
+        } else if (c == '\n' || c == '\t') {
+            *d++ = (char)c;
+            p++;
         } else {
-            memcpy(d, "\xef\xbf\xbd", 3);   /* a control character or not UTF-8: U+FFFD */
+            memcpy(d, UTF8_REPLACEMENT, 3);   /* a control character: U+FFFD as well */
             d += 3;
             p++;
         }

@@ -38,16 +38,7 @@ void report_json_str(struct strbuf *out, const char *s)
             continue;
         }
         if (*p >= 0x80) {
-            size_t n = utf8_len(p);
-            if (n) {
-                memcpy(d, p, n);
-                d += n;
-                p += n;
-            } else {
-                memcpy(d, "\xef\xbf\xbd", 3);   /* U+FFFD */
-                d += 3;
-                p++;
-            }
+            d += utf8_repair_char(d, &p);   /* U+FFFD for a byte that is not UTF-8 */
             continue;
         }
         *d++ = '\\';

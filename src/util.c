@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include "util.h"
@@ -520,3 +521,53 @@ const char *term_safe_str(struct strbuf *buf, const char *s)
     return strbuf_str(buf);
 }
 
+
+/* ---- UTF-8 in machine formats ------------------------------------------ */
+
+size_t utf8_repair_char(char *d, const unsigned char **s)
+{
+    size_t n = utf8_len(*s);
+    if (!n) {
+        memcpy(d, UTF8_REPLACEMENT, 3);
+        (*s)++;
+        return 3;
+    }
+    memcpy(d, *s, n);
+    *s += n;
+    return n;
+}
+
+const char *utf8_repaired(struct strbuf *buf, const char *s)
+{
+    if (!s)
+        return s;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t n; *p && (n = utf8_len(p)); p += n)
+        ;
+    if (!*p)
+        return s;       /* valid: the common case costs no copy */
+    strbuf_reset(buf);
+    strbuf_add(buf, s, (size_t)((const char *)p - s));
+    while (*p) {
+        strbuf_grow(buf, 4);
+        buf->len += utf8_repair_char(buf->buf + buf->len, &p);
+        buf->buf[buf->len] = '\0';
+    }
+    return buf->buf;
+}
+
+cJSON *json_str_item(const char *s)
+{
+    struct strbuf buf = STRBUF_INIT;
+    cJSON *item = cJSON_CreateString(utf8_repaired(&buf, s));
+    strbuf_release(&buf);
+    if (!item)
+        out_of_memory(strlen(s));
+    return item;
+}
+
+void json_add_str(cJSON *object, const char *key, const char *s)
+{
+    if (s)
+        cJSON_AddItemToObject(object, key, json_str_item(s));
+}

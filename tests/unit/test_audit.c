@@ -216,6 +216,30 @@ static void read_fields_survives_damage(void **state)
     unlink(path);
 }
 
+/* An AD value is bytes: a displayName that is not UTF-8 (a tool that wrote
+ * Latin-1, a cut multibyte character) must still give an audit line that is
+ * JSON, which RFC 8259 section 8.1 asks to be UTF-8: each stray byte becomes
+ * U+FFFD, as in every JSON dualsync writes (util.h, utf8_repair_char), and a
+ * valid name is kept to the byte. */
+static void invalid_utf8_becomes_fffd(void **state)
+{
+    (void)state;
+    struct audit_entry e = { .time = 1795000000, .run_id = "r1",
+                             .display_name = "Bad \xff\xfe name \xc3 Zo\xc3\xab \xed\xa0\x80!",
+                             .upn = "bad\x9b@contoso.example", .error = "graph said \xe2\x82",
+                             .outcome = "done" };
+    char *line = audit_format(&e);
+    assert_string_equal(line, "{\"time\":\"2026-11-18T11:06:40Z\",\"run\":\"r1\","
+                              "\"upn\":\"bad\xef\xbf\xbd@contoso.example\","
+                              "\"displayName\":\"Bad \xef\xbf\xbd\xef\xbf\xbd name \xef\xbf\xbd Zo\xc3\xab "
+                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!\",\"outcome\":\"done\","
+                              "\"error\":\"graph said \xef\xbf\xbd\xef\xbf\xbd\"}");
+    cJSON *j = cJSON_Parse(line);
+    assert_non_null(j);
+    cJSON_Delete(j);
+    free(line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +248,7 @@ int main(void)
         cmocka_unit_test(damaged_line_named),
         cmocka_unit_test(read_fields),
         cmocka_unit_test(read_fields_survives_damage),
+        cmocka_unit_test(invalid_utf8_becomes_fffd),
     };
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);
 }

@@ -861,6 +861,26 @@ static void invitation_always_names_the_user(void **state)
     graph_request_release(&r);
 }
 
+/* An address read from AD that is not UTF-8 is sent as JSON that is:
+ * each stray byte U+FFFD (util.h), never the raw byte Graph would refuse. */
+static void request_bodies_are_utf8(void **state)
+{
+    (void)state;
+    struct graph_request r;
+    struct graph_invitation inv = { .user_id = "id\xff", .email = "al\xe9@partner.example",
+                                    .redirect_url = "https://myapps.microsoft.com/",
+                                    .message_body = "Hello Zo\xc3\xab \xc3" };
+    graph_req_invite(&r, &inv);
+    char *s = cJSON_PrintUnformatted(r.body);
+    assert_string_equal(s, "{\"invitedUserEmailAddress\":\"al\xef\xbf\xbd@partner.example\","
+                           "\"inviteRedirectUrl\":\"https://myapps.microsoft.com/\","
+                           "\"sendInvitationMessage\":false,\"invitedUserMessageInfo\":"
+                           "{\"customizedMessageBody\":\"Hello Zo\xc3\xab \xef\xbf\xbd\"},"
+                           "\"invitedUser\":{\"id\":\"id\xef\xbf\xbd\"}}");
+    cJSON_free(s);
+    graph_request_release(&r);
+}
+
 static void user_type_and_revert_requests(void **state)
 {
     (void)state;
@@ -1019,6 +1039,7 @@ int main(void)
         cmocka_unit_test(pacer_learns_from_what_the_service_took),
         cmocka_unit_test(invitation_always_names_the_user),
         cmocka_unit_test(user_type_and_revert_requests),
+        cmocka_unit_test(request_bodies_are_utf8),
         cmocka_unit_test(users_found_by_immutable_id),
         cmocka_unit_test(immutable_id_lookup_urls_chunked_and_encoded),
         cmocka_unit_test(lookup_chosen_only_when_it_takes_fewer_requests),

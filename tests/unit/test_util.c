@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "log.h"
 #include "util.h"
@@ -185,6 +186,36 @@ static void log_quotes_ad_values_safely(void **state)
     free(out);
 }
 
+/* The one UTF-8 rule of the machine formats: valid text is kept (and not
+ * copied), each byte that does not start a valid sequence is U+FFFD; a
+ * cJSON tree built with json_add_str prints as UTF-8 whatever it was given. */
+static void utf8_repair(void **state)
+{
+    (void)state;
+    struct strbuf buf = STRBUF_INIT;
+    const char *ok = "Zo\xc3\xab \xe6\x9d\x8e\xe9\x9b\xb7 \xf0\x9f\x98\x80 \x1b";
+    assert_ptr_equal(utf8_repaired(&buf, ok), ok);
+    assert_null(utf8_repaired(&buf, NULL));
+    assert_string_equal(utf8_repaired(&buf, "a\xff" "b\xc3"), "a" UTF8_REPLACEMENT "b" UTF8_REPLACEMENT);
+    /* overlong, surrogate, beyond U+10FFFF, a lone continuation byte */
+    assert_string_equal(utf8_repaired(&buf, "\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\x80"),
+                        UTF8_REPLACEMENT UTF8_REPLACEMENT "|" UTF8_REPLACEMENT UTF8_REPLACEMENT
+                        UTF8_REPLACEMENT "|" UTF8_REPLACEMENT UTF8_REPLACEMENT UTF8_REPLACEMENT
+                        UTF8_REPLACEMENT "|" UTF8_REPLACEMENT);
+    strbuf_release(&buf);
+
+    cJSON *o = cJSON_CreateObject();
+    json_add_str(o, "bad", "x\xfey");
+    json_add_str(o, "none", NULL);
+    json_add_str(o, "good", ok);
+    cJSON_AddItemToObject(o, "item", json_str_item("\x9b"));
+    char *text = cJSON_PrintUnformatted(o);
+    assert_string_equal(text, "{\"bad\":\"x" UTF8_REPLACEMENT "y\",\"good\":\"Zo\xc3\xab \xe6\x9d\x8e\xe9\x9b\xb7 "
+                              "\xf0\x9f\x98\x80 \\u001b\",\"item\":\"" UTF8_REPLACEMENT "\"}");
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +225,7 @@ int main(void)
         cmocka_unit_test(iso_human),
         cmocka_unit_test(iso_round_trip),
         cmocka_unit_test(log_quotes_ad_values_safely),
+        cmocka_unit_test(utf8_repair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
