@@ -255,17 +255,61 @@ enum lread_range lread_parse_range(const char *name, size_t len, size_t *base_le
     return LREAD_RANGE_MORE;
 }
 
-/* Append values to an attribute; the vals array is rebuilt in the arena. */
-static void attr_add_values(struct arena *ar, struct ad_attr *a, const struct lsrc_val *v, size_t n)
+/* A text value as a C string in the arena. LDAP values are counted (RFC
+ * 4511's OCTET STRING), and a Unicode string in AD can hold U+0000: Samba
+ * 4.17 stores and returns "Ab\0cd" for displayName, description, mail,
+ * userPrincipalName alike. Everything after the reader (policy, plan, the
+ * kept copy, every output) takes C strings, where that NUL would cut the
+ * value without a word: "Ab" would be matched by the rules, used as an
+ * invitation address and written to the audit trail as if it were AD's. So each NUL
+ * becomes U+FFFD, the mark every output of dualsync already gives a byte it
+ * cannot carry (util.h), the rest of the value is kept, and *nul counts
+ * them so that the caller warns. doc/report.md says why. */
+static char *text_value(struct arena *ar, const struct lsrc_val *v, size_t *nul)
+{
+    const char *z = memchr(v->data, '\0', v->len);
+    if (!z)
+        return arena_strndup(ar, v->data, v->len);   /* the common case: one memchr more */
+    size_t k = 0;
+    for (const char *q = z; q; q = memchr(q + 1, '\0', (size_t)(v->data + v->len - q - 1)))
+        k++;
+    char *out = arena_alloc(ar, v->len + 2 * k + 1), *d = out;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->data[i]) {
+            *d++ = v->data[i];
+        } else {
+            memcpy(d, UTF8_REPLACEMENT, 3);
+            d += 3;
+        }
+    }
+    *d = '\0';
+    *nul += k;
+    return out;
+}
+
+static void warn_nul(const char *dn, const char *what)
+{
+    log_warn("%s: %s: a value holds a NUL byte (U+0000), which no text in AD should; read "
+             "with U+FFFD in its place, the rest of the value kept; correct the value in AD",
+             dn, what);
+}
+
+/* Append values to an attribute of the object dn; the vals array is
+ * rebuilt in the arena. */
+static void attr_add_values(struct arena *ar, const char *dn, struct ad_attr *a,
+                            const struct lsrc_val *v, size_t n)
 {
     char **vals = arena_alloc(ar, (a->nvals + n + 1) * sizeof(char *));
     if (a->nvals)
         memcpy(vals, a->vals, a->nvals * sizeof(char *));
+    size_t nul = 0;
     for (size_t i = 0; i < n; i++)
-        vals[a->nvals + i] = arena_strndup(ar, v[i].data, v[i].len);
+        vals[a->nvals + i] = text_value(ar, &v[i], &nul);
     a->nvals += n;
     vals[a->nvals] = NULL;
     a->vals = vals;
+    if (nul)
+        warn_nul(dn, a->name);
 }
 
 static int bad_range(const struct pull *p, const char *dn, const struct lsrc_val *name)
@@ -317,7 +361,7 @@ static int on_range_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void 
                              "persists this server's ranged retrieval cannot be used",
                              r->p->cfg->uri, r->dn, r->a->name, (unsigned long)r->asked,
                              (int)name.len, name.data);
-        attr_add_values(&r->p->arena, r->a, vals, n);
+        attr_add_values(&r->p->arena, r->dn, r->a, vals, n);
         r->got = true;
         r->next = k == LREAD_RANGE_LAST ? 0 : hi + 1;
     }
@@ -413,8 +457,11 @@ static int decode_attr(struct pull *p, const struct lsrc_val *name, const struct
     } else if (name_is(name, "isDeleted")) {
         o->deleted = n && v[0].len == 4 && !strncasecmp(v[0].data, "TRUE", 4);
     } else if (name_is(name, "lastKnownParent")) {
+        size_t nul = 0;
         if (n)
-            o->parent_dn = arena_strndup(&p->arena, v[0].data, v[0].len);
+            o->parent_dn = text_value(&p->arena, &v[0], &nul);
+        if (nul)
+            warn_nul(o->dn, "lastKnownParent");
     } else {
         size_t blen = 0;
         uint32_t lo, hi;
@@ -434,7 +481,7 @@ static int decode_attr(struct pull *p, const struct lsrc_val *name, const struct
         a->name = arena_strndup(&p->arena, name->data, k != LREAD_RANGE_NONE ? blen : name->len);
         a->nvals = 0;
         a->vals = NULL;
-        attr_add_values(&p->arena, a, v, n);
+        attr_add_values(&p->arena, o->dn, a, v, n);
         if (k == LREAD_RANGE_MORE && fetch_range(p, o->dn, a, hi + 1))
             return -1;
     }
@@ -449,7 +496,12 @@ int pull_entry(const struct lsrc_val *dn, struct lsrc_entry *e, void *ctx)
     memset(o, 0, sizeof(*o));
     o->attrs = p->attrs;
     p->has_guid = false;
-    o->dn = arena_strndup(&p->arena, dn->data, dn->len);
+    /* RFC 4514 escapes a NUL in a DN as \00, so only a broken server sends
+     * one raw: the same rule, should it happen */
+    size_t nul = 0;
+    o->dn = text_value(&p->arena, dn, &nul);
+    if (nul)
+        warn_nul(o->dn, "its DN");
 
     int cls = -1, rc;
     struct lsrc_val name;

@@ -99,24 +99,38 @@ pc=$(planned commercial); pg=$(planned gcch)
 # a hostile displayName in AD, and no Connect cycle follows: the tenant keeps
 # the old name, so the report must take AD's own value, not the cloud user's
 HOSTILE='<script>alert(1)</script>'
-hdn=$(python3 - "$OUT/plan.json" "$LAB/manifest.json" <<'PY'
+# and another one a displayName with a NUL byte inside (LDAP values are
+# counted; Samba keeps it, as it refuses a byte that is not UTF-8): the
+# reader reads U+FFFD for it and warns, nothing is cut (doc/report.md), and
+# the audit trail and the report show the same value, in strict UTF-8 JSON.
+{ read -r hdn; read -r ndn; } < <(python3 - "$OUT/plan.json" "$LAB/manifest.json" <<'PY'
 import json, sys
 p, m = (json.load(open(f)) for f in sys.argv[1:3])
 mail = {u["dn"].lower() for u in m["users"] if u.get("mail")}
 acts = [t for t in p["tenants"] if t["tenant"] == "gcch"][0]["actions"]
-print(next(a["dn"] for a in acts if a["action"] == "convert" and a.get("dn", "").lower() in mail
-           and "\\" not in a["dn"]))
+dns = [a["dn"] for a in acts if a["action"] == "convert" and a.get("dn", "").lower() in mail
+       and "\\" not in a["dn"]]
+print(dns[0], dns[1], sep="\n")
 PY
 )
 printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName: %s\n' "$hdn" "$HOSTILE" \
     | ldap_admin ldapmodify >/dev/null \
     && pass "a user to be converted in gcch is given the displayName $HOSTILE" \
     || fail "could not set the displayName of $hdn"
+nul_old=$(ldap_admin ldapsearch -LLL -o ldif-wrap=no -b "$ndn" -s base displayName | grep '^displayName:')
+NUL_WANT=$'Caf\xc3\xa9\xef\xbf\xbdNul Fifteen'
+printf 'dn: %s\nchangetype: modify\nreplace: displayName\ndisplayName:: %s\n' "$ndn" \
+    "$(printf 'Caf\xc3\xa9\0Nul Fifteen' | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
+    && pass "another one gets a displayName with a NUL byte inside" \
+    || fail "could not set the displayName of $ndn"
 
 # --- dry run: reads Graph, writes nothing anywhere
 s=$(log_seq)
 D run --dry-run --max-changes 100000 > "$OUT/dry.out" 2>&1
 rc=$?
+grep -qF "warning: $ndn: displayName: a value holds a NUL byte (U+0000)" "$OUT/dry.out" \
+    && pass "the NUL byte in a displayName is warned of, naming the user's DN" \
+    || fail "no warning of the NUL byte in $ndn's displayName: $(grep -m3 warning "$OUT/dry.out")"
 [ ! -e "$M" ] && [ "$(writes_since "$s")" = 0 ] && [ "$rc" != 3 ] \
     && pass "--dry-run: no mapping directory, no audit, no Graph write" \
     || fail "--dry-run wrote something (exit $rc): $(ls -la "$M" 2>&1) writes $(writes_since "$s")"
@@ -163,6 +177,13 @@ print(("PASS" if not bad else "FAIL") + " gcch: Graph agrees with the mapping fi
 PY
 [ "$(wc -l < "$M/gcch.audit")" -ge "$pg" ] && pass "gcch: one audit entry per action" \
     || fail "gcch audit: $(wc -l < "$M/gcch.audit") lines for $pg actions"
+python3 - "$M/gcch.audit" "$ndn" "$NUL_WANT" <<'PY' && pass "gcch audit: strict UTF-8 JSON lines, a displayName's NUL as U+FFFD" \
+    || fail "gcch audit: not strict UTF-8 JSON, or the displayName with a NUL is not as it should be"
+import json, sys
+lines = open(sys.argv[1], "rb").read().decode("utf-8").splitlines()   # strict
+got = {e.get("displayName") for e in map(json.loads, lines) if (e.get("dn") or "").lower() == sys.argv[2].lower()}
+sys.exit(0 if got == {sys.argv[3]} else "got %r" % got)
+PY
 equal "nobody invited twice" 0 "$(invited_twice)"
 [ "$(stat -c %a "$M/gcch.map")" = 600 ] && pass "mapping file is 0600" || fail "mode $(stat -c %a "$M/gcch.map")"
 # the report shows each converted user's displayName as AD has it, the
@@ -170,16 +191,18 @@ equal "nobody invited twice" 0 "$(invited_twice)"
 check "report --format json after the run" D report --tenant gcch --format json -o "$OUT/report.json"
 ldap_admin ldapsearch -LLL -o ldif-wrap=no -E pr=500/noprompt -b "$AD_BASE_DN" "(objectClass=user)" \
     userPrincipalName displayName > "$OUT/ad-names.ldif"
-counted "report: displayNames against AD" python3 - "$OUT/report.json" "$OUT/ad-names.ldif" "$hdn" "$HOSTILE" <<'PY'
+counted "report: displayNames against AD" python3 - "$OUT/report.json" "$OUT/ad-names.ldif" "$hdn" "$HOSTILE" "$ndn" "$NUL_WANT" <<'PY'
 import base64, json, sys
-rep, ldif, hdn, hostile = sys.argv[1:5]
+rep, ldif, hdn, hostile, ndn, nul_want = sys.argv[1:7]
 ad, cur = {}, {}
 for line in open(ldif).read().splitlines() + [""]:
     if not line:
         if cur.get("userPrincipalName"): ad[cur["userPrincipalName"].lower()] = cur.get("displayName")
         cur = {}
     elif ":: " in line:
-        k, v = line.split(":: ", 1); cur[k] = base64.b64decode(v).decode()
+        # AD's bytes as the report shows them: U+FFFD for a NUL, and for a
+        # byte that is not UTF-8 should one ever be there (doc/report.md)
+        k, v = line.split(":: ", 1); cur[k] = base64.b64decode(v).decode("utf-8", "replace").replace("\0", "\ufffd")
     elif ": " in line:
         k, v = line.split(": ", 1); cur[k] = v
 accts = [a for t in json.load(open(rep))["tenants"] for a in t["accounts"]]
@@ -193,6 +216,10 @@ h = [a for a in accts if (a.get("dn") or "").lower() == hdn.lower()]
 print(("PASS" if h and h[0].get("displayName") == hostile else "FAIL")
       + " report: the hostile displayName comes back as it was" + ("" if h and h[0].get("displayName") == hostile
       else ": %s" % json.dumps(h[:1])))
+n = [a for a in accts if (a.get("dn") or "").lower() == ndn.lower()]
+print(("PASS" if n and n[0].get("displayName") == nul_want else "FAIL")
+      + " report: the displayName with a NUL has U+FFFD for it, nothing cut"
+      + ("" if n and n[0].get("displayName") == nul_want else ": %s" % json.dumps(n[:1])))
 PY
 check "report --format html after the run" D report --tenant gcch --format html -o "$OUT/report.html"
 if [ ! -s "$OUT/report.html" ]; then fail "html: no report.html to look in"
@@ -328,4 +355,6 @@ rc=$?
 [ "$sum1" = "$(stat -c '%n %s %y' "$M2"/*; md5sum "$M2"/*)" ] && pass "LDAP dropped mid-pull: mapping files byte-identical" \
     || fail "LDAP dropped mid-pull: files changed"
 equal "LDAP dropped mid-pull: no Graph request" 0 "$(writes_since "$s")"
+printf 'dn: %s\nchangetype: modify\nreplace: displayName\n%s\n' "$ndn" "$nul_old" \
+    | ldap_admin ldapmodify >/dev/null || fail "could not restore the displayName of $ndn"
 finish

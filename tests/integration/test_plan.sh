@@ -248,8 +248,13 @@ printf 'dn:: %s\nchangetype: delete\n\ndn:: %s\nchangetype: delete\n\ndn:: %s\nc
     | ldap_admin ldapmodify -c >/dev/null 2>&1
 printf 'dn:: %s\nchangetype: add\nobjectClass: organizationalUnit\n' "$(b64 "$hostile_ou")" \
     | ldap_admin ldapmodify >/dev/null || fail "cannot add $hostile_ou to the lab"
+# extensionAttribute2 (a rule reads it) has a NUL byte inside: LDAP values
+# are counted and Samba keeps it; the reader must not cut the value there
+# but read U+FFFD in its place and warn (doc/report.md)
+nul_tail="after NUL"
 printf 'dn:: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: hostile15\nuserPrincipalName:: %s\ndisplayName:: %s\nextensionAttribute2:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
-    "$(b64 "$hostile_dn")" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" "$(b64 "$hostile_name")" \
+    "$(b64 "$hostile_dn")" "$(b64 "$hostile_upn")" "$(b64 "$hostile_name")" \
+    "$(printf '%s\0%s' "$hostile_name" "$nul_tail" | base64 -w0)" \
     "$(printf '"Hostile-15-Pass!"' | iconv -t UTF-16LE | base64 -w0)" | ldap_admin ldapmodify >/dev/null \
     || fail "cannot add $hostile_dn to the lab"
 printf 'dn:: %s\nchangetype: add\nobjectClass: user\nsAMAccountName: formula15\nuserPrincipalName:: %s\nunicodePwd:: %s\nuserAccountControl: 512\n' \
@@ -272,6 +277,11 @@ PY
 }
 check "plan (table) with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" plan --no-progress
 cp "$OUT/last.out" "$OUT/hostile-plan.txt"
+nul_warning="warning: $hostile_dn: extensionAttribute2: a value holds a NUL byte (U+0000)"
+nul_warned() {  # NAME FILE: the warning, its DN as term_safe shows it
+    grep -qF "${nul_warning/$'\xe2\x80\xae'/\\u202e}" "$2" && pass "$1" || fail "$1: $(grep -a -m2 -i 'nul\|warning' "$2")"
+}
+nul_warned "plan warns of the NUL byte in extensionAttribute2, naming the user's DN" "$OUT/last.err"
 grep -qF 'hostile15\e[2J@fabrikam-defense.example' "$OUT/hostile-plan.txt" \
     && pass "plan shows the hostile UPN's ESC as \\e" || fail "plan: no hostile15\\e[2J in $OUT/hostile-plan.txt"
 terminal_safe "plan (table) prints no raw ESC, C1 or bidi control" "$OUT/hostile-plan.txt"
@@ -281,6 +291,21 @@ grep -qF '"Evil\e]0;pwned\x07\e[2J\u009bX\u202eRLO"' "$OUT/hostile-explain.txt" 
     && pass "explain shows the hostile displayName's controls as escapes" \
     || fail "explain: the escaped displayName is not in $OUT/hostile-explain.txt"
 terminal_safe "explain prints no raw ESC, C1 or bidi control" "$OUT/hostile-explain.txt"
+grep -qF "RLO"$'\xef\xbf\xbd'"$nul_tail\"" "$OUT/hostile-explain.txt" \
+    && pass "explain shows the NUL byte as U+FFFD, and the value after it" \
+    || fail "explain: extensionAttribute2 is cut at its NUL: $(grep -a -m1 extensionAttribute2 "$OUT/hostile-explain.txt")"
+check "explain --full reads AD again" "$DUALSYNC" -c "$OUT/hostile.conf" explain hostile15 --full --no-progress
+nul_warned "explain --full warns of the NUL byte again" "$OUT/last.err"
+check "pull --format ndjson with a hostile user" "$DUALSYNC" -c "$OUT/hostile.conf" pull --full --format ndjson --no-progress
+python3 - "$OUT/last.out" "$hostile_name" "$nul_tail" <<'PY' && pass "pull --format ndjson: strict UTF-8 JSON, the NUL byte as U+FFFD, nothing cut" \
+    || fail "pull --format ndjson: the value with a NUL byte is not as it should be"
+import json, sys
+lines = open(sys.argv[1], "rb").read().decode("utf-8").splitlines()   # strict
+objs = [json.loads(l) for l in lines]
+got = [o["attributes"]["extensionAttribute2"] for o in objs if o["attributes"].get("sAMAccountName") == "hostile15"]
+want = sys.argv[2] + "\ufffd" + sys.argv[3]
+sys.exit(0 if got == [want] else "got %r, want %r" % (got, want))
+PY
 grep -qF 'CN=Hostile Fifteen,OU=Evil\u202egpj.exe,OU=Contoso' "$OUT/hostile-explain.txt" \
     && pass "explain shows the DN's U+202E as \\u202e" || fail "explain: the escaped DN is not in $OUT/hostile-explain.txt"
 check "pull (summary) with a hostile OU" "$DUALSYNC" -c "$OUT/hostile.conf" pull --no-progress

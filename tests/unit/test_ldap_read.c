@@ -620,6 +620,58 @@ static void find_one(void **state)
     free(dn);
 }
 
+/* ------------------------------------------------------------ NUL in a value */
+
+static char nul_seen[3][64];
+
+static int on_nul_object(const struct ad_object *o, void *ctx)
+{
+    (void)ctx;
+    const struct ad_attr *d = ad_object_attr(o, "description");
+    snprintf(nul_seen[0], sizeof(nul_seen[0]), "%s", ad_object_get(o, "displayName"));
+    snprintf(nul_seen[1], sizeof(nul_seen[1]), "%s", d && d->nvals > 1 ? d->vals[1] : "?");
+    snprintf(nul_seen[2], sizeof(nul_seen[2]), "%s", ad_object_get(o, "title"));
+    return 0;
+}
+
+/* LDAP values are counted (RFC 4511 berval) and AD keeps a U+0000 inside a
+ * text value (Samba 4.17 stores and returns it): the reader must not cut
+ * the value at it, as a C string would, nor drop it silently. It reads
+ * U+FFFD in its place and warns, naming the object and the attribute. */
+static void nul_in_a_value(void **state)
+{
+    (void)state;
+    static const unsigned char guid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    struct lsrc_val oc[2] = { val("top"), val("user") };
+    struct lsrc_val g = { (const char *)guid, 16 };
+    struct lsrc_val name = { "Ab\0cd\0", 6 };
+    struct lsrc_val desc[2] = { val("plain"), { "\0\0x", 3 } };
+    struct lsrc_val title = val("Engineer");
+    struct fake_attr attrs[] = {
+        { (char *)"objectClass", oc, 2 }, { (char *)"objectGUID", &g, 1 },
+        { (char *)"displayName", &name, 1 }, { (char *)"description", desc, 2 },
+        { (char *)"title", &title, 1 },
+    };
+    struct lsrc_entry e = { attrs, ARRAY_SIZE(attrs), 0 };
+    struct ldap_pull_stats stats = { 0 };
+    struct pull p = { .src = &src, .cfg = &cfg, .cb = on_nul_object, .stats = &stats,
+                      .phase = PHASE_EXISTING };
+    struct lsrc_val dn = val("CN=Nul Byte,OU=Staff,DC=corp,DC=test");
+    capture_begin();
+    assert_int_equal(pull_entry(&dn, &e, &p), 0);
+    char *err = capture_end();
+    assert_string_equal(nul_seen[0], "Ab\xef\xbf\xbd" "cd\xef\xbf\xbd");
+    assert_string_equal(nul_seen[1], "\xef\xbf\xbd\xef\xbf\xbdx");
+    assert_string_equal(nul_seen[2], "Engineer");
+    assert_non_null(strstr(err, "warning: CN=Nul Byte,OU=Staff,DC=corp,DC=test: displayName: "
+                                "a value holds a NUL byte (U+0000)"));
+    assert_non_null(strstr(err, "warning: CN=Nul Byte,OU=Staff,DC=corp,DC=test: description: "));
+    assert_null(strstr(err, "title"));
+    free(err);
+    arena_release(&p.arena);
+    free(p.attrs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +684,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(attr_list_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(root_dse_and_invocation_id, setup, teardown),
         cmocka_unit_test_setup_teardown(find_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(nul_in_a_value, setup, teardown),
         cmocka_unit_test_setup_teardown(cleartext_only_to_loopback, setup, teardown),
     };
     return cmocka_run_group_tests_name("ldap_read", tests, NULL, NULL);
