@@ -18,6 +18,7 @@
 
 #include "capture.h"
 #include "connect_config.h"
+#include "platform.h"
 #include "util.h"
 
 #define FX "tests/fixtures/connect/"
@@ -235,13 +236,6 @@ static void write_file(const char *path, const char *text, size_t len)
 #define RULE_REST "<direction>Outbound</direction><connector>{b891884f-051e-4a83-95af-2544101c9083}</connector>" \
                   "<precedence>5</precedence></synchronizationRule>\n"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static long peak_rss_kb(void)
 {
 #ifndef _WIN32
@@ -262,11 +256,11 @@ static char *load_refused(struct hostile *h, const char *text, size_t len, int l
     struct connect_export ex;
     external_loads = 0;
     long rss = peak_rss_kb();
-    double t0 = now();
+    double t0 = platform_monotonic();
     capture_start();
     int rc = connect_export_load(h->dir, &ex);
     char *out = capture_end();
-    double took = now() - t0;
+    double took = platform_monotonic() - t0;
     for (size_t i = 0; i < ex.nrules; i++) {
         assert_null(strstr(ex.rules[i].name, "MARKER"));
         assert_true(strlen(ex.rules[i].name) < 1000);
