@@ -82,14 +82,29 @@ enum map_state {
     MAP_STATE_COUNT
 };
 
+/* Why the record's last error holds the object back, when dualsync must act
+ * on it. It goes with the last error: whoever writes a last error writes its
+ * reason, and the message text is for people only, never read back (a
+ * message can be reworded; a record must keep its meaning). */
+enum map_reason {
+    MAP_REASON_NONE,                 /* nothing dualsync acts on (any other error, or none) */
+    MAP_REASON_USER_TYPE_BLOCKED,    /* invited or accepted: Graph refused the userType change
+                                        for this user alone (planner_user_type_blocked) */
+    MAP_REASON_CROSS_TENANT_BLOCKED, /* blocked: cross-tenant access keeps the user's home
+                                        tenant out (planner_cross_tenant_blocked) */
+    MAP_REASON_COUNT
+};
+
 /* The words of the file format ("external-guest", "Guest", "invited"): static
  * strings. The parse functions return 0 and *out, or -1 for an unknown word
  * (case-sensitive: the file is written by dualsync). */
 const char *map_user_type_name(enum map_user_type t);
 const char *map_state_name(enum map_state s);
+const char *map_reason_name(enum map_reason r);
 int map_decision_parse(const char *word, enum decision *out);
 int map_user_type_parse(const char *word, enum map_user_type *out);
 int map_state_parse(const char *word, enum map_state *out);
+int map_reason_parse(const char *word, enum map_reason *out);
 
 /* One object in one tenant. Plain data: strings are never NULL in records the
  * store returns ("" when empty); a NULL passed to mapstore_put means "".
@@ -110,11 +125,15 @@ struct map_record {
     const char *invitation_id;
     const char *dn;
     const char *last_error;
+    enum map_reason reason;    /* what last_error means to dualsync (0: none); last, so
+                                  that an initializer without it says none */
 };
 
 /* The file's header. */
 struct map_header {
-    unsigned version;          /* format version of the file read (or to be written) */
+    unsigned version;          /* format version of the file read (an older one is
+                                  rewritten in the current version at the next commit),
+                                  or the current one for a new store */
     const char *tenant;        /* the tenant's name in the configuration */
     const char *tenant_id;
     enum cloud cloud;
@@ -158,7 +177,9 @@ struct mapstore;
  * load the file, replay the journal (a torn last line, from a crash in the
  * middle of a write, is dropped), and finish what a crash interrupted (a
  * temporary file of an atomic write is removed, the last step of a commit is
- * done).
+ * done). A journal of an older format version (doc/mapping-format.md,
+ * "Version 1") is folded into a snapshot of the current one at once, by a
+ * commit, so that nothing is appended to it.
  *
  * MAPSTORE_READ_ONLY takes no lock: a plan or report must not fail, nor stop
  * a run, because a run holds the tenant. The snapshot is always replaced
@@ -232,9 +253,11 @@ int mapstore_set_delta_link(struct mapstore *ms, const char *link) ATTR_WARN_UNU
  * (platform_atomic_commit), then the journal
  * goes (or, if intents are still open, is replaced by one that holds only
  * them, so that they survive the commit). A new store's first commit writes
- * the file even if empty (it records the tenant). Does nothing when the file
- * exists and nothing changed since it was written (it stays byte-identical),
- * or when the store is read-only. Returns 0, or -1 (fatal: the files on disk
+ * the file even if empty (it records the tenant), and a file of an older
+ * format version is written again in the current one even if nothing
+ * changed. Does nothing when the file exists in the current version and
+ * nothing changed since it was written (it stays byte-identical), or when
+ * the store is read-only. Returns 0, or -1 (fatal: the files on disk
  * are still a consistent pair, the next open recovers). */
 int mapstore_commit(struct mapstore *ms) ATTR_WARN_UNUSED;
 

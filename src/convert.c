@@ -92,6 +92,7 @@ static struct map_record base_record(struct ctx *c, const struct item *it, char 
         memset(&r, 0, sizeof(r));
         r.anchor = it->anchor;
         r.cloud_id = r.object_guid = r.upn = r.rule = r.invitation_id = r.dn = r.last_error = "";
+        r.reason = MAP_REASON_NONE;
         r.state = MAP_STATE_PENDING;
         r.first_change = c->now;
     }
@@ -126,7 +127,8 @@ static bool put(struct ctx *c, struct map_record *r)
                    || old->user_type != r->user_type || !same(old->cloud_id, r->cloud_id)
                    || !same(old->object_guid, r->object_guid) || !same(old->upn, r->upn)
                    || !same(old->rule, r->rule) || !same(old->invitation_id, r->invitation_id)
-                   || !same(old->dn, r->dn) || !same(old->last_error, r->last_error);
+                   || !same(old->dn, r->dn) || !same(old->last_error, r->last_error)
+                   || old->reason != r->reason;
     r->last_change = changed || !old ? c->now : old->last_change;
     if (mapstore_put(c->ms, r)) {
         c->fatal = true;
@@ -188,14 +190,16 @@ static void audit(struct ctx *c, const struct item *it, const struct map_record 
         c->fatal = true;
 }
 
-/* The record's state and error, put and audited when they changed. */
+/* The record's state and error with the error's reason (mapstore.h: what
+ * dualsync acts on, never the text), put and audited when they changed. */
 static void settle(struct ctx *c, const struct item *it, enum map_state st, const char *error,
-                   const char *action, const char *outcome)
+                   enum map_reason reason, const char *action, const char *outcome)
 {
     char guid[37];
     struct map_record r = base_record(c, it, guid);
     r.state = st;
     r.last_error = error;
+    r.reason = reason;
     if (put(c, &r))
         audit(c, it, &r, action, outcome, NULL, NULL, error);
 }
@@ -244,6 +248,7 @@ static void record_external(struct ctx *c, struct item *it, const char *ext_stat
     r.state = ext_state && !strcmp(ext_state, "Accepted") ? MAP_STATE_ACCEPTED : MAP_STATE_INVITED;
     r.user_type = ut;
     r.last_error = "";
+    r.reason = MAP_REASON_NONE;
     if (invitation_id)
         r.invitation_id = invitation_id;
     const char *before = map_user_type_name(ut);
@@ -256,7 +261,8 @@ static void record_external(struct ctx *c, struct item *it, const char *ext_stat
  * blocked or failed. A refusal that concerns the whole tenant was already
  * turned into a stop by the Graph client (graph.h): only the record of it
  * is written here. A blocked userType change leaves the user invited or
- * accepted, its last error marked PLAN_USER_TYPE_BLOCKED (planner.h). */
+ * accepted, with the reason MAP_REASON_USER_TYPE_BLOCKED (planner.h); its
+ * message starts PLAN_USER_TYPE_BLOCKED, for people. */
 static void refused(struct ctx *c, struct item *it, const struct graph_request *q, const char *what,
                     const char *action)
 {
@@ -293,6 +299,7 @@ static void refused(struct ctx *c, struct item *it, const struct graph_request *
     else if (blocked && r.state != MAP_STATE_INVITED && r.state != MAP_STATE_ACCEPTED)
         r.state = MAP_STATE_BLOCKED;
     r.last_error = msg;
+    r.reason = blocked && user_type ? MAP_REASON_USER_TYPE_BLOCKED : MAP_REASON_NONE;
     put(c, &r);
     audit(c, it, &r, action, blocked ? "blocked" : "failed", NULL, &ids, msg);
     if (blocked)
@@ -441,8 +448,10 @@ static void invite_all(struct ctx *c, struct item **todo, size_t n, struct item 
             for (size_t i = 0; i < k && !c->fatal; i++) {
                 char guid[37];
                 struct map_record r = base_record(c, b.items[i], guid);
-                if (r.state != MAP_STATE_PENDING)
+                if (r.state != MAP_STATE_PENDING) {
                     r.last_error = "";
+                    r.reason = MAP_REASON_NONE;
+                }
                 r.state = MAP_STATE_PENDING;
                 put(c, &r);
             }
@@ -511,6 +520,7 @@ static void on_patch(void *vctx, size_t i, struct graph_request *q)
     if (q->status == GRAPH_OK) {
         r.user_type = planner_map_user_type(it->want);
         r.last_error = "";
+        r.reason = MAP_REASON_NONE;
         put(c, &r);
         struct ids ids = ids_of(q);
         audit(c, it, &r, b->action, "done", str_or(before, NULL), &ids, NULL);
@@ -565,6 +575,7 @@ static void on_revert(void *vctx, size_t i, struct graph_request *q)
     if (q->status == GRAPH_OK) {
         r.state = MAP_STATE_REVERTED;
         r.last_error = "";
+        r.reason = MAP_REASON_NONE;
         put(c, &r);
         struct ids ids = ids_of(q);
         audit(c, it, &r, "revert", "done", NULL, &ids, NULL);
@@ -995,7 +1006,7 @@ static void recheck_cross_tenant(struct ctx *c, struct item *items, size_t n)
             it->deferred = false;
         } else {
             planner_cross_tenant_text(msg, sizeof(msg), c->w->cfg->tenants[it->home].name, c->xt[it->home].why);
-            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
+            settle(c, it, MAP_STATE_BLOCKED, msg, MAP_REASON_CROSS_TENANT_BLOCKED, "convert", "blocked");
         }
     }
 }
@@ -1043,7 +1054,7 @@ static void phase_settle_local(struct ctx *c, struct item *items, size_t n)
                 res->gone++;
             }
         } else if (it->kind == PLAN_BLOCKED) {
-            settle(c, it, MAP_STATE_BLOCKED, it->reason, "convert", "blocked");
+            settle(c, it, MAP_STATE_BLOCKED, it->reason, MAP_REASON_NONE, "convert", "blocked");
             res->blocked++;
         } else if (it->kind == PLAN_REVERT && !c->o->allow_revert) {
             const struct map_record *r = mapstore_find(c->ms, it->anchor);
@@ -1124,7 +1135,7 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
                  "onPremisesImmutableId %s); the run after Connect's next cycle converts it",
                  tc->name, it->anchor);
         if (it->kind == PLAN_CONVERT) {
-            settle(c, it, MAP_STATE_PENDING, msg, "convert", "pending");
+            settle(c, it, MAP_STATE_PENDING, msg, MAP_REASON_NONE, "convert", "pending");
             res->pending++;
         } else {
             log_warn("tenant %s: %s", tc->name, msg);
@@ -1147,7 +1158,7 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
         struct convert_target t = { tc->name, it->cloud, it->address, tc->invite_address_attribute,
                                     (const char *const *)c->verified };
         if (convert_blocked_why(&t, why, sizeof(why))) {
-            settle(c, it, MAP_STATE_BLOCKED, why, "convert", "blocked");
+            settle(c, it, MAP_STATE_BLOCKED, why, MAP_REASON_NONE, "convert", "blocked");
             res->blocked++;
             return;
         }
@@ -1160,6 +1171,7 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
             struct map_record r = base_record(c, it, guid);
             r.user_type = ut;
             r.last_error = "";
+            r.reason = MAP_REASON_NONE;
             if (put(c, &r))
                 audit(c, it, &r, in_doubt ? "recover" : "set-usertype", "done", NULL, NULL, NULL);
             res->recorded++;
@@ -1168,7 +1180,7 @@ static void triage(struct ctx *c, struct item *it, const struct graph_users *use
         }
     } else if (it->kind == PLAN_REVERT) {
         if (!is_external_state(ext)) {
-            settle(c, it, MAP_STATE_REVERTED, "", in_doubt ? "recover" : "revert", "done");
+            settle(c, it, MAP_STATE_REVERTED, "", MAP_REASON_NONE, in_doubt ? "recover" : "revert", "done");
             res->recorded++;
         } else {
             w->revert[w->nrevert++] = it;
@@ -1191,7 +1203,7 @@ static void check_b2b(struct ctx *c, struct work *w)
         struct item *it = w->invite[i];
         if (it->home >= 0 && c->xt[it->home].verdict == B2B_BLOCKED) {
             planner_cross_tenant_text(msg, sizeof(msg), cfg->tenants[it->home].name, c->xt[it->home].why);
-            settle(c, it, MAP_STATE_BLOCKED, msg, "convert", "blocked");
+            settle(c, it, MAP_STATE_BLOCKED, msg, MAP_REASON_CROSS_TENANT_BLOCKED, "convert", "blocked");
             c->res->blocked++;
         } else {
             w->invite[k++] = it;

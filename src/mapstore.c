@@ -72,6 +72,7 @@ struct mapstore {
     bool journal_exists;      /* a journal is on disk (so the snapshot is behind) */
     uint64_t journal_good;    /* length of its complete lines (a torn tail is cut) */
     bool journal_stale;       /* the journal is the previous snapshot's (see load) */
+    unsigned journal_version; /* of the journal read (0: none, or only a torn version line) */
     bool broken;              /* a write failed: refuse every change */
     uint64_t generation;      /* of the snapshot on disk (0: none); its journal carries it */
 
@@ -262,7 +263,8 @@ static bool same_str(const char *a, const char *b)
 /* a: a record of the store; b: one passed in (NULL strings mean "") */
 static bool same_record(const struct map_record *a, const struct map_record *b)
 {
-    return a->state == b->state && a->decision == b->decision && a->user_type == b->user_type &&
+    return a->state == b->state && a->reason == b->reason && a->decision == b->decision &&
+           a->user_type == b->user_type &&
            a->first_change == b->first_change && a->last_change == b->last_change &&
            same_str(a->anchor, b->anchor) && same_str(a->cloud_id, b->cloud_id) &&
            same_str(a->object_guid, b->object_guid) && same_str(a->upn, b->upn) &&
@@ -328,6 +330,7 @@ static int journal_append(struct mapstore *ms, const char *line, size_t len)
                       * can be relied on: sync the file, then its directory */
                      platform_file_sync(ms->journal) || platform_sync_dir(ms->journal_path);
             ms->journal_good = strlen(head);
+            ms->journal_version = JOURNAL_FORMAT_VERSION;
             free(head);
             if (rc)
                 return broken(ms);
@@ -408,9 +411,9 @@ static int check_record(const struct mapstore *ms, const struct map_record *r)
     if (!r->anchor || !*r->anchor)
         return log_error("mapping store %s: record with an empty anchor refused", ms->path);
     if ((unsigned)r->state >= MAP_STATE_COUNT || (unsigned)r->decision >= DECISION_COUNT ||
-        (unsigned)r->user_type >= MAP_USER_TYPE_COUNT)
-        return log_error("mapping store %s: record %s: state, decision or userType out of range",
-                         ms->path, r->anchor);
+        (unsigned)r->user_type >= MAP_USER_TYPE_COUNT || (unsigned)r->reason >= MAP_REASON_COUNT)
+        return log_error("mapping store %s: record %s: state, reason, decision or userType out "
+                         "of range", ms->path, r->anchor);
     if (r->first_change < 0 || r->first_change > MAP_TIME_MAX || r->last_change < 0 ||
         r->last_change > MAP_TIME_MAX)
         return log_error("mapping store %s: record %s: time out of range", ms->path, r->anchor);
@@ -639,15 +642,16 @@ static int check_bytes(struct mapstore *ms, const char *buf, size_t len)
     return 0;
 }
 
-/* "<magic> <version>[ <rest>]" on the first line → 0 and *rest (NUL-terminated). */
-static int parse_version_line(struct mapstore *ms, char *line, const char *magic, int version,
-                              const char *what, char **rest)
+/* "<magic> <version>[ <rest>]" on the first line, version in [oldest,
+ * newest] → 0, *version and *rest (NUL-terminated). */
+static int parse_version_line(struct mapstore *ms, char *line, const char *magic, unsigned oldest,
+                              unsigned newest, const char *what, unsigned *version, char **rest)
 {
     size_t ml = strlen(magic);
     if (strncmp(line, magic, ml) || line[ml] != ' ')
-        return parse_error(ms, "not a dualsync %s (the first line should start with '%s %d'); "
+        return parse_error(ms, "not a dualsync %s (the first line should start with '%s %u'); "
                            "check the path, or restore the file from a backup", what, magic,
-                           version);
+                           newest);
     char *v = line + ml + 1;
     char *sp = strchr(v, ' ');
     if (sp)
@@ -655,10 +659,18 @@ static int parse_version_line(struct mapstore *ms, char *line, const char *magic
     uint64_t n;
     if (parse_u64(v, &n))
         return parse_error(ms, "bad %s version '%.20s'; " REMEDY_CORRUPT, what, v);
-    if (n != (uint64_t)version)
+    if (n < oldest || n > newest) {
+        char reads[64];
+        if (oldest == newest)
+            snprintf(reads, sizeof(reads), "version %u", newest);
+        else
+            snprintf(reads, sizeof(reads), "versions %u %s %u", oldest,
+                     newest == oldest + 1 ? "and" : "to", newest);
         return parse_error(ms, "%s format version %llu is not supported (this dualsync reads "
-                           "version %d); use the dualsync release that wrote it, or restore a "
-                           "backup", what, (unsigned long long)n, version);
+                           "%s); use the dualsync release that wrote it, or restore a backup",
+                           what, (unsigned long long)n, reads);
+    }
+    *version = (unsigned)n;
     *rest = sp ? sp + 1 : NULL;
     return 0;
 }
@@ -696,7 +708,9 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
                            "from a backup", len ? "no complete first line" : "empty file");
     *nl = '\0';
     char *rest;
-    if (parse_version_line(ms, p, MAP_MAGIC, MAP_FORMAT_VERSION, "mapping file", &rest))
+    unsigned version;
+    if (parse_version_line(ms, p, MAP_MAGIC, MAP_FORMAT_OLDEST, MAP_FORMAT_VERSION,
+                           "mapping file", &version, &rest))
         return -1;
     if (rest)
         return parse_error(ms, "unexpected text after the version; " REMEDY_CORRUPT);
@@ -779,7 +793,7 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
          * backslashes of \t, \n and \r away */
         bool plain = !memchr(p, '\\', ll);
         struct map_record r;
-        if (map_record_parse(p, ll, !plain, &r, why, sizeof(why)))
+        if (map_record_parse(p, ll, !plain, version, &r, why, sizeof(why)))
             return parse_error(ms, "%s; " REMEDY_CORRUPT, why);
         uint32_t h = hash_anchor(r.anchor, strlen(r.anchor));
         index_reserve(ms);
@@ -799,6 +813,12 @@ int mapstore_load_map_text(struct mapstore *ms, char *buf, size_t len)
                            (unsigned long long)nrecords, ms->nrecs);
     }
     ms->map_exists = true;
+    /* an older version is written again in the current one at the next
+     * commit, even one with nothing else to write (mapstore_commit) */
+    ms->header.version = version;
+    if (version != MAP_FORMAT_VERSION)
+        log_verbose("%s: mapping file format version %u; a run writes it again in version %d",
+                    ms->path, version, MAP_FORMAT_VERSION);
     return 0;
 }
 
@@ -852,7 +872,9 @@ int mapstore_load_journal_text(struct mapstore *ms, char *buf, size_t len)
     *nl = '\0';
     ms->cur_line = 1;
     char *rest;
-    if (parse_version_line(ms, p, JOURNAL_MAGIC, JOURNAL_FORMAT_VERSION, "journal", &rest))
+    unsigned version;
+    if (parse_version_line(ms, p, JOURNAL_MAGIC, JOURNAL_FORMAT_OLDEST, JOURNAL_FORMAT_VERSION,
+                           "journal", &version, &rest))
         return -1;
     /* "<tenant id> <generation of the snapshot it applies to>" */
     char *id = rest, *gen = rest ? strchr(rest, ' ') : NULL;
@@ -882,6 +904,7 @@ int mapstore_load_journal_text(struct mapstore *ms, char *buf, size_t len)
                            "backup?); " REMEDY_JOURNAL, (unsigned long long)generation,
                            (unsigned long long)ms->generation);
     ms->journal_stale = stale;
+    ms->journal_version = version;
     p = nl + 1;
 
     size_t first_intent = ms->nintents;
@@ -902,7 +925,7 @@ int mapstore_load_journal_text(struct mapstore *ms, char *buf, size_t len)
         case '=': {
             struct map_record img;
             bool plain = !memchr(body, '\\', bl);
-            if (map_record_parse(body, bl, !plain, &img, why, sizeof(why)))
+            if (map_record_parse(body, bl, !plain, version, &img, why, sizeof(why)))
                 return parse_error(ms, "%s; " REMEDY_JOURNAL, why);
             if (!stale)
                 apply_record(ms, &img, plain);
@@ -1124,6 +1147,16 @@ int mapstore_open(const char *path, const struct mapstore_tenant *tenant, unsign
             mapstore_close(ms);
             return -1;
         }
+        /* A journal of an older format version (a run of the release before
+         * stopped, and this one took over) must not get lines of this
+         * version appended: fold it into a snapshot of this version now, a
+         * commit like any other (its open intents are kept, and stay in
+         * doubt). */
+        if (ms->journal_version && ms->journal_version != JOURNAL_FORMAT_VERSION &&
+            mapstore_commit(ms)) {
+            mapstore_close(ms);
+            return -1;
+        }
         *out = ms;
         return 0;
     }
@@ -1261,6 +1294,7 @@ static int replace_journal(struct mapstore *ms)
     }
     strbuf_release(&sb);
     ms->journal_stale = false;
+    ms->journal_version = n ? JOURNAL_FORMAT_VERSION : 0;
     if (rc)
         return broken(ms);
     step();
@@ -1275,8 +1309,10 @@ int mapstore_commit(struct mapstore *ms)
     }
     if (ms->broken)
         return log_error("mapping store %s: not committed after a failed write", ms->path);
-    /* every change of this run is in the journal: no journal, no change */
-    if (ms->map_exists && !ms->journal_exists)
+    /* every change of this run is in the journal: no journal, no change;
+     * but a file of an older format version is written again all the same,
+     * so that a run upgrades it (doc/mapping-format.md, "Version 1") */
+    if (ms->map_exists && !ms->journal_exists && ms->header.version == MAP_FORMAT_VERSION)
         return 0;
 
     /* 1. the whole state to a temporary file beside the snapshot, and on
@@ -1299,6 +1335,7 @@ int mapstore_commit(struct mapstore *ms)
         return broken(ms);
     ms->map_exists = true;
     ms->generation++;
+    ms->header.version = MAP_FORMAT_VERSION;
     step();
 
     /* 4. the journal is stale now: keep only its open intents */

@@ -27,6 +27,12 @@ static const char *const state_words[MAP_STATE_COUNT] = {
     [MAP_STATE_GONE] = "gone",
 };
 
+static const char *const reason_words[MAP_REASON_COUNT] = {
+    [MAP_REASON_NONE] = "none",
+    [MAP_REASON_USER_TYPE_BLOCKED] = "usertype-blocked",
+    [MAP_REASON_CROSS_TENANT_BLOCKED] = "cross-tenant-blocked",
+};
+
 const char *map_user_type_name(enum map_user_type t)
 {
     return (unsigned)t < MAP_USER_TYPE_COUNT ? user_type_words[t] : "?";
@@ -35,6 +41,11 @@ const char *map_user_type_name(enum map_user_type t)
 const char *map_state_name(enum map_state s)
 {
     return (unsigned)s < MAP_STATE_COUNT ? state_words[s] : "?";
+}
+
+const char *map_reason_name(enum map_reason r)
+{
+    return (unsigned)r < MAP_REASON_COUNT ? reason_words[r] : "?";
 }
 
 static int find_word(const char *const *words, int n, const char *word)
@@ -72,6 +83,35 @@ int map_state_parse(const char *word, enum map_state *out)
         return -1;
     *out = (enum map_state)i;
     return 0;
+}
+
+int map_reason_parse(const char *word, enum map_reason *out)
+{
+    int i = find_word(reason_words, MAP_REASON_COUNT, word);
+    if (i < 0)
+        return -1;
+    *out = (enum map_reason)i;
+    return 0;
+}
+
+/* Version 1 had no reason field: the planner told the two reasons by how the
+ * last error began. These are the texts that release wrote (the userType
+ * refusal's prefix, and planner_cross_tenant_text's "home tenant NAME:
+ * cross-tenant access ..."), frozen here: the messages may change, what a
+ * version 1 file means does not. Whether the record's state makes the reason
+ * count is the planner's test, as it was. */
+#define V1_USER_TYPE_BLOCKED "userType change blocked: "
+#define V1_CROSS_TENANT_START "home tenant "
+#define V1_CROSS_TENANT_MARK ": cross-tenant access "
+
+enum map_reason map_reason_of_v1_error(const char *e)
+{
+    if (!strncmp(e, V1_USER_TYPE_BLOCKED, sizeof(V1_USER_TYPE_BLOCKED) - 1))
+        return MAP_REASON_USER_TYPE_BLOCKED;
+    if (!strncmp(e, V1_CROSS_TENANT_START, sizeof(V1_CROSS_TENANT_START) - 1) &&
+        strstr(e, V1_CROSS_TENANT_MARK))
+        return MAP_REASON_CROSS_TENANT_BLOCKED;
+    return MAP_REASON_NONE;
 }
 
 /* ---- escapes ----------------------------------------------------------- */
@@ -198,15 +238,19 @@ char *map_time_format(char *dst, int64_t t)
 
 /* ---- record line ------------------------------------------------------- */
 
-/* The order of the fields in a line; short words first, free text last. */
+/* The order of the fields in a line: short words first, free text last, and
+ * what a version added after what was there (version 2: the reason), so
+ * that whatever reads the fields by their place reads the same ones. */
 enum field {
     F_ANCHOR, F_STATE, F_DECISION, F_USER_TYPE, F_CLOUD_ID, F_OBJECT_GUID, F_UPN, F_RULE,
-    F_FIRST_CHANGE, F_LAST_CHANGE, F_INVITATION_ID, F_DN, F_LAST_ERROR
+    F_FIRST_CHANGE, F_LAST_CHANGE, F_INVITATION_ID, F_DN, F_LAST_ERROR, F_REASON
 };
 
-int map_record_parse(char *line, size_t len, bool has_escape, struct map_record *out,
-                     char *why, size_t whysize)
+int map_record_parse(char *line, size_t len, bool has_escape, unsigned version,
+                     struct map_record *out, char *why, size_t whysize)
 {
+    /* version 1 ends before the reason */
+    const size_t nfields = version == 1 ? MAP_FIELDS_V1 : MAP_FIELDS;
     char *f[MAP_FIELDS];
     size_t flen[MAP_FIELDS];
     char *p = line, *end = line + len;
@@ -214,7 +258,7 @@ int map_record_parse(char *line, size_t len, bool has_escape, struct map_record 
     for (;;) {
         char *tab = memchr(p, '\t', (size_t)(end - p));
         char *fe = tab ? tab : end;
-        if (n < MAP_FIELDS) {
+        if (n < nfields) {
             f[n] = p;
             flen[n] = (size_t)(fe - p);
         }
@@ -223,16 +267,16 @@ int map_record_parse(char *line, size_t len, bool has_escape, struct map_record 
             break;
         p = tab + 1;
     }
-    if (n != MAP_FIELDS) {
-        snprintf(why, whysize, "record has %zu field%s, %d expected", n, n == 1 ? "" : "s",
-                 MAP_FIELDS);
+    if (n != nfields) {
+        snprintf(why, whysize, "record has %zu field%s, %zu expected", n, n == 1 ? "" : "s",
+                 nfields);
         return -1;
     }
-    for (int i = 0; i < MAP_FIELDS; i++) {
+    for (size_t i = 0; i < nfields; i++) {
         if (has_escape) {
             long l = map_unescape(f[i], flen[i]);
             if (l < 0) {
-                snprintf(why, whysize, "field %d has a bad escape (only \\\\, \\t, \\n and \\r are "
+                snprintf(why, whysize, "field %zu has a bad escape (only \\\\, \\t, \\n and \\r are "
                          "allowed)", i + 1);
                 return -1;
             }
@@ -268,6 +312,11 @@ int map_record_parse(char *line, size_t len, bool has_escape, struct map_record 
                  f[first ? F_FIRST_CHANGE : F_LAST_CHANGE]);
         return -1;
     }
+    if (nfields == MAP_FIELDS && map_reason_parse(f[F_REASON], &out->reason)) {
+        snprintf(why, whysize, "unknown reason '%.40s' (none, usertype-blocked or "
+                 "cross-tenant-blocked expected)", f[F_REASON]);
+        return -1;
+    }
     out->anchor = f[F_ANCHOR];
     out->cloud_id = f[F_CLOUD_ID];
     out->object_guid = f[F_OBJECT_GUID];
@@ -276,6 +325,8 @@ int map_record_parse(char *line, size_t len, bool has_escape, struct map_record 
     out->invitation_id = f[F_INVITATION_ID];
     out->dn = f[F_DN];
     out->last_error = f[F_LAST_ERROR];
+    if (nfields != MAP_FIELDS)
+        out->reason = map_reason_of_v1_error(out->last_error);
     return 0;
 }
 
@@ -317,6 +368,8 @@ void map_record_format(struct strbuf *sb, const struct map_record *r, bool plain
     STR(6);
     *p++ = '\t';
     STR(7);
+    *p++ = '\t';
+    WORD(map_reason_name(r->reason));
 #undef STR
 #undef WORD
     sb->len = (size_t)(p - sb->buf);

@@ -11,11 +11,18 @@
 
 struct strbuf;
 
-#define MAP_FORMAT_VERSION 1
+/* The versions written, and the oldest still read. Version 2 added the
+ * reason field (doc/mapping-format.md, "Version 1"); a version 1 file or
+ * journal is read with the reason derived from its last error, and the
+ * next commit writes it again as version 2. */
+#define MAP_FORMAT_VERSION 2
+#define MAP_FORMAT_OLDEST 1
 #define MAP_MAGIC "dualsync-map"
-#define JOURNAL_FORMAT_VERSION 1
+#define JOURNAL_FORMAT_VERSION 2
+#define JOURNAL_FORMAT_OLDEST 1
 #define JOURNAL_MAGIC "dualsync-journal"
-#define MAP_FIELDS 13
+#define MAP_FIELDS 14
+#define MAP_FIELDS_V1 13
 
 /* ---- mapstore_format.c: words, escapes, times, record lines ------------ */
 
@@ -38,15 +45,24 @@ int map_time_parse(const char *s, size_t len, int64_t *out);
 #define MAP_TIME_MAX ISO_TIME_MAX
 char *map_time_format(char *dst, int64_t t);
 
-/* Parse one record line in place: 13 tab-separated fields at line[0..len),
- * line[len] being the newline (or NUL). Fields are NUL-terminated and
- * unescaped in place and out points into the line. has_escape: the line holds
- * a backslash (the caller knows, from one memchr). Returns 0, or -1 with a
+/* Parse one record line in place, of a mapping file or a journal of the
+ * given format version (the two share the record line and its versions):
+ * MAP_FIELDS (version 1: MAP_FIELDS_V1) tab-separated fields at
+ * line[0..len), line[len] being the newline (or NUL). Fields are
+ * NUL-terminated and unescaped in place and out points into the line.
+ * has_escape: the line holds a backslash (the caller knows, from one memchr).
+ * A version 1 line has no reason field: it is derived from the last error as
+ * version 1 meant it (map_reason_of_v1_error). Returns 0, or -1 with a
  * message "what is wrong" in why (no file or line: the caller adds them). */
-int map_record_parse(char *line, size_t len, bool has_escape, struct map_record *out,
-                     char *why, size_t whysize);
+int map_record_parse(char *line, size_t len, bool has_escape, unsigned version,
+                     struct map_record *out, char *why, size_t whysize);
 
-/* Append the 13 fields of rec, tab-separated, escaped, without a newline.
+/* The reason a version 1 file meant by a record's last error: the texts that
+ * release wrote, kept here as they were whatever the messages say today. */
+enum map_reason map_reason_of_v1_error(const char *last_error);
+
+/* Append the MAP_FIELDS fields of rec (the current version), tab-separated,
+ * escaped, without a newline.
  * plain: the caller knows that no string needs escaping (copied as is). */
 void map_record_format(struct strbuf *sb, const struct map_record *rec, bool plain);
 

@@ -46,6 +46,22 @@ printf "\\002\\$(printf %03o $((LEN / 256)))\\$(printf %03o $((LEN % 256)))" > "
 printf '%s\ndualsync-journal 1 %s 3\n! custom:42\tinvite\tx\n= %s\n' "$MAP" "$ID" "$REC1" \
     >> "$OUT/seeds/both"
 printf '\001dualsync-journal 1 %s 0\n= %s\n! custom:42\tinv' "$ID" "$REC2" > "$OUT/seeds/torn"
+# Version 2 (the one written): the reason after the last error. Version 1
+# above is still read (its reasons derived from the last error), so both
+# are seeds.
+HEAD2=$(printf '%s' "$HEAD" | sed '1s/ 1$/ 2/')
+V2REC1=$(printf 'AAAAAAAAAAAAAAAAAAAAAA==\taccepted\texternal-guest\tMember\tcid-1\tguid-1\tzo\303\253@corp.example\tnon-us\t2024-05-01T12:00:00Z\t2024-05-01T13:00:00Z\tinv-1\tCN=Doe\\\\, John,DC=corp\tGraph refused the userType\\tfor this user\tusertype-blocked')
+V2REC2=$(printf 'custom:42\tblocked\texternal-member\t\t\t\t\t\t\t\t\t\thome tenant gcch: cross-tenant access BLOCKED\\n\tcross-tenant-blocked')
+V2REC3=$(printf 'custom:7\tpending\tmember\t\t\t\t\t\t\t\t\t\t\tnone')
+printf '\000%s\n\n%s\n%s\n%s\n' "$(printf '%s' "$HEAD2" | sed 's/^Records 2$/Records 3/')" "$V2REC1" "$V2REC2" "$V2REC3" \
+    > "$OUT/seeds/map-v2"
+printf '\001dualsync-journal 2 %s 0\n= %s\n! custom:7\tinvite\tcid\n= %s\n= %s\n- custom:42\nH Watermark\tusn:x:3\n' \
+    "$ID" "$V2REC3" "$V2REC1" "$V2REC2" > "$OUT/seeds/journal-v2"
+# a version 1 snapshot continued by a version 2 journal (an upgrade that
+# stopped before its first commit)
+printf "\\002\\$(printf %03o $((LEN / 256)))\\$(printf %03o $((LEN % 256)))" > "$OUT/seeds/both-v1-v2"
+printf '%s\ndualsync-journal 2 %s 3\n! custom:42\tset-user-type\tGuest\n= %s\n' "$MAP" "$ID" "$V2REC2" \
+    >> "$OUT/seeds/both-v1-v2"
 
 cd "$OUT"
 # -close_fd_mask=2: the parsers' error messages would drown libFuzzer's own

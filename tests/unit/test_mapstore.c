@@ -247,6 +247,7 @@ static void round_trip_hostile_text(void **state)
     a.upn = "zoë.ångström@corp.example";
     a.rule = "rule with\ttab";
     a.invitation_id = "inv-1";
+    a.reason = MAP_REASON_USER_TYPE_BLOCKED;
     put(ms, a);
     struct map_record b = record("custom-anchor:\\weird\t", MAP_STATE_PENDING);
     b.user_type = MAP_USER_TYPE_NONE;
@@ -403,49 +404,75 @@ static void invalid_changes_refused(void **state)
 
 /* ---- refusals ---------------------------------------------------------- */
 
-#define HDR "dualsync-map 1\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n" \
+#define HDR1 "dualsync-map 1\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n" \
             "Cloud global\nGeneration 7\n"
-#define REC(anchor, state) anchor "\t" state "\texternal-guest\tGuest\tcid\tguid\tu@x\trule\t" \
-            "2024-05-01T12:00:00Z\t2024-05-01T12:00:00Z\t\tCN=x\\\\, y,DC=z\t\n"
+#define HDR "dualsync-map 2\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n" \
+            "Cloud global\nGeneration 7\n"
+#define REC1(anchor, state) anchor "\t" state "\texternal-guest\tGuest\tcid\tguid\tu@x\trule\t" \
+            "2024-05-01T12:00:00Z\t2024-05-01T12:00:00Z\t\tCN=x\\\\, y,DC=z\t"
+#define REC(anchor, state) REC1(anchor, state) "\tnone\n"
 
-#define NUL_MAP HDR "Records 1\n\n" "A\tpend\0ing\tmember\t\t\t\t\t\t\t\t\t\t\n"
+#define NUL_MAP HDR "Records 1\n\n" "A\tpend\0ing\tmember\t\t\t\t\t\t\t\t\t\t\tnone\n"
 
 static const struct {
     const char *text;
     size_t len;                /* 0: strlen */
     const char *message;       /* after "contoso.map" */
 } bad_maps[] = {
-    { "dualsync-map 2\nTenant contoso\n", 0,
-      ":1: mapping file format version 2 is not supported (this dualsync reads version 1)" },
+    { "dualsync-map 3\nTenant contoso\n", 0,
+      ":1: mapping file format version 3 is not supported (this dualsync reads versions 1 and 2); "
+      "use the dualsync release that wrote it, or restore a backup" },
+    { "dualsync-map 0\nTenant contoso\n", 0,
+      ":1: mapping file format version 0 is not supported (this dualsync reads versions 1 and 2)" },
     { "mbsync state\n", 0, ":1: not a dualsync mapping file" },
     { "", 0, ":1: empty file" },
     { HDR "Colour blue\nRecords 0\n\n", 0, ":6: unknown header key 'Colour'" },
     { HDR "Records 0\nCloud global\n\n", 0, ":7: header key Cloud appears twice (first on line 4)" },
     { HDR "\n", 0, ":6: the header has no Records line" },
     { HDR "Records 1\n", 0, ":7: the header does not end with a blank line" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\tnone\n", 0,
+      ":8: record has 13 fields, 14 expected" },
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\t\tnone\t\n", 0,
+      ":8: record has 15 fields, 14 expected" },
+    /* version 1 lines have no reason */
+    { HDR1 "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\n", 0,
       ":8: record has 12 fields, 13 expected" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\t\t\n", 0,
-      ":8: record has 14 fields, 13 expected" },
+    { HDR1 "Records 1\n\n" REC("A", "pending"), 0, ":8: record has 14 fields, 13 expected" },
+    { HDR1 "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\tCN=a\\,b\t\n", 0,
+      ":8: field 12 has a bad escape" },
+    /* a damaged reason: a word the format does not have, none at all, or a
+     * version 2 line of a file that says version 1 the other way round */
+    { HDR "Records 2\n\n" REC("A", "pending")
+      "B\tinvited\texternal-guest\tGuest\t\t\t\t\t\t\t\t\tuserType change blocked: x\tusertype-blockd\n", 0,
+      ":9: unknown reason 'usertype-blockd' (none, usertype-blocked or cross-tenant-blocked "
+      "expected); restore the file from a backup or repair that line (dualsync did not change it)" },
+    { HDR "Records 1\n\n" REC1("A", "blocked") "\t\n", 0,
+      ":8: unknown reason '' (none, usertype-blocked or cross-tenant-blocked expected)" },
+    { HDR "Records 1\n\n" REC1("A", "blocked") "\tCross-Tenant-Blocked\n", 0,
+      ":8: unknown reason 'Cross-Tenant-Blocked'" },
+    { HDR "Records 1\n\n" "A\tblocked\tnone\texternal-guest\tGuest\t\t\t\t\t\t\t\t\t\n", 0,
+      ":8: unknown decision 'none'" },
+    { HDR "Records 1\n\n" REC1("A", "blocked") "\tnone\\t\n", 0,
+      ":8: unknown reason 'none\\t'" },   /* control bytes are shown escaped */
     { HDR "Records 2\n\n" REC("A", "pending") REC("B", "done"), 0,
       ":9: unknown state 'done' (pending, invited, accepted, blocked, reverted or gone expected)" },
-    { HDR "Records 1\n\n" "A\tpending\tguest\t\t\t\t\t\t\t\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tguest\t\t\t\t\t\t\t\t\t\t\tnone\n", 0,
       ":8: unknown decision 'guest'" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\tguest\t\t\t\t\t\t\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\tguest\t\t\t\t\t\t\t\t\t\tnone\n", 0,
       ":8: unknown userType 'guest'" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t2024-02-30T00:00:00Z\t\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t2024-02-30T00:00:00Z\t\t\t\t\tnone\n", 0,
       ":8: bad first-change time '2024-02-30T00:00:00Z'" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t2024-05-01\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t2024-05-01\t\t\t\tnone\n", 0,
       ":8: bad last-change time '2024-05-01'" },
     { HDR "Records 3\n\n" REC("A", "pending") REC("B", "pending") REC("A", "invited"), 0,
       ":10: anchor A appears twice (first on line 8)" },
     { HDR "Records 3\n\n" REC("A", "pending") REC("B", "pending"), 0,
       ":6: the header says 3 records, the file holds 2" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\t", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\t\t\tnone", 0,
       ":8: the last line has no newline" },
-    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\tCN=a\\,b\t\n", 0,
+    { HDR "Records 1\n\n" "A\tpending\tmember\t\t\t\t\t\t\t\t\tCN=a\\,b\t\tnone\n", 0,
       ":8: field 12 has a bad escape" },
-    { HDR "Records 1\n\n" "\tpending\tmember\t\t\t\t\t\t\t\t\t\t\n", 0,
+    { HDR "Records 1\n\n" "\tpending\tmember\t\t\t\t\t\t\t\t\t\t\tnone\n", 0,
       ":8: record has an empty anchor" },
     { "dualsync-map 1\nTenant fabrikam\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n"
       "Cloud global\nGeneration 1\nRecords 0\n\n", 0,
@@ -503,16 +530,25 @@ static const struct {
     const char *message;       /* after "contoso.map.journal" */
 } bad_journals[] = {
     { "dualsync-journal 9 0f2c5a4e-1111-2222-3333-444455556666 0\n",
-      ":1: journal format version 9 is not supported (this dualsync reads version 1)" },
+      ":1: journal format version 9 is not supported (this dualsync reads versions 1 and 2)" },
     { "dualsync-journal 1 11111111-2222-3333-4444-555555555555 0\n",
       ":1: this journal belongs to tenant id 11111111-2222-3333-4444-555555555555, not "
       "0f2c5a4e-1111-2222-3333-444455556666" },
-    { "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 0\n= " REC("A", "pending")
+    { "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 0\n= " REC("A", "pending")
       "* A\n", ":3: unknown journal operation '*'" },
     { "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 0\n! A\tinvite\tcid\n",
       ":2: intent for anchor A, which has no record" },
     { "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 0\n= A\tpending\n",
       ":2: record has 2 fields, 13 expected" },
+    { "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 0\n= A\tpending\n",
+      ":2: record has 2 fields, 14 expected" },
+    /* a version 1 image in a version 2 journal, and a damaged reason */
+    { "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 0\n"
+      "= A\tpending\tmember\t\t\t\t\t\t\t\t\t\t\n", ":2: record has 13 fields, 14 expected" },
+    { "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 0\n"
+      "= A\tblocked\tmember\t\t\t\t\t\t\t\t\t\t\tcross-tenant\n",
+      ":2: unknown reason 'cross-tenant' (none, usertype-blocked or cross-tenant-blocked expected); "
+      "move the journal aside" },
     { "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 0\nH Colour\tblue\n",
       ":2: unknown header key 'Colour' in the journal" },
     { "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 0\n=A\n",
@@ -567,7 +603,7 @@ static void missing_file(void **state)
     assert_int_equal(mapstore_commit(ms), 0);
     mapstore_close(ms);
     char *text = slurp(fx->path);
-    assert_string_equal(text, "dualsync-map 1\nTenant contoso\n"
+    assert_string_equal(text, "dualsync-map 2\nTenant contoso\n"
                               "TenantId 0f2c5a4e-1111-2222-3333-444455556666\nCloud global\n"
                               "Generation 1\nRecords 0\n\n");
     free(text);
@@ -592,12 +628,305 @@ static void loaded_escapes_survive_a_rewrite(void **state)
     mapstore_close(ms);
     char *now = slurp(fx->path);
     assert_non_null(strstr(now, "\tonPremisesUserPrincipalName is set\\tchange the rule\\r\\nthat "
-                                "writes it\n"));
+                                "writes it\tnone\n"));
     ms = open_rw(fx);
     assert_string_equal(mapstore_find(ms, "A")->last_error,
                         "onPremisesUserPrincipalName is set\tchange the rule\r\nthat writes it");
     mapstore_close(ms);
     free(now);
+}
+
+/* ---- the reason field, and version 1 ----------------------------------- */
+
+/* What a record's last error means to dualsync is the reason field: a message
+ * worded anyhow keeps the reason it was put with, and the wording of old
+ * messages means nothing by itself in version 2. */
+static void reason_is_a_field(void **state)
+{
+    struct fixture *fx = *state;
+    struct mapstore *ms = open_rw(fx);
+    struct map_record a = record("A", MAP_STATE_ACCEPTED);
+    a.reason = MAP_REASON_USER_TYPE_BLOCKED;
+    a.last_error = "Graph would not change this user's userType (403 Authorization_RequestDenied)";
+    put(ms, a);
+    struct map_record b = record("B", MAP_STATE_BLOCKED);
+    b.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
+    b.last_error = "cross-tenant access keeps home tenant gcch out\tchange its outbound settings";
+    put(ms, b);
+    struct map_record c = record("C", MAP_STATE_INVITED);
+    c.last_error = "userType change blocked: the old wording, put with no reason";
+    put(ms, c);
+    struct map_record d = record("D", MAP_STATE_BLOCKED);
+    d.last_error = "home tenant gcch: cross-tenant access BLOCKED, the old wording again";
+    put(ms, d);
+    assert_int_equal(mapstore_commit(ms), 0);
+    mapstore_close(ms);
+
+    char *text = slurp(fx->path);
+    assert_non_null(strstr(text, "\nA\taccepted\texternal-guest\tMember\t"));
+    assert_non_null(strstr(text, "\tGraph would not change this user's userType (403 "
+                                 "Authorization_RequestDenied)\tusertype-blocked\n"));
+    assert_non_null(strstr(text, "\tcross-tenant access keeps home tenant gcch out\\tchange its "
+                                 "outbound settings\tcross-tenant-blocked\n"));
+    assert_non_null(strstr(text, "\tuserType change blocked: the old wording, put with no reason\tnone\n"));
+    assert_non_null(strstr(text, "\thome tenant gcch: cross-tenant access BLOCKED, the old wording "
+                                 "again\tnone\n"));
+    ms = open_rw(fx);
+    assert_int_equal(mapstore_find(ms, "A")->reason, MAP_REASON_USER_TYPE_BLOCKED);
+    assert_int_equal(mapstore_find(ms, "B")->reason, MAP_REASON_CROSS_TENANT_BLOCKED);
+    assert_int_equal(mapstore_find(ms, "C")->reason, MAP_REASON_NONE);
+    assert_int_equal(mapstore_find(ms, "D")->reason, MAP_REASON_NONE);
+    /* a change of the reason alone is a change: journaled, and read back */
+    struct map_record c2 = *mapstore_find(ms, "C");
+    c2.reason = MAP_REASON_USER_TYPE_BLOCKED;
+    put(ms, c2);
+    mapstore_close(ms);                      /* no commit: only in the journal */
+    ms = open_rw(fx);
+    assert_int_equal(mapstore_find(ms, "C")->reason, MAP_REASON_USER_TYPE_BLOCKED);
+    /* a reason out of range is the caller's bug: refused, nothing written */
+    struct map_record bad = record("E", MAP_STATE_BLOCKED);
+    bad.reason = MAP_REASON_COUNT;
+    capture_start();
+    int rc = mapstore_put(ms, &bad);
+    char *err = capture_end();
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err, "record E: state, reason, decision or userType out of range"));
+    assert_null(mapstore_find(ms, "E"));
+    mapstore_close(ms);
+
+    /* the words, exactly */
+    for (int k = 0; k < MAP_REASON_COUNT; k++) {
+        enum map_reason back;
+        assert_int_equal(map_reason_parse(map_reason_name((enum map_reason)k), &back), 0);
+        assert_int_equal(back, k);
+    }
+    assert_string_equal(map_reason_name(MAP_REASON_USER_TYPE_BLOCKED), "usertype-blocked");
+    assert_string_equal(map_reason_name(MAP_REASON_CROSS_TENANT_BLOCKED), "cross-tenant-blocked");
+    assert_int_equal(map_reason_parse("", &(enum map_reason){ 0 }), -1);
+    assert_int_equal(map_reason_parse("None", &(enum map_reason){ 0 }), -1);
+    free(err);
+    free(text);
+}
+
+/* Version 1 records, as that release wrote them (its 13 fields, escaped as in
+ * the file), and the reason the upgrade must find: version 2 appends it. */
+static const struct {
+    const char *head, *tail;   /* the line, cut anywhere: fields 1-2 and 3-13 here */
+    const char *reason;
+} v1_records[] = {
+    /* Graph refused this user's userType change: planner_user_type_blocked */
+    { "AAAAAAAAAAAAAAAAAAAAAA==\taccepted",
+      "external-guest\tMember\t9c2a4f0e-1d7b-4e8a-b1c3-5f6a7b8c9d0e\td4258ee0-c963-4c75-b6a7-4afc70761ae3\t"
+      "zo\303\253.\303\245ngstr\303\266m@corp.example\tnon-us-guest\t2024-05-01T12:00:00Z\t2024-05-01T13:00:00Z\t"
+      "2b0a1c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\tCN=Dubois\\\\, Fran\303\247ois,OU=FR,DC=corp,DC=example\t"
+      "userType change blocked: setting userType Guest refused (403 Authorization_RequestDenied): "
+      "Insufficient privileges\\tcomplete the operation; the user holds an administrator role "
+      "(request-id r1, client-request-id c1)", "usertype-blocked" },
+    /* kept out by cross-tenant access: planner_cross_tenant_blocked */
+    { "q1t5V8mZQ0eB6Xw3YkR2sA==\tblocked",
+      "external-member\t\t1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b\t8e1f3c2a-77b0-4c5e-9d6f-1a2b3c4d5e6f\t"
+      "alice.smith@corp.example\tus-member\t2024-05-01T12:00:00Z\t2024-05-02T12:00:00Z\t\t"
+      "CN=Alice Smith,OU=US,DC=corp,DC=example\thome tenant gcch: cross-tenant access BLOCKED on both "
+      "sides: tenant commercial blocks B2B collaboration inbound from gcch\\nand back", "cross-tenant-blocked" },
+    /* the same text on a record gone since: the reason goes with the text */
+    { "custom:gone-one\tgone",
+      "external-member\t\t\tguid-3\tgone@corp.example\tus-member\t2024-05-01T12:00:00Z\t2024-05-03T12:00:00Z\t\t"
+      "CN=Gone,DC=corp,DC=example\thome tenant commercial: cross-tenant access BLOCKED on gcch's side",
+      "cross-tenant-blocked" },
+    /* blocked for another reason, even one that starts the same way */
+    { "custom:upn\tblocked",
+      "external-guest\t\t\tguid-4\tupn@corp.example\tnon-us-guest\t2024-05-01T12:00:00Z\t2024-05-01T12:00:00Z\t\t"
+      "CN=Upn,DC=corp,DC=example\tonPremisesUserPrincipalName is set\\tchange the Connect rule that writes it",
+      "none" },
+    { "custom:home\tblocked",
+      "external-guest\t\t\tguid-5\thome@corp.example\tnon-us-guest\t\t\t\tCN=Home,DC=corp,DC=example\t"
+      "home tenant unknown; no cross-tenant verdict", "none" },
+    /* a userType failure to try again is not a block */
+    { "custom:retry\tinvited",
+      "external-guest\tMember\tcid-6\tguid-6\tretry@corp.example\tnon-us-guest\t2024-05-01T12:00:00Z\t"
+      "2024-05-01T12:00:00Z\tinv-6\tCN=Retry,DC=corp,DC=example\t"
+      "setting userType Guest refused (503 ServiceUnavailable): try later", "none" },
+    { "custom:plain\tpending", "member\t\t\t\t\t\t\t\t\t\t", "none" },
+};
+
+static char *v1_map(const char *generation)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addf(&sb, "dualsync-map 1\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n"
+                "Cloud global\nGeneration %s\nRecords %zu\nWatermark usn:5d3c1e2f:918273\\tx\n"
+                "DeltaLink https://graph.microsoft.com/v1.0/users/delta?$deltatoken=Ab3\n\n",
+                generation, ARRAY_SIZE(v1_records));
+    for (size_t i = 0; i < ARRAY_SIZE(v1_records); i++)
+        strbuf_addf(&sb, "%s\t%s\n", v1_records[i].head, v1_records[i].tail);
+    return strbuf_detach(&sb);
+}
+
+/* A version 1 file reads with the reasons its texts meant, and one commit
+ * writes it again as version 2 with nothing lost: the expected text is the
+ * version 1 text with the reason put in each line, field for field. */
+static void version_1_file_is_upgraded(void **state)
+{
+    struct fixture *fx = *state;
+    char *v1 = v1_map("7");
+    spit(fx->path, v1, strlen(v1));
+    struct strbuf want = STRBUF_INIT;
+    strbuf_addf(&want, "dualsync-map 2\nTenant contoso\nTenantId 0f2c5a4e-1111-2222-3333-444455556666\n"
+                "Cloud global\nGeneration 8\nRecords %zu\nWatermark usn:5d3c1e2f:918273\\tx\n"
+                "DeltaLink https://graph.microsoft.com/v1.0/users/delta?$deltatoken=Ab3\n\n",
+                ARRAY_SIZE(v1_records));
+    for (size_t i = 0; i < ARRAY_SIZE(v1_records); i++)
+        strbuf_addf(&want, "%s\t%s\t%s\n", v1_records[i].head, v1_records[i].tail, v1_records[i].reason);
+
+    /* read-only: the reasons are there, the file is left as it is */
+    struct mapstore *ms = NULL;
+    assert_int_equal(mapstore_open(fx->path, &contoso, MAPSTORE_READ_ONLY, &ms), 0);
+    assert_int_equal(mapstore_header(ms)->version, 1);
+    size_t pos = 0, i = 0;
+    const struct map_record *r;
+    while ((r = mapstore_next(ms, &pos)))
+        assert_string_equal(map_reason_name(r->reason), v1_records[i++].reason);
+    assert_int_equal(i, ARRAY_SIZE(v1_records));
+    char *ro_dump = dump(ms);
+    assert_int_equal(mapstore_commit(ms), 0);
+    mapstore_close(ms);
+    char *now = slurp(fx->path);
+    assert_string_equal(now, v1);
+    free(now);
+
+    /* writable, nothing changed: the commit writes version 2 all the same */
+    ms = open_rw(fx);
+    char *before = dump(ms);
+    assert_string_equal(before, ro_dump);
+    const struct map_record *a = mapstore_find(ms, "AAAAAAAAAAAAAAAAAAAAAA==");
+    assert_int_equal(a->reason, MAP_REASON_USER_TYPE_BLOCKED);
+    assert_string_equal(a->upn, "zoë.ångström@corp.example");
+    assert_string_equal(a->dn, "CN=Dubois\\, François,OU=FR,DC=corp,DC=example");
+    assert_non_null(strstr(a->last_error, "Insufficient privileges\tcomplete"));
+    assert_int_equal(a->first_change, 1714564800);
+    assert_string_equal(mapstore_header(ms)->watermark, "usn:5d3c1e2f:918273\tx");
+    assert_int_equal(mapstore_commit(ms), 0);
+    assert_int_equal(mapstore_header(ms)->version, 2);
+    mapstore_close(ms);
+    now = slurp(fx->path);
+    assert_string_equal(now, want.buf);
+    char *ls = listing(fx->dir);
+    assert_string_equal(ls, "contoso.map\ncontoso.map.lock\n");
+
+    /* read back: the same state; and once version 2, a commit of nothing
+     * writes nothing */
+    struct stat st1, st2;
+    assert_int_equal(stat(fx->path, &st1), 0);
+    ms = open_rw(fx);
+    assert_int_equal(mapstore_header(ms)->version, 2);
+    char *after = dump(ms);
+    assert_string_equal(before, after);
+    assert_int_equal(mapstore_commit(ms), 0);
+    mapstore_close(ms);
+    assert_int_equal(stat(fx->path, &st2), 0);
+    assert_int_equal(st1.st_ino, st2.st_ino);
+
+    /* a version 1 file with a version 2 journal beside it (this release
+     * changed it, and stopped before its commit) reads as one */
+    spit(fx->path, v1, strlen(v1));
+    ms = open_rw(fx);
+    struct map_record e = record("custom:new", MAP_STATE_BLOCKED);
+    e.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
+    put(ms, e);
+    mapstore_close(ms);
+    ms = open_rw(fx);
+    assert_int_equal(mapstore_find(ms, "custom:new")->reason, MAP_REASON_CROSS_TENANT_BLOCKED);
+    assert_int_equal(mapstore_find(ms, "q1t5V8mZQ0eB6Xw3YkR2sA==")->reason,
+                     MAP_REASON_CROSS_TENANT_BLOCKED);
+    mapstore_close(ms);
+
+    free(after);
+    free(ls);
+    free(now);
+    free(before);
+    free(ro_dump);
+    strbuf_release(&want);
+    free(v1);
+}
+
+/* A journal of version 1 (the release before stopped without its commit, and
+ * this one takes over): replayed with its reasons, folded into a version 2
+ * snapshot at once so that no version 2 line is appended to it, its open
+ * intent kept and in doubt. */
+static void version_1_journal_is_folded(void **state)
+{
+    struct fixture *fx = *state;
+    char *v1 = v1_map("7");
+    spit(fx->path, v1, strlen(v1));
+    char *journal = sibling(fx, ".journal");
+    const char *jtext =
+        "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 7\n"
+        "= custom:retry\tinvited\texternal-guest\tMember\tcid-6\tguid-6\tretry@corp.example\t"
+        "non-us-guest\t2024-05-01T12:00:00Z\t2024-05-04T12:00:00Z\tinv-6\tCN=Retry,DC=corp,DC=example\t"
+        "userType change blocked: setting userType Guest refused (403 Authorization_RequestDenied)\n"
+        "! custom:plain\tinvite\tcid-7\n"
+        "= custom:upn\tblocked\texternal-guest\t\t\tguid-4\tupn@corp.example\tnon-us-guest\t"
+        "2024-05-01T12:00:00Z\t2024-05-04T12:00:00Z\t\tCN=Upn,DC=corp,DC=example\t"
+        "home tenant gcch: cross-tenant access BLOCKED on gcch's side\n"
+        "= custom:torn\tpend";
+    spit(journal, jtext, strlen(jtext));
+
+    /* read-only: replayed, nothing written */
+    struct mapstore *ms = NULL;
+    capture_start();
+    assert_int_equal(mapstore_open(fx->path, &contoso, MAPSTORE_READ_ONLY, &ms), 0);
+    free(capture_end());
+    assert_int_equal(mapstore_find(ms, "custom:retry")->reason, MAP_REASON_USER_TYPE_BLOCKED);
+    assert_int_equal(mapstore_find(ms, "custom:upn")->reason, MAP_REASON_CROSS_TENANT_BLOCKED);
+    char *ro = dump(ms);
+    mapstore_close(ms);
+    char *jnow = slurp(journal);
+    assert_string_equal(jnow, jtext);
+    free(jnow);
+
+    capture_start();
+    ms = open_rw(fx);
+    free(capture_end());
+    char *rw = dump(ms);
+    assert_string_equal(ro, rw);
+    const struct map_intent *doubt;
+    assert_int_equal(mapstore_in_doubt(ms, &doubt), 1);
+    assert_string_equal(doubt[0].anchor, "custom:plain");
+    assert_string_equal(doubt[0].arg, "cid-7");
+    assert_null(mapstore_find(ms, "custom:torn"));
+    /* on disk already: version 2, the journal down to the open intent */
+    char *map_now = slurp(fx->path);
+    assert_int_equal(strncmp(map_now, "dualsync-map 2\n", 15), 0);
+    assert_non_null(strstr(map_now, "\nGeneration 8\n"));
+    assert_non_null(strstr(map_now, "\ncustom:retry\tinvited\texternal-guest\t"));
+    assert_non_null(strstr(map_now, "userType change blocked: setting userType Guest refused (403 "
+                                    "Authorization_RequestDenied)\tusertype-blocked\n"));
+    assert_non_null(strstr(map_now, "\ncustom:upn\tblocked\texternal-guest\t"));
+    assert_non_null(strstr(map_now, "\thome tenant gcch: cross-tenant access BLOCKED on gcch's "
+                                    "side\tcross-tenant-blocked\n"));
+    jnow = slurp(journal);
+    assert_string_equal(jnow, "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 8\n"
+                              "! custom:plain\tinvite\tcid-7\n");
+    free(jnow);
+    /* what comes next is appended in version 2 */
+    struct map_record p = *mapstore_find(ms, "custom:plain");
+    p.state = MAP_STATE_INVITED;
+    put(ms, p);
+    mapstore_close(ms);
+    jnow = slurp(journal);
+    assert_non_null(strstr(jnow, "\n= custom:plain\tinvited\tmember\t"));
+    assert_non_null(strstr(jnow, "\tnone\n"));
+    ms = open_rw(fx);
+    assert_int_equal(mapstore_in_doubt(ms, &doubt), 0);
+    assert_int_equal(mapstore_find(ms, "custom:plain")->state, MAP_STATE_INVITED);
+    assert_int_equal(mapstore_find(ms, "custom:retry")->reason, MAP_REASON_USER_TYPE_BLOCKED);
+    mapstore_close(ms);
+
+    free(jnow);
+    free(map_now);
+    free(rw);
+    free(ro);
+    free(journal);
+    free(v1);
 }
 
 /* ---- crash at every journal step --------------------------------------- */
@@ -647,6 +976,9 @@ static int apply_op(struct mapstore *ms, const struct op *op, size_t only)
         r = record(op->anchor, op->state);
         r.upn = op->text;
         r.dn = HOSTILE_DN;
+        /* the reason is recovered with the rest of the image */
+        r.reason = op->state == MAP_STATE_BLOCKED ? MAP_REASON_CROSS_TENANT_BLOCKED
+                 : op->state == MAP_STATE_ACCEPTED ? MAP_REASON_USER_TYPE_BLOCKED : MAP_REASON_NONE;
         return mapstore_put(ms, &r);
     case OP_GONE:
         return mapstore_mark_gone(ms, op->anchor, 1714600000);
@@ -893,7 +1225,7 @@ static void intents_in_doubt(void **state)
     mapstore_close(ms);
     char *journal = sibling(fx, ".journal");
     char *text = slurp(journal);
-    assert_string_equal(text, "dualsync-journal 1 0f2c5a4e-1111-2222-3333-444455556666 1\n"
+    assert_string_equal(text, "dualsync-journal 2 0f2c5a4e-1111-2222-3333-444455556666 1\n"
                               "! B\tinvite\tcid-b\n");
     ms = open_rw(fx);
     assert_int_equal(mapstore_in_doubt(ms, &doubt), 1);
@@ -1225,6 +1557,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(journal_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(loaded_escapes_survive_a_rewrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(reason_is_a_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_file_is_upgraded, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_journal_is_folded, setup, teardown),
         cmocka_unit_test_setup_teardown(crash_at_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_last_journal_line, setup, teardown),
         cmocka_unit_test_setup_teardown(intents_in_doubt, setup, teardown),
