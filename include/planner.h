@@ -55,9 +55,10 @@ const char *plan_action_name(enum plan_action_kind k);
 
 /* A converted user whose userType change Graph refused for that user alone
  * (an administrator-role holder, convert.h): the record stays invited or
- * accepted, and its last_error starts with PLAN_USER_TYPE_BLOCKED. convert
- * leaves such a change alone until the cloud user changes or --full, as it
- * does a blocked record. */
+ * accepted, with the reason MAP_REASON_USER_TYPE_BLOCKED; its last_error
+ * starts with PLAN_USER_TYPE_BLOCKED, for people only (the test is the
+ * reason, never the text). convert leaves such a change alone until the
+ * cloud user changes or --full, as it does a blocked record. */
 #define PLAN_USER_TYPE_BLOCKED "userType change blocked: "
 bool planner_user_type_blocked(const struct map_record *r);
 
@@ -82,9 +83,10 @@ void planner_object(struct planner *p, const char *anchor, enum ad_class cls,
 bool planner_next_vanished(struct planner *p, struct plan_action *out);
 
 /* Cross-tenant access (b2b_verdict.h). A record that a run blocked because
- * cross-tenant access kept the user's home tenant out carries a last error
- * "home tenant NAME: cross-tenant access ..." (planner_cross_tenant_text
- * writes the start): planner_cross_tenant_blocked tells such a record. */
+ * cross-tenant access kept the user's home tenant out is blocked with the
+ * reason MAP_REASON_CROSS_TENANT_BLOCKED, which planner_cross_tenant_blocked
+ * tests; its last error, for people, is planner_cross_tenant_text's "home
+ * tenant NAME: cross-tenant access WHY". */
 bool planner_cross_tenant_blocked(const struct map_record *r);
 void planner_cross_tenant_text(char *buf, size_t size, const char *home, const char *why);
 

@@ -93,10 +93,12 @@ static bool is_external(enum map_state s)
     return s == MAP_STATE_PENDING || s == MAP_STATE_INVITED || s == MAP_STATE_ACCEPTED;
 }
 
+/* The record's reason, never its message: the message may be reworded, a
+ * record must keep its meaning (doc/mapping-format.md, "Reasons") */
 bool planner_user_type_blocked(const struct map_record *r)
 {
-    return r && (r->state == MAP_STATE_INVITED || r->state == MAP_STATE_ACCEPTED) && r->last_error
-           && !strncmp(r->last_error, PLAN_USER_TYPE_BLOCKED, sizeof(PLAN_USER_TYPE_BLOCKED) - 1);
+    return r && (r->state == MAP_STATE_INVITED || r->state == MAP_STATE_ACCEPTED)
+           && r->reason == MAP_REASON_USER_TYPE_BLOCKED;
 }
 
 static void convert(struct plan_action *a, const char *address, const char *fmt, ...)
@@ -228,17 +230,14 @@ bool planner_next_vanished(struct planner *p, struct plan_action *a)
     return false;
 }
 
-#define CROSS_TENANT_MARK ": cross-tenant access "
-
 void planner_cross_tenant_text(char *buf, size_t size, const char *home, const char *why)
 {
-    snprintf(buf, size, "home tenant %s" CROSS_TENANT_MARK "%s", home, why);
+    snprintf(buf, size, "home tenant %s: cross-tenant access %s", home, why);
 }
 
 bool planner_cross_tenant_blocked(const struct map_record *r)
 {
-    return r && r->state == MAP_STATE_BLOCKED && r->last_error && !strncmp(r->last_error, "home tenant ", 12)
-           && strstr(r->last_error, CROSS_TENANT_MARK);
+    return r && r->state == MAP_STATE_BLOCKED && r->reason == MAP_REASON_CROSS_TENANT_BLOCKED;
 }
 
 /* "45 s", "12 min", "3 h", "2 d" */

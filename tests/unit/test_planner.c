@@ -101,6 +101,7 @@ static void user_type_refused_for_one_user(void **state)
      * set-usertype, and the reason says it waits for a change */
     struct map_record r = rec(G1, MAP_STATE_ACCEPTED, MAP_USER_TYPE_MEMBER);
     r.last_error = PLAN_USER_TYPE_BLOCKED "setting userType Guest refused (403 Authorization_RequestDenied)";
+    r.reason = MAP_REASON_USER_TYPE_BLOCKED;
     assert_true(planner_user_type_blocked(&r));
     check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST,
           "Graph refused it for this user last time");
@@ -108,12 +109,58 @@ static void user_type_refused_for_one_user(void **state)
     check(&r, U, DECISION_MEMBER, ADDR, PLAN_REVERT, USER_TYPE_NONE, "external here (accepted)");
     /* a failure to try again, or a record not converted, is not marked */
     r.last_error = "setting userType Guest refused (400 Request_BadRequest)";
+    r.reason = MAP_REASON_NONE;
     assert_false(planner_user_type_blocked(&r));
     check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST, "the rule wants Guest");
     r = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER);
     r.last_error = PLAN_USER_TYPE_BLOCKED "x";
+    r.reason = MAP_REASON_USER_TYPE_BLOCKED;
     assert_false(planner_user_type_blocked(&r));
     assert_false(planner_user_type_blocked(NULL));
+}
+
+/* The record's reason field says what its last error means, never the
+ * text: a message reworded by a later release (or one written by an older
+ * release and read with the reason its wording had then) keeps its
+ * meaning, and the old wording alone means nothing. */
+static void reason_not_text(void **state)
+{
+    (void)state;
+    struct map_record r = rec(G1, MAP_STATE_INVITED, MAP_USER_TYPE_MEMBER);
+    r.reason = MAP_REASON_USER_TYPE_BLOCKED;
+    r.last_error = "Graph would not change this user's userType (403 Authorization_RequestDenied)";
+    assert_true(planner_user_type_blocked(&r));
+    check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST,
+          "Graph refused it for this user last time");
+    r.last_error = "";
+    assert_true(planner_user_type_blocked(&r));
+    r.reason = MAP_REASON_NONE;
+    r.last_error = PLAN_USER_TYPE_BLOCKED "setting userType Guest refused (403 Authorization_RequestDenied)";
+    assert_false(planner_user_type_blocked(&r));
+    check(&r, U, DECISION_EXTERNAL_GUEST, ADDR, PLAN_SET_USERTYPE, USER_TYPE_GUEST, "the rule wants Guest");
+    /* the other reason is not this one */
+    r.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
+    assert_false(planner_user_type_blocked(&r));
+
+    struct map_record b = rec(G1, MAP_STATE_BLOCKED, MAP_USER_TYPE_MEMBER);
+    b.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
+    b.last_error = "cross-tenant access keeps home tenant gcch out; change its outbound settings";
+    assert_true(planner_cross_tenant_blocked(&b));
+    struct plan_action a = { .kind = PLAN_CONVERT, .record = &b };
+    assert_false(planner_cross_tenant(&a, "gcch", NULL, 0));
+    assert_non_null(strstr(a.reason, "blocked last time by cross-tenant access with home tenant gcch"));
+    char old[200];
+    planner_cross_tenant_text(old, sizeof(old), "gcch", "BLOCKED on both sides: ...");
+    b.reason = MAP_REASON_NONE;
+    b.last_error = old;
+    assert_false(planner_cross_tenant_blocked(&b));
+    b.reason = MAP_REASON_USER_TYPE_BLOCKED;
+    assert_false(planner_cross_tenant_blocked(&b));
+    /* the state still counts: a record gone keeps its reason, and means nothing by it */
+    b.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
+    b.state = MAP_STATE_GONE;
+    assert_false(planner_cross_tenant_blocked(&b));
+    assert_false(planner_cross_tenant_blocked(NULL));
 }
 
 static void member_decisions(void **state)
@@ -236,6 +283,7 @@ static void cross_tenant_verdicts(void **state)
     planner_cross_tenant_text(err, sizeof(err), "gcch", "BLOCKED on both sides: ...");
     assert_string_equal(err, "home tenant gcch: cross-tenant access BLOCKED on both sides: ...");
     r.last_error = err;
+    r.reason = MAP_REASON_CROSS_TENANT_BLOCKED;
     assert_true(planner_cross_tenant_blocked(&r));
     b.record = &r;
     v.verdict = B2B_ALLOWED;
@@ -248,6 +296,7 @@ static void cross_tenant_verdicts(void **state)
     assert_non_null(strstr(b.reason, "no verdict is recorded now"));
     /* a block for another reason is not cross-tenant access's */
     r.last_error = "the cloud user has no mail";
+    r.reason = MAP_REASON_NONE;
     assert_false(planner_cross_tenant_blocked(&r));
 }
 
@@ -257,6 +306,7 @@ int main(void)
         cmocka_unit_test(no_record),
         cmocka_unit_test(external_decisions),
         cmocka_unit_test(user_type_refused_for_one_user),
+        cmocka_unit_test(reason_not_text),
         cmocka_unit_test(member_decisions),
         cmocka_unit_test(exclude_and_contact_decisions),
         cmocka_unit_test(vanished_records),
