@@ -70,6 +70,31 @@ PY
 }
 # result TENANT OUTFILE: the RESULT column of the run's summary for TENANT
 result() { awk -v t="$1" '$1 == t { print $NF }' "$2"; }
+# to_v1 MAP...: each mapping file (committed, no journal) as the release
+# before wrote it: format version 1, without the reason (the last field)
+to_v1() {
+    python3 - "$@" <<'PY'
+import os, sys
+for f in sys.argv[1:]:
+    assert not os.path.exists(f + ".journal")
+    head, recs = open(f).read().split("\n\n", 1)
+    assert head.startswith("dualsync-map 2\n")
+    open(f, "w").write("dualsync-map 1\n" + head.split("\n", 1)[1] + "\n\n"
+                       + "".join(l.rsplit("\t", 1)[0] + "\n" for l in recs.splitlines()))
+PY
+}
+# upgraded BEFORE AFTER [CLOUD-ID]: "N M V": the records of BEFORE (a
+# version 2 file) but the one of CLOUD-ID, how many of them AFTER holds
+# byte for byte, and AFTER's version line
+upgraded() {
+    python3 - "$@" <<'PY'
+import sys
+recs = lambda f: {l.split("\t")[0]: l for l in open(f).read().split("\n\n", 1)[1].splitlines()
+                  if l.split("\t")[4] not in sys.argv[3:]}
+a, b = recs(sys.argv[1]), recs(sys.argv[2])
+print(len(a), sum(1 for k in a if a[k] == b.get(k)), open(sys.argv[2]).readline().split()[-1])
+PY
+}
 
 # --- 1. answers lost after the work was done: 30 % of the invitations' and
 # $batch answers dropped, then 30 % of $batch answers cut short
@@ -220,6 +245,21 @@ rc=$?
     && case "$(trec gcch "$role_id")" in *"userType change blocked: "*) true ;; *) false ;; esac \
     && pass "next run: the blocked userType change not sent again (reason kept), the failed one sent again" \
     || fail "next run: exit $rc, $(patches_since "$s" "$role_id") / $(patches_since "$s" "$mig_id") PATCHes: $(grep -E '^gcch ' "$OUT/typeref2.out")"
+# the same file as the release before wrote it (version 1: the block known
+# by its message only): a run upgrades it to version 2 with every record as
+# it was (but the failed one, sent again with new request ids), and still
+# does not send the blocked change
+cp "$M/gcch.map" "$OUT/typeref-v2.map"
+to_v1 "$M/gcch.map"
+s=$(log_seq)
+D run --tenant gcch > "$OUT/typeref-v1.out" 2>"$OUT/typeref-v1.err"
+rc=$?
+read n same ver < <(upgraded "$OUT/typeref-v2.map" "$M/gcch.map" "$mig_id")
+w=$(writes_since "$s")
+[ "$rc" = 1 ] && [ "$(patches_since "$s" "$role_id")" = 0 ] && [ "$w" = "$(patches_since "$s" "$mig_id")" ] \
+    && [ "$ver" = 2 ] && [ "$n" -gt 100 ] && [ "$same" = "$n" ] \
+    && pass "version 1 file: upgraded, its $n records kept, the blocked userType change not sent again" \
+    || fail "version 1 file: exit $rc, version $ver, $same of $n records kept, $w writes, $(patches_since "$s" "$role_id") of the blocked one"
 # User.ReadWrite.All taken away: the same 403 concerns the application
 sim PATCH "/_sim/gcch/users/$role_id" '{"_directoryRoles": []}' >/dev/null
 sim POST /_sim/gcch/settings '{"undergoing_migration": [], "app_roles": {"6a1e9d42-3c8b-4f57-b0a9-2e4d7f1c8b63": ["User.Invite.All", "Directory.Read.All", "Organization.Read.All", "Domain.Read.All", "Policy.Read.All"]}}' >/dev/null
@@ -294,6 +334,21 @@ gb=$(grep -c "home tenant commercial: cross-tenant access BLOCKED" "$M/gcch.map"
 [ "$rc" = 1 ] && [ "$inv" = 0 ] && [ "$cb" -gt 50 ] && [ "$gb" -gt 100 ] \
     && pass "b2b: run blocks the $cb + $gb users of a blocked home tenant with the remedy, invites nobody" \
     || fail "b2b run: exit $rc, $inv invitations, $cb / $gb blocked: $(grep -i 'cross-tenant\|stopp' "$OUT/b2b-run1.err" | head -3)"
+# the same files as the release before wrote them: a run upgrades them with
+# every record as it was, still blocked by cross-tenant access, and writes
+# nothing to Graph
+cp "$M/commercial.map" "$OUT/b2b-v2-commercial.map"; cp "$M/gcch.map" "$OUT/b2b-v2-gcch.map"
+to_v1 "$M/commercial.map" "$M/gcch.map"
+s=$(log_seq)
+D run > "$OUT/b2b-v1.out" 2>"$OUT/b2b-v1.err"
+rc=$?
+read cn csame cver < <(upgraded "$OUT/b2b-v2-commercial.map" "$M/commercial.map")
+read gn gsame gver < <(upgraded "$OUT/b2b-v2-gcch.map" "$M/gcch.map")
+w=$(writes_since "$s")
+[ "$rc" = 1 ] && [ "$w" = 0 ] && [ "$cver $gver" = "2 2" ] && [ "$csame" = "$cn" ] && [ "$gsame" = "$gn" ] \
+    && [ "$(grep -c "cross-tenant-blocked$" "$M/commercial.map")" = "$cb" ] \
+    && pass "b2b: version 1 files upgraded, their $cn + $gn records kept ($cb blocked by cross-tenant access), no write" \
+    || fail "b2b version 1 files: exit $rc, $w writes, versions $cver $gver, kept $csame of $cn and $gsame of $gn"
 # plan reads no Graph: it shows them blocked by what run read, and when
 # (before: "convert ... blocked last time", as if the next run would retry)
 "$DUALSYNC" -c "$CONF" plan --tenant commercial --format json > "$OUT/b2b-plan1.json" 2>"$OUT/b2b-plan1.err"
