@@ -27,6 +27,15 @@ refuses() {
     else fail "$name: want exit $want and '$text', got exit $rc: $(head -c 600 "$OUT/last.err")"; fi
 }
 
+# dir_state DIR: DIR and each entry below it, with type, mode, size, mtime
+# (ns) and content hash, one a line: equal before and after only if nothing
+# in DIR was created, removed or written. Not `ls -la`: its ".." line shows
+# the parent's mtime to the minute, which a test writing beside DIR changes.
+dir_state() {
+    find "$1" -printf '%P %y %m %s %T@\n' | sort
+    find "$1" -type f -exec md5sum {} + | sort
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; after
 # SECONDS in vain, a FAIL naming CMD, and status 1. A bound on a condition,
 # never a timing assertion: `wait_for 60 cond && pass "it happened"`.

@@ -90,7 +90,7 @@ T=$(printf '\t')
     printf '%s\n' "AAAAAAAAAAAAAAAAAAAAAA==${T}invited${T}external-guest${T}Guest${T}33333333-3333-4333-8333-333333333333${T}${T}leaver@contoso.example${T}d.conf:52${T}2026-01-01T00:00:00Z${T}2026-01-02T00:00:00Z${T}${T}CN=Leaver,OU=GB,OU=Contoso,$B${T}"
 } > "$OUT/mappings/gcch.map"
 chmod 600 "$OUT/mappings/gcch.map"
-before=$(ls -la "$OUT/mappings" | md5sum; md5sum < "$OUT/mappings/gcch.map")
+before=$(dir_state "$OUT/mappings")
 check "plan --tenant gcch with a mapping file" "$DUALSYNC" -c "$OUT/defense.conf" plan --tenant gcch --format json --no-progress
 python3 - "$OUT/last.out" "$megan" "$gcch_convert" <<'PY' > "$OUT/cmp"
 import json, sys
@@ -110,7 +110,7 @@ check("mapping: the two recorded users are not converted again (%d converts)" % 
       c["convert"] == want and c["set-usertype"] == 1 and c["forget"] == 1, json.dumps(c))
 PY
 cat "$OUT/cmp"; pass_n=$((pass_n + $(grep -c '^PASS' "$OUT/cmp"))); fail_n=$((fail_n + $(grep -c '^FAIL' "$OUT/cmp")))
-after=$(ls -la "$OUT/mappings" | md5sum; md5sum < "$OUT/mappings/gcch.map")
+after=$(dir_state "$OUT/mappings")
 [ "$before" = "$after" ] && pass "plan wrote nothing: no lock, no journal, no file for commercial" \
     || fail "plan changed $OUT/mappings: $(ls -la "$OUT/mappings")"
 sed 's/^TenantId .*/TenantId 00000000-0000-4000-8000-000000000000/' "$OUT/mappings/gcch.map" > "$OUT/other.map"
