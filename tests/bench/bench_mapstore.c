@@ -105,6 +105,7 @@ static void make_record(size_t i, struct map_record *r, char *buf, size_t size)
     r->invitation_id = p;
     p += strlen(p) + 1;
     r->last_error = p;
+    r->reason = MAP_REASON_NONE;
     r->state = i % 3 ? MAP_STATE_INVITED : MAP_STATE_PENDING;
     r->decision = strcmp(c, "US") ? DECISION_EXTERNAL_GUEST : DECISION_EXTERNAL_MEMBER;
     r->user_type = strcmp(c, "US") ? MAP_USER_TYPE_GUEST : MAP_USER_TYPE_MEMBER;
