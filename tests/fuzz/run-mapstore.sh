@@ -21,7 +21,7 @@ mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
 fuzz_build "$OUT/fuzz_mapstore" tests/fuzz/fuzz_mapstore.c src/mapstore.c src/mapstore_format.c src/decision.c \
     src/platform_posix.c src/platform.c src/cloud.c src/util.c src/log.c src/testhooks.c \
-    $(pkg-config --cflags --libs libcrypto)
+    $(pkg-config --cflags --libs libcrypto libcjson)
 
 # Seeds: the first byte picks the mode (0 map, 1 journal, 2 both).
 ID=0f2c5a4e-1111-2222-3333-444455556666
