@@ -89,12 +89,13 @@ int ldap_source_pull_others(struct ldap_source *src, const struct ldap_watermark
 int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, size_t n,
                               char **missing);
 
-/* Every object under the base DNs whose memberOf names one of the n groups
- * (DNs), handed to cb with its objectGUID, DN and memberOf values (whatever
- * its class or scope: the caller knows its objects by objectGUID). One
- * search per base DN and 64 groups. Returns 0, or -1 (logged). */
-int ldap_source_members_of(struct ldap_source *src, const char *const *groups, size_t n,
-                           ad_object_cb cb, void *ctx);
+/* The n groups (DNs) as they are now, wherever they lie in the naming
+ * context, each handed to cb with its objectGUID, DN and member values
+ * (ranged retrieval as a pull makes it); one that is not there (deleted
+ * since) is not handed on. One search per 64 groups, by distinguishedName.
+ * Returns 0, or -1 (logged). */
+int ldap_source_groups(struct ldap_source *src, const char *const *groups, size_t n,
+                       ad_object_cb cb, void *ctx);
 
 /* What the schema says of each of the n attributes (lDAPDisplayName, any
  * case): kinds[i] gets LDAP_ATTR_DN for a DN (attributeSyntax 2.5.5.1),

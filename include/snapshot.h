@@ -93,12 +93,13 @@ size_t snapshot_outside_names(const struct snapshot *s, const struct ad_object *
  * group: adding or removing one leaves the member's uSNChanged alone, so
  * the delta brings no kept member, and memberOf values naming a group of
  * the copy (not used while it is kept, snapshot_each) surface once it
- * leaves. members: every object whose memberOf now names one of the groups
- * (ldap_source_members_of), with its objectGUID and memberOf. Each kept one
- * among them takes its memberOf whole; every other kept object loses the
- * values naming one of the groups. */
+ * leaves. now: those groups as AD has them now (ldap_source_groups), with
+ * their DN and member values; one deleted since is missing. Every kept
+ * object loses its memberOf values naming one of the groups, then each
+ * kept object a group of now names in member (by DN) gains that group's
+ * DN: memberOf is member's back link. */
 void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
-                            const struct ad_object *const *members, size_t nmembers);
+                            const struct ad_object *const *now, size_t nnow);
 
 /* Before objs is applied: the DN now of the first object of the delta that
  * was deleted and reanimated once (ad_object.restored) and that a kept

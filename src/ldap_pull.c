@@ -378,31 +378,37 @@ int ldap_source_first_missing(struct ldap_source *src, const char *const *dns, s
     return ret ? -1 : 0;
 }
 
-int ldap_source_members_of(struct ldap_source *src, const char *const *groups, size_t n,
-                           ad_object_cb cb, void *ctx)
+int ldap_source_groups(struct ldap_source *src, const char *const *groups, size_t n,
+                       ad_object_cb cb, void *ctx)
 {
-    const struct ldap_config *cfg = src->cfg;
     struct ldap_pull_stats stats = { 0 };
-    struct pull p = { .src = src, .cfg = cfg, .cb = cb, .ctx = ctx, .stats = &stats,
+    struct pull p = { .src = src, .cfg = src->cfg, .cb = cb, .ctx = ctx, .stats = &stats,
                       .phase = PHASE_EXISTING };
-    char *attrs[] = { "objectGUID", "memberOf", NULL };
+    if (lread_range_step(&p.range_step))
+        return -1;
+    /* member as a pull asks for it: whole, or in ranges under the test hook */
+    char *member = p.range_step ? xasprintf("member;range=0-%lu", (unsigned long)p.range_step - 1)
+                                : xstrdup("member");
+    char *attrs[] = { "objectGUID", member, NULL };
     int ret = 0;
-    /* memberOf is a back link: AD (and Samba) match it in a filter like any
-     * DN attribute; 64 groups to a search, as ldap_source_first_missing */
+    /* by distinguishedName, 64 to a search as ldap_source_first_missing:
+     * the groups' own member values, not a filter on every object's
+     * memberOf (which Samba 4.17 evaluates over the whole base: 3.4 s for
+     * 64 groups among 2,000 users) */
     for (size_t i = 0; i < n && !ret; i += 64) {
         struct strbuf f = STRBUF_INIT;
-        strbuf_addstr(&f, "(|");
+        strbuf_addstr(&f, "(&(objectClass=group)(|");
         for (size_t j = i; j < n && j < i + 64; j++) {
-            strbuf_addstr(&f, "(memberOf=");
+            strbuf_addstr(&f, "(distinguishedName=");
             ldap_filter_escape(&f, groups[j], strlen(groups[j]));
             strbuf_addch(&f, ')');
         }
-        strbuf_addch(&f, ')');
-        for (size_t b = 0; b < cfg->scope.nbase_dns && !ret; b++)
-            ret = lsrc_paged_search(src->conn, cfg->scope.base_dns[b], f.buf, attrs, false, &stats,
-                                    pull_entry, &p);
+        strbuf_addstr(&f, "))");
+        ret = lsrc_paged_search(src->conn, src->naming_context, f.buf, attrs, false, &stats,
+                                pull_entry, &p);
         strbuf_release(&f);
     }
+    free(member);
     arena_release(&p.arena);
     free(p.attrs);
     return ret ? -1 : 0;

@@ -485,48 +485,55 @@ static struct ad_attr *attr_named(struct ad_object *o, const char *name)
     return NULL;
 }
 
-void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
-                            const struct ad_object *const *members, size_t nmembers)
+/* Append value to o's memberOf (made if it has none), in the arena. */
+static void add_member_of(struct snapshot *s, struct ad_object *o, const char *value)
 {
-    struct dnset gone = { 0 };
+    struct ad_attr *mo = attr_named(o, "memberOf");
+    if (!mo) {
+        struct ad_attr *attrs = arena_calloc(&s->arena, o->nattrs + 1, sizeof(*attrs));
+        memcpy(attrs, o->attrs, o->nattrs * sizeof(*attrs));
+        o->attrs = attrs;
+        mo = &o->attrs[o->nattrs++];
+        mo->name = arena_strdup(&s->arena, "memberOf");
+    }
+    char **vals = arena_calloc(&s->arena, mo->nvals + 1, sizeof(*vals));
+    if (mo->nvals)
+        memcpy(vals, mo->vals, mo->nvals * sizeof(*vals));
+    vals[mo->nvals++] = arena_strdup(&s->arena, value);
+    mo->vals = vals;
+}
+
+void snapshot_set_member_of(struct snapshot *s, const char *const *groups, size_t ngroups,
+                            const struct ad_object *const *now, size_t nnow)
+{
+    struct dnset gone = { 0 }, kept = { 0 };
     for (size_t i = 0; i < ngroups; i++)
         dnset_put(&gone, groups[i], groups[i]);
-    if (gone.n)
-        for (size_t i = 0; i < s->n; i++) {
-            if (!s->objs[i].live)
-                continue;
-            struct ad_attr *mo = attr_named(&s->objs[i].o, "memberOf");
-            size_t w = 0;
-            for (size_t v = 0; mo && v < mo->nvals; v++)
-                if (!dnset_has(&gone, mo->vals[v]))
-                    mo->vals[w++] = mo->vals[v];
-            if (mo)
-                mo->nvals = w;
-        }
-    dnset_free(&gone);
-    /* the members as AD has them: their memberOf whole, as read now */
-    for (size_t i = 0; i < nmembers; i++) {
-        const struct ad_object *m = members[i];
-        size_t j;
-        struct kept *k = find(s, m->guid, &j);
-        if (!k || !k->live)
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->objs[i].live)
             continue;
-        const struct ad_attr *src = ad_object_attr(m, "memberOf");
-        struct ad_object *o = &k->o;
-        struct ad_attr *mo = attr_named(o, "memberOf");
-        if (!mo) {
-            struct ad_attr *attrs = arena_calloc(&s->arena, o->nattrs + 1, sizeof(*attrs));
-            memcpy(attrs, o->attrs, o->nattrs * sizeof(*attrs));
-            o->attrs = attrs;
-            mo = &o->attrs[o->nattrs++];
-            mo->name = arena_strdup(&s->arena, "memberOf");
-        }
-        size_t nv = src ? src->nvals : 0;
-        mo->vals = arena_calloc(&s->arena, nv ? nv : 1, sizeof(*mo->vals));
-        for (size_t v = 0; v < nv; v++)
-            mo->vals[v] = arena_strdup(&s->arena, src->vals[v]);
-        mo->nvals = nv;
+        /* each kept object by its DN (the target: the kept entry itself),
+         * for the member values */
+        dnset_put(&kept, s->objs[i].o.dn, (const char *)&s->objs[i]);
+        struct ad_attr *mo = attr_named(&s->objs[i].o, "memberOf");
+        size_t w = 0;
+        for (size_t v = 0; mo && gone.n && v < mo->nvals; v++)
+            if (!dnset_has(&gone, mo->vals[v]))
+                mo->vals[w++] = mo->vals[v];
+        if (mo && gone.n)
+            mo->nvals = w;
     }
+    dnset_free(&gone);
+    /* the memberships as AD has them: memberOf is member's back link */
+    for (size_t i = 0; i < nnow; i++) {
+        const struct ad_attr *m = ad_object_attr(now[i], "member");
+        for (size_t v = 0; m && v < m->nvals; v++) {
+            const char *k;
+            if (dnset_find(&kept, m->vals[v], &k))
+                add_member_of(s, &((struct kept *)k)->o, now[i]->dn);
+        }
+    }
+    dnset_free(&kept);
 }
 
 static const struct kept *lookup(const struct snapshot *s, const unsigned char guid[16])

@@ -134,7 +134,7 @@ static void drop_changes(struct kept_ctx *k)
     k->nchanges = k->alloc = 0;
 }
 
-/* The objects ldap_source_members_of found. */
+/* The groups ldap_source_groups found. */
 struct members {
     struct ad_object **objs;
     size_t n, alloc;
@@ -166,9 +166,8 @@ static int refresh_member_of(struct ldap_source *src, struct kept_ctx *k)
     if (!n)
         return 0;
     struct members m = { NULL, 0, 0 };
-    log_verbose("AD delta: %zu groups changed outside the copy; reading which objects are "
-                "their members now", n);
-    int rc = ldap_source_members_of(src, groups, n, on_member, &m);
+    log_verbose("AD delta: %zu groups changed outside the copy; reading their members now", n);
+    int rc = ldap_source_groups(src, groups, n, on_member, &m);
     if (!rc)
         snapshot_set_member_of(*k->snap, groups, n, (const struct ad_object *const *)m.objs, m.n);
     for (size_t i = 0; i < m.n; i++)

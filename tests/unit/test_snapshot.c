@@ -1374,9 +1374,8 @@ static void each_leaves_out_memberof_of_kept_groups(void **state)
     snapshot_free(s);
 }
 
-/* snapshot_set_member_of: for the groups named, memberOf as AD says now;
- * the kept objects it names take their memberOf whole, the others lose the
- * values naming one of the groups, in any case */
+/* snapshot_set_member_of: for the groups named, memberOf as the groups'
+ * member values say now; the other values of memberOf stay, in any case */
 static void set_member_of(void **state)
 {
     (void)state;
@@ -1392,16 +1391,16 @@ static void set_member_of(void **state)
     apply(s, w);
 
     /* AD now: V is a member of Left and Joined; U and W of none of them;
-     * X is no object of the copy */
-    struct ad_object *mv = obj_new(AD_CLASS_USER, 21, "CN=V," OU);
-    attr(mv, "memberOf", "CN=Left," OU, "CN=Joined," OU, NULL);
-    struct ad_object *mx = obj_new(AD_CLASS_USER, 23, "CN=X," OU);
-    attr(mx, "memberOf", "CN=Left," OU, NULL);
-    const struct ad_object *members[] = { mv, mx };
-    const char *groups[] = { "CN=Left," OU, "CN=Joined," OU };
-    snapshot_set_member_of(s, groups, 2, members, 2);
-    ad_object_free(mv);
-    ad_object_free(mx);
+     * X is no object of the copy; Gone was deleted since */
+    struct ad_object *left = obj_new(AD_CLASS_GROUP, 30, "CN=Left," OU);
+    attr(left, "member", "cn=v," OU, "CN=X," OU, NULL);
+    struct ad_object *joined = obj_new(AD_CLASS_GROUP, 31, "CN=Joined," OU);
+    attr(joined, "member", "CN=V," OU, NULL);
+    const struct ad_object *now[] = { left, joined };
+    const char *groups[] = { "CN=Left," OU, "CN=Joined," OU, "CN=Gone," OU };
+    snapshot_set_member_of(s, groups, 3, now, 2);
+    ad_object_free(left);
+    ad_object_free(joined);
 
     struct seen seen = each(s);
     assert_int_equal(seen.n, 3);
