@@ -6,7 +6,10 @@ read; rename; move in and out of the scope; disable and enable; delete;
 group membership, nested and cyclic; manager and secretary set, changed,
 cleared and their targets deleted; an OU renamed or moved; objects that
 leave and rejoin the filter; deleted objects reanimated) are made in an OU
-of the campaign's own. After every batch:
+of the campaign's own, under an [ldap] classes drawn from the seed again
+every 200 operations (all three classes, or contacts, groups or both left
+out: then a contact as manager and the groups in memberOf lie outside the
+copy's classes). After every batch:
 
   1. `dualsync plan` (from the kept copy and a delta) equals `plan --full`;
   2. `dualsync run` with DUALSYNC_TEST_KEPT_VERIFY: the copy it keeps in
@@ -500,7 +503,15 @@ def run_ops(lab, ops):
 # ------------------------------------------------------------------ dualsync
 
 
-def write_config(path, out, lab, model):
+# [ldap] classes of the campaign's configuration: the scope's classes
+# decide what a delta reads and what the copy names outside itself (a
+# contact as manager when contacts are left out, groups in memberOf when
+# groups are); the campaign changes them every --classes-every operations
+# (a full read follows each change: the copy was made for another scope)
+CLASSES = ["user, contact, group", "user, contact", "user, group", "user"]
+
+
+def write_config(path, out, lab, model, classes=CLASSES[0]):
     sim = json.load(open(os.path.join(GS, "example-defense.json")))
     creds = os.path.join(out, "creds")
     os.makedirs(creds, exist_ok=True)
@@ -521,6 +532,7 @@ password_file = {pw}
 base_dn = {base}
 exclude_ou = {excl}
 filter = (!(extensionAttribute5=leave))
+classes = {classes}
 attributes = secretary
 
 [tenant commercial]
@@ -564,7 +576,7 @@ default = exclude
            excl=model.ou_dn("excl"), c_id=ten["commercial"]["id"],
            c_app=ten["commercial"]["apps"][0]["client_id"], g_id=ten["gcch"]["id"],
            g_app=ten["gcch"]["apps"][0]["client_id"], creds=creds, gkey=gkey, gfar=gfar,
-           ou_a=model.ou_dn("a"))
+           ou_a=model.ou_dn("a"), classes=classes)
     with open(path, "w") as f:
         f.write(text)
 
@@ -612,6 +624,7 @@ FULL_READ_KINDS = [
     ("a group the rules name changed", "a group of the rules changed outside the scope"),
     ("was deleted and reanimated", "a reanimated object the copy links to"),
     ("a scoping group changed", "a scoping group changed"),
+    ("made for another scope", "classes changed (the copy was made for another scope)"),
 ]
 
 
@@ -725,6 +738,11 @@ def main():
     ap.add_argument("--keep", action="store_true", help="leave the campaign's OU in AD")
     ap.add_argument("--quiet", action="store_true", help="no line per batch")
     ap.add_argument("--show-ops", action="store_true", help="print every batch's operations")
+    ap.add_argument("--classes", choices=CLASSES, default=None,
+                    help="[ldap] classes, for the whole campaign; default: drawn from the seed, "
+                         "again every --classes-every operations")
+    ap.add_argument("--classes-every", type=int, default=200,
+                    help="operations between two draws of [ldap] classes (default 200)")
     args = ap.parse_args()
     if not args.lab:
         ap.error("--lab PREFIX (or $LAB) is required")
@@ -732,6 +750,11 @@ def main():
     print("campaign: seed %d, %d operations (replay: %s --seed %d --ops %d)"
           % (seed, args.ops, os.path.relpath(__file__, ROOT), seed, args.ops), flush=True)
     rng = random.Random(seed)
+    # its own sequence, so that the operations of a seed stay what they were
+    crng = random.Random(seed * 7919 + 1)
+
+    def draw_classes():
+        return args.classes or crng.choice(CLASSES)
     # names differ from run to run (tombstones of an earlier run stay in AD),
     # the operations do not: the tag is no part of the seed's sequence
     tag = "".join(random.SystemRandom().choice("abcdefghjkmnpqrstuvwxyz") for _ in range(4))
@@ -761,13 +784,25 @@ def main():
             setup.append(ldif_add(model.dn(g), ["objectClass: group", "sAMAccountName: " + g.sam]))
         lab.modify("".join(setup))
         conf = os.path.join(args.out, "campaign.conf")
-        write_config(conf, args.out, lab, model)
+        classes = draw_classes()
+        classes_used = {classes: 0}
+        next_draw = args.classes_every
+        print("campaign: classes = %s" % classes, flush=True)
+        write_config(conf, args.out, lab, model, classes)
         sim = Sim(args.out, lab)
         chk = Checker(args, lab, conf, sim)
         r = chk.dualsync("run", "--no-progress", "-v")
         if r.returncode not in (0, 1) or "AD: read in full" not in r.stdout + r.stderr:
             raise RuntimeError("the first run (a full read) failed: " + (r.stdout + r.stderr)[-1500:])
         while ops_done < args.ops:
+            if ops_done >= next_draw:
+                while next_draw <= ops_done:
+                    next_draw += args.classes_every
+                classes = draw_classes()
+                classes_used.setdefault(classes, 0)
+                write_config(conf, args.out, lab, model, classes)
+                if not args.quiet:
+                    print("classes = %s from operation %d" % (classes, ops_done + 1), flush=True)
             batches += 1
             size = min(args.ops - ops_done, rng.randint(1, args.batch))
             ops = [gen.next() for _ in range(size)]
@@ -784,8 +819,9 @@ def main():
             ops_done += size
             why = chk.check()
             if why:
-                failed = (why, batches, ops)
+                failed = ("(classes = %s) %s" % (classes, why), batches, ops)
                 break
+            classes_used[classes] += 1
             if not args.quiet:
                 print("batch %d: %d ops (%d in all), %s" % (batches, size, ops_done, chk.last), flush=True)
             if args.show_ops:
@@ -818,6 +854,7 @@ def main():
     print("campaign: seconds in dualsync %s, in AD's changes %.1f" % (
         json.dumps(dict((k, round(v, 1)) for k, v in chk.secs.items())), ldap_secs))
     print("campaign: operations by kind %s" % json.dumps(dict(sorted(kinds.items()))))
+    print("campaign: batches by [ldap] classes %s" % json.dumps(classes_used))
     print("PASS campaign seed %d: %d operations in %d batches; after each, the plan equals plan --full "
           "and the kept copy equals a full read (%d deltas, %d full reads)"
           % (seed, ops_done, batches, chk.deltas, chk.fulls))
