@@ -60,8 +60,12 @@ int pull_deliver(struct pull *p, int cls)
     const struct scope *scope = &p->cfg->scope;
     if (p->phase == PHASE_EXISTING || p->phase == PHASE_SCHEMA)
         return p->cb(o, p->ctx) ? -1 : 0;   /* any class: a DN that is there, a schema entry */
-    if (p->phase == PHASE_OTHERS && cls >= 0 && scope->classes[cls])
-        return 0;    /* one the pull itself reads (e.g. a trust account, a user of no SAM type) */
+    /* the pull reads these itself (scope_others_filter leaves them out; a
+     * live objectClass=user of another sAMAccountType, a trust account, is
+     * read by no other search) */
+    if (p->phase == PHASE_OTHERS && cls >= 0 && scope->classes[cls]
+        && (cls != AD_CLASS_USER || p->obj.deleted))
+        return 0;
     if (cls < 0 && p->phase != PHASE_OTHERS)
         return 0;    /* e.g. a computer that matched a custom filter */
     if (!p->has_guid) {

@@ -94,16 +94,19 @@ char *scope_others_filter(const struct scope *s, uint64_t since_usn)
     struct strbuf f = STRBUF_INIT;
     strbuf_addstr(&f, "(&");
     add_usn(&f, since_usn);
-    bool any = false;
-    for (int c = 0; c < AD_CLASS_COUNT; c++)
-        any = any || s->classes[c];
-    if (any) {
-        /* the tombstones' form: a live user is (objectClass=user) and no
-         * computer too, so neither shows here */
-        strbuf_addstr(&f, "(!");
-        add_classes(&f, s, true);
-        strbuf_addch(&f, ')');
+    /* the complement of what the pull reads: live objects of the classes'
+     * filters (a user account by its sAMAccountType: a trust account is
+     * objectClass=user too, and no pull reads it), tombstones of the
+     * classes' objectClass */
+    strbuf_addstr(&f, "(!(|");
+    for (int c = 0; c < AD_CLASS_COUNT; c++) {
+        if (!s->classes[c])
+            continue;
+        strbuf_addstr(&f, class_filter[c]);
+        if (c == AD_CLASS_USER)
+            strbuf_addstr(&f, "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer)))");
     }
+    strbuf_addstr(&f, "))");
     strbuf_addch(&f, ')');
     return strbuf_detach(&f);
 }

@@ -84,12 +84,13 @@ static void others_filter_is_the_complement(void **state)
     struct scope s = { 0 };
     s.classes[AD_CLASS_USER] = true;
     char *f = scope_others_filter(&s, 7);
-    assert_string_equal(f, "(&(uSNChanged>=8)(!(&(objectClass=user)(!(objectClass=computer)))))");
+    assert_string_equal(f, "(&(uSNChanged>=8)(!(|(sAMAccountType=805306368)"
+                           "(&(isDeleted=TRUE)(objectClass=user)(!(objectClass=computer))))))");
     free(f);
+    s.classes[AD_CLASS_USER] = false;
     s.classes[AD_CLASS_GROUP] = true;
     f = scope_others_filter(&s, 7);
-    assert_string_equal(f, "(&(uSNChanged>=8)(!(|(&(objectClass=user)(!(objectClass=computer)))"
-                           "(objectClass=group))))");
+    assert_string_equal(f, "(&(uSNChanged>=8)(!(|(objectClass=group))))");
     free(f);
 }
 
