@@ -1,7 +1,9 @@
 #!/bin/bash
 # The randomized campaign (tests/campaign/campaign.py) at the size make
 # check affords: 500 random AD operations in batches of 1 to 40, in an OU of
-# its own that it removes at the end. After every batch the plan equals
+# its own that it removes at the end, under an [ldap] classes drawn from the
+# seed every 200 operations (contacts, groups or both left out part of the
+# time). After every batch the plan equals
 # plan --full, and the copy of AD that `run` keeps (ad.snapshot), the delta
 # applied, equals a full read (DUALSYNC_TEST_KEPT_VERIFY). A new seed every
 # run; a failure prints the seed, the batch, its operations and the command
