@@ -883,6 +883,49 @@ static void version_1_journal_is_folded(void **state)
     assert_string_equal(jnow, jtext);
     free(jnow);
 
+    /* the fold is a commit: a crash after each of its steps (snapshot
+     * written, renamed, journal replaced) leaves files that the next open
+     * reads as the same state, the intent still in doubt, in version 2 */
+    for (long n = 1; n <= 4; n++) {
+        spit(fx->path, v1, strlen(v1));
+        spit(journal, jtext, strlen(jtext));
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct mapstore *c;
+            capture_start();
+            mapstore_test_step_limit(mapstore_test_steps() + n);
+            _exit(mapstore_open(fx->path, &contoso, 0, &c) ? 1 : 0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        /* three steps: the fourth is never reached */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != (n <= 3 ? 100 : 0))
+            fail_msg("step %ld: the open ended with status %d", n, status);
+        struct mapstore *got = NULL;
+        capture_start();
+        int rc = mapstore_open(fx->path, &contoso, 0, &got);
+        char *err = capture_end();
+        if (rc)
+            fail_msg("step %ld: reopen failed: %s", n, err);
+        char *have = dump(got);
+        assert_string_equal(ro, have);
+        const struct map_intent *d;
+        assert_int_equal(mapstore_in_doubt(got, &d), 1);
+        assert_string_equal(d[0].anchor, "custom:plain");
+        mapstore_close(got);
+        char *m = slurp(fx->path), *j = slurp(journal);
+        assert_int_equal(strncmp(m, "dualsync-map 2\n", 15), 0);
+        assert_int_equal(strncmp(j, "dualsync-journal 2 ", 19), 0);
+        free(j);
+        free(m);
+        free(have);
+        free(err);
+    }
+    spit(fx->path, v1, strlen(v1));
+    spit(journal, jtext, strlen(jtext));
+
     capture_start();
     ms = open_rw(fx);
     free(capture_end());
