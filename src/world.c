@@ -240,9 +240,10 @@ static int pull_kept(struct ldap_source *src, struct kept_ctx *k, const struct l
             drop_changes(k);
             return -1;
         }
-        log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope) "
-                    "applied to the kept copy", k->nchanges, (unsigned long long)st.deleted,
-                    (unsigned long long)st.out_of_scope);
+        log_verbose("AD delta: %zu changed objects (%llu deleted, %llu outside the scope, %zu of "
+                    "other classes) applied to the kept copy", k->nchanges,
+                    (unsigned long long)st.deleted, (unsigned long long)st.out_of_scope,
+                    k->nchanges - (size_t)st.objects);
         drop_changes(k);
         *delta_out = true;
     } else if (!k->fresh) {
