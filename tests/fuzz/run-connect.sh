@@ -26,7 +26,7 @@ mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
 fuzz_build "$OUT/fuzz_connect_export" tests/fuzz/fuzz_connect_export.c src/connect_export.c \
     src/connect_judge.c src/connect_tenant.c src/adobject.c src/cloud.c src/platform_posix.c src/util.c \
-    src/log.c $(pkg-config --cflags --libs libxml-2.0 libcrypto) -lm
+    src/log.c $(pkg-config --cflags --libs libxml-2.0 libcrypto libcjson) -lm
 
 # Seeds: every file of every fixture export, named after its export.
 for f in tests/fixtures/connect/*/*/*.xml; do

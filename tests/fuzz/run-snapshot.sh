@@ -22,7 +22,7 @@ need_clang
 mkdir -p "$OUT/corpus" "$OUT/seeds"
 # shellcheck disable=SC2046
 fuzz_build "$OUT/fuzz_snapshot" tests/fuzz/fuzz_snapshot.c src/snapshot.c src/adobject.c src/platform_posix.c src/platform.c \
-    src/util.c src/log.c $(pkg-config --cflags --libs libcrypto)
+    src/util.c src/log.c $(pkg-config --cflags --libs libcrypto libcjson)
 
 # the seeds: valid files written through snapshot_save (-runs=0: nothing else)
 FUZZ_SNAPSHOT_SEEDS=$OUT/seeds "$OUT/fuzz_snapshot" -runs=0 "$OUT/seeds" >/dev/null 2>&1
