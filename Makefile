@@ -267,7 +267,7 @@ deps-bench:
 # With SANITIZE=1 the integration tests run ./dualsync-test-san; leaks inside
 # system libraries are suppressed (tests/lsan.supp), never ours.
 check: deps-test
-	$(MAKE) all test-bin unit tools
+	$(MAKE) all test-bin unit tools fuzz-replay
 	$(MAKE) SANITIZE= windows windows-test-bin
 	DUALSYNC=$(CURDIR)/$(TEST_BIN) DUALSYNC_SHIPPED=$(CURDIR)/$(BIN) DUALSYNC_EXE=$(CURDIR)/dualsync-test.exe \
 	    GRAPHCTL=$(CURDIR)/$(BUILD)/graphctl BUILD_DIR=$(BUILD) \
@@ -331,6 +331,25 @@ $(BUILD)/bench/bench_policy: $(BUILD)/bench/bench_policy.o $(BENCH_POLICY_OBJS)
 bench-policy: $(BUILD)/bench/bench_policy
 	$(TASKSET) $(BUILD)/bench/bench_policy $(BENCH_POLICY_CONFIGS)
 
+# Every fuzz target built without libFuzzer, by this compiler from the objects
+# the program is made of (tests/fuzz/replay.c), and run over the inputs kept in
+# the tree: part of `make check`, so a target that stops building or linking,
+# or aborts on an input it once took, fails there, not at the next fuzz run.
+FUZZ_TARGETS      := config connect_export graph mapstore snapshot
+FUZZ_REPLAY_OBJS  := $(filter-out $(BUILD)/main.o $(BUILD)/dualsync_res.o,$(OBJS))
+$(BUILD)/fuzz:
+	mkdir -p $@
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS) \
+	    $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+# (the targets' own messages about bad input go to $(BUILD)/fuzz/replay.log)
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+	@set -e; log=$(BUILD)/fuzz/replay.log; : > $$log; \
+	replay() { "$$@" 2>>$$log || { tail -n 20 $$log; echo "fuzz-replay: $$* failed" >&2; exit 1; }; }; \
+	replay $(BUILD)/fuzz/replay_config tests/fuzz/corpus-config; \
+	replay $(BUILD)/fuzz/replay_connect_export $(wildcard tests/fixtures/connect/*/*/); \
+	for t in graph mapstore snapshot; do replay $(BUILD)/fuzz/replay_$$t; done
+
 # libFuzzer on the config loader and the rule parser (clang; not part of check):
 # make fuzz FUZZ_SECONDS=N [FUZZ_RUNS=N] runs tests/fuzz/run.sh (a timeout per
 # input and an RSS limit). Everything is compiled again with clang's
@@ -346,7 +365,7 @@ tests/out/fuzz-config/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard include/*.h)
 	mkdir -p tests/out/fuzz-config
 	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -Iinclude -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -o $@ $(FUZZ_CONFIG_SRCS) \
-	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto)
+	    $(shell $(PKG_CONFIG) --cflags --libs inih libcrypto libcjson)
 
 # libFuzzer on what the Graph client parses from the network (clang; not part of check).
 fuzz-graph:
@@ -413,7 +432,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-win dualsync dualsync-san dualsync.exe dualsync-test dualsync-test-san dualsync-test.exe
 
-.PHONY: all test-bin unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz \
+.PHONY: all test-bin unit deps deps-test deps-bench check demo campaign-long bench bench-mapstore bench-policy bench-report bench-snapshot fuzz fuzz-replay \
         fuzz-mapstore fuzz-graph fuzz-connect fuzz-snapshot clean tools test-graph windows windows-deps windows-unit windows-test-bin install uninstall
 -include $(OBJS:.o=.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(BUILD)/bench/*.d) \
          $(wildcard $(BUILD)/tools/*.d)
