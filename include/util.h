@@ -178,6 +178,8 @@ const char *term_safe_str(struct strbuf *buf, const char *s);
  * what it read and returns the number of bytes written. The writers call it
  * for each byte >= 0x80, in their own loops that escape the rest. */
 size_t utf8_repair_char(char *d, const unsigned char **s);
+/* The same, appended to sb. */
+void strbuf_add_repaired_char(struct strbuf *sb, const unsigned char **s);
 
 /* s itself when it is all valid UTF-8 (or NULL); otherwise buf, emptied,
  * holding s by the rule above, and its text returned (valid until buf

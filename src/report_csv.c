@@ -52,9 +52,7 @@ void report_csv_cell(struct strbuf *out, const char *s, bool last)
         }
         if (!*p)
             break;
-        strbuf_grow(out, 4);
-        out->len += utf8_repair_char(out->buf + out->len, &p);   /* U+FFFD if not UTF-8 */
-        out->buf[out->len] = '\0';
+        strbuf_add_repaired_char(out, &p);   /* U+FFFD if not UTF-8 */
     }
     if (quote)
         strbuf_addch(out, '"');

@@ -537,6 +537,13 @@ size_t utf8_repair_char(char *d, const unsigned char **s)
     return n;
 }
 
+void strbuf_add_repaired_char(struct strbuf *sb, const unsigned char **s)
+{
+    strbuf_grow(sb, 4);
+    sb->len += utf8_repair_char(sb->buf + sb->len, s);
+    sb->buf[sb->len] = '\0';
+}
+
 const char *utf8_repaired(struct strbuf *buf, const char *s)
 {
     if (!s)
@@ -548,11 +555,8 @@ const char *utf8_repaired(struct strbuf *buf, const char *s)
         return s;       /* valid: the common case costs no copy */
     strbuf_reset(buf);
     strbuf_add(buf, s, (size_t)((const char *)p - s));
-    while (*p) {
-        strbuf_grow(buf, 4);
-        buf->len += utf8_repair_char(buf->buf + buf->len, &p);
-        buf->buf[buf->len] = '\0';
-    }
+    while (*p)
+        strbuf_add_repaired_char(buf, &p);
     return buf->buf;
 }
 
